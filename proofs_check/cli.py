@@ -1,0 +1,281 @@
+"""The ``amverify`` command line: list, show, check and eval the claims of the ledger.
+
+Exit codes: 0 every checked claim passes; 1 a claim fails (or errors); 2 bad usage.
+More subcommands are added by modules in :mod:`proofs_check.commands`, each defining
+``register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+import textwrap
+import time
+
+from proofs_check import __version__
+from proofs_check.ledger import SECTIONS, DomainError, Kind, UnknownClaimError, all_claims, get_claim
+from proofs_check.seeds import DEFAULT_SEED
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input that the parser could not catch (exit code 2)."""
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# --- list / show ---------------------------------------------------------------------------------
+
+def cmd_list(args) -> int:
+    from proofs_check.report import render_table
+
+    rows = [[c.id, c.kind.value, c.provenance.value, textwrap.shorten(c.statement, 90)]
+            for c in all_claims(args.section)]
+    print(render_table(rows, ["claim", "kind", "provenance", "statement"]))
+    print(f"\n{len(rows)} claim(s)")
+    return EXIT_OK
+
+
+def describe_claim(c) -> str:
+    """The full record of a claim, as text."""
+    e = c.estimand
+    lines = [
+        c.id, "=" * len(c.id), "",
+        c.statement, "",
+        f"kind:        {c.kind.value}",
+        f"provenance:  {c.provenance.value}",
+        f"paper:       {c.anchor}",
+        f"LaTeX:       {c.latex()}",
+        "",
+        "estimand",
+        f"  quantity:      {e.quantity}",
+        f"  distributions: {e.distributions}",
+        f"  conditioning:  {e.conditioning}",
+    ]
+    if e.notes:
+        lines.append(f"  notes:         {e.notes}")
+    lines += ["", "parameters"] + [f"  {p.describe()}" for p in c.params]
+    if c.constraints:
+        lines += ["  constraints: " + "; ".join(k.text for k in c.constraints)]
+    if c.kind is not Kind.CITED:
+        lines += ["", "negative controls (each must be rejected)"]
+        for n in c.negative_controls:
+            how = "wrong prediction" if n.prediction is not None else f"wrong numeric route '{n.variant}'"
+            where = f" [where {n.applies_when.text}]" if n.applies_when is not None else ""
+            lines.append(f"  {n.name}: {n.description} ({how}){where}")
+        lines += ["", "regime grids"]
+        for mode, grid in c.grids.items():
+            trials = f", trials {c.trials[mode]}" if c.trials else ""
+            lines.append(f"  {mode} ({len(grid)} points{trials}):")
+            lines += [f"    {dict(g)}" for g in grid]
+        numeric = getattr(c.measure, "__module__", "?") + "." + getattr(c.measure, "__name__", "?")
+        lines += ["", f"numeric side:  {numeric}"]
+    symbolic = getattr(c.derivation, "__module__", "?") + "." + getattr(c.derivation, "__name__", "?")
+    lines += [f"symbolic side: {symbolic}"]
+    if c.citation:
+        lines += [f"citation:      {c.citation}"]
+    if c.notes:
+        lines += ["", c.notes]
+    return "\n".join(lines)
+
+
+def cmd_show(args) -> int:
+    print(describe_claim(get_claim(args.id)))
+    return EXIT_OK
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+def _progress_printer(stream, enabled: bool):
+    start = time.perf_counter()
+    interactive = stream.isatty()
+
+    def show(done, total, result):
+        if not enabled:
+            return
+        label = getattr(result, "claim_id", "")
+        verdict = getattr(result, "verdict", getattr(result, "status", ""))
+        msg = f"[{done:>3}/{total}] {time.perf_counter() - start:6.1f}s  {label}  {verdict}"
+        if interactive:
+            stream.write("\r\033[K" + msg)
+            if done == total:
+                stream.write("\n")
+        else:
+            stream.write(msg + "\n")
+        stream.flush()
+    return show
+
+
+def select_claims(ids, section):
+    if ids:
+        claims = [get_claim(i) for i in ids]
+        if section is not None:
+            claims = [c for c in claims if c.section == section]
+        return claims
+    return all_claims(section)
+
+
+def cmd_check(args) -> int:
+    from proofs_check.engine import check_claims
+    from proofs_check.report import markdown, render_table, summary, table_rows, to_json_dict, write_json
+
+    claims = select_claims(args.ids, args.section)
+    if not claims:
+        raise UsageError("no claims selected")
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    started = time.perf_counter()
+    results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
+                           progress=_progress_printer(sys.stderr, not args.quiet))
+    print(render_table(table_rows(results)))
+    counts = summary(results)
+    failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error")]
+    print(f"\n{len(results)} claim(s), mode {mode}, seed {args.seed}: "
+          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pass", "fail", "error", "cited"))
+          + f"; negative controls rejected {counts['controls_rejected']}/{counts['controls_total']}"
+          + f"; {time.perf_counter() - started:.1f}s")
+    if failed:
+        print("failing: " + ", ".join(failed))
+    if args.json:
+        write_json(to_json_dict(results, seed=args.seed, mode=mode), args.json)
+    if args.md:
+        with open(args.md, "w", encoding="utf-8") as fh:
+            fh.write(markdown(results, seed=args.seed, mode=mode))
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+# --- eval ----------------------------------------------------------------------------------------
+
+def parse_assignments(claim, pairs) -> dict:
+    values = claim.default_params()
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"expected name=value, got {pair!r}")
+        if name not in claim.param_names:
+            raise DomainError(f"{claim.id}: unknown parameter {name!r}; expected one of {list(claim.param_names)!r}")
+        values[name] = raw
+    return claim.validate(values)
+
+
+def cmd_eval(args) -> int:
+    from proofs_check.engine import PASS, check_point, check_symbolic, point_to_dict
+    from proofs_check.report import format_number, format_regime
+
+    claim = get_claim(args.id)
+    if claim.kind is Kind.CITED:
+        print(describe_claim(claim))
+        print("\ncited fact: recorded, not verified")
+        return EXIT_OK
+    params = parse_assignments(claim, args.assignments)
+    symbolic = check_symbolic(claim)
+    point = check_point(claim, params, seed=args.seed, trials=args.trials)
+    if args.json:
+        out = point_to_dict(point)
+        out.update({"symbolic": symbolic.status, "seed": args.seed, "latex": claim.latex()})
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        print(f"{claim.id}  [{claim.kind.value}, {claim.provenance.value}]  {format_regime(point.params)}")
+        print(f"  theory    {claim.latex()}")
+        print(f"  predicted {format_number(point.predicted, 8)}")
+        se = f" ± {format_number(point.standard_error, 3)} (SE, {point.trials} trials"
+        se += f", ESS {point.ess:.0f})" if point.ess is not None else ")"
+        print(f"  measured  {format_number(point.measured, 8)}{se if point.standard_error > 0 else ''}")
+        print(f"  z         {format_number(point.z, 3) if point.z is not None else '-'}"
+              f"   tolerance {format_number(point.tolerance, 3)}")
+        print(f"  symbolic  {symbolic.status}")
+        print(f"  verdict   {point.verdict}{' (' + point.message + ')' if point.message else ''}")
+        for c in point.controls:
+            print(f"  control   {c.name}: {c.verdict} (wrong value {format_number(c.predicted)})")
+    return EXIT_OK if point.verdict == PASS and symbolic.status != "failed" else EXIT_FAIL
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amverify",
+        description="Check the claims of 'Understanding Transformer from the Perspective of Associative "
+                    "Memory' (arXiv 2505.19488): sympy derivations cross-checked by Monte Carlo.",
+        epilog="Exit codes: 0 all checked claims pass, 1 a claim fails, 2 bad usage. "
+               "Start with 'amverify list', then 'amverify check --quick'.",
+    )
+    parser.add_argument("--version", action="version", version=f"amverify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="list claim ids, provenance and statements")
+    p.add_argument("--section", choices=SECTIONS, help="only this section")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="show one claim's full record")
+    p.add_argument("id", help="claim id, e.g. capacity.linear.inverse_snr_ratio")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("check", help="check claims over their regime grids",
+                       description="Run claims over their regime grids and print predicted vs measured "
+                                   "with SE, z and verdict. Exit 0 only when every claim passes.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    p.add_argument("--section", choices=SECTIONS, help="only claims of this section")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small grids and trial counts (seconds)")
+    size.add_argument("--full", action="store_true", help="large grids (minutes)")
+    p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
+    p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.report/1); '-' for stdout")
+    p.add_argument("--md", metavar="PATH", help="write a Markdown summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("eval", help="evaluate one claim at your own parameters",
+                       description="Evaluate one claim at chosen parameters, e.g. "
+                                   "'amverify eval capacity.linear.inverse_snr_ratio N=300 d_k=48'. "
+                                   "Unset parameters take the first default regime point.")
+    p.add_argument("id", help="claim id")
+    p.add_argument("assignments", nargs="*", metavar="name=value", help="parameter values")
+    p.add_argument("--trials", type=_positive_int, help="Monte Carlo trials (default: the claim's default)")
+    p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_eval)
+
+    import proofs_check.commands as commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DomainError, UnknownClaimError, UsageError) as exc:
+        print(f"amverify {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Extra ``amverify`` subcommands: each module defines ``register(subparsers)``."""

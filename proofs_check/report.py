@@ -1,0 +1,148 @@
+"""Reports of a check run: the terminal table, the JSON report (``amverify.report/1``) and Markdown."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import platform
+import sys
+from typing import Any, Iterable, Sequence
+
+from proofs_check import __version__
+from proofs_check.engine import FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, Z, ClaimResult, point_to_dict
+
+__all__ = ["SCHEMA", "format_number", "format_regime", "markdown", "package_versions", "render_table",
+           "to_json_dict", "write_json"]
+
+SCHEMA = "amverify.report/1"
+VOLATILE_KEYS = ("seconds", "created", "machine")  # differ between runs of the same seed
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the numeric stack, recorded in every report."""
+    import numpy
+    import scipy
+    import sympy
+
+    return {"amverify": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "sympy": sympy.__version__}
+
+
+def format_number(x: float | None, digits: int = 5) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def format_regime(params: dict) -> str:
+    return " ".join(f"{k}={format_number(v, 4) if isinstance(v, float) else v}" for k, v in params.items())
+
+
+def _measured(p) -> str:
+    if p.standard_error > 0:
+        return f"{format_number(p.measured)} ± {format_number(p.standard_error, 2)}"
+    return format_number(p.measured)
+
+
+def table_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
+    rows = []
+    for cr in results:
+        if not cr.points:
+            rows.append([cr.claim.id, f"symbolic: {cr.symbolic.status}", "-", "-", "-", cr.verdict,
+                         f"{cr.symbolic.seconds:.2f}"])
+        for p in cr.points:
+            verdict = p.verdict if not p.message else f"{p.verdict} ({p.message})"
+            rows.append([cr.claim.id, format_regime(p.params), format_number(p.predicted), _measured(p),
+                         format_number(p.z, 3) if p.z is not None else "-", verdict, f"{p.seconds:.2f}"])
+        if cr.symbolic.status == "failed":
+            rows.append([cr.claim.id, "symbolic", "-", "-", "-", f"fail ({cr.symbolic.message})",
+                         f"{cr.symbolic.seconds:.2f}"])
+    return rows
+
+
+HEADER = ["claim", "regime", "predicted", "measured ± SE", "z", "verdict", "s"]
+
+
+def render_table(rows: Iterable[Sequence[str]], header: Sequence[str] = HEADER) -> str:
+    """A plain aligned text table."""
+    rows = [list(map(str, r)) for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(out)
+
+
+def summary(results: Sequence[ClaimResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cr in results:
+        counts[cr.verdict] = counts.get(cr.verdict, 0) + 1
+    controls = [c for cr in results for p in cr.points for c in p.controls]
+    counts["controls_rejected"] = sum(c.verdict == "rejected" for c in controls)
+    counts["controls_total"] = sum(c.verdict != "n/a" for c in controls)
+    return counts
+
+
+def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dict[str, Any]:
+    """The report as a JSON-ready dict (schema ``amverify.report/1``)."""
+    claims = []
+    for cr in results:
+        c = cr.claim
+        claims.append({
+            "id": c.id, "kind": c.kind.value, "provenance": c.provenance.value, "anchor": c.anchor,
+            "statement": c.statement, "latex": c.latex(), "verdict": cr.verdict,
+            "symbolic": {"status": cr.symbolic.status, "message": cr.symbolic.message,
+                         "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],
+                         "seconds": cr.symbolic.seconds},
+            "points": [point_to_dict(p) for p in cr.points],
+            "seconds": cr.seconds,
+        })
+    return {
+        "schema": SCHEMA,
+        "suite_version": __version__,
+        "root_seed": seed,
+        "mode": mode,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        "packages": package_versions(),
+        "engine": {"z": Z, "false_failure_budget": FALSE_FAILURE_BUDGET, "max_checks": MAX_CHECKS,
+                   "min_ess": MIN_ESS},
+        "summary": summary(results),
+        "claims": claims,
+    }
+
+
+def _jsonable(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)  # JSON has no NaN/inf; keep them visible as strings
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def write_json(report: dict, path: str) -> None:
+    text = json.dumps(_jsonable(report), indent=2, sort_keys=False, allow_nan=False)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
+def markdown(results: Sequence[ClaimResult], *, seed: int, mode: str) -> str:
+    """A Markdown summary table of a run."""
+    lines = [f"# amverify check ({mode}, seed {seed})", "",
+             f"z = {Z:.3f} (family-wise false-failure budget {FALSE_FAILURE_BUDGET:g} over {MAX_CHECKS} checks)", "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in table_rows(results):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    s = summary(results)
+    lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items())]
+    return "\n".join(lines) + "\n"

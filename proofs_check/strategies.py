@@ -1,0 +1,50 @@
+"""Hypothesis strategies over claim domains (hypothesis is imported lazily: a test-only dependency)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from proofs_check.ledger import Claim
+
+__all__ = ["domain_strategy", "params_strategy"]
+
+
+def domain_strategy(claim: Claim, caps: Mapping[str, tuple[float, float]] | None = None,
+                    derived: Mapping[str, Any] | None = None):
+    """Parameter dicts drawn from ``claim``'s domain, narrowed by ``caps`` and filtered by its constraints.
+
+    ``derived`` maps a parameter name to a function of the already drawn dict (e.g. a norm set
+    to a multiple of ``d_k``); such parameters are computed, not drawn.
+    """
+    from hypothesis import strategies as st
+
+    caps = dict(caps or {})
+    derived = dict(derived or {})
+    fields = {}
+    for p in claim.params:
+        if p.name in derived:
+            continue
+        low, high = caps.get(p.name, (p.low, p.high))
+        low, high = max(low, p.low), min(high, p.high)
+        if p.integer:
+            fields[p.name] = st.integers(int(low), int(high))
+        else:
+            fields[p.name] = st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+    def complete(values):
+        out = dict(values)
+        for name, fn in derived.items():
+            out[name] = fn(out)
+        return out
+
+    def valid(values):
+        return all(c.holds(values) for c in claim.constraints)
+
+    return st.fixed_dictionaries(fields).map(complete).filter(valid)
+
+
+def params_strategy(claim: Claim):
+    """The claim's test search space: its registered caps or strategy, else its whole domain."""
+    if callable(claim.strategy):
+        return claim.strategy(claim)
+    return domain_strategy(claim, claim.strategy)

@@ -1,0 +1,78 @@
+"""Every registered claim: well-formed record, verified derivation, holds across random regimes,
+and its negative controls are rejected where the claim passes."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proofs_check.engine import MAX_CHECKS, PASS, check_point, check_symbolic, point_passes_with_power
+from proofs_check.ledger import SECTIONS, Kind, Provenance, all_claims
+from proofs_check.strategies import params_strategy
+
+CLAIMS = all_claims()
+CHECKED = [c for c in CLAIMS if c.kind is not Kind.CITED]
+IDS = [c.id for c in CLAIMS]
+
+
+def test_ids_are_unique_and_dotted():
+    """Claim ids are unique and read <section>.<topic>.<name> with a known section."""
+    assert len(IDS) == len(set(IDS))
+    for cid in IDS:
+        section, topic, name = cid.split(".")
+        assert section in SECTIONS and topic and name
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_record_is_complete(claim):
+    """Each claim names its estimand, provenance, anchor, statement, and (unless cited) a negative control."""
+    assert isinstance(claim.provenance, Provenance)
+    assert claim.statement.strip() and claim.anchor.strip()
+    assert claim.estimand.quantity and claim.estimand.distributions and claim.estimand.conditioning
+    assert claim.latex()
+    if claim.kind is not Kind.CITED:
+        assert claim.negative_controls
+        for mode, grid in claim.grids.items():
+            for point in grid:
+                claim.validate(point)  # every grid point lies in the claim's domain
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
+def test_symbolic_side_verifies(claim):
+    """The claim's derivation has no failed step."""
+    result = check_symbolic(claim)
+    assert result.status == "verified", result.message
+
+
+@pytest.mark.parametrize("claim", CHECKED, ids=[c.id for c in CHECKED])
+def test_claim_holds_across_random_regimes(claim):
+    """Across hypothesis-drawn parameters and seeds the claim's check passes."""
+
+    @settings(max_examples=6)
+    @given(params=params_strategy(claim), seed=st.integers(0, 2**32 - 1))
+    def run(params, seed):
+        result = check_point(claim, params, seed=seed, mode="quick")
+        assert math.isfinite(result.measured)
+        assert result.verdict == PASS, (
+            f"{claim.id} at {params} seed={seed}: predicted {result.predicted}, measured "
+            f"{result.measured} ± {result.standard_error} (z={result.z}) {result.message}")
+
+    run()
+
+
+@pytest.mark.parametrize("claim", CHECKED, ids=[c.id for c in CHECKED])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_negative_controls_rejected_on_quick_grid(claim, seed):
+    """At every quick-grid point the true claim passes and each applicable negative control is rejected."""
+    for params in claim.grids["quick"]:
+        result = point_passes_with_power(check_point(claim, params, seed=seed, mode="quick"))
+        assert result.verdict == PASS, (claim.id, params, result.message,
+                                        [(c.name, c.verdict, c.predicted, c.measured) for c in result.controls])
+        assert any(c.verdict == "rejected" for c in result.controls)
+
+
+def test_full_run_fits_the_false_failure_budget():
+    """The engine's z is set for at most MAX_CHECKS statistical comparisons per full run; the ledger fits."""
+    count = sum(len(c.grids["full"]) for c in CHECKED if c.kind is not Kind.IDENTITY)
+    assert count <= MAX_CHECKS

@@ -1,0 +1,143 @@
+"""Derivations as checked chains of sympy expressions.
+
+A :class:`Derivation` starts from an expression and moves to the next one step
+by step. Each step records the rule that justifies it and how it is trusted:
+
+* ``verified``: sympy shows ``previous - next`` simplifies to zero under the
+  symbols' assumptions (or a supplied ``check`` expression simplifies to zero);
+* ``assumed``: a modelling assumption or a step sympy cannot verify; it is
+  shown as such, never silently accepted;
+* ``cited``: a literature result, with its source.
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x", positive=True)
+>>> d = Derivation("square of a sum", (x + 1) ** 2)
+>>> d = d.step(x**2 + 2 * x + 1, "expand the square")
+>>> [s.status for s in d.verify()]
+['verified']
+>>> d.result
+x**2 + 2*x + 1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+__all__ = ["Derivation", "Step", "StepCheck", "DerivationError", "is_zero"]
+
+VERIFIED = "verified"
+ASSUMED = "assumed"
+CITED = "cited"
+FAILED = "failed"
+
+
+class DerivationError(AssertionError):
+    """A step marked for verification did not verify."""
+
+
+def is_zero(expr: sp.Expr) -> bool:
+    """True when sympy proves ``expr == 0`` (simplify, then expand as a fallback)."""
+    if isinstance(expr, sp.MatrixBase):
+        return all(is_zero(e) for e in expr)
+    expr = sp.sympify(expr).doit()
+    simplified = sp.simplify(expr)
+    if simplified == 0:
+        return True
+    return sp.expand(sp.simplify(sp.expand(simplified))) == 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move of a derivation: the new expression and why it follows."""
+
+    expr: sp.Basic
+    why: str
+    mode: str = VERIFIED  # requested trust: verified / assumed / cited
+    check: sp.Basic | None = None  # optional side condition that must simplify to zero
+    substitution: tuple[sp.Basic, sp.Basic] | None = None  # (old, new) for substitute()
+
+
+@dataclass(frozen=True)
+class StepCheck:
+    """The outcome of checking one step."""
+
+    index: int
+    why: str
+    status: str  # verified / assumed / cited / failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """An immutable chain ``start = e_1 = e_2 = ...`` with a justification per step.
+
+    ``lhs`` is the quantity being derived (used when rendering); ``start`` is
+    the first expression equal to it.
+    """
+
+    title: str
+    start: sp.Basic
+    lhs: sp.Basic | None = None
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def step(self, expr, why: str, *, check=None) -> "Derivation":
+        """Append a step that sympy must verify (``previous - expr == 0``)."""
+        return self._with(Step(sp.sympify(expr), why, VERIFIED, check))
+
+    def substitute(self, old, new, why: str, *, proof) -> "Derivation":
+        """Replace ``old`` by ``new`` in the current expression.
+
+        ``proof`` is an expression that sympy computed independently for
+        ``old`` (for example a ``sympy.stats`` expectation); the step verifies
+        when ``proof - new`` simplifies to zero.
+        """
+        old, new = sp.sympify(old), sp.sympify(new)
+        expr = self.result.subs(old, new)
+        return self._with(Step(expr, why, VERIFIED, sp.sympify(proof) - new, (old, new)))
+
+    def assume(self, expr, why: str) -> "Derivation":
+        """Append a step taken as an assumption (rendered as *assumed*)."""
+        return self._with(Step(sp.sympify(expr), why, ASSUMED))
+
+    def cite(self, expr, source: str) -> "Derivation":
+        """Append a step justified by a literature result (rendered as *cited*)."""
+        return self._with(Step(sp.sympify(expr), source, CITED))
+
+    def _with(self, step: Step) -> "Derivation":
+        return Derivation(self.title, self.start, self.lhs, self.steps + (step,))
+
+    @property
+    def result(self) -> sp.Basic:
+        """The last expression of the chain."""
+        return self.steps[-1].expr if self.steps else self.start
+
+    def verify(self, *, strict: bool = False) -> list[StepCheck]:
+        """Check every step; with ``strict`` raise :class:`DerivationError` on a failed one."""
+        out: list[StepCheck] = []
+        previous = self.start
+        for index, st in enumerate(self.steps, start=1):
+            if st.mode == VERIFIED:
+                link = previous.subs(*st.substitution) if st.substitution else previous
+                ok = is_zero(link - st.expr)
+                detail = ""
+                if ok and st.check is not None:
+                    ok = is_zero(st.check)
+                    detail = "" if ok else f"side condition {st.check} does not simplify to 0"
+                elif not ok:
+                    detail = f"{previous} - ({st.expr}) does not simplify to 0"
+                status = VERIFIED if ok else FAILED
+                result = StepCheck(index, st.why, status, detail)
+                if strict and not ok:
+                    raise DerivationError(f"{self.title}: step {index} ({st.why}) failed: {detail}")
+            else:
+                result = StepCheck(index, st.why, st.mode)
+            out.append(result)
+            previous = st.expr
+        return out
+
+    @property
+    def verified(self) -> bool:
+        """True when no step fails (assumed and cited steps are allowed)."""
+        return all(s.status != FAILED for s in self.verify())

@@ -1,0 +1,283 @@
+"""Linear associative memory: Eq. (1), the crosstalk decomposition Eq. (4), retrieval SNR Eq. (7).
+
+The memory stores ``N`` pairs ``(k_i, v_i)`` as ``S = sum_i v_i k_i^T`` (``d_v x d_k``) and
+retrieves ``S q``. Querying a stored key gives ``S k_i = c v_i + r`` with signal scale
+``c = ||k_i||^2`` and crosstalk noise ``r = sum_{j != i} v_j (k_j^T k_i)``, and
+
+    SNR^{-1} = E ||r||^2 / (c^2 ||v_i||^2).
+
+"Retrieval SNR" is not one number; each estimand below has its own exact finite-size
+value for i.i.d. standard Gaussian keys and values (the sphere case has unit keys):
+
+>>> from theory.symbols import N, d_k, d_v
+>>> inverse_snr_ratio().result
+(N - 1)/(d_k + 2)
+>>> inverse_snr_mean().result
+d_v*(N - 1)/((d_k - 2)*(d_v - 2))
+>>> inverse_snr_sphere().result
+(N - 1)/d_k
+
+All share the paper's ``N/d_k`` as their limit (:func:`paper_limit_ratios`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+from sympy.stats import Beta, ChiSquared, E, Normal
+
+from theory.derivation import Derivation
+from theory.symbols import N, d_k, d_v, key_norm2, rho, value_norm2
+
+__all__ = [
+    "capacity_at_target",
+    "capacity_exponent",
+    "doubling_grid",
+    "paper_limit",
+    "capacity_exponent_finite_size",
+    "crosstalk_decomposition",
+    "inverse_snr_conditional",
+    "inverse_snr_mean",
+    "inverse_snr_paper",
+    "inverse_snr_ratio",
+    "inverse_snr_sphere",
+    "memory_accumulation",
+    "noise_floor",
+    "orthonormal_retrieval",
+    "paper_limit_deviation",
+    "paper_limit_ratios",
+]
+
+# Placeholders for expectations that a derivation replaces by their sympy.stats value.
+E_v2 = sp.Symbol(r"\mathbb{E}\|v_j\|^2", positive=True)
+E_kk2 = sp.Symbol(r"\mathbb{E}[(k_j^\top k_i)^2 \mid k_i]", positive=True)
+E_inv_k2 = sp.Symbol(r"\mathbb{E}\|k_i\|^{-2}", positive=True)
+E_inv_v2 = sp.Symbol(r"\mathbb{E}\|v_i\|^{-2}", positive=True)
+E_k2 = sp.Symbol(r"\mathbb{E}\|k_i\|^2", positive=True)
+E_k4 = sp.Symbol(r"\mathbb{E}\|k_i\|^4", positive=True)
+
+
+@cache
+def _chi2_moment(dof: sp.Symbol, power: int, valid_above: int = 0) -> sp.Expr:
+    """E[X^power] for X ~ chi^2(dof), computed by sympy.stats (branch dof > valid_above)."""
+    moment = E(ChiSquared("X", dof) ** power)
+    if isinstance(moment, sp.Piecewise):
+        moment = sp.refine(moment, sp.Q.gt(dof, valid_above))
+    return sp.simplify(moment)
+
+
+def _symbolic_pairs(n: int, dk: int, dv: int):
+    keys = [sp.Matrix(dk, 1, lambda a, _b, i=i: sp.Symbol(f"k_{i}{a}", real=True)) for i in range(n)]
+    values = [sp.Matrix(dv, 1, lambda a, _b, i=i: sp.Symbol(f"v_{i}{a}", real=True)) for i in range(n)]
+    return keys, values
+
+
+@cache
+def memory_accumulation(n: int = 3, dk: int = 2, dv: int = 2) -> Derivation:
+    """Eq. (1): the recurrence ``S_t = S_{t-1} + v_t k_t^T`` builds ``S = V^T K``; retrieval is ``S q``.
+
+    Checked on matrices with symbolic entries. The chain ends in the residual
+    ``S_N q - sum_i v_i (k_i^T q)``, which must be the zero vector.
+    """
+    keys, values = _symbolic_pairs(n, dk, dv)
+    q = sp.Matrix(dk, 1, lambda a, _b: sp.Symbol(f"q_{a}", real=True))
+    memory = sp.zeros(dv, dk)
+    for k, v in zip(keys, values):
+        memory = memory + v * k.T
+    K = sp.Matrix.vstack(*[k.T for k in keys])
+    V = sp.Matrix.vstack(*[v.T for v in values])
+    direct = sum((v * (k.T * q)[0, 0] for k, v in zip(keys, values)), sp.zeros(dv, 1))
+    return (
+        Derivation("Eq. (1): accumulated memory and its read-out", memory * q - direct,
+                   lhs=sp.Symbol(r"S_N q - \sum_i v_i k_i^\top q"))
+        .step((V.T * K) * q - direct, "the recurrence sums outer products: S_N = V^T K")
+        .step(sp.zeros(dv, 1), "S_N q = sum_i v_i (k_i^T q) by associativity")
+    )
+
+
+@cache
+def crosstalk_decomposition(n: int = 3, dk: int = 2, dv: int = 2, i: int = 0) -> Derivation:
+    """Eq. (4): ``S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i)`` (symbolic entries)."""
+    keys, values = _symbolic_pairs(n, dk, dv)
+    memory = sum((v * k.T for k, v in zip(keys, values)), sp.zeros(dv, dk))
+    signal = values[i] * (keys[i].T * keys[i])[0, 0]
+    noise = sum((values[j] * (keys[j].T * keys[i])[0, 0] for j in range(n) if j != i), sp.zeros(dv, 1))
+    return (
+        Derivation("Eq. (4): crosstalk decomposition", memory * keys[i] - signal - noise,
+                   lhs=sp.Symbol(r"S k_i - v_i\|k_i\|^2 - \sum_{j\ne i} v_j k_j^\top k_i"))
+        .step(sp.zeros(dv, 1), "expand S k_i = sum_j v_j (k_j^T k_i) and split off j = i")
+    )
+
+
+@cache
+def orthonormal_retrieval() -> Derivation:
+    """Orthonormal keys (N <= d_k) give ``S k_i = v_i`` exactly: checked for a rotated basis of R^2."""
+    theta = sp.Symbol("theta", real=True)
+    k1 = sp.Matrix([sp.cos(theta), sp.sin(theta)])
+    k2 = sp.Matrix([-sp.sin(theta), sp.cos(theta)])
+    v1 = sp.Matrix(sp.symbols("a_0 a_1", real=True))
+    v2 = sp.Matrix(sp.symbols("b_0 b_1", real=True))
+    memory = v1 * k1.T + v2 * k2.T
+    residual = sp.Matrix.vstack(memory * k1 - v1, memory * k2 - v2)
+    return (
+        Derivation("orthonormal keys retrieve without noise", residual,
+                   lhs=sp.Symbol(r"(S k_i - v_i)_{i=1,2}"))
+        .step(sp.zeros(4, 1), "k_i^T k_j = delta_ij (cos^2 + sin^2 = 1)")
+    )
+
+
+@cache
+def noise_floor() -> Derivation:
+    """Least total crosstalk of N > d_k unit keys with orthonormal values: ``N (N - d_k) / d_k``.
+
+    With ``v_j = e_j`` the noise energy is ``sum_i sum_{j != i} (k_j^T k_i)^2 = ||K K^T||_F^2 - N``.
+    ``K K^T`` has at most ``d_k`` nonzero eigenvalues ``lambda`` summing to ``tr K K^T = N``, so
+    ``||K K^T||_F^2 = sum lambda^2 >= N^2 / d_k`` (Cauchy-Schwarz), with equality exactly for
+    unit-norm tight frames (Benedetto & Fickus 2003). The floor is positive iff ``N > d_k``.
+    """
+    frame_potential = sp.Symbol(r"\|K K^\top\|_F^2", positive=True)
+    return (
+        Derivation("noise floor of an overcomplete linear memory", frame_potential - N,
+                   lhs=sp.Symbol(r"\min_K \sum_i \|r_i\|^2"))
+        .cite(N**2 / d_k - N, "Cauchy-Schwarz on the d_k nonzero eigenvalues of K K^T (trace N); "
+              "attained by unit-norm tight frames (Benedetto & Fickus 2003)")
+        .step(N * (N - d_k) / d_k, "factor")
+    )
+
+
+@cache
+def inverse_snr_conditional() -> Derivation:
+    """SNR^{-1} conditional on ``(k_i, v_i)``: ``(N - 1) d_v / (||k_i||^2 ||v_i||^2)`` (the paper's definition)."""
+    start = (N - 1) * E_v2 * E_kk2 / (key_norm2**2 * value_norm2)
+    a = sp.Symbol("a", positive=True)
+    return (
+        Derivation("SNR^{-1} conditional on (k_i, v_i)", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\mathrm{cond}}"))
+        .substitute(E_v2, d_v, "||v_j||^2 ~ chi^2(d_v)", proof=_chi2_moment(d_v, 1))
+        .substitute(E_kk2, key_norm2, "k_j^T k_i | k_i ~ N(0, ||k_i||^2) by rotation invariance",
+                    proof=E(Normal("Z", 0, sp.sqrt(a)) ** 2).subs(a, key_norm2))
+        .step((N - 1) * d_v / (key_norm2 * value_norm2), "cancel ||k_i||^2")
+    )
+
+
+@cache
+def inverse_snr_mean() -> Derivation:
+    """Mean of the conditional SNR^{-1} over ``(k_i, v_i)``: ``(N-1) d_v / ((d_k - 2)(d_v - 2))``, finite for d > 2."""
+    start = (N - 1) * d_v * E_inv_k2 * E_inv_v2
+    return (
+        Derivation("mean over (k_i, v_i) of the conditional SNR^{-1}", start,
+                   lhs=sp.Symbol(r"\mathbb{E}_{k_i,v_i}\mathrm{SNR}^{-1}_{\mathrm{cond}}"))
+        .substitute(E_inv_k2, 1 / (d_k - 2), "E[1/chi^2(d_k)] = 1/(d_k - 2) for d_k > 2",
+                    proof=_chi2_moment(d_k, -1, valid_above=2))
+        .substitute(E_inv_v2, 1 / (d_v - 2), "E[1/chi^2(d_v)] = 1/(d_v - 2) for d_v > 2",
+                    proof=_chi2_moment(d_v, -1, valid_above=2))
+    )
+
+
+@cache
+def inverse_snr_ratio() -> Derivation:
+    """Ratio of expectations ``E||r||^2 / E[c^2 ||v_i||^2] = (N - 1) / (d_k + 2)``."""
+    start = (N - 1) * d_v * E_k2 / (E_k4 * d_v)
+    return (
+        Derivation("ratio of expectations", start, lhs=sp.Symbol(r"\mathbb{E}\|r\|^2 / \mathbb{E}\|c\,v_i\|^2"))
+        .substitute(E_k2, d_k, "E||k_i||^2 = d_k", proof=_chi2_moment(d_k, 1))
+        .substitute(E_k4, d_k * (d_k + 2), "E||k_i||^4 = d_k (d_k + 2)", proof=_chi2_moment(d_k, 2))
+        .step((N - 1) / (d_k + 2), "cancel d_k d_v")
+    )
+
+
+@cache
+def inverse_snr_sphere() -> Derivation:
+    """Keys uniform on the unit sphere (c = 1), Gaussian values, ratio of expectations: ``(N - 1) / d_k``."""
+    start = (N - 1) * d_v * E_kk2 / d_v
+    return (
+        Derivation("unit-sphere keys", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\mathrm{sphere}}"))
+        .substitute(E_kk2, 1 / d_k, "(k_j^T k_i)^2 ~ Beta(1/2, (d_k - 1)/2) for independent uniform unit vectors",
+                    proof=E(Beta("B", sp.Rational(1, 2), (d_k - 1) / 2)))
+    )
+
+
+def inverse_snr_paper() -> sp.Expr:
+    """The paper's Eq. (7): ``SNR^{-1} ~ N / d_k``."""
+    return N / d_k
+
+
+@cache
+def paper_limit_ratios() -> dict[str, sp.Expr]:
+    """``lim exact / (N/d_k)`` as ``d_k -> oo`` with ``N = a d_k``, ``d_v = b d_k``, typical norms.
+
+    Every value must be 1: the paper's formula is the common limit of all four estimands.
+    """
+    a, b, x = sp.symbols("a b x", positive=True)
+    typical = {key_norm2: x, value_norm2: b * x, d_v: b * x, N: a * x, d_k: x}
+    exact = {
+        "conditional": inverse_snr_conditional().result,
+        "mean": inverse_snr_mean().result,
+        "ratio": inverse_snr_ratio().result,
+        "sphere": inverse_snr_sphere().result,
+    }
+    return {name: sp.limit((expr / inverse_snr_paper()).subs(typical), x, sp.oo) for name, expr in exact.items()}
+
+
+@cache
+def paper_limit() -> Derivation:
+    """Each exact estimand divided by ``N/d_k`` tends to 1 (``N = a d_k``, ``d_v = b d_k``, ``d_k -> oo``)."""
+    a, b, x = sp.symbols("a b x", positive=True)
+    typical = {key_norm2: x, value_norm2: b * x, d_v: b * x, N: a * x, d_k: x}
+    exact = [inverse_snr_conditional().result, inverse_snr_mean().result,
+             inverse_snr_ratio().result, inverse_snr_sphere().result]
+    limits = sp.Matrix([sp.Limit((e / inverse_snr_paper()).subs(typical), x, sp.oo) for e in exact])
+    return (
+        Derivation("N/d_k is the common limit of the four estimands", limits,
+                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} \mathrm{exact}/(N/d_k)"))
+        .step(sp.ones(4, 1), "evaluate the limits (conditional at typical norms, mean, ratio, sphere)")
+    )
+
+
+@cache
+def paper_limit_deviation() -> sp.Expr:
+    """Exact finite-size deviation of the ratio estimand from the paper: ``|(N-1)/(d_k+2) - N/d_k|``."""
+    return sp.simplify(inverse_snr_paper() - inverse_snr_ratio().result)  # positive: (d_k + 2N)/(d_k (d_k+2))
+
+
+def capacity_at_target() -> sp.Expr:
+    """Largest N with ratio-estimand SNR^{-1} <= rho (continuous): ``1 + rho (d_k + 2)``."""
+    n = sp.Symbol("n", positive=True)
+    (solution,) = sp.solve(sp.Eq(inverse_snr_ratio().result.subs(N, n), rho), n)
+    return solution
+
+
+@cache
+def capacity_exponent() -> Derivation:
+    """The local exponent ``d log N* / d log d_k`` of ``N* = 1 + rho (d_k + 2)`` tends to 1."""
+    x = sp.Symbol("x", positive=True)
+    capacity = capacity_at_target().subs(d_k, x)
+    local = sp.diff(sp.log(capacity), x) * x
+    return (
+        Derivation("capacity exponent of the linear memory", sp.Limit(local, x, sp.oo),
+                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} d\log N^*/d\log d_k"))
+        .step(sp.Integer(1), "N* = 1 + rho (d_k + 2) is linear in d_k")
+    )
+
+
+def doubling_grid(d_min: int, d_max: int) -> list[int]:
+    """``d_min, 2 d_min, 4 d_min, ...`` up to ``d_max``."""
+    dims = [int(d_min)]
+    while dims[-1] * 2 <= d_max:
+        dims.append(dims[-1] * 2)
+    return dims
+
+
+def capacity_exponent_finite_size(dims, target: float) -> float:
+    """Exact least-squares slope of ``log N*(d)`` on ``log d`` over ``dims`` (for the scaling claim's bound).
+
+    The asymptotic exponent is 1 (``lim d log N*/d log d = 1``); at finite ``d`` the ``+2`` and ``+1``
+    in ``N* = 1 + rho (d + 2)`` bend the curve, and this slope measures by how much.
+    """
+    capacity = capacity_at_target().subs(rho, sp.nsimplify(target))
+    xs = [sp.log(sp.Integer(int(dd))) for dd in dims]
+    ys = [sp.log(capacity.subs(d_k, int(dd))) for dd in dims]
+    xbar = sum(xs) / len(xs)
+    ybar = sum(ys) / len(ys)
+    slope = sum((x - xbar) * (y - ybar) for x, y in zip(xs, ys)) / sum((x - xbar) ** 2 for x in xs)
+    return float(sp.N(slope, 30))
