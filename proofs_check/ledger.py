@@ -91,7 +91,7 @@ class Param:
                 raise DomainError(f"{self.name}={raw!r} must be an integer")
             value = int(value)
         if not (self.low <= value <= self.high):
-            raise DomainError(f"{self.name}={raw!r} is outside its domain [{self.low:g}, {self.high:g}]"
+            raise DomainError(f"{self.name}={value:g} is outside its domain [{self.low:g}, {self.high:g}]"
                               + (f" ({self.description})" if self.description else ""))
         return value
 
