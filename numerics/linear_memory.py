@@ -238,29 +238,28 @@ def measure_inverse_snr_sphere(rng, *, N: int, d_k: int, d_v: int, trials: int =
 def measure_capacity_exponent(rng, *, d_min: int, d_max: int, rho: float, trials: int = 200) -> Estimate:
     """Fitted exponent of capacity against ``d_k`` over ``d_k = d_min, 2 d_min, ..., d_max``.
 
-    Crosstalk is additive over stored pairs, so at each ``d_k`` one MC run at ``N = 2 d_k + 1``
-    (ratio-of-expectations estimand, ``d_v = 8``) gives the noise per stored pair ``g`` and the
-    capacity at target ``SNR^{-1} = rho`` is ``N* = 1 + rho / g``. The exponent is the OLS slope of
-    ``log N*`` on ``log d_k``; its SE propagates each point's delta-method SE.
+    Capacity is the number of other pairs ``C = N - 1`` a typical stored pair tolerates at target
+    ``SNR^{-1} = rho``. Crosstalk is a sum over the other pairs, so one conditional MC run at
+    ``N = 2 d_k + 1`` (typical norms ``||k_i||^2 = d_k``, ``||v_i||^2 = d_v = 8``) gives the noise per
+    pair ``g`` and ``C = rho / g``. The exponent is the OLS slope of ``log C`` on ``log d_k``; its SE
+    propagates each point's SE (delta method; the points are independent).
     """
-    dims = []
-    d = d_min
-    while d <= d_max:
-        dims.append(d)
-        d *= 2
+    dims = [int(d_min)]
+    while dims[-1] * 2 <= d_max:
+        dims.append(dims[-1] * 2)
     if len(dims) < 3:
         raise ValueError(f"need at least 3 dimensions in [d_min, d_max], got {dims!r}")
     logs, log_ses = [], []
     for dk in dims:
         n = 2 * dk + 1
-        est = measure_inverse_snr_ratio(rng, N=n, d_k=dk, d_v=8, trials=trials)
-        g, g_se = est.estimate / (n - 1), est.standard_error / (n - 1)
-        capacity = 1.0 + rho / g
-        logs.append(np.log(capacity))
-        log_ses.append((rho / g**2) * g_se / capacity)  # delta method for log(1 + rho/g)
+        est = measure_inverse_snr_conditional(rng, N=n, d_k=dk, d_v=8, key_norm2=float(dk), value_norm2=8.0,
+                                              trials=trials)
+        g = est.estimate / (n - 1)
+        logs.append(np.log(rho / g))
+        log_ses.append(est.standard_error / est.estimate)  # SE of log(rho/g) by the delta method
     x = np.log(np.asarray(dims, dtype=float))
     weights = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
     slope = float(weights @ np.asarray(logs))
     se = float(np.sqrt(np.sum(weights**2 * np.asarray(log_ses) ** 2)))
-    return Estimate(slope, se, trials * len(dims), None, "OLS exponent of MC capacity over a d_k grid",
-                    {"dims": float(len(dims))})
+    return Estimate(slope, se, trials * len(dims), None, "OLS exponent of conditional-MC capacity over a d_k grid",
+                    {"points": float(len(dims))})

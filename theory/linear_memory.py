@@ -33,9 +33,7 @@ from theory.symbols import N, d_k, d_v, key_norm2, rho, value_norm2
 __all__ = [
     "capacity_at_target",
     "capacity_exponent",
-    "doubling_grid",
     "paper_limit",
-    "capacity_exponent_finite_size",
     "crosstalk_decomposition",
     "inverse_snr_conditional",
     "inverse_snr_mean",
@@ -241,22 +239,26 @@ def paper_limit_deviation() -> sp.Expr:
 
 
 def capacity_at_target() -> sp.Expr:
-    """Largest N with ratio-estimand SNR^{-1} <= rho (continuous): ``1 + rho (d_k + 2)``."""
-    n = sp.Symbol("n", positive=True)
-    (solution,) = sp.solve(sp.Eq(inverse_snr_ratio().result.subs(N, n), rho), n)
+    """Interfering pairs tolerated at target ``SNR^{-1} = rho`` by a typical stored pair: ``rho d_k``.
+
+    Solves the conditional estimand at typical norms (``||k_i||^2 = d_k``, ``||v_i||^2 = d_v``),
+    ``(N - 1)/d_k = rho``, for ``N - 1``.
+    """
+    m = sp.Symbol("m", positive=True)  # m = N - 1, the pairs that interfere with the query
+    typical = inverse_snr_conditional().result.subs({key_norm2: d_k, value_norm2: d_v, N: m + 1})
+    (solution,) = sp.solve(sp.Eq(typical, rho), m)
     return solution
 
 
 @cache
 def capacity_exponent() -> Derivation:
-    """The local exponent ``d log N* / d log d_k`` of ``N* = 1 + rho (d_k + 2)`` tends to 1."""
+    """The capacity ``C(d_k) = rho d_k`` has log-log slope exactly 1, at every ``d_k`` (not only asymptotically)."""
     x = sp.Symbol("x", positive=True)
     capacity = capacity_at_target().subs(d_k, x)
-    local = sp.diff(sp.log(capacity), x) * x
     return (
-        Derivation("capacity exponent of the linear memory", sp.Limit(local, x, sp.oo),
-                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} d\log N^*/d\log d_k"))
-        .step(sp.Integer(1), "N* = 1 + rho (d_k + 2) is linear in d_k")
+        Derivation("capacity exponent of the linear memory", x * sp.diff(sp.log(capacity), x),
+                   lhs=sp.Symbol(r"d\log C / d\log d_k"))
+        .step(sp.Integer(1), "C = rho d_k is proportional to d_k")
     )
 
 
@@ -266,18 +268,3 @@ def doubling_grid(d_min: int, d_max: int) -> list[int]:
     while dims[-1] * 2 <= d_max:
         dims.append(dims[-1] * 2)
     return dims
-
-
-def capacity_exponent_finite_size(dims, target: float) -> float:
-    """Exact least-squares slope of ``log N*(d)`` on ``log d`` over ``dims`` (for the scaling claim's bound).
-
-    The asymptotic exponent is 1 (``lim d log N*/d log d = 1``); at finite ``d`` the ``+2`` and ``+1``
-    in ``N* = 1 + rho (d + 2)`` bend the curve, and this slope measures by how much.
-    """
-    capacity = capacity_at_target().subs(rho, sp.nsimplify(target))
-    xs = [sp.log(sp.Integer(int(dd))) for dd in dims]
-    ys = [sp.log(capacity.subs(d_k, int(dd))) for dd in dims]
-    xbar = sum(xs) / len(xs)
-    ybar = sum(ys) / len(ys)
-    slope = sum((x - xbar) * (y - ybar) for x, y in zip(xs, ys)) / sum((x - xbar) ** 2 for x in xs)
-    return float(sp.N(slope, 30))
