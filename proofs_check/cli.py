@@ -147,15 +147,16 @@ def cmd_check(args) -> int:
     started = time.perf_counter()
     results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
                            progress=_progress_printer(sys.stderr, not args.quiet))
-    print(render_table(table_rows(results)))
+    out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON for '--json -'
+    print(render_table(table_rows(results)), file=out)
     counts = summary(results)
     failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error")]
     print(f"\n{len(results)} claim(s), mode {mode}, seed {args.seed}: "
           + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pass", "fail", "error", "cited"))
           + f"; negative controls rejected {counts['controls_rejected']}/{counts['controls_total']}"
-          + f"; {time.perf_counter() - started:.1f}s")
+          + f"; {time.perf_counter() - started:.1f}s", file=out)
     if failed:
-        print("failing: " + ", ".join(failed))
+        print("failing: " + ", ".join(failed), file=out)
     if args.json:
         write_json(to_json_dict(results, seed=args.seed, mode=mode), args.json)
     if args.md:
@@ -188,6 +189,8 @@ def cmd_eval(args) -> int:
         print("\ncited fact: recorded, not verified")
         return EXIT_OK
     params = parse_assignments(claim, args.assignments)
+    if args.trials is not None and claim.trials is None:
+        raise UsageError(f"{claim.id} is not a Monte Carlo claim ({claim.kind.value}); --trials does not apply")
     symbolic = check_symbolic(claim)
     point = check_point(claim, params, seed=args.seed, trials=args.trials)
     if args.json:

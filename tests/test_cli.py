@@ -41,6 +41,7 @@ def test_show_prints_the_full_record(capsys):
     (("eval", "capacity.linear.inverse_snr_ratio", "N"), "expected name=value"),
     (("eval", "basics.linear.orthonormal_noise_free", "N=9", "d_k=4"), "N <= d_k"),
     (("eval", "capacity.linear.inverse_snr_ratio", "N=nan"), "must be finite"),
+    (("eval", "basics.linear.crosstalk_decomposition", "--trials", "5"), "not a Monte Carlo claim"),
     (("check", "--seed", "-1"), "non-negative integer"),
     (("check", "--jobs", "0"), "positive integer"),
     (("check", "--section", "nowhere"), "invalid choice"),
@@ -118,3 +119,11 @@ def test_check_exits_1_when_a_claim_fails(capsys, monkeypatch):
     code, out, _ = run(capsys, "check", claim.id, "--quick", "-q")
     assert code == 1
     assert "failing: capacity.linear.inverse_snr_ratio" in out
+
+
+def test_check_json_to_stdout_is_pure_json(capsys):
+    """`check --json -` keeps stdout parseable: the table goes to stderr."""
+    code, out, err = run(capsys, "check", "basics.linear.memory_accumulation", "--quick", "--json", "-", "-q")
+    assert code == 0
+    assert json.loads(out)["schema"] == SCHEMA
+    assert "measured ± SE" in err
