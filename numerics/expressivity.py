@@ -41,6 +41,7 @@ __all__ = [
     "deltanet_permutation_states",
     "householder_transition",
     "kernel_u_recursion",
+    "largest_coherent_prefix",
     "measure_cache_size",
     "measure_coherence_exponent",
     "measure_householder_spectrum",
@@ -328,6 +329,22 @@ def measure_violation_count(rng, *, n: int, d: int, epsilon: float, trials: int 
     _check_variant(variant, set())
     return mean_estimate(_violation_counts(rng, n, d, epsilon, trials),
                          method="MC count of coherence violations per key set")
+
+
+def largest_coherent_prefix(rng: np.random.Generator, d: int, epsilon: float, *, max_n: int = 100_000) -> int:
+    """Largest ``n`` such that the first ``n`` of a stream of i.i.d. uniform unit vectors in R^d have
+    pairwise ``|k_i^T k_j| < epsilon`` (the stream stops at the first violation). O(n^2 d) time."""
+    keys = np.empty((min(max_n, 1024), d))
+    n = 0
+    while n < max_n:
+        k = _unit_rows(rng.standard_normal((1, d)))[0]
+        if n and np.max(np.abs(keys[:n] @ k)) >= epsilon:
+            return n
+        if n == keys.shape[0]:
+            keys = np.concatenate([keys, np.empty_like(keys)])
+        keys[n] = k
+        n += 1
+    return n
 
 
 def measure_coherence_exponent(rng, *, d_min: int, d_max: int, epsilon: float, trials: int = 400,

@@ -1,7 +1,8 @@
 """Section ``expressivity`` (paper §4, notes §5.5): state tracking beyond TC0.
 
 Complexity-class separations are literature facts, recorded as ``cited`` claims (never reported
-as verified). Everything constructive is checked exactly: Theorem 1's swap construction with the
+as verified); the notes know them from the companion paper (notes §5.5, [companion]), hence
+provenance ``reconstructed``. Everything constructive is checked exactly: Theorem 1's swap construction with the
 rounding kernel, where the linear kernel fails, the dimension the construction needs, generalized
 Householder products (negative eigenvalues), DAG reachability, and the toy task's labels.
 """
@@ -39,18 +40,24 @@ def _coherent_strategy(n_cap: int, extra_cap: int, t_cap: int, n_name: str = "n"
 
 # --- cited facts ---------------------------------------------------------------------------------
 
-def _cited(id_, statement, anchor, source, citation, quantity, notes=""):
+def _cited(id_, statement, symbol, anchor, source, citation, quantity, notes="",
+           provenance=Provenance.RECONSTRUCTED):
+    def derivation():
+        return th.cited_fact(statement, source)
+
+    derivation.__module__, derivation.__name__ = th.cited_fact.__module__, th.cited_fact.__name__
     register(Claim(
-        id=id_, statement=statement, anchor=anchor, provenance=Provenance.PAPER, kind=Kind.CITED,
+        id=id_, statement=statement, anchor=anchor, provenance=provenance, kind=Kind.CITED,
         estimand=Estimand(quantity=quantity, distributions="none: a worst-case complexity statement",
                           conditioning="as stated in the cited source", notes=notes),
-        params=(), derivation=lambda: th.cited_fact(statement, source), measure=None, grids={},
-        symbol=r"[\text{statement}]", citation=citation, notes=notes,
+        params=(), derivation=derivation, measure=None, grids={},
+        symbol=symbol, citation=citation, notes=notes,
     ))
 
 
 _cited("expressivity.circuits.transformer_tc0",
        "Log-precision Transformers without chain of thought compute only functions in uniform TC0.",
+       r"[\mathrm{Transformer}_{\log} \subseteq \mathsf{TC}^0]",
        "§4 (expressivity), notes §5.5",
        "Merrill & Sabharwal 2023",
        "W. Merrill, A. Sabharwal, 'The Parallelism Tradeoff: Limitations of Log-Precision Transformers', "
@@ -58,6 +65,7 @@ _cited("expressivity.circuits.transformer_tc0",
        "membership of the functions computed by log-precision Transformers in uniform TC0")
 _cited("expressivity.circuits.swap_nc1_complete",
        "Tracking swaps of n >= 5 elements (the word problem of S_5) is NC1-complete under AC0 reductions.",
+       r"[\mathrm{WP}(S_5)\ \mathsf{NC}^1\text{-complete}]",
        "§4 (expressivity), notes §5.5",
        "Barrington 1989",
        "D. A. Barrington, 'Bounded-width polynomial-size branching programs recognize exactly those "
@@ -67,6 +75,7 @@ _cited("expressivity.circuits.swap_nc1_complete",
              "function outside TC0 unless TC0 = NC1 (open; widely believed false).")
 _cited("expressivity.circuits.inversion_nc2",
        "Matrix inversion is in NC2, so the DeltaFormer solve U = (I + A)^{-1} V adds at most NC2 power.",
+       r"[(I + A)^{-1} \in \mathsf{NC}^2]",
        "§4 (expressivity), notes §5.5",
        "Csanky 1976",
        "L. Csanky, 'Fast parallel matrix inversion algorithms', SIAM J. Comput. 5(4) (1976) 618-623",
@@ -75,6 +84,7 @@ _cited("expressivity.householder.parity_needs_negative_eigenvalues",
        "Finite-precision linear RNNs whose state-transition matrices have only non-negative eigenvalues "
        "cannot solve parity; with eigenvalues in [-1, 1] (generalized Householder, beta in [0, 2]) they "
        "can track group word problems such as S_5.",
+       r"[\lambda(A_t) \subset [0, 1] \Rightarrow \mathrm{parity} \notin \mathrm{LRNN}]",
        "§4 (expressivity, negative eigenvalues)",
        "Grazzi et al. 2024, Theorem 1 and Theorem 2",
        "R. Grazzi, J. Siems, J. K. H. Franke, A. Zela, F. Hutter, M. Pontil, 'Unlocking State-Tracking in "
@@ -83,7 +93,8 @@ _cited("expressivity.householder.parity_needs_negative_eigenvalues",
        notes="Proved here: the one-layer repeated-token case (expressivity.householder.repetition_monotone), "
              "the spectrum of I - beta k k^T (expressivity.householder.spectrum) and exact S_n tracking at "
              "beta = 2 (expressivity.householder.permutation_tracking). The multi-layer, finite-precision "
-             "statement is the cited one.")
+             "statement is the cited one.",
+       provenance=Provenance.SUITE)
 
 # --- Theorem 1: the swap construction ------------------------------------------------------------
 
