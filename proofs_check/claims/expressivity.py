@@ -278,8 +278,10 @@ register(Claim(
     trials={"quick": 4000, "default": 4000, "full": 8000},
     grids={
         "quick": ({"n": 8, "d": 8, "epsilon": 0.5}, {"n": 12, "d": 16, "epsilon": 0.5}),
-        "default": ({"n": 8, "d": 8, "epsilon": 0.5}, {"n": 12, "d": 16, "epsilon": 0.5}, {"n": 64, "d": 256, "epsilon": 0.125}),
-        "full": ({"n": 8, "d": 8, "epsilon": 0.5}, {"n": 64, "d": 256, "epsilon": 0.125}, {"n": 128, "d": 512, "epsilon": 0.125}),
+        "default": ({"n": 8, "d": 8, "epsilon": 0.5}, {"n": 12, "d": 16, "epsilon": 0.5},
+                    {"n": 32, "d": 128, "epsilon": 0.125}),
+        "full": ({"n": 8, "d": 8, "epsilon": 0.5}, {"n": 32, "d": 128, "epsilon": 0.125},
+                 {"n": 64, "d": 256, "epsilon": 0.125}),
     },
     negative_controls=(
         NegativeControl("gaussian_tail", "Gaussian approximation k_i^T k_j ~ N(0, 1/d): n(n-1)/2 erfc(eps sqrt(d/2))",
