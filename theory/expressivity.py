@@ -39,6 +39,7 @@ __all__ = [
     "eps",
     "householder_eigenvalues",
     "householder_swap",
+    "linear_orthonormal",
     "linear_rank_floor",
     "n",
     "reachability_inverse",
@@ -74,6 +75,20 @@ def _swap_residual(n_pos: int = 3):
     return sp.Matrix.vstack(*[S_new * k - x for k, x in zip(keys, swapped)])
 
 
+_SWAP_STEP = ("u = -S(k_1 - k_0) = x_0 - x_1; S' k_0 = x_1, S' k_1 = x_0, S' k_2 = x_2; "
+              "by induction over the swap tokens every read-out is exact")
+
+
+def _swap_derivation(title: str, lhs: str, premise: str, **step_options) -> Derivation:
+    """``premise`` (assumed) reduces the run to the delta rule on ``S = sum_j x_j k_j^T``; sympy then
+    checks that one swap token exchanges the two stored values (:func:`_swap_residual`)."""
+    return (
+        Derivation(title, sp.Symbol("E"), lhs=sp.Symbol(lhs))
+        .assume(_swap_residual(), premise)
+        .step(sp.zeros(6, 1), _SWAP_STEP, **step_options)
+    )
+
+
 @cache
 def swap_construction() -> Derivation:
     """Theorem 1 (reconstructed): after any swaps, ``o(k_j)`` is exactly the value now at ``j``.
@@ -83,30 +98,33 @@ def swap_construction() -> Derivation:
     terms ``k_i^T k_j``, ``i != j``, each below ``eps``; with ``eps < 1/8`` the error is below
     ``4 eps <= 1/2`` and ``round`` returns ``m``. The recursion therefore runs exactly as with
     orthonormal keys, i.e. the delta rule ``S' = S + u w^T``, ``u = v - S w`` on the memory
-    ``S = sum_j x_j k_j^T``; one swap token maps it to the swapped memory (checked below with
-    symbolic values), and induction over the tokens gives the claim. The read-out error is 0.
+    ``S = sum_j x_j k_j^T``; one swap token maps it to the swapped memory (checked with symbolic
+    values), and induction over the tokens gives the claim. The read-out error is 0.
     """
-    return (
-        Derivation("Theorem 1: a swap token exchanges two stored values", sp.Symbol("E"),
-                   lhs=sp.Symbol(r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|"))
-        .assume(_swap_residual(), "Lemma 1 with f = round and Assumption 1 (eps < 1/8): every kernel value "
-                "equals its orthonormal-key integer, so the recursion is the delta rule on S = sum_j x_j k_j^T")
-        .step(sp.zeros(6, 1), "u = -S(k_1 - k_0) = x_0 - x_1; S' k_0 = x_1, S' k_1 = x_0, S' k_2 = x_2; "
-              "by induction over the swap tokens every read-out is exact",
-              check=4 * COHERENCE_BOUND - sp.Rational(1, 2))  # the rounding margin closes exactly at 1/8
-    )
+    return _swap_derivation(
+        "Theorem 1: a swap token exchanges two stored values", r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
+        "Lemma 1 with f = round and Assumption 1 (eps < 1/8): every kernel value equals its orthonormal-key "
+        "integer, so the recursion is the delta rule on S = sum_j x_j k_j^T",
+        check=4 * COHERENCE_BOUND - sp.Rational(1, 2))  # the rounding margin closes exactly at 1/8
+
+
+@cache
+def linear_orthonormal() -> Derivation:
+    """With f = identity and exactly orthonormal keys the kernel values are the inner products themselves,
+    so the recursion is the delta rule on ``S = sum_j x_j k_j^T`` and one swap token exchanges two values."""
+    return _swap_derivation(
+        "linear kernel, orthonormal keys: a swap token exchanges two stored values",
+        r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
+        "f = identity and k_i^T k_j = delta_ij (n <= d): the recursion is the delta rule on S = sum_j x_j k_j^T")
 
 
 @cache
 def swap_task_labels() -> Derivation:
     """The task label (element at position 0 after each swap) is Theorem 1's read-out at ``k_0``."""
-    return (
-        Derivation("swap-task labels are the construction's read-out at k_0", sp.Symbol("M"),
-                   lhs=sp.Symbol(r"\#\{t: \mathrm{label}_t \ne \arg\max o_t(k_0)\}"))
-        .assume(_swap_residual(), "label_t = element at position 0 after swap t; read-out by Theorem 1")
-        .step(sp.zeros(6, 1), "one swap token moves the stored values exactly as the label bookkeeping does; "
-              "by induction over the sequence no label differs")
-    )
+    return _swap_derivation(
+        "swap-task labels are the construction's read-out at k_0",
+        r"\#\{t: \mathrm{label}_t \ne \arg\max o_t(k_0)\}",
+        "label_t = element at position 0 after swap t, which Theorem 1's construction reads out exactly")
 
 
 @cache

@@ -187,7 +187,7 @@ register(Claim(
     params=(Param("n", 2, 256, description="number of elements"), Param("d", 2, 1024, description="key dimension"),
             _T),
     constraints=(Constraint("n <= d", lambda p: p["n"] <= p["d"]),),
-    derivation=th.swap_construction,
+    derivation=th.linear_orthonormal,
     prediction=lambda: sp.Integer(0),
     symbol=r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
     measure=num.measure_linear_orthonormal_tracking,
