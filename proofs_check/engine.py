@@ -84,7 +84,7 @@ class PointResult:
 @dataclass(frozen=True)
 class SymbolicResult:
     claim_id: str
-    status: str  # verified / failed / none
+    status: str  # verified / failed / cited (a cited claim's record builds) / none
     steps: tuple[tuple[str, str], ...] = ()  # (status, why)
     seconds: float = 0.0
     message: str = ""
@@ -98,10 +98,10 @@ class ClaimResult:
 
     @property
     def verdict(self) -> str:
+        if self.symbolic.status == "failed":  # a cited claim whose record cannot be built fails too
+            return FAIL
         if self.claim.kind is Kind.CITED:
             return CITED
-        if self.symbolic.status == "failed":
-            return FAIL
         if any(p.verdict == ERROR for p in self.points):
             return ERROR
         if any(p.verdict != PASS for p in self.points):
@@ -185,6 +185,8 @@ def check_symbolic(claim: Claim) -> SymbolicResult:
     except Exception as exc:  # a derivation that cannot even be built is a failure, named
         return SymbolicResult(claim.id, "failed", (), time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
     status = "failed" if any(c.status == "failed" for c in checks) else "verified"
+    if status == "verified" and claim.kind is Kind.CITED:
+        status = CITED  # a literature fact is recorded, never reported as verified
     failed = [f"step {c.index} ({c.why}): {c.detail}" for c in checks if c.status == "failed"]
     return SymbolicResult(claim.id, status, tuple((c.status, c.why) for c in checks),
                           time.perf_counter() - start, "; ".join(failed))

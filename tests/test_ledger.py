@@ -40,9 +40,24 @@ def test_record_is_complete(claim):
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
 def test_symbolic_side_verifies(claim):
-    """The claim's derivation has no failed step."""
+    """The claim's derivation has no failed step (a cited claim's is reported 'cited', never 'verified')."""
     result = check_symbolic(claim)
-    assert result.status == "verified", result.message
+    assert result.status == ("cited" if claim.kind is Kind.CITED else "verified"), result.message
+
+
+CITED_CLAIMS = [c for c in CLAIMS if c.kind is Kind.CITED]
+
+
+@pytest.mark.parametrize("claim", CITED_CLAIMS, ids=[c.id for c in CITED_CLAIMS])
+def test_cited_claim_names_its_source_and_is_never_verified(claim):
+    """A cited claim gives a citation, has a cited derivation step and no numeric side, and checks as 'cited'."""
+    from proofs_check.engine import check_claims
+
+    assert claim.citation.strip()
+    assert any(s.status == "cited" for s in claim.derivation().verify())
+    assert claim.measure is None
+    (result,) = check_claims([claim], mode="quick", seed=0)
+    assert result.verdict == "cited" and result.points == [] and result.symbolic.status == "cited"
 
 
 @pytest.mark.parametrize("claim", CHECKED, ids=[c.id for c in CHECKED])
