@@ -151,6 +151,16 @@ def pytest_collection_modifyitems(session, config, items):
     items.extend(ledger.collect())
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # around the terminal's own summary, which prints failures
+def pytest_terminal_summary(terminalreporter):
+    # head each failure section with the claim and point: the items carry no "domain" (see reportinfo),
+    # which pytest would otherwise print as the headline "test session"
+    for report in terminalreporter.stats.get("failed", []):
+        if getattr(report, "nodeid", "").startswith("amverify::") and not report.location[2]:
+            report.location = (report.location[0], report.location[1], report.nodeid[len("amverify::"):])
+    yield
+
+
 def pytest_report_header(config):
     if config.getoption("amverify"):
         return f"amverify: mode {config.getoption('amverify_mode')}, seed {_seed(config)}"

@@ -86,6 +86,7 @@ def test_failure_shows_the_claims_numbers(tmp_path):
     assert run.returncode == 1, run.stdout + run.stderr
     out = run.stdout
     assert "FAILED amverify::basics.demo.wrong_double[x=3]" in out
+    assert " basics.demo.wrong_double[x=3] _" in out  # the failure section is headed by claim and point
     assert "predicted  3" in out and "measured   6" in out
     assert "control    zero: rejected" in out
     assert "reproduce  amverify eval basics.demo.wrong_double x=3 --seed 5" in out
