@@ -115,7 +115,7 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
 
 
 def cmd_report(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, select_claims
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_mode, select_claims
 
     if args.json:
         if args.ids or args.section or args.quick or args.full:
@@ -134,7 +134,7 @@ def cmd_report(args) -> int:
         claims = select_claims(args.ids, args.section)
         if not claims:
             raise UsageError("no claims selected")
-        mode = "quick" if args.quick else "full" if args.full else "default"
+        mode = run_mode(args)
         results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
                                progress=_progress_printer(sys.stderr, not args.quiet))
         report = to_json_dict(results, seed=args.seed, mode=mode)
@@ -151,24 +151,16 @@ def cmd_report(args) -> int:
 
 
 def register(subparsers) -> None:
-    from proofs_check.cli import _nonnegative_int, _positive_int
-    from proofs_check.ledger import SECTIONS
-    from proofs_check.seeds import DEFAULT_SEED
+    from proofs_check.cli import add_run_arguments
 
     p = subparsers.add_parser(
         "report", help="write a citable report directory (JSON, Markdown, LaTeX macros and table, BibTeX)",
         description="Run the checks (or read a JSON report from 'amverify check --json') and write a "
                     "report directory a paper can cite: " + ", ".join(FILES) + " and figures/. "
                     "Exit 1 when a claim fails.")
-    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    add_run_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write")
     p.add_argument("--json", metavar="REPORT", help="build from this JSON report instead of running the checks")
-    p.add_argument("--section", choices=SECTIONS, help="only claims of this section")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small grids and trial counts")
-    size.add_argument("--full", action="store_true", help="large grids")
-    p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_report)
