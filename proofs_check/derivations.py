@@ -54,13 +54,13 @@ def _status_counts(checks) -> str:
 
 def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
     """The derivation document of one claim in ``fmt`` (``md`` or ``tex``)."""
-    from theory.derivation import latex_text
+    from theory.derivation import MARKS, latex_text
     from theory.symbols import latex
 
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {FORMATS!r}")
     derivation, checks = checked_derivation(claim)
-    body = derivation.align(latex=latex, checks=checks)
+    body = derivation.align(latex=latex, checks=checks, reasons=(fmt == "tex"))
     failures = tuple((c.index, c.why, c.detail) for c in checks if c.status == "failed")
     steps = _status_counts(checks)
     kind = "cited fact (recorded, not verified)" if claim.kind is Kind.CITED else claim.kind.value
@@ -77,6 +77,7 @@ def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
             f"| steps | {steps} |", "",
             "The claim:", "", "```math", claim.latex(), "```", "",
             "The derivation:", "", "```math", r"\begin{aligned}", body, r"\end{aligned}", "```", "",
+            *[f"{c.index}. **{MARKS[c.status]}**: {st.why}" for st, c in zip(derivation.steps, checks)], "",
             "Each step is checked by sympy under the symbols' assumptions: *verified* means the difference "
             "of consecutive expressions (or the stated side condition) simplifies to zero; *assumed* and "
             "*cited* steps are shown as such and never counted as verified.",

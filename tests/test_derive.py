@@ -44,7 +44,10 @@ def test_failed_step_exits_1_and_is_named(bad_claim, capsys):
     assert main(["derive", bad_claim.id]) == 1
     out, err = capsys.readouterr()
     assert "basics.demo.bad_step: step 2 (drop the cross term) FAILED" in err
-    assert "[FAILED]" in out and "(1) expand [verified]" in out and "(3) x large [assumed]" in out
+    assert "(2) [FAILED]" in out and "2. **FAILED**: drop the cross term" in out
+    assert "1. **verified**: expand" in out and "3. **assumed**: x large" in out
+    assert main(["derive", bad_claim.id, "--format", "tex"]) == 1
+    assert r"\text{(3) x large [assumed]}" in capsys.readouterr().out
 
 
 def test_document_names_claim_anchor_provenance_and_marks():

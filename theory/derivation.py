@@ -152,13 +152,15 @@ class Derivation:
             previous = st.expr
         return out
 
-    def align(self, *, latex=sp.latex, checks: list[StepCheck] | None = None, lhs: str | None = None) -> str:
+    def align(self, *, latex=sp.latex, checks: list[StepCheck] | None = None, lhs: str | None = None,
+              reasons: bool = True) -> str:
         r"""The chain as the body of a LaTeX ``align`` environment: one row per step with its mark.
 
         Row ``k`` reads ``&= e_k && \text{(k) why [mark]}``; the mark is the step's status from
         ``checks`` (the result of :meth:`verify`, computed here when not given). ``lhs`` is LaTeX
         for the left-hand side; by default the ``lhs`` expression (a symbol's name is taken as
-        LaTeX), else nothing.
+        LaTeX), else nothing. With ``reasons=False`` a row carries only ``(k) [mark]`` (for renderers
+        that list the justifications outside the math, where text escapes are not understood).
 
         >>> x, y = sp.symbols("x y", positive=True)
         >>> d = Derivation("t", (x + 1) ** 2, lhs=y).step(x**2 + 2 * x + 1, "expand").assume(x, "small x")
@@ -174,8 +176,8 @@ class Derivation:
         pad = " " * len(lhs) if lhs else ""
         rows = [f"{lhs} &= {latex(self.start)}"]
         for st, chk in zip(self.steps, checks):
-            rows.append(f"{pad} &= {latex(st.expr)} && \\text{{({chk.index}) {latex_text(st.why)} "
-                        f"[{MARKS[chk.status]}]}}")
+            why = f"{latex_text(st.why)} " if reasons else ""
+            rows.append(f"{pad} &= {latex(st.expr)} && \\text{{({chk.index}) {why}[{MARKS[chk.status]}]}}")
         return " \\\\\n".join(rows)
 
     @property
