@@ -124,13 +124,19 @@ class LedgerCollector(pytest.Collector):
     """The ledger as a collector: its children are the claim items selected by the options."""
 
     def collect(self):
-        from proofs_check.ledger import Kind, all_claims, get_claim
+        from proofs_check.ledger import SECTIONS, Kind, UnknownClaimError, all_claims, get_claim
 
         config = self.config
         mode, seed = config.getoption("amverify_mode"), _seed(config)
         ids = config.getoption("amverify_claim")
         sections = config.getoption("amverify_section")
-        claims = [get_claim(i) for i in ids] if ids else all_claims()
+        unknown = [s for s in sections if s not in SECTIONS]
+        if unknown:
+            raise pytest.UsageError(f"--amverify-section {unknown[0]!r} is not one of {', '.join(SECTIONS)}")
+        try:
+            claims = [get_claim(i) for i in ids] if ids else all_claims()
+        except UnknownClaimError as exc:
+            raise pytest.UsageError(f"--amverify-claim: {exc}") from None
         if sections:
             claims = [c for c in claims if c.section in sections]
         for claim in claims:

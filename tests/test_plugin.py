@@ -92,3 +92,10 @@ def test_failure_shows_the_claims_numbers(tmp_path):
     assert "reproduce  amverify eval basics.demo.wrong_double x=3 --seed 5" in out
     assert "PASSED amverify::basics.linear.overcomplete_noise_floor[N=128,d_k=33]" in out  # a default-grid point
     assert "1 failed, 5 passed" in out  # 3 default points + 2 derivations pass; only the wrong point fails
+
+
+def test_unknown_claim_is_a_usage_error(tmp_path):
+    """A mistyped claim id stops the run with pytest's usage error and suggests the close ids."""
+    run = _pytest(tmp_path, "--amverify", "--amverify-claim", "capacity.linear.inverse_snr_rati")
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "did you mean capacity.linear.inverse_snr_ratio" in run.stdout + run.stderr
