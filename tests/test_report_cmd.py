@@ -162,3 +162,29 @@ def test_cite_prints_paper_and_suite(capsys):
     assert out.count("{") == out.count("}")
     assert main(["cite", "--paper"]) == 0
     assert "@software" not in capsys.readouterr().out
+
+
+def test_failing_claim_exits_1_and_is_still_reported(tmp_path, monkeypatch):
+    """A claim that fails makes the report exit 1, and the files say so (verdict macro, summary row)."""
+    import sympy as sp
+
+    from numerics.estimate import exact_value
+    from proofs_check import ledger
+    from proofs_check.ledger import Claim, Estimand, NegativeControl, Param, Provenance
+    from theory.derivation import Derivation
+
+    x = sp.Symbol("x", positive=True)
+    claim = Claim(id="basics.demo.wrong_double", statement="demo: the measurement equals x", anchor="none",
+                  provenance=Provenance.SUITE, kind=Kind.IDENTITY, estimand=Estimand("x", "none", "none"),
+                  params=(Param("x", 1, 10),), derivation=lambda: Derivation("x", x),
+                  measure=lambda rng, x: exact_value(2.0 * x, method="doubles by design"),
+                  grids={m: ({"x": 3},) for m in ("quick", "default", "full")},
+                  negative_controls=(NegativeControl("zero", "0", prediction=lambda: 0 * x),), atol=1e-9)
+    all_claims()
+    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
+    out = tmp_path / "r"
+    assert main(["report", "--out", str(out), "--quick", "-q", "--no-figures", claim.id]) == 1
+    macros = (out / "macros.tex").read_text()
+    assert r"\newcommand{\amvBasicsDemoWrongDoubleVerdict}{fail}" in macros
+    assert r"\newcommand{\amvBasicsDemoWrongDoubleXThreeMeasured}{6}" in macros
+    assert "| `basics.demo.wrong_double` | suite | x=3 | 3 | 6 | -- | fail |" in (out / "summary.md").read_text()
