@@ -140,7 +140,9 @@ def test_point_names_spell_numbers():
 
 def test_figures_are_written_when_available(tmp_path, monkeypatch):
     """With a figures module present, the report calls write_figures(out_dir, seed=..., mode=...)."""
-    pytest.importorskip("matplotlib")
+    from proofs_check.commands import report as report_cmd
+
+    monkeypatch.setattr(report_cmd, "_matplotlib_available", lambda: True)
     calls = []
     fake = types.ModuleType("proofs_check.figures")
     fake.write_figures = lambda out_dir, *, seed, mode: calls.append((out_dir, seed, mode)) or ["f.png"]
@@ -151,6 +153,19 @@ def test_figures_are_written_when_available(tmp_path, monkeypatch):
     assert main(["report", "--json", str(path), "--out", str(tmp_path / "out")]) == 0
     assert calls == [(str(tmp_path / "out" / "figures"), 11, "quick")]
     assert "figures written" in (tmp_path / "out" / "summary.md").read_text()
+
+
+def test_figures_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
+    """Without matplotlib the report still succeeds, and summary.md says why there are no figures."""
+    from proofs_check.commands import report as report_cmd
+
+    monkeypatch.setattr(report_cmd, "_matplotlib_available", lambda: False)
+    report = {"schema": "amverify.report/1", "root_seed": 11, "mode": "quick", "claims": [], "summary": {}}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert main(["report", "--json", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "figures skipped: matplotlib is not installed" in (tmp_path / "out" / "summary.md").read_text()
+    assert not (tmp_path / "out" / "figures").exists()
 
 
 def test_cite_prints_paper_and_suite(capsys):

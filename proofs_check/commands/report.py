@@ -15,7 +15,8 @@ A report regenerated with the same seed and mode reproduces every number; only t
 
 from __future__ import annotations
 
-import importlib.util  # noqa: F401  (find_spec)
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -75,11 +76,13 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _matplotlib_available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _figures(out_dir: str, seed: int, mode: str) -> str:
     """Write the figures when possible; return one line saying what was written or why nothing was."""
-    import importlib
-
-    if importlib.util.find_spec("matplotlib") is None:
+    if not _matplotlib_available():
         return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
     try:
         figures = importlib.import_module("proofs_check.figures")
