@@ -36,7 +36,8 @@ def bad_claim(monkeypatch):
 def test_committed_derivations_are_current():
     """docs/derivations is exactly what the derive command writes for the current ledger."""
     stale = stale_files(all_claims(), str(ROOT / "docs" / "derivations"))
-    assert not stale, f"docs/derivations is stale ({', '.join(stale)}); regenerate with: {REGENERATE}"
+    assert not stale, (f"docs/derivations is stale ({', '.join(stale)}); regenerate every generated page with: "
+                       f"python -m proofs_check docs   (or only the derivations: {REGENERATE})")
 
 
 def test_failed_step_exits_1_and_is_named(bad_claim, capsys):
