@@ -19,7 +19,7 @@ from proofs_check import __version__
 from proofs_check.ledger import SECTIONS, DomainError, Kind, UnknownClaimError, all_claims, get_claim
 from proofs_check.seeds import DEFAULT_SEED
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_run_arguments", "build_parser", "main", "run_mode"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -143,7 +143,7 @@ def cmd_check(args) -> int:
     claims = select_claims(args.ids, args.section)
     if not claims:
         raise UsageError("no claims selected")
-    mode = "quick" if args.quick else "full" if args.full else "default"
+    mode = run_mode(args)
     started = time.perf_counter()
     results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
                            progress=_progress_printer(sys.stderr, not args.quiet))
@@ -215,6 +215,22 @@ def cmd_eval(args) -> int:
 
 # --- parser --------------------------------------------------------------------------------------
 
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that select a check run: ids, --section, --quick/--full, --seed, --jobs (see run_mode)."""
+    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    p.add_argument("--section", choices=SECTIONS, help="only claims of this section")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small grids and trial counts (seconds)")
+    size.add_argument("--full", action="store_true", help="large grids (minutes)")
+    p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
+
+
+def run_mode(args) -> str:
+    """The grid mode chosen by --quick / --full."""
+    return "quick" if args.quick else "full" if args.full else "default"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="amverify",
@@ -238,13 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check claims over their regime grids",
                        description="Run claims over their regime grids and print predicted vs measured "
                                    "with SE, z and verdict. Exit 0 only when every claim passes.")
-    p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
-    p.add_argument("--section", choices=SECTIONS, help="only claims of this section")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small grids and trial counts (seconds)")
-    size.add_argument("--full", action="store_true", help="large grids (minutes)")
-    p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
+    add_run_arguments(p)
     p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.report/1); '-' for stdout")
     p.add_argument("--md", metavar="PATH", help="write a Markdown summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

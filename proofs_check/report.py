@@ -12,8 +12,8 @@ from typing import Any, Iterable, Sequence
 from proofs_check import __version__
 from proofs_check.engine import FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, Z, ClaimResult, point_to_dict
 
-__all__ = ["SCHEMA", "format_number", "format_regime", "markdown", "package_versions", "render_table",
-           "to_json_dict", "write_json"]
+__all__ = ["SCHEMA", "format_number", "format_regime", "git_commit", "markdown", "package_versions",
+           "render_table", "to_json_dict", "write_json"]
 
 SCHEMA = "amverify.report/1"
 VOLATILE_KEYS = ("seconds", "created", "machine")  # differ between runs of the same seed
@@ -27,6 +27,26 @@ def package_versions() -> dict[str, str]:
 
     return {"amverify": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
             "scipy": scipy.__version__, "sympy": sympy.__version__}
+
+
+def git_commit() -> dict[str, Any]:
+    """The git commit of the suite's source tree and whether it has uncommitted changes (None outside git)."""
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        if os.path.realpath(top) != os.path.realpath(root):  # an installed copy inside some other repository
+            return {"commit": None, "dirty": None}
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": dirty}
 
 
 def format_number(x: float | None, digits: int = 5) -> str:
@@ -110,6 +130,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "packages": package_versions(),
+        "git": git_commit(),
         "engine": {"z": Z, "false_failure_budget": FALSE_FAILURE_BUDGET, "max_checks": MAX_CHECKS,
                    "min_ess": MIN_ESS},
         "summary": summary(results),

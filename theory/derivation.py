@@ -25,12 +25,27 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-__all__ = ["Derivation", "Step", "StepCheck", "DerivationError", "is_zero"]
+__all__ = ["Derivation", "DerivationError", "MARKS", "Step", "StepCheck", "is_zero", "latex_text"]
 
 VERIFIED = "verified"
 ASSUMED = "assumed"
 CITED = "cited"
 FAILED = "failed"
+
+# How each step status is marked in rendered derivations (text, so no package beyond amsmath is needed).
+MARKS = {VERIFIED: "verified", ASSUMED: "assumed", CITED: "cited", FAILED: "FAILED"}
+
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
+                 "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "~": r"\~{}"}
+
+
+def latex_text(text: str) -> str:
+    r"""Escape plain text for a LaTeX ``\text{...}`` argument.
+
+    >>> print(latex_text("E[1/chi^2(d_k)] = 1/(d_k - 2) & more"))
+    E[1/chi\^{}2(d\_k)] = 1/(d\_k - 2) \& more
+    """
+    return "".join(_TEXT_ESCAPES.get(ch, ch) for ch in text)
 
 
 class DerivationError(AssertionError):
@@ -136,6 +151,34 @@ class Derivation:
             out.append(result)
             previous = st.expr
         return out
+
+    def align(self, *, latex=sp.latex, checks: list[StepCheck] | None = None, lhs: str | None = None,
+              reasons: bool = True) -> str:
+        r"""The chain as the body of a LaTeX ``align`` environment: one row per step with its mark.
+
+        Row ``k`` reads ``&= e_k && \text{(k) why [mark]}``; the mark is the step's status from
+        ``checks`` (the result of :meth:`verify`, computed here when not given). ``lhs`` is LaTeX
+        for the left-hand side; by default the ``lhs`` expression (a symbol's name is taken as
+        LaTeX), else nothing. With ``reasons=False`` a row carries only ``(k) [mark]`` (for renderers
+        that list the justifications outside the math, where text escapes are not understood).
+
+        >>> x, y = sp.symbols("x y", positive=True)
+        >>> d = Derivation("t", (x + 1) ** 2, lhs=y).step(x**2 + 2 * x + 1, "expand").assume(x, "small x")
+        >>> print(d.align())
+        y &= \left(x + 1\right)^{2} \\
+          &= x^{2} + 2 x + 1 && \text{(1) expand [verified]} \\
+          &= x && \text{(2) small x [assumed]}
+        """
+        if checks is None:
+            checks = self.verify()
+        if lhs is None:
+            lhs = "" if self.lhs is None else (self.lhs.name if isinstance(self.lhs, sp.Symbol) else latex(self.lhs))
+        pad = " " * len(lhs) if lhs else ""
+        rows = [f"{lhs} &= {latex(self.start)}"]
+        for st, chk in zip(self.steps, checks):
+            why = f"{latex_text(st.why)} " if reasons else ""
+            rows.append(f"{pad} &= {latex(st.expr)} && \\text{{({chk.index}) {why}[{MARKS[chk.status]}]}}")
+        return " \\\\\n".join(rows)
 
     @property
     def verified(self) -> bool:

@@ -26,5 +26,14 @@ LATEX_NAMES = {
 
 
 def latex(expr) -> str:
-    r"""LaTeX of a sympy expression with the suite's symbol names (e.g. ``key_norm2`` as ``\|k_i\|^2``)."""
-    return sp.latex(sp.sympify(expr), symbol_names=LATEX_NAMES)
+    r"""LaTeX of a sympy expression with the suite's symbol names (e.g. ``key_norm2`` as ``\|k_i\|^2``).
+
+    >>> latex(key_norm2 / sp.Symbol(r"\|K K^\top\|_F^2"))
+    '\\frac{\\|k_i\\|^2}{\\|K K^\\top\\|_F^2}'
+    """
+    expr = sp.sympify(expr)
+    names = dict(LATEX_NAMES)
+    # a symbol named in LaTeX (e.g. the placeholder ``\|K K^\top\|_F^2``) is printed as written:
+    # sympy would otherwise read its ``_`` and ``^`` as subscripts
+    names.update({s: s.name for s in expr.free_symbols if isinstance(s, sp.Symbol) and "\\" in s.name})
+    return sp.latex(expr, symbol_names=names)

@@ -1,0 +1,206 @@
+r"""Citing the paper, the suite and the suite's numbers: BibTeX entries and LaTeX macros of a report.
+
+Macro names (``macros.tex``)
+----------------------------
+Every reported number gets one ``\newcommand`` whose name is built from the claim id, the regime
+point and the quantity. TeX control words contain letters only, so:
+
+* each id segment and each parameter name is split on ``_`` and ``.``, and every part is
+  capitalised: ``capacity.linear.inverse_snr_ratio`` becomes ``CapacityLinearInverseSnrRatio``;
+* every digit is spelled as a capitalised word (``0`` -> ``Zero`` ... ``9`` -> ``Nine``), a decimal
+  point as ``Point``, a minus sign as ``Minus`` and an exponent ``e`` as ``E``:
+  ``key_norm2`` -> ``KeyNormTwo``, ``0.5`` -> ``ZeroPointFive``, ``1e-06`` -> ``OneEMinusSix``;
+* the regime point is named by its parameters in the claim's order, ``<Name><Value>`` each, so
+  it does not depend on the grid order or the mode: ``N=16, d_k=4, d_v=4`` -> ``NOneSixDKFourDVFour``;
+* the quantity comes last: ``Predicted``, ``Measured``, ``Se`` (standard error), ``Z``,
+  ``Trials``, ``Pm`` (``measured \pm SE``, for math mode); per claim ``Verdict``.
+
+So ``\amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightMeasured`` is the measured
+ratio-estimand inverse SNR at ``N=128, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
+``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold``, ``\amvClaimsPassed``,
+``\amvClaimsChecked``. Capitalisation keeps ``inverse_snr`` and ``inversesnr`` apart
+(``InverseSnr`` vs ``Inversesnr``); the two collisions the scheme cannot exclude by itself
+(a ``.`` versus a ``_`` boundary, a digit versus its spelled word) are detected:
+:func:`macro_table` raises :class:`MacroCollisionError` and a test runs it over the whole ledger.
+
+>>> camel("capacity.linear.inverse_snr_ratio")
+'CapacityLinearInverseSnrRatio'
+>>> point_name({"N": 16, "d_k": 4, "key_norm2": 0.5})
+'NOneSixDKFourKeyNormTwoZeroPointFive'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+from proofs_check import __version__
+
+__all__ = ["MacroCollisionError", "PAPER", "SUITE", "bibtex", "bibtex_entry", "camel", "claims_table_tex", "macro_table", "number_text",
+           "macros_tex", "point_name"]
+
+# The paper, as given by its arXiv page (notes §1, [exact-from-paper]); CITATION.cff repeats it
+# and a test keeps the two in agreement.
+PAPER = {
+    "key": "zhong2025associative",
+    "type": "misc",
+    "title": "Understanding Transformer from the Perspective of Associative Memory",
+    "authors": [("Zhong", "Shu"), ("Xu", "Mingyu"), ("Ao", "Tenglong"), ("Shi", "Guang")],
+    "year": 2025,
+    "eprint": "2505.19488",
+    "archiveprefix": "arXiv",
+    "primaryclass": "cs.LG",
+    "doi": "10.48550/arXiv.2505.19488",
+    "url": "https://arxiv.org/abs/2505.19488",
+}
+
+SUITE = {
+    "key": "amverify",
+    "type": "software",
+    "title": "amverify: executable, checkable mathematics for ``Understanding Transformer from the "
+             "Perspective of Associative Memory''",
+    "authors": [("amverify developers", None)],
+    "year": 2026,
+    "version": __version__,
+}
+
+_DIGITS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+_SYMBOLS = {".": "Point", "-": "Minus", "+": "", "e": "E"}
+
+
+class MacroCollisionError(ValueError):
+    """Two different reported numbers would get the same macro name."""
+
+
+def _spell(part: str) -> str:
+    out = []
+    for ch in part:
+        if ch.isdigit():
+            out.append(_DIGITS[int(ch)])
+        elif ch.isalpha():
+            out.append(ch)
+        else:
+            out.append(_SYMBOLS.get(ch, ""))
+    return "".join(out)
+
+
+def camel(text: str) -> str:
+    """Letters-only CamelCase of an id or name: split on ``.`` and ``_``, capitalise, spell digits."""
+    parts = [p for p in re.split(r"[._]", text) if p]
+    return "".join(_spell(p[:1].upper() + p[1:]) for p in parts)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        v = int(v)
+    if isinstance(v, (int, float)):
+        return _spell(repr(v).replace("e-0", "e-").replace("e+0", "e+").replace("e", "E"))
+    return camel(str(v))
+
+
+def point_name(params: Mapping[str, Any]) -> str:
+    """The regime point's part of a macro name: ``<Name><Value>`` per parameter, in the given order."""
+    return "".join(camel(k) + _value(v) for k, v in params.items())
+
+
+def number_text(x: Any, digits: int = 6) -> str:
+    if x is None:
+        return "--"
+    if isinstance(x, str):  # NaN / inf kept as strings in JSON
+        return x
+    if isinstance(x, int):
+        return str(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def macro_table(report: Mapping[str, Any]) -> dict[str, str]:
+    """``{macro name (without backslash): replacement text}`` for every number of a JSON report."""
+    table: dict[str, str] = {}
+    origin: dict[str, str] = {}
+
+    def put(name: str, value: str, where: str) -> None:
+        name = "amv" + name
+        if name in table and origin[name] != where:
+            raise MacroCollisionError(f"macro \\{name} names both {origin[name]} and {where}")
+        table[name], origin[name] = value, where
+
+    summary = report.get("summary", {})
+    put("SuiteVersion", str(report.get("suite_version", "")), "suite version")
+    put("RootSeed", str(report.get("root_seed", "")), "root seed")
+    put("Mode", str(report.get("mode", "")), "mode")
+    put("Commit", str((report.get("git") or {}).get("commit") or "unknown")[:12], "git commit")
+    put("ZThreshold", number_text(report.get("engine", {}).get("z"), 4), "z threshold")
+    put("ClaimsPassed", str(summary.get("pass", 0)), "claims passed")
+    put("ClaimsChecked", str(len(report.get("claims", []))), "claims checked")
+    for claim in report.get("claims", []):
+        base = camel(claim["id"])
+        put(base + "Verdict", claim["verdict"], f"{claim['id']} verdict")
+        for p in claim.get("points", []):
+            where = f"{claim['id']} at {p['params']}"
+            stem = base + point_name(p["params"])
+            se = p.get("standard_error")
+            put(stem + "Predicted", number_text(p.get("predicted")), where + " predicted")
+            put(stem + "Measured", number_text(p.get("measured")), where + " measured")
+            put(stem + "Se", number_text(se, 3), where + " SE")
+            put(stem + "Z", number_text(p.get("z"), 3), where + " z")
+            put(stem + "Trials", number_text(p.get("trials")), where + " trials")
+            put(stem + "Pm", f"{number_text(p.get('measured'))} \\pm {number_text(se, 2)}", where + " measured ± SE")
+    return table
+
+
+def macros_tex(report: Mapping[str, Any]) -> str:
+    """``macros.tex``: one ``\\newcommand`` per reported number; ``\\input`` it from a paper."""
+    lines = ["% amverify report macros: \\input{macros} and write e.g. \\amvRootSeed.",
+             "% Names: claim id + regime point + quantity, letters only (docs/how-to/cite-a-number.md).",
+             f"% suite {report.get('suite_version')}, seed {report.get('root_seed')}, mode {report.get('mode')}"]
+    for name, value in macro_table(report).items():
+        lines.append(f"\\newcommand{{\\{name}}}{{{value}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(text: str) -> str:
+    from theory.derivation import latex_text
+
+    return latex_text(text)
+
+
+def claims_table_tex(report: Mapping[str, Any]) -> str:
+    """A LaTeX ``tabular`` (booktabs) of the report's claims: id, provenance, kind, statement, points, verdict."""
+    lines = ["% amverify claims table; needs \\usepackage{booktabs}",
+             "\\begin{tabular}{@{}llllrl@{}}", "\\toprule",
+             "Claim & Provenance & Kind & Claim (LaTeX) & Points & Verdict \\\\", "\\midrule"]
+    for c in report.get("claims", []):
+        points = c.get("points", [])
+        passed = sum(p.get("verdict") == "pass" for p in points)
+        lines.append(f"\\texttt{{{_tex_escape(c['id'])}}} & {c['provenance']} & {c['kind']} & "
+                     f"${c['latex']}$ & {passed}/{len(points)} & {c['verdict']} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _bib_authors(authors) -> str:
+    return " and ".join(f"{{{family}}}" if given is None else f"{family}, {given}" for family, given in authors)
+
+
+def bibtex_entry(record: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> str:
+    fields = {"title": "{" + record["title"] + "}", "author": _bib_authors(record["authors"]),
+              "year": str(record["year"])}
+    for key in ("eprint", "archiveprefix", "primaryclass", "doi", "url", "version"):
+        if key in record:
+            fields[{"archiveprefix": "archivePrefix", "primaryclass": "primaryClass"}.get(key, key)] = str(record[key])
+    fields.update(extra or {})
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
+    return f"@{record['type']}{{{record['key']},\n{body}\n}}\n"
+
+
+def bibtex(commit: str | None = None) -> str:
+    """BibTeX entries for the paper and for the suite (with the git commit when known)."""
+    extra = {"note": f"git commit {commit}"} if commit else None
+    return bibtex_entry(PAPER) + "\n" + bibtex_entry(SUITE, extra)

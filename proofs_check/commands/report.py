@@ -1,0 +1,169 @@
+"""``amverify report``: a citable report directory from a check run (or from a saved JSON report).
+
+Writes into ``--out DIR``:
+
+* ``report.json``   the JSON report (schema ``amverify.report/1``) with its provenance;
+* ``summary.md``    a Markdown summary table with the provenance;
+* ``macros.tex``    one ``\\newcommand`` per reported number (names: :mod:`proofs_check.citation`);
+* ``claims.tex``    a LaTeX table of the claims;
+* ``references.bib`` BibTeX for the paper and the suite;
+* ``figures/``      the figures, when :mod:`proofs_check.figures` and matplotlib are available.
+
+A report regenerated with the same seed and mode reproduces every number; only the keys in
+:data:`proofs_check.report.VOLATILE_KEYS` (timings, date, machine) differ.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from typing import Any, Mapping
+
+__all__ = ["FILES", "cmd_report", "register", "summary_markdown", "write_report_dir"]
+
+FILES = ("report.json", "summary.md", "macros.tex", "claims.tex", "references.bib")
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def summary_markdown(report: Mapping[str, Any]) -> str:
+    """A Markdown summary of a JSON report: provenance, then one row per claim and regime point."""
+    from proofs_check.citation import number_text
+    from proofs_check.report import format_regime
+
+    git = report.get("git") or {}
+    commit = git.get("commit") or "unknown"
+    if git.get("dirty"):
+        commit += " (with uncommitted changes)"
+    packages = ", ".join(f"{k} {v}" for k, v in report.get("packages", {}).items())
+    engine = report.get("engine", {})
+    lines = [
+        f"# amverify report ({report.get('mode')}, seed {report.get('root_seed')})", "",
+        "| provenance | |", "|---|---|",
+        f"| suite version | {report.get('suite_version')} |",
+        f"| git commit | {commit} |",
+        f"| root seed | {report.get('root_seed')} |",
+        f"| mode | {report.get('mode')} |",
+        f"| packages | {packages} |",
+        f"| machine | {_cell((report.get('machine') or {}).get('platform', ''))} |",
+        f"| date | {report.get('created')} |",
+        f"| rule | pass iff \\|measured - predicted\\| <= z SE (+ bound), z = {number_text(engine.get('z'), 4)} "
+        f"(false-failure budget {engine.get('false_failure_budget')} over {engine.get('max_checks')} checks) |",
+        "",
+        "| claim | provenance | regime | predicted | measured ± SE | z | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in report.get("claims", []):
+        if not c.get("points"):
+            lines.append(f"| `{c['id']}` | {c['provenance']} | symbolic: {c['symbolic']['status']} | - | - | - "
+                         f"| {c['verdict']} |")
+        for p in c.get("points", []):
+            verdict = p["verdict"] + (f" ({p['message']})" if p.get("message") else "")
+            measured = number_text(p["measured"])
+            if p.get("standard_error"):
+                measured += f" ± {number_text(p['standard_error'], 2)}"
+            lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
+                         f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | {_cell(verdict)} |")
+    s = report.get("summary", {})
+    lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items()), "",
+              "Cite numbers with `macros.tex` (`\\input{macros}`), the claims with `claims.tex`, and the paper "
+              "and the suite with `references.bib`."]
+    return "\n".join(lines) + "\n"
+
+
+def _matplotlib_available() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _figures(out_dir: str, seed: int, mode: str) -> str:
+    """Write the figures when possible; return one line saying what was written or why nothing was."""
+    if not _matplotlib_available():
+        return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
+    try:
+        figures = importlib.import_module("proofs_check.figures")
+    except ModuleNotFoundError as exc:
+        if exc.name != "proofs_check.figures":
+            raise
+        return "figures skipped: this version of the suite has no proofs_check.figures module"
+    target = os.path.join(out_dir, "figures")
+    os.makedirs(target, exist_ok=True)
+    written = figures.write_figures(target, seed=seed, mode=mode)
+    count = f"{len(written)} file(s)" if isinstance(written, (list, tuple, dict)) else "done"
+    return f"figures written to {target} ({count}, seed {seed}, mode {mode})"
+
+
+def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool = True) -> list[str]:
+    """Write every file of a report directory from a JSON report; return notes (e.g. figures skipped)."""
+    from proofs_check.citation import bibtex, claims_table_tex, macros_tex
+    from proofs_check.report import write_json
+
+    os.makedirs(out_dir, exist_ok=True)
+    notes = [_figures(out_dir, int(report.get("root_seed", 0)), str(report.get("mode", "default")))] if figures else []
+    write_json(dict(report), os.path.join(out_dir, "report.json"))
+    texts = {
+        "summary.md": summary_markdown(report) + "".join(f"\n{n}\n" for n in notes),
+        "macros.tex": macros_tex(report),
+        "claims.tex": claims_table_tex(report),
+        "references.bib": bibtex((report.get("git") or {}).get("commit")),
+    }
+    for name, text in texts.items():
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return notes
+
+
+def cmd_report(args) -> int:
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_mode, select_claims
+
+    if args.json:
+        if args.ids or args.section or args.quick or args.full:
+            raise UsageError("--json reads a finished report: do not combine it with ids, --section, --quick or --full")
+        try:
+            with open(args.json, encoding="utf-8") as fh:
+                report = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"cannot read the JSON report {args.json!r}: {exc}") from None
+        if report.get("schema") != "amverify.report/1":
+            raise UsageError(f"{args.json!r} is not an amverify.report/1 report (amverify check --json PATH)")
+    else:
+        from proofs_check.engine import check_claims
+        from proofs_check.report import to_json_dict
+
+        claims = select_claims(args.ids, args.section)
+        if not claims:
+            raise UsageError("no claims selected")
+        mode = run_mode(args)
+        results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
+                               progress=_progress_printer(sys.stderr, not args.quiet))
+        report = to_json_dict(results, seed=args.seed, mode=mode)
+    notes = write_report_dir(report, args.out, figures=not args.no_figures)
+    for note in notes:
+        print(note, file=sys.stderr)
+    failed = [c["id"] for c in report.get("claims", []) if c.get("verdict") in ("fail", "error")]
+    s = report.get("summary", {})
+    print(f"report written to {args.out}: {', '.join(FILES)}; "
+          f"{s.get('pass', 0)} pass, {s.get('fail', 0)} fail, {s.get('error', 0)} error, {s.get('cited', 0)} cited")
+    if failed:
+        print("failing: " + ", ".join(failed))
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def register(subparsers) -> None:
+    from proofs_check.cli import add_run_arguments
+
+    p = subparsers.add_parser(
+        "report", help="write a citable report directory (JSON, Markdown, LaTeX macros and table, BibTeX)",
+        description="Run the checks (or read a JSON report from 'amverify check --json') and write a "
+                    "report directory a paper can cite: " + ", ".join(FILES) + " and figures/. "
+                    "Exit 1 when a claim fails.")
+    add_run_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    p.add_argument("--json", metavar="REPORT", help="build from this JSON report instead of running the checks")
+    p.add_argument("--no-figures", action="store_true", help="do not write figures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_report)

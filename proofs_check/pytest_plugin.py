@@ -1,0 +1,173 @@
+"""pytest plugin: ``pytest --amverify`` runs the claim ledger as tests, one per claim and regime point.
+
+Registered as the ``pytest11`` entry point ``amverify``, so any project with amverify installed can run
+
+    pytest --amverify [--amverify-section S ...] [--amverify-claim ID ...] [--amverify-mode quick]
+
+and get items such as ``amverify::capacity.linear.inverse_snr_ratio[N=16,d_k=4,d_v=4]`` (a regime
+point: Monte Carlo or exact measurement against the theory value, negative controls included) and
+``amverify::capacity.linear.inverse_snr_ratio[symbolic]`` (the sympy derivation). A failure prints
+the claim's numbers and the ``amverify eval`` command that reproduces the point.
+
+Without ``--amverify`` the plugin only adds its options: this module imports nothing but pytest,
+and the ledger, numpy and sympy are loaded only when the flag is given.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+__all__ = ["AmverifyFailure", "ClaimPointItem", "LedgerCollector", "SymbolicItem"]
+
+MODES = ("quick", "default", "full")
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("amverify", "amverify: the claims of arXiv 2505.19488 as tests")
+    group.addoption("--amverify", action="store_true", default=False,
+                    help="add one test per amverify claim and regime point")
+    group.addoption("--amverify-section", action="append", default=[], metavar="S",
+                    help="only claims of this section (repeatable), e.g. capacity")
+    group.addoption("--amverify-claim", action="append", default=[], metavar="ID",
+                    help="only this claim id (repeatable)")
+    group.addoption("--amverify-mode", choices=MODES, default="quick",
+                    help="regime grids and trial counts to use (default: quick)")
+    group.addoption("--amverify-seed", type=int, default=None, metavar="N",
+                    help="root seed (default: the suite's default seed)")
+
+
+class AmverifyFailure(Exception):
+    """A claim check that did not pass; the message is the full report of the point."""
+
+
+def _seed(config) -> int:
+    seed = config.getoption("amverify_seed")
+    if seed is None:
+        from proofs_check.seeds import DEFAULT_SEED
+
+        seed = DEFAULT_SEED
+    return seed
+
+
+class _AmverifyItem(pytest.Item):
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, AmverifyFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        # no "domain": pytest would print the dots of a claim id as "::"
+        return self.path, None, ""
+
+
+class ClaimPointItem(_AmverifyItem):
+    """One claim at one regime point: measurement against theory, then every negative control."""
+
+    def __init__(self, *, claim_id: str, params: dict, mode: str, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.claim_id, self.params, self.mode, self.seed = claim_id, params, mode, seed
+
+    def runtest(self):
+        from proofs_check.engine import PASS, check_point, point_passes_with_power
+        from proofs_check.ledger import get_claim
+
+        claim = get_claim(self.claim_id)
+        result = point_passes_with_power(check_point(claim, self.params, seed=self.seed, mode=self.mode))
+        if result.verdict != PASS:
+            raise AmverifyFailure(_describe_failure(claim, result, self.mode, self.seed))
+
+
+class SymbolicItem(_AmverifyItem):
+    """The claim's sympy derivation: every step verifies (assumed and cited steps are allowed)."""
+
+    def __init__(self, *, claim_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.claim_id = claim_id
+
+    def runtest(self):
+        from proofs_check.engine import check_symbolic
+        from proofs_check.ledger import Kind, get_claim
+
+        claim = get_claim(self.claim_id)
+        result = check_symbolic(claim)
+        if result.status == "failed":
+            raise AmverifyFailure(f"{claim.id}: derivation failed: {result.message}\n"
+                                  f"  reproduce  amverify derive {claim.id}")
+        if claim.kind is Kind.CITED:
+            pytest.skip(f"{claim.id} is a cited fact: recorded, not verified")
+
+
+def _describe_failure(claim, r, mode: str, seed: int) -> str:
+    from proofs_check.report import format_number, format_regime
+
+    se = f" ± {format_number(r.standard_error, 3)} (SE, {r.trials} trials" if r.standard_error > 0 else ""
+    if se:
+        se += f", ESS {r.ess:.0f})" if r.ess is not None else ")"
+    assignments = " ".join(f"{k}={v}" for k, v in r.params.items())
+    lines = [
+        f"{claim.id} at {format_regime(r.params)} (mode {mode}, seed {seed}): {r.verdict}"
+        + (f" ({r.message})" if r.message else ""),
+        f"  claim      {claim.latex()}   [{claim.kind.value}, {claim.provenance.value}; {claim.anchor}]",
+        f"  predicted  {format_number(r.predicted, 8)}",
+        f"  measured   {format_number(r.measured, 8)}{se}",
+        f"  z          {format_number(r.z, 3) if r.z is not None else '-'}   "
+        f"tolerance {format_number(r.tolerance, 3)}   |measured - predicted| "
+        f"{format_number(abs(r.measured - r.predicted), 3)}",
+    ]
+    for c in r.controls:
+        lines.append(f"  control    {c.name}: {c.verdict} (wrong value {format_number(c.predicted)})")
+    lines.append(f"  reproduce  amverify eval {claim.id} {assignments} --seed {seed} --trials {r.trials}")
+    return "\n".join(lines)
+
+
+class LedgerCollector(pytest.Collector):
+    """The ledger as a collector: its children are the claim items selected by the options."""
+
+    def collect(self):
+        from proofs_check.ledger import SECTIONS, Kind, UnknownClaimError, all_claims, get_claim
+
+        config = self.config
+        mode, seed = config.getoption("amverify_mode"), _seed(config)
+        ids = config.getoption("amverify_claim")
+        sections = config.getoption("amverify_section")
+        unknown = [s for s in sections if s not in SECTIONS]
+        if unknown:
+            raise pytest.UsageError(f"--amverify-section {unknown[0]!r} is not one of {', '.join(SECTIONS)}")
+        try:
+            claims = [get_claim(i) for i in ids] if ids else all_claims()
+        except UnknownClaimError as exc:
+            raise pytest.UsageError(f"--amverify-claim: {exc}") from None
+        if sections:
+            claims = [c for c in claims if c.section in sections]
+        for claim in claims:
+            yield SymbolicItem.from_parent(self, name=f"{claim.id}[symbolic]", claim_id=claim.id)
+            if claim.kind is Kind.CITED:
+                continue
+            for params in claim.grids[mode]:
+                label = ",".join(f"{k}={v}" for k, v in params.items())
+                yield ClaimPointItem.from_parent(self, name=f"{claim.id}[{label}]", claim_id=claim.id,
+                                                 params=dict(params), mode=mode, seed=seed)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection sees the items
+def pytest_collection_modifyitems(session, config, items):
+    if not config.getoption("amverify"):
+        return
+    ledger = LedgerCollector.from_parent(session, name="amverify", nodeid="amverify")
+    items.extend(ledger.collect())
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # around the terminal's own summary, which prints failures
+def pytest_terminal_summary(terminalreporter):
+    # head each failure section with the claim and point: the items carry no "domain" (see reportinfo),
+    # which pytest would otherwise print as the headline "test session"
+    for report in terminalreporter.stats.get("failed", []):
+        if getattr(report, "nodeid", "").startswith("amverify::") and not report.location[2]:
+            report.location = (report.location[0], report.location[1], report.nodeid[len("amverify::"):])
+    yield
+
+
+def pytest_report_header(config):
+    if config.getoption("amverify"):
+        return f"amverify: mode {config.getoption('amverify_mode')}, seed {_seed(config)}"
+    return None

@@ -1,0 +1,96 @@
+"""``amverify derive``: checked derivation documents, failing steps named, docs/derivations kept current."""
+
+import os
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from proofs_check import ledger
+from proofs_check.cli import main
+from proofs_check.derivations import REGENERATE, render, stale_files, write_documents
+from proofs_check.ledger import Claim, Estimand, Kind, Provenance, all_claims, get_claim
+from theory.derivation import Derivation
+
+ROOT = Path(__file__).resolve().parents[1]
+x = sp.Symbol("x", positive=True)
+
+
+def _fake_claim(claim_id, derivation):
+    """A cited claim (no numeric side) whose derivation is given: enough for ``derive``."""
+    return Claim(id=claim_id, statement="a test derivation", anchor="nowhere", provenance=Provenance.SUITE,
+                 kind=Kind.CITED, estimand=Estimand("q", "none", "none"), params=(), derivation=derivation,
+                 measure=None, grids={})
+
+
+@pytest.fixture
+def bad_claim(monkeypatch):
+    claim = _fake_claim("basics.demo.bad_step", lambda: Derivation("wrong square", (x + 1) ** 2, lhs=sp.Symbol("y"))
+                        .step(x**2 + 2 * x + 1, "expand").step(x**2 + 1, "drop the cross term")
+                        .assume(x**2, "x large"))
+    all_claims()  # load the ledger before adding to it
+    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
+    return claim
+
+
+def test_committed_derivations_are_current():
+    """docs/derivations is exactly what the derive command writes for the current ledger."""
+    stale = stale_files(all_claims(), str(ROOT / "docs" / "derivations"))
+    assert not stale, (f"docs/derivations is stale ({', '.join(stale)}); regenerate every generated page with: "
+                       f"python -m proofs_check docs   (or only the derivations: {REGENERATE})")
+
+
+def test_failed_step_exits_1_and_is_named(bad_claim, capsys):
+    """A step sympy cannot verify makes derive exit 1 and names the claim, the step and its reason."""
+    assert main(["derive", bad_claim.id]) == 1
+    out, err = capsys.readouterr()
+    assert "basics.demo.bad_step: step 2 (drop the cross term) FAILED" in err
+    assert "(2) [FAILED]" in out and "2. **FAILED**: drop the cross term" in out
+    assert "1. **verified**: expand" in out and "3. **assumed**: x large" in out
+    assert main(["derive", bad_claim.id, "--format", "tex"]) == 1
+    assert r"\text{(3) x large [assumed]}" in capsys.readouterr().out
+
+
+def test_document_names_claim_anchor_provenance_and_marks():
+    """A document carries the id, anchor, provenance, an align block and a mark on every step."""
+    claim = get_claim("basics.linear.overcomplete_noise_floor")
+    md = render(claim, "md").text
+    assert claim.id in md and claim.anchor in md and "| provenance | suite |" in md
+    assert "[cited]" in md and "[verified]" in md and r"\begin{aligned}" in md
+    tex = render(claim, "tex").text
+    assert r"\begin{align*}" in tex and r"\end{align*}" in tex and "[cited]" in tex
+    assert "overcomplete\\_noise\\_floor" in tex  # text escaped for LaTeX
+
+
+def test_every_verified_claim_renders_without_failures():
+    """All registered derivations render with every step verified, assumed or cited."""
+    for claim in all_claims():
+        assert render(claim).failures == (), claim.id
+
+
+def test_stale_detection_and_pruning(tmp_path, bad_claim):
+    """A changed, missing or orphaned generated file is reported stale; a full write prunes orphans."""
+    claims = [get_claim("capacity.linear.inverse_snr_ratio"), get_claim("capacity.linear.inverse_snr_sphere")]
+    docs = write_documents(claims, str(tmp_path))
+    assert [d.failures for d in docs] == [(), ()]
+    assert stale_files(claims, str(tmp_path)) == []
+    target = tmp_path / "capacity.linear.inverse_snr_ratio.md"
+    target.write_text(target.read_text().replace("d_{k} + 2", "d_{k}"))
+    assert stale_files(claims, str(tmp_path)) == ["capacity.linear.inverse_snr_ratio.md"]
+    write_documents(claims + [bad_claim], str(tmp_path))
+    assert stale_files(claims, str(tmp_path)) == ["index.md", "basics.demo.bad_step.md"]
+    write_documents(claims, str(tmp_path))
+    assert not (tmp_path / "basics.demo.bad_step.md").exists()
+    (tmp_path / "notes.md").write_text("hand-written, kept\n")
+    write_documents(claims, str(tmp_path))
+    assert (tmp_path / "notes.md").exists()
+
+
+def test_check_flag_reports_stale_with_the_command(tmp_path, capsys):
+    """``derive --check`` exits 1 on a stale directory and prints the regeneration command."""
+    out = str(tmp_path / "d")
+    assert main(["derive", "--out", out, "--section", "capacity", "--check"]) == 1
+    assert "regenerate with: python -m proofs_check derive --out " + out in capsys.readouterr().err
+    assert main(["derive", "--out", out]) == 0
+    assert main(["derive", "--out", out, "--check"]) == 0
+    assert len(os.listdir(out)) == len(all_claims()) + 1

@@ -1,0 +1,73 @@
+"""docs/: the generated catalogue is current, every relative link resolves, the CI workflow is well formed."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from proofs_check.cli import main
+from proofs_check.commands.docs import REGENERATE_CATALOGUE, catalogue_markdown
+from proofs_check.ledger import Kind, all_claims
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_catalogue_is_current():
+    """docs/reference/claims.md is exactly what the ledger generates."""
+    current = (DOCS / "reference" / "claims.md").read_text(encoding="utf-8")
+    assert current == catalogue_markdown(all_claims()), (
+        f"docs/reference/claims.md is stale; regenerate with: {REGENERATE_CATALOGUE}")
+
+
+def test_catalogue_lists_every_claim_with_its_status():
+    """Each claim appears with its section heading, provenance and a derivation status."""
+    text = (DOCS / "reference" / "claims.md").read_text(encoding="utf-8")
+    for claim in all_claims():
+        assert f"### {claim.id}" in text
+        block = text.split(f"### {claim.id}", 1)[1].split("### ", 1)[0]
+        assert f"provenance: {claim.provenance.value}" in block and "status: " in block
+        if claim.kind is not Kind.CITED:
+            assert all(f"`{n.name}`" in block for n in claim.negative_controls)
+
+
+def test_docs_check_command_detects_staleness(tmp_path, capsys):
+    """``amverify docs --check`` fails on a stale tree with the regeneration command, passes after ``docs``."""
+    assert main(["docs", "--root", str(tmp_path), "--check"]) == 1
+    assert f"regenerate with: {REGENERATE_CATALOGUE}" in capsys.readouterr().err
+    assert main(["docs", "--root", str(tmp_path)]) == 0
+    assert main(["docs", "--root", str(tmp_path), "--check"]) == 0
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
+def test_relative_links_resolve(page):
+    """Every relative link of a docs page points at an existing file or directory."""
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (page.parent / target.split("#", 1)[0]).resolve()
+        assert path.exists(), f"{page.relative_to(ROOT)} links to missing {target}"
+
+
+def test_index_covers_the_four_kinds_of_documentation():
+    """docs/index.md links the tutorial, the how-to guides, the explanation, the reference and the topics."""
+    index = (DOCS / "index.md").read_text(encoding="utf-8")
+    for target in ("tutorial.md", "how-to/add-a-claim.md", "how-to/evaluate-at-your-parameters.md",
+                   "how-to/cite-a-number.md", "explanation.md", "reference/claims.md", "derivations/index.md",
+                   "ci.md", "topics/"):
+        assert f"]({target})" in index, target
+
+
+def test_ci_workflow_is_valid_yaml_that_uploads_the_report():
+    """The GitHub Actions workflow in docs/ci.md parses and runs check --json, then uploads the report."""
+    yaml = pytest.importorskip("yaml")
+    text = (DOCS / "ci.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    workflow = yaml.safe_load(block)
+    steps = workflow["jobs"]["claims"]["steps"]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "amverify check" in runs and "--json amverify-report.json" in runs
+    upload = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert upload and "amverify-report.json" in upload[0]["with"]["path"] and upload[0]["if"] == "always()"

@@ -1,0 +1,101 @@
+"""The pytest plugin: ``pytest --amverify`` in a downstream project, run in a subprocess like a user would."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a deliberately wrong claim a downstream conftest registers: the measurement is 2x, theory says x
+WRONG_CLAIM = textwrap.dedent('''
+    import sympy as sp
+    from numerics.estimate import exact_value
+    from proofs_check.ledger import (Claim, Estimand, Kind, NegativeControl, Param, Provenance, all_claims,
+                                     register)
+    from theory.derivation import Derivation
+
+    x = sp.Symbol("x", positive=True)
+    all_claims()
+    register(Claim(
+        id="basics.demo.wrong_double", statement="demo: the measurement equals x", anchor="none",
+        provenance=Provenance.SUITE, kind=Kind.IDENTITY, estimand=Estimand("x", "none", "none"),
+        params=(Param("x", 1, 10),), derivation=lambda: Derivation("x", x),
+        measure=lambda rng, x: exact_value(2.0 * x, method="doubles by design"),
+        grids={m: ({"x": 3},) for m in ("quick", "default", "full")},
+        negative_controls=(NegativeControl("zero", "0", prediction=lambda: 0 * x),), atol=1e-9))
+''')
+
+
+def _plugin_installed() -> bool:
+    return any(ep.value == "proofs_check.pytest_plugin" for ep in metadata.entry_points(group="pytest11"))
+
+
+def _pytest(tmp_path, *args):
+    """Run pytest in a fresh downstream project directory (own pytest.ini, no tests of its own)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    plugin = [] if _plugin_installed() else ["-p", "proofs_check.pytest_plugin"]
+    cmd = [sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", "-rA", *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_entry_point_is_declared():
+    """pyproject.toml registers the plugin as the pytest11 entry point 'amverify'."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["entry-points"]["pytest11"] == {"amverify": "proofs_check.pytest_plugin"}
+
+
+def test_plugin_costs_nothing_without_the_flag(tmp_path):
+    """Importing the plugin loads neither the ledger nor numpy/sympy; without --amverify no item is added."""
+    probe = ("import sys, proofs_check.pytest_plugin; "
+             "print(sorted(m for m in ('numpy', 'scipy', 'sympy', 'proofs_check.ledger') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    (tmp_path / "test_own.py").write_text("def test_own():\n    assert True\n")
+    run = _pytest(tmp_path, "-v")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout and "amverify::" not in run.stdout
+
+
+def test_one_test_per_claim_and_regime_point(tmp_path):
+    """--amverify-section gives a symbolic item per claim and an item per quick regime point, all passing."""
+    run = _pytest(tmp_path, "--amverify", "--amverify-section", "basics", "-v")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "amverify::basics.linear.crosstalk_decomposition[N=8,d_k=4,d_v=4] PASSED" in run.stdout
+    assert "amverify::basics.linear.noise_floor" not in run.stdout
+    assert "amverify::basics.linear.overcomplete_noise_floor[symbolic] PASSED" in run.stdout
+    from proofs_check.ledger import all_claims
+
+    expected = sum(1 + len(c.grids["quick"]) for c in all_claims("basics"))
+    assert f"{expected} passed" in run.stdout
+    assert "capacity." not in run.stdout
+
+
+def test_failure_shows_the_claims_numbers(tmp_path):
+    """A failing point reports predicted, measured, tolerance, controls and the command that reproduces it;
+    --amverify-mode picks that mode's regime grid."""
+    (tmp_path / "conftest.py").write_text(WRONG_CLAIM)
+    run = _pytest(tmp_path, "--amverify", "--amverify-claim", "basics.demo.wrong_double", "--amverify-seed", "5",
+                  "--amverify-claim", "basics.linear.overcomplete_noise_floor", "--amverify-mode", "default")
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert "FAILED amverify::basics.demo.wrong_double[x=3]" in out
+    assert " basics.demo.wrong_double[x=3] _" in out  # the failure section is headed by claim and point
+    assert "predicted  3" in out and "measured   6" in out
+    assert "control    zero: rejected" in out
+    assert "reproduce  amverify eval basics.demo.wrong_double x=3 --seed 5" in out
+    assert "PASSED amverify::basics.linear.overcomplete_noise_floor[N=128,d_k=33]" in out  # a default-grid point
+    assert "1 failed, 5 passed" in out  # 3 default points + 2 derivations pass; only the wrong point fails
+
+
+def test_unknown_claim_is_a_usage_error(tmp_path):
+    """A mistyped claim id stops the run with pytest's usage error and suggests the close ids."""
+    run = _pytest(tmp_path, "--amverify", "--amverify-claim", "capacity.linear.inverse_snr_rati")
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "did you mean capacity.linear.inverse_snr_ratio" in run.stdout + run.stderr
