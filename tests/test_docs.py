@@ -56,8 +56,11 @@ def test_index_covers_the_four_kinds_of_documentation():
     index = (DOCS / "index.md").read_text(encoding="utf-8")
     for target in ("tutorial.md", "how-to/add-a-claim.md", "how-to/evaluate-at-your-parameters.md",
                    "how-to/cite-a-number.md", "explanation.md", "reference/claims.md", "derivations/index.md",
-                   "ci.md", "topics/"):
+                   "ci.md", "provenance.md"):
         assert f"]({target})" in index, target
+    for page in sorted((DOCS / "topics").glob("*.md")):
+        if page.name != "README.md":
+            assert f"](topics/{page.name})" in index, f"docs/index.md does not link topics/{page.name}"
 
 
 def test_ci_workflow_is_valid_yaml_that_uploads_the_report():
