@@ -46,6 +46,8 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve_triangular
 
+from numerics.estimate import Estimate, exact_value
+
 __all__ = [
     "Kernel",
     "decayed_attention_chunked",
@@ -66,6 +68,14 @@ __all__ = [
     "linear_attention_parallel",
     "linear_attention_recurrent",
     "linear_kernel",
+    "measure_contraction_factor",
+    "measure_deltaformer_forms",
+    "measure_deltaformer_reduction",
+    "measure_householder_spectrum",
+    "measure_optimizer_step",
+    "measure_route_agreement",
+    "measure_wy_product",
+    "rule_loss_gradient",
     "softmax_attention_chunked",
     "softmax_attention_parallel",
     "softmax_attention_recurrent",
@@ -535,3 +545,195 @@ def wy_representation(K: np.ndarray, beta: np.ndarray) -> np.ndarray:
     n = K.shape[0]
     system = np.eye(n) + beta[:, None] * np.tril(K @ K.T, k=-1)
     return solve_triangular(system, beta[:, None] * K, lower=True, unit_diagonal=True)
+
+
+# --- numeric sides of the `update` claims ----------------------------------------------------
+
+def _max_relative_gap(a: np.ndarray, b: np.ndarray) -> float:
+    scale = max(float(np.max(np.abs(b))), np.finfo(float).tiny)
+    return float(np.max(np.abs(a - b)) / scale)
+
+
+def _random_sequence(rng, T, d_k, d_v):
+    """Keys scaled to ``||k|| ~ 1`` (so ``beta ||k||^2 < 2`` for ``beta < 2``), Gaussian values and queries."""
+    K = rng.standard_normal((T, d_k)) / np.sqrt(d_k)
+    return K, rng.standard_normal((T, d_v)), rng.standard_normal((T, d_k))
+
+
+def rule_loss_gradient(rule: str, S, k, v, *, beta=1.0, alpha=1.0, gamma=1.0, h: float = 1e-3):
+    """``(grad, rate)``: the loss gradient by central differences (exact for these quadratic losses up to
+    rounding) and the step size; the losses are those of :mod:`theory.updates` (written again here)."""
+    def loss(X):
+        if rule == "linear_attention":
+            return -v @ X @ k
+        if rule == "decay":
+            return -v @ X @ k + (1 - gamma) / 2 * np.sum(X**2)
+        if rule == "deltanet":
+            r = X @ k - v
+            return 0.5 * r @ r
+        if rule == "gated_deltanet":
+            r = X @ k - v / alpha
+            return 0.5 * r @ r + (1 - alpha) / (2 * alpha * beta) * np.sum(X**2)
+        raise ValueError(f"unknown rule {rule!r}")
+    grad = np.empty_like(S)
+    for idx in np.ndindex(S.shape):
+        E = np.zeros_like(S)
+        E[idx] = h
+        grad[idx] = (loss(S + E) - loss(S - E)) / (2 * h)
+    rate = {"linear_attention": 1.0, "decay": 1.0, "deltanet": beta, "gated_deltanet": alpha * beta}[rule]
+    return grad, rate
+
+
+def measure_optimizer_step(rng, *, rule: str, d_k: int, d_v: int, beta: float = 1.0, alpha: float = 1.0,
+                           gamma: float = 1.0, variant=None) -> Estimate:
+    """Max relative gap between the rule's update and ``S - eta grad L`` (numerical gradient), random S, k, v.
+
+    Variants: ``"ascent"`` steps up the gradient; ``"rate_one"`` uses step 1 instead of the rule's rate.
+    """
+    _check_variant(variant, {"ascent", "rate_one"})
+    S = rng.standard_normal((d_v, d_k))
+    k = rng.standard_normal(d_k) / np.sqrt(d_k)
+    v = rng.standard_normal(d_v)
+    grad, rate = rule_loss_gradient(rule, S, k, v, beta=beta, alpha=alpha, gamma=gamma)
+    if variant == "rate_one":
+        rate = 1.0
+    sign = 1.0 if variant == "ascent" else -1.0
+    sgd = S + sign * rate * grad
+    update = {
+        "linear_attention": lambda: S + np.outer(v, k),
+        "decay": lambda: gamma * S + np.outer(v, k),
+        "deltanet": lambda: delta_rule_step(S, k, v, beta),
+        "gated_deltanet": lambda: delta_rule_step(S, k, v, beta, alpha),
+    }[rule]()
+    return exact_value(_max_relative_gap(sgd, update), method="rule vs central-difference gradient step, float64")
+
+
+def _check_variant(variant, allowed):
+    if variant is not None and variant not in allowed:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
+
+
+def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,
+                            alpha_min: float = 0.5, tau: float = 1.0, variant=None) -> Estimate:
+    """Max relative gap of the parallel and the chunked form against the token loop (random inputs).
+
+    ``beta_t ~ U(0, beta_max)``, gates ``alpha_t ~ U(alpha_min, 1)``; softmax uses temperature ``tau``.
+    Variants (wrong routes): ``"full_mask"`` (M in place of M^- in the solve), ``"no_beta"``,
+    ``"no_carry"`` (state not passed between chunks), ``"no_recombine"`` (softmax blocks added with
+    equal weight).
+    """
+    _check_variant(variant, {"full_mask", "no_beta", "no_carry", "no_recombine"})
+    K, V, Q = _random_sequence(rng, T, d_k, d_v)
+    beta = rng.uniform(0.0, beta_max, T)
+    alpha = rng.uniform(alpha_min, 1.0, T)
+    par_variant = variant if variant in ("full_mask", "no_beta") else None
+    chunk_variant = variant if variant in ("no_carry", "no_recombine") else None
+    if rule == "linear_attention":
+        ref = linear_attention_recurrent(K, V, Q)
+        routes = [linear_attention_parallel(K, V, Q), linear_attention_chunked(K, V, Q, C, variant=chunk_variant)]
+    elif rule == "decay":
+        ref = decayed_attention_recurrent(K, V, Q, alpha)
+        routes = [decayed_attention_parallel(K, V, Q, alpha),
+                  decayed_attention_chunked(K, V, Q, alpha, C, variant=chunk_variant)]
+    elif rule == "deltanet":
+        ref = deltanet_recurrent(K, V, Q, beta)
+        routes = [deltanet_parallel(K, V, Q, beta, variant=par_variant),
+                  deltanet_chunked(K, V, Q, beta, C, variant=chunk_variant)]
+    elif rule == "gated_deltanet":
+        ref = gated_deltanet_recurrent(K, V, Q, alpha, beta)
+        routes = [gated_deltanet_parallel(K, V, Q, alpha, beta, variant=par_variant),
+                  gated_deltanet_chunked(K, V, Q, alpha, beta, C, variant=chunk_variant)]
+    elif rule == "softmax":
+        ref = softmax_attention_recurrent(K, V, Q, tau)
+        routes = [softmax_attention_parallel(K, V, Q, tau),
+                  softmax_attention_chunked(K, V, Q, tau, C, variant=chunk_variant)]
+    else:
+        raise ValueError(f"unknown rule {rule!r}")
+    gaps = [_max_relative_gap(r, ref) for r in routes]
+    return exact_value(max(gaps), method="token loop vs parallel and chunked, float64",
+                       parallel=gaps[0], chunked=gaps[1])
+
+
+def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: float = 1.0, tau2: float = 1.0,
+                              beta_max: float = 1.0, variant=None) -> Estimate:
+    """Token loop vs matrix form vs chunked DeltaFormer, softmax kernels (normalized exp) in both stages.
+
+    Random write keys ``W``, ``alpha ~ U(0.5, 1.5)``, ``beta ~ U(0, beta_max)``. Variants:
+    ``"causal_first_stage"`` (matrix form lets the first stage see ``i = t``), ``"no_recombine"``
+    (chunked form adds the two softmax blocks with equal weight).
+    """
+    _check_variant(variant, {"causal_first_stage", "no_recombine"})
+    K, V, Q = _random_sequence(rng, T, d_k, d_v)
+    W = rng.standard_normal((T, d_k)) / np.sqrt(d_k)
+    alpha = rng.uniform(0.5, 1.5, T)
+    beta = rng.uniform(0.0, beta_max, T)
+    kw = dict(kappa1=exp_kernel(tau1), kappa2=exp_kernel(tau2), alpha=alpha, beta=beta, normalize1=True,
+              normalize2=True)
+    ref = deltaformer_recurrent(K, V, Q, W, **kw)
+    par = deltaformer_parallel(K, V, Q, W, variant=variant if variant == "causal_first_stage" else None, **kw)
+    chk = deltaformer_chunked(K, V, Q, W, C=C, variant=variant if variant == "no_recombine" else None, **kw)
+    gaps = [_max_relative_gap(par, ref), _max_relative_gap(chk, ref)]
+    return exact_value(max(gaps), method="DeltaFormer token loop vs matrix vs chunked, float64",
+                       parallel=gaps[0], chunked=gaps[1])
+
+
+def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v: int, tau: float = 1.0,
+                                  variant=None) -> Estimate:
+    """Max relative gap between a reduced DeltaFormer (token loop) and the model it reduces to.
+
+    ``reduction="softmax"``: ``beta = 0``, ``alpha = 1``, ``kappa_2`` normalized ``exp(x^T y / tau)`` against
+    causal softmax attention (:func:`softmax_attention_parallel`). ``reduction="deltanet"``:
+    ``kappa_1 = kappa_2 = x^T y`` unnormalized, ``w = k``, ``alpha = beta`` against DeltaNet's token loop.
+    Variants: ``"beta_on"`` (softmax case with ``beta = 1``), ``"alpha_one"`` (DeltaNet case with ``alpha = 1``:
+    the un-rescaled write).
+    """
+    _check_variant(variant, {"beta_on", "alpha_one"})
+    K, V, Q = _random_sequence(rng, T, d_k, d_v)
+    if reduction == "softmax":
+        beta = np.ones(T) if variant == "beta_on" else np.zeros(T)
+        out = deltaformer_recurrent(K, V, Q, kappa1=exp_kernel(tau), kappa2=exp_kernel(tau), beta=beta,
+                                    normalize1=True, normalize2=True)
+        target = softmax_attention_parallel(K, V, Q, tau)
+    elif reduction == "deltanet":
+        beta = rng.uniform(0.1, 1.0, T)
+        alpha = np.ones(T) if variant == "alpha_one" else beta
+        out = deltaformer_recurrent(K, V, Q, kappa1=linear_kernel(), kappa2=linear_kernel(), alpha=alpha, beta=beta)
+        target = deltanet_recurrent(K, V, Q, beta)
+    else:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    return exact_value(_max_relative_gap(out, target), method=f"DeltaFormer reduced to {reduction}, float64")
+
+
+def measure_wy_product(rng, *, n: int, d_k: int, beta_max: float = 1.0, variant=None) -> Estimate:
+    """Max relative gap between ``prod_i (I - beta_i k_i k_i^T)`` (left to right) and ``I - W^T K``.
+
+    Variant ``"no_solve"``: ``w_i = beta_i k_i`` (the first-order guess without the triangular solve).
+    """
+    _check_variant(variant, {"no_solve"})
+    K = rng.standard_normal((n, d_k)) / np.sqrt(d_k)
+    beta = rng.uniform(0.0, beta_max, n)
+    P = np.eye(d_k)
+    for k, b in zip(K, beta):
+        P = P @ (np.eye(d_k) - b * np.outer(k, k))
+    W = beta[:, None] * K if variant == "no_solve" else wy_representation(K, beta)
+    return exact_value(_max_relative_gap(np.eye(d_k) - W.T @ K, P), method="WY product vs explicit product")
+
+
+def measure_householder_spectrum(rng, *, d_k: int, x: float, variant=None) -> Estimate:
+    """Max gap between the sorted eigenvalues of ``I - beta k k^T`` (random k, ``beta = x / ||k||^2``) and
+    ``{1 - x, 1, ..., 1}``. Variant ``"unsquared_norm"`` predicts ``1 - beta ||k||`` for the small eigenvalue."""
+    _check_variant(variant, {"unsquared_norm"})
+    k = rng.standard_normal(d_k)
+    beta = x / float(k @ k)
+    eig = np.sort(np.linalg.eigvalsh(np.eye(d_k) - beta * np.outer(k, k)))
+    small = 1 - beta * np.sqrt(k @ k) if variant == "unsquared_norm" else 1 - x
+    predicted = np.sort(np.concatenate([[small], np.ones(d_k - 1)]))
+    return exact_value(float(np.max(np.abs(eig - predicted))), method="numpy eigvalsh vs predicted spectrum")
+
+
+def measure_contraction_factor(rng, *, d_k: int, x: float) -> Estimate:
+    """``||(I - beta k k^T) k|| / ||k||`` for a random key with ``beta ||k||^2 = x``."""
+    k = rng.standard_normal(d_k)
+    beta = x / float(k @ k)
+    return exact_value(float(np.linalg.norm(k - beta * k * (k @ k)) / np.linalg.norm(k)),
+                       method="norm of the updated key direction")
