@@ -131,10 +131,7 @@ def measure_additive_growth(rng, *, N: int, d_k: int, d_v: int, E: int) -> Estim
 
 def measure_decay_energy(rng, *, t: int, d_k: int, d_v: int, gamma: float, trials: int = 400) -> Estimate:
     """Mean over trials of ``||S_t||_F^2`` for ``S_t = gamma S_{t-1} + v_t k_t^T`` with i.i.d. Gaussian pairs."""
-    samples = np.empty(trials)
-    for n in range(trials):
-        S = np.zeros((d_v, d_k))
-        for _ in range(t):
-            S = gamma * S + np.outer(rng.standard_normal(d_v), rng.standard_normal(d_k))
-        samples[n] = float(np.sum(S**2))
-    return mean_estimate(samples, method="MC of the decayed memory energy")
+    S = np.zeros((trials, d_v, d_k))  # trials side by side
+    for _ in range(t):
+        S = gamma * S + rng.standard_normal((trials, d_v, 1)) * rng.standard_normal((trials, 1, d_k))
+    return mean_estimate(np.sum(S**2, axis=(1, 2)), method="MC of the decayed memory energy")
