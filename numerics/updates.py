@@ -402,7 +402,8 @@ def _shifted_exp(S: np.ndarray):
         return np.zeros(S.shape), np.full(S.shape[0], -np.inf)
     m = S.max(axis=1)
     m = np.where(np.isfinite(m), m, 0.0)
-    E = np.exp(S - m[:, None])
+    E = np.subtract(S, m[:, None])
+    np.exp(E, out=E)  # in place: these blocks are the largest arrays of the chunked forms
     with np.errstate(divide="ignore"):
         return E, m + np.log(E.sum(axis=1))
 
@@ -522,9 +523,11 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         system = np.eye(n) + b * A_rr
         U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True, unit_diagonal=True)
     if normalize2 and getattr(kappa2, "log_values", None) is not None:
+        # the second stage has no sequential dependence: larger row blocks use the BLAS better
         out = np.empty_like(U)
-        for start in range(0, T, C):
-            sl = slice(start, min(start + C, T))
+        block = max(C, 256)
+        for start in range(0, T, block):
+            sl = slice(start, min(start + block, T))
             n = sl.stop - start
             q = Q[sl]
             intra = np.where(_causal_block(n, strict=False), kappa2.log_values(q, K[sl]), -np.inf)
