@@ -552,6 +552,11 @@ def wy_representation(K: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 # --- numeric sides of the `update` claims ----------------------------------------------------
 
+def _check_variant(variant, allowed):
+    if variant is not None and variant not in allowed:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
+
+
 def _max_relative_gap(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(b))), np.finfo(float).tiny)
     return float(np.max(np.abs(a - b)) / scale)
@@ -609,11 +614,6 @@ def measure_optimizer_step(rng, *, rule: str, d_k: int, d_v: int, beta: float = 
         "gated_deltanet": lambda: delta_rule_step(S, k, v, beta, alpha),
     }[rule]()
     return exact_value(_max_relative_gap(sgd, update), method="rule vs central-difference gradient step, float64")
-
-
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
 
 
 def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,

@@ -163,3 +163,23 @@ def test_contraction_interval_and_reflection():
     k = rng.standard_normal(5)
     H = np.eye(5) - 2 * np.outer(k, k) / (k @ k)
     assert np.allclose(H @ H, np.eye(5)) and np.isclose(np.linalg.det(H), -1.0)
+
+
+def _quadratic_features(X):
+    """psi(x) = vec(x x^T), so psi(x)^T psi(y) = (x^T y)^2: a finite feature space for the kernel trick."""
+    return np.einsum("ti,tj->tij", X, X).reshape(X.shape[0], -1)
+
+
+@settings(max_examples=15)
+@given(p=sequences(max_T=30, max_d=4))
+def test_kernel_delta_rule_is_the_delta_rule_in_feature_space(p):
+    """DeltaFormer with kappa = (x^T y)^2 (alpha = beta, w = k) equals DeltaNet run on explicit features psi(k), psi(q),
+    and with beta = 0 the additive feature-space memory sum_j v_j psi(k_j)^T read at psi(q) (notes §5.2-5.3)."""
+    square = lambda X, Y: (X @ Y.T) ** 2  # noqa: E731
+    K, V, Q, beta = p["K"], p["V"], p["Q"], p["beta"]
+    feature_delta = num.deltanet_recurrent(_quadratic_features(K), V, _quadratic_features(Q), beta)
+    kernel_delta = num.deltaformer_recurrent(K, V, Q, kappa1=square, kappa2=square, alpha=beta, beta=beta)
+    assert rel_gap(kernel_delta, feature_delta) <= RTOL
+    feature_additive = num.linear_attention_recurrent(_quadratic_features(K), V, _quadratic_features(Q))
+    kernel_additive = num.deltaformer_recurrent(K, V, Q, kappa1=square, kappa2=square, beta=np.zeros(len(K)))
+    assert rel_gap(kernel_additive, feature_additive) <= RTOL

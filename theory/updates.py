@@ -26,6 +26,7 @@ __all__ = [
     "additive_growth",
     "contraction_factor",
     "contraction_interval",
+    "contraction_value",
     "delta_fixed_point",
     "decay_stationary_energy",
     "deltaformer_reductions",
@@ -173,22 +174,25 @@ def householder_spectrum(d: int = 3) -> Derivation:
 
 @cache
 def contraction_factor(d: int = 3) -> Derivation:
-    """Along ``k`` the factor is ``|1 - beta ||k||^2|``: ``(I - beta k k^T) k = (1 - x) k`` with ``x = beta ||k||^2``.
-
-    The result is ``|1 - x|`` in the claim's parameter ``x``; ``x = 2`` is a reflection (checked as a
-    side condition: ``(I - 2 k k^T / ||k||^2)^2 = I``).
+    """Along ``k`` the squared factor is ``(1 - x)^2``, ``x = beta ||k||^2``: ``||(I - beta k k^T) k||^2 / ||k||^2``
+    with ``beta = x / ||k||^2`` (symbolic ``k`` in ``R^d``). The side condition checks that ``x = 2`` is a
+    reflection: ``(I - 2 k k^T / ||k||^2)^2 = I``. :func:`contraction_value` takes the square root.
     """
     k = _vec("k", d)
     norm2 = (k.T * k)[0, 0]
-    P = sp.eye(d) - beta_s * k * k.T
+    moved = (sp.eye(d) - (x_s / norm2) * k * k.T) * k
     H = sp.eye(d) - 2 * k * k.T / norm2
-    reflection = (H * H - sp.eye(d)).applyfunc(sp.simplify)
-    along_k = (P * k - (1 - beta_s * norm2) * k).applyfunc(sp.expand)
     return (
-        Derivation("contraction of I - beta k k^T along k", sp.Abs(1 - x_s) + sum(along_k) + sum(reflection),
-                   lhs=sp.Symbol(r"\|(I - \beta k k^\top) k\| / \|k\|"))
-        .step(sp.Abs(1 - x_s), "(I - beta k k^T) k = (1 - beta ||k||^2) k; x = beta ||k||^2; x = 2 reflects")
+        Derivation("contraction of I - beta k k^T along k", (moved.T * moved)[0, 0] / norm2,
+                   lhs=sp.Symbol(r"\|(I - \beta k k^\top) k\|^2 / \|k\|^2"))
+        .step((1 - x_s) ** 2, "(I - beta k k^T) k = (1 - beta ||k||^2) k; x = 2 is a reflection",
+              check=sp.Matrix([sum((H * H - sp.eye(d)).applyfunc(sp.simplify))]))
     )
+
+
+def contraction_value() -> sp.Expr:
+    """``|1 - x|``: the square root of :func:`contraction_factor`'s result (``x`` real)."""
+    return sp.sqrt(contraction_factor().result)
 
 
 def contraction_interval() -> sp.Set:

@@ -184,6 +184,7 @@ register(Claim(
     params=(Param("d_k", 1, 512, description="dimension"),
             Param("x", 0.0, 10.0, integer=False, description="beta ||k||^2")),
     derivation=th.contraction_factor,
+    prediction=th.contraction_value,
     symbol=r"\|(I - \beta kk^\top)k\|/\|k\|",
     measure=num.measure_contraction_factor,
     grids={"quick": ({"d_k": 3, "x": 0.5}, {"d_k": 8, "x": 2.0}, {"d_k": 8, "x": 3.0}),
