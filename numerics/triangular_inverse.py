@@ -1,0 +1,121 @@
+"""The fast triangular inverse by repeated squaring, against forward substitution (notes §5.4, S15).
+
+For strictly lower-triangular ``A`` of size ``c = 2^m``,
+
+    (I + A)^{-1} = (I - A) prod_{j=1}^{m-1} (I + A^{2^j}),
+
+computed as ``X <- I - A``, ``Y <- A^2``, then ``m - 1`` times ``X <- X + X Y``, ``Y <- Y^2``
+(``O(log c)`` matrix products). Exact in exact arithmetic because ``A^c = 0``; in floating point the
+powers ``A^{2^j}`` of a nonnegative ``A`` grow like the number of paths in the DAG while the true
+inverse is an alternating sum of them, so the error grows with ``c`` and the entry scale.
+
+Error measure: ``max |X - X_ref| / max |X_ref|`` with ``X_ref`` the inverse by forward substitution in
+float64 (the float64 fast inverse is compared with forward substitution in ``numpy.longdouble``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+from numerics.estimate import Estimate, exact_value
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "fast_inverse",
+    "forward_substitution_inverse",
+    "inverse_error",
+    "measure_fast_inverse_exactness",
+    "strictly_lower",
+]
+
+DISTRIBUTIONS = ("uniform_half", "softmax", "gaussian_small", "ones")
+
+
+def strictly_lower(rng, c: int, distribution: str) -> np.ndarray:
+    """A random strictly lower-triangular ``c x c`` matrix (float64).
+
+    ``uniform_half``: entries ``U[0, 1/2)`` (as in S15); ``softmax``: rows of a strictly causal softmax of
+    Gaussian scores (DeltaFormer's ``A`` with ``beta = 1``; each row after the first sums to 1);
+    ``gaussian_small``: ``N(0, 1/c)`` entries; ``ones``: all ones below the diagonal.
+    """
+    mask = np.tril(np.ones((c, c), dtype=bool), k=-1)
+    if distribution == "uniform_half":
+        A = rng.uniform(0.0, 0.5, (c, c))
+    elif distribution == "softmax":
+        s = np.where(mask, rng.standard_normal((c, c)), -np.inf)
+        m = np.max(np.where(mask, s, -1e300), axis=1, keepdims=True)
+        e = np.where(mask, np.exp(s - m), 0.0)
+        sums = e.sum(axis=1, keepdims=True)
+        A = np.divide(e, sums, out=np.zeros_like(e), where=sums > 0)
+    elif distribution == "gaussian_small":
+        A = rng.standard_normal((c, c)) / np.sqrt(c)
+    elif distribution == "ones":
+        A = np.ones((c, c))
+    else:
+        raise ValueError(f"unknown distribution {distribution!r}; expected one of {DISTRIBUTIONS!r}")
+    return np.where(mask, A, 0.0)
+
+
+def fast_inverse(A: np.ndarray, dtype=np.float64, *, variant=None) -> np.ndarray:
+    """``(I + A)^{-1}`` by repeated squaring in ``dtype`` (``A`` strictly lower, size a power of 2).
+
+    Variants (wrong routes): ``"no_first_factor"`` drops ``(I - A)``; ``"one_fewer"`` stops one squaring early.
+    """
+    c = A.shape[0]
+    m = int(round(np.log2(c)))
+    if 2**m != c:
+        raise ValueError(f"the fast inverse needs a power-of-2 size, got {c!r}")
+    A = A.astype(dtype)
+    eye = np.eye(c, dtype=dtype)
+    X = eye.copy() if variant == "no_first_factor" else eye - A
+    Y = A @ A
+    steps = m - 1 - (1 if variant == "one_fewer" else 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(max(steps, 0)):
+            X = X + X @ Y
+            Y = Y @ Y
+    return X
+
+
+def forward_substitution_inverse(A: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``(I + A)^{-1}`` by forward substitution (LAPACK ``trtrs`` for float32/64; a row loop otherwise)."""
+    c = A.shape[0]
+    if np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)):
+        L = (np.eye(c) + A).astype(dtype)
+        return solve_triangular(L, np.eye(c, dtype=dtype), lower=True, unit_diagonal=True, check_finite=False)
+    A = A.astype(dtype)
+    X = np.zeros((c, c), dtype=dtype)
+    for i in range(c):  # row i of X: e_i - sum_{j<i} A_ij X_j
+        X[i] = -(A[i, :i] @ X[:i]) if i else 0
+        X[i, i] += 1
+    return X
+
+
+def inverse_error(A: np.ndarray, dtype) -> tuple[float, float]:
+    """``(fast, forward)``: relative errors of the fast inverse and of forward substitution in ``dtype``.
+
+    The reference is forward substitution in float64, or in ``numpy.longdouble`` when ``dtype`` is
+    float64. ``inf`` marks a non-finite result.
+    """
+    ref_dtype = np.longdouble if np.dtype(dtype) == np.dtype(np.float64) else np.float64
+    ref = forward_substitution_inverse(A.astype(ref_dtype), ref_dtype)
+    scale = float(np.max(np.abs(ref)))
+
+    def err(X):
+        X = X.astype(ref_dtype)
+        return float(np.max(np.abs(X - ref)) / scale) if np.all(np.isfinite(X)) else float("inf")
+
+    return err(fast_inverse(A, dtype)), err(forward_substitution_inverse(A, dtype))
+
+
+def measure_fast_inverse_exactness(rng, *, m: int, variant=None) -> Estimate:
+    """Relative gap between the float64 fast inverse and float64 forward substitution, ``A`` of size
+    ``2^m`` with ``N(0, 1/c)`` entries (a well-conditioned case where both routes are accurate)."""
+    if variant not in (None, "no_first_factor", "one_fewer"):
+        raise ValueError(f"unknown variant {variant!r}")
+    A = strictly_lower(rng, 2**m, "gaussian_small")
+    fast = fast_inverse(A, np.float64, variant=variant)
+    ref = forward_substitution_inverse(A)
+    return exact_value(float(np.max(np.abs(fast - ref)) / np.max(np.abs(ref))),
+                       method="fast inverse vs forward substitution, float64")

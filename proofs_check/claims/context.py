@@ -1,0 +1,258 @@
+"""Section ``context``: would infinite context make a Transformer infinitely intelligent?
+
+The notes mark the paper's argument (§4 end, Appendix F) as a GAP; every claim here is the suite's
+reconstruction (docs/topics/context.md chains them into the answer): additive memories lose every
+individual pair in crosstalk as T grows, while memories that minimise a squared loss converge to a
+bounded memory ``S* = E[v k^T] E[k k^T]^{-1}`` whose total self-influence is the state size ``d_k``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from numerics import context as num
+from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
+                                 evaluate, register)
+from theory import context as th
+from theory.symbols import d_k, d_v, key_norm2, tau, value_norm2
+
+_T = Param("T", 2, 100000, description="context length (pairs written)")
+_DK = Param("d_k", 1, 512, description="key dimension")
+_DV = Param("d_v", 1, 512, description="value dimension")
+_BETA = Param("beta", 0.0001, 2.0, integer=False, description="delta-rule write strength")
+_S2 = Param("key_scale2", 0.01, 100.0, integer=False, description="key variance s^2")
+_NOISE = Param("noise2", 0.0, 100.0, integer=False, description="value noise variance sigma^2")
+_ANCHOR = "§4 'infinite context' question (notes §5.6: GAP; suite reconstruction)"
+_REGRESSION = ("k_t ~ N(0, s^2 I_{d_k}) i.i.d., v_t = S_0 k_t + sigma eps_t, eps_t ~ N(0, I_{d_v}), "
+               "S_0 entries N(0, 1/d_k) per trial; S* = E[v k^T] E[k k^T]^{-1} = S_0")
+_MS_STABLE = Constraint("beta s^2 (d_k + 2) < 2 (mean-square stability)",
+                        lambda p: p["beta"] * p["key_scale2"] * (p["d_k"] + 2) < 2)
+
+register(Claim(
+    id="context.additive.linear_snr_decay",
+    statement="For the additive linear memory, the retrieval SNR of any one stored pair after T i.i.d. Gaussian "
+              "pairs is (d_k + 2)/(T - 1): it falls to zero like d_k/T, T * SNR -> d_k + 2.",
+    anchor=_ANCHOR + "; builds on §3.2 Eq. (7)",
+    provenance=Provenance.SUITE,
+    kind=Kind.ASYMPTOTIC,
+    estimand=Estimand(quantity="T / (E||r||^2 / E||c v_i||^2) (T times the ratio-estimand SNR)",
+                      distributions="k ~ N(0, I_{d_k}), v ~ N(0, I_{d_v}) i.i.d.; query q = k_i",
+                      conditioning="none; all T stored keys queried per trial",
+                      notes="Finite-T bound: (d_k + 2)/(T - 1), the exact distance of T (d_k + 2)/(T - 1) from the limit."),
+    params=(_T, _DK, _DV),
+    derivation=th.linear_snr_rate,
+    bound=lambda p: evaluate(th.linear_snr_finite_gap(), p),
+    symbol=r"T\,\mathrm{SNR}_{\mathrm{lin}}(T)",
+    measure=num.measure_snr_times_length,
+    trials={"quick": 200, "default": 400, "full": 400},
+    grids={"quick": ({"T": 256, "d_k": 8, "d_v": 4}, {"T": 1024, "d_k": 16, "d_v": 4}),
+           "default": ({"T": 256, "d_k": 8, "d_v": 4}, {"T": 1024, "d_k": 16, "d_v": 4},
+                       {"T": 4096, "d_k": 32, "d_v": 4}),
+           "full": ({"T": 256, "d_k": 8, "d_v": 4}, {"T": 4096, "d_k": 32, "d_v": 4},
+                    {"T": 16384, "d_k": 64, "d_v": 4})},
+    negative_controls=(
+        NegativeControl("sqrt_decay", "SNR ~ d/sqrt(T): T SNR = (d_k + 2) sqrt(T)",
+                        prediction=lambda: (d_k + 2) * sp.sqrt(th.T)),
+        NegativeControl("no_decay", "SNR stays ~ 1: T SNR = T", prediction=lambda: th.T),
+    ),
+    strategy={"T": (64, 600), "d_k": (2, 16), "d_v": (2, 6)},
+))
+
+register(Claim(
+    id="context.additive.exp_snr_decay",
+    statement="For softmax attention (exponential kernel exp(x^T y / tau), normalized), the conditional inverse "
+              "SNR of a stored pair after T Gaussian pairs is (T - 1) d_v exp(2 (1 - tau)||k_i||^2/tau^2)/||v_i||^2: "
+              "at typical norms and tau = 2 the SNR is e^{d_k/2}/(T - 1), exponentially better in d_k, but still -> 0 like 1/T.",
+    anchor=_ANCHOR + "; builds on §3.3 exponential kernel (notes §4.5)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E_{k_j, v_j, j != i} ||r||^2 / (c^2 ||v_i||^2), softmax read-out at q = k_i",
+                      distributions="other pairs k_j ~ N(0, I_{d_k}), v_j ~ N(0, I_{d_v}) i.i.d.",
+                      conditioning="on (k_i, v_i) with ||k_i||^2 = key_norm2, ||v_i||^2 = value_norm2",
+                      notes="Per-pair weights are log-normal; the domain keeps key_norm2 / tau^2 small enough for "
+                            "plain MC (the variance of a trial is finite and moderate)."),
+    params=(_T, Param("d_k", 1, 16, description="key dimension"), _DV,
+            Param("tau", 1.5, 8.0, integer=False, description="temperature"),
+            Param("key_norm2", 0.1, 16.0, integer=False, description="||k_i||^2"),
+            Param("value_norm2", 0.1, 64.0, integer=False, description="||v_i||^2")),
+    constraints=(Constraint("2 key_norm2 / tau^2 <= 4 (moderate log-normal tail)",
+                            lambda p: 2 * p["key_norm2"] / p["tau"] ** 2 <= 4),),
+    derivation=th.exp_snr_inverse,
+    symbol=r"\mathrm{SNR}^{-1}_{\exp}(T)",
+    measure=num.measure_exp_inverse_snr,
+    trials={"quick": 2000, "default": 4000, "full": 8000},
+    grids={"quick": ({"T": 64, "d_k": 4, "d_v": 4, "tau": 2.0, "key_norm2": 4.0, "value_norm2": 4.0},
+                     {"T": 256, "d_k": 6, "d_v": 4, "tau": 2.0, "key_norm2": 6.0, "value_norm2": 4.0}),
+           "default": ({"T": 64, "d_k": 4, "d_v": 4, "tau": 2.0, "key_norm2": 4.0, "value_norm2": 4.0},
+                       {"T": 256, "d_k": 6, "d_v": 4, "tau": 2.0, "key_norm2": 6.0, "value_norm2": 4.0},
+                       {"T": 1024, "d_k": 8, "d_v": 4, "tau": 3.0, "key_norm2": 8.0, "value_norm2": 4.0}),
+           "full": ({"T": 64, "d_k": 4, "d_v": 4, "tau": 2.0, "key_norm2": 4.0, "value_norm2": 4.0},
+                    {"T": 1024, "d_k": 8, "d_v": 4, "tau": 3.0, "key_norm2": 8.0, "value_norm2": 4.0},
+                    {"T": 4096, "d_k": 8, "d_v": 8, "tau": 2.0, "key_norm2": 8.0, "value_norm2": 8.0})},
+    negative_controls=(
+        NegativeControl("linear_kernel", "the linear-kernel value (T - 1) d_v / (||k_i||^2 ||v_i||^2)",
+                        prediction=lambda: (th.T - 1) * d_v / (key_norm2 * value_norm2)),
+        NegativeControl("tau_not_squared", "exp(2 (1 - tau) ||k_i||^2 / tau) (tau not squared)",
+                        prediction=lambda: (th.T - 1) * d_v * sp.exp(2 * (1 - tau) * key_norm2 / tau) / value_norm2),
+    ),
+    strategy={"T": (16, 200), "d_k": (2, 6), "d_v": (2, 6), "tau": (2.0, 4.0), "key_norm2": (1.0, 6.0),
+              "value_norm2": (1.0, 8.0)},
+))
+
+register(Claim(
+    id="context.delta.mean_memory",
+    statement="The delta rule on a stream where v depends on k converges in mean to the population least-squares "
+              "memory S* = E[v k^T] E[k k^T]^{-1}: E<S_T, S*>/||S*||^2 = 1 - (1 - beta s^2)^T -> 1 iff 0 < beta s^2 < 2 "
+              "(not to the Hebbian average E[v k^T] = s^2 S*).",
+    anchor=_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E[<S_T, S_0>_F / ||S_0||_F^2]", distributions=_REGRESSION,
+                      conditioning="none; one trial = one stream of T pairs with its own S_0",
+                      notes="Given S_0, E[S_T | S_0] = S_0 (1 - (1 - beta s^2)^T) exactly, so the per-trial ratio is unbiased."),
+    params=(_T, _DK, _DV, _BETA, _S2, _NOISE),
+    derivation=th.delta_mean_memory,
+    symbol=r"\mathbb{E}\langle S_T, S^\star\rangle/\|S^\star\|_F^2",
+    measure=num.measure_delta_mean_memory,
+    trials={"quick": 300, "default": 600, "full": 1000},
+    grids={"quick": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                     {"T": 20, "d_k": 8, "d_v": 2, "beta": 0.05, "key_scale2": 2.0, "noise2": 1.0}),
+           "default": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                       {"T": 20, "d_k": 8, "d_v": 2, "beta": 0.05, "key_scale2": 2.0, "noise2": 1.0},
+                       {"T": 400, "d_k": 16, "d_v": 4, "beta": 0.02, "key_scale2": 0.5, "noise2": 0.5}),
+           "full": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                    {"T": 400, "d_k": 16, "d_v": 4, "beta": 0.02, "key_scale2": 0.5, "noise2": 0.5},
+                    {"T": 2000, "d_k": 32, "d_v": 4, "beta": 0.01, "key_scale2": 0.5, "noise2": 0.5})},
+    constraints=(_MS_STABLE,),
+    negative_controls=(
+        NegativeControl("hebbian_limit", "converges to the Hebbian average E[v k^T] = s^2 S*",
+                        prediction=lambda: th.s2),
+        NegativeControl("additive_growth", "grows like an additive memory: T beta s^2",
+                        prediction=lambda: th.T * th.beta * th.s2),
+    ),
+    strategy={"T": (5, 60), "d_k": (1, 6), "d_v": (1, 3), "beta": (0.01, 0.2), "key_scale2": (0.25, 2.0),
+              "noise2": (0.0, 1.0)},
+))
+
+register(Claim(
+    id="context.delta.bounded_error",
+    statement="The delta rule's memory stays bounded: E||S_T - S*||_F^2 = rho^T d_v + c (1 - rho^T)/(1 - rho) with "
+              "rho = 1 - 2 beta s^2 + beta^2 s^4 (d_k + 2), c = beta^2 sigma^2 d_v d_k s^2; it converges to "
+              "c/(1 - rho) iff 0 < beta s^2 < 2/(d_k + 2) (the mean-square step-size condition).",
+    anchor=_ANCHOR,
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E||S_T - S_0||_F^2", distributions=_REGRESSION,
+                      conditioning="none; one trial = one stream"),
+    params=(_T, _DK, _DV, _BETA, _S2, _NOISE),
+    constraints=(_MS_STABLE,),
+    derivation=th.delta_mean_square_error,
+    symbol=r"\mathbb{E}\|S_T - S^\star\|_F^2",
+    measure=num.measure_delta_mean_square_error,
+    trials={"quick": 300, "default": 600, "full": 1000},
+    grids={"quick": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                     {"T": 300, "d_k": 8, "d_v": 2, "beta": 0.1, "key_scale2": 1.0, "noise2": 1.0}),
+           "default": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                       {"T": 300, "d_k": 8, "d_v": 2, "beta": 0.1, "key_scale2": 1.0, "noise2": 1.0},
+                       {"T": 1000, "d_k": 16, "d_v": 4, "beta": 0.05, "key_scale2": 1.0, "noise2": 0.5}),
+           "full": ({"T": 100, "d_k": 4, "d_v": 3, "beta": 0.1, "key_scale2": 0.5, "noise2": 0.25},
+                    {"T": 1000, "d_k": 16, "d_v": 4, "beta": 0.05, "key_scale2": 1.0, "noise2": 0.5},
+                    {"T": 3000, "d_k": 32, "d_v": 4, "beta": 0.02, "key_scale2": 1.0, "noise2": 0.5})},
+    negative_controls=(
+        NegativeControl("noise_free", "rho^T d_v: the noise floor forgotten (converges to 0)",
+                        prediction=lambda: th.mean_square_stability()[0] ** th.T * d_v),
+        NegativeControl("additive_energy", "T d_v d_k s^2: additive growth of the memory energy",
+                        prediction=lambda: th.T * d_v * d_k * th.s2),
+    ),
+    strategy={"T": (5, 80), "d_k": (1, 6), "d_v": (1, 3), "beta": (0.02, 0.2), "key_scale2": (0.25, 1.5),
+              "noise2": (0.1, 1.0)},
+))
+
+register(Claim(
+    id="context.least_squares.error",
+    statement="The least-squares memory S_T = (sum v k^T)(sum k k^T)^{-1} converges to S*: "
+              "E||S_T - S*||_F^2 = sigma^2 d_v d_k / (s^2 (T - d_k - 1)) -> 0 (T > d_k + 1).",
+    anchor=_ANCHOR + "; MesaNet-style memory (notes S11 eq. 34)",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E||S_T - S_0||_F^2", distributions=_REGRESSION, conditioning="none"),
+    params=(_T, _DK, _DV, _S2, _NOISE),
+    constraints=(Constraint("T > d_k + 3 (finite variance of tr H^{-1})", lambda p: p["T"] > p["d_k"] + 3),),
+    derivation=th.least_squares_error,
+    symbol=r"\mathbb{E}\|S_T - S^\star\|_F^2",
+    measure=num.measure_least_squares_error,
+    trials={"quick": 1000, "default": 2000, "full": 4000},
+    grids={"quick": ({"T": 12, "d_k": 4, "d_v": 3, "key_scale2": 0.5, "noise2": 0.25},
+                     {"T": 40, "d_k": 8, "d_v": 2, "key_scale2": 2.0, "noise2": 1.0}),
+           "default": ({"T": 12, "d_k": 4, "d_v": 3, "key_scale2": 0.5, "noise2": 0.25},
+                       {"T": 40, "d_k": 8, "d_v": 2, "key_scale2": 2.0, "noise2": 1.0},
+                       {"T": 100, "d_k": 16, "d_v": 4, "key_scale2": 1.0, "noise2": 1.0}),
+           "full": ({"T": 12, "d_k": 4, "d_v": 3, "key_scale2": 0.5, "noise2": 0.25},
+                    {"T": 100, "d_k": 16, "d_v": 4, "key_scale2": 1.0, "noise2": 1.0},
+                    {"T": 1000, "d_k": 32, "d_v": 4, "key_scale2": 1.0, "noise2": 1.0})},
+    negative_controls=(
+        NegativeControl("asymptotic_as_exact", "sigma^2 d_v d_k / (s^2 T) (T - d_k - 1 replaced by T)",
+                        prediction=lambda: th.sigma2 * d_v * d_k / (th.s2 * th.T)),
+        NegativeControl("no_convergence", "sigma^2 d_v d_k / s^2 (error does not shrink with T)",
+                        prediction=lambda: th.sigma2 * d_v * d_k / th.s2),
+    ),
+    strategy={"T": (12, 60), "d_k": (1, 6), "d_v": (1, 3), "key_scale2": (0.25, 2.0), "noise2": (0.1, 1.0)},
+))
+
+register(Claim(
+    id="context.least_squares.self_influence",
+    statement="What the least-squares memory retains about individual pairs is bounded by the state size: "
+              "sum_j d(S_T k_j)/d v_j = sum_j k_j^T (K^T K)^{-1} k_j = d_k for every T >= d_k "
+              "(on average d_k/T per pair), whereas the additive memory's sum_j ||k_j||^2 grows like T d_k.",
+    anchor=_ANCHOR,
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="sum of leverages k_j^T (K^T K)^{-1} k_j", distributions="k_j ~ N(0, s^2 I) i.i.d.",
+                      conditioning="one random key set"),
+    params=(_T, _DK, _S2),
+    constraints=(Constraint("T >= d_k", lambda p: p["T"] >= p["d_k"]),),
+    derivation=th.least_squares_self_influence,
+    symbol=r"\sum_j k_j^\top H_T^{-1} k_j",
+    measure=num.measure_least_squares_self_influence,
+    grids={"quick": ({"T": 10, "d_k": 4, "key_scale2": 1.0}, {"T": 500, "d_k": 16, "key_scale2": 0.5}),
+           "default": ({"T": 10, "d_k": 4, "key_scale2": 1.0}, {"T": 500, "d_k": 16, "key_scale2": 0.5},
+                       {"T": 5000, "d_k": 64, "key_scale2": 1.0}),
+           "full": ({"T": 10, "d_k": 4, "key_scale2": 1.0}, {"T": 5000, "d_k": 64, "key_scale2": 1.0},
+                    {"T": 20000, "d_k": 128, "key_scale2": 1.0})},
+    negative_controls=(NegativeControl("additive", "the additive memory's self-influence sum_j ||k_j||^2",
+                                       variant="additive"),),
+    atol=1e-8,
+    rtol=1e-10,
+    strategy={"T": (1, 200), "d_k": (1, 12), "key_scale2": (0.1, 4.0)},
+))
+
+register(Claim(
+    id="context.delta.self_influence",
+    statement="The delta rule's total self-influence sum_j d(S_T k_j)/d v_j has expectation d_k (1 - (1 - beta s^2)^T) "
+              "-> d_k: however long the context, it retains at most about d_k pairs' worth of individual detail.",
+    anchor=_ANCHOR,
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E sum_j beta k_j^T P_j k_j, P_j = prod_{i>j} (I - beta k_i k_i^T)",
+                      distributions="k_j ~ N(0, s^2 I_{d_k}) i.i.d.", conditioning="none; one trial = one stream"),
+    params=(_T, _DK, _BETA, _S2),
+    constraints=(_MS_STABLE,),
+    derivation=th.delta_self_influence,
+    symbol=r"\mathbb{E}\sum_j \partial(S_T k_j)/\partial v_j",
+    measure=num.measure_delta_self_influence,
+    trials={"quick": 300, "default": 600, "full": 1000},
+    grids={"quick": ({"T": 100, "d_k": 4, "beta": 0.1, "key_scale2": 0.5},
+                     {"T": 300, "d_k": 8, "beta": 0.05, "key_scale2": 1.0}),
+           "default": ({"T": 100, "d_k": 4, "beta": 0.1, "key_scale2": 0.5},
+                       {"T": 300, "d_k": 8, "beta": 0.05, "key_scale2": 1.0},
+                       {"T": 1000, "d_k": 16, "beta": 0.02, "key_scale2": 1.0}),
+           "full": ({"T": 100, "d_k": 4, "beta": 0.1, "key_scale2": 0.5},
+                    {"T": 1000, "d_k": 16, "beta": 0.02, "key_scale2": 1.0},
+                    {"T": 3000, "d_k": 32, "beta": 0.01, "key_scale2": 1.0})},
+    negative_controls=(
+        NegativeControl("additive", "the additive memory's T d_k s^2 (scaled by beta)",
+                        prediction=lambda: th.beta * th.T * d_k * th.s2),
+        NegativeControl("perfect_recall", "every pair fully retained: T", prediction=lambda: th.T),
+    ),
+    strategy={"T": (5, 60), "d_k": (1, 6), "beta": (0.02, 0.3), "key_scale2": (0.25, 1.5)},
+))

@@ -1,0 +1,408 @@
+"""Section ``update``: the unified memory-update framework, its matrix and chunked forms, fixed points,
+DeltaFormer and the fast triangular inverse (paper §4; notes §5.1-5.4, §6 D.3)."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from numerics import fixed_points as fp
+from numerics import triangular_inverse as tri
+from numerics import updates as num
+from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
+                                 register)
+from theory import updates as th
+
+_DK = Param("d_k", 1, 256, description="key dimension")
+_DV = Param("d_v", 1, 256, description="value dimension")
+_T = Param("T", 1, 4096, description="sequence length")
+_C = Param("C", 1, 512, description="chunk size")
+_ZERO = lambda: 0  # noqa: E731  identity claims predict a zero discrepancy
+_RANDOM_SEQ = ("k_t ~ N(0, I/d_k), q_t ~ N(0, I_{d_k}), v_t ~ N(0, I_{d_v}) i.i.d.; beta_t ~ U(0, beta_max), "
+               "gates alpha_t ~ U(alpha_min, 1)")
+_TWO_CHUNKS = Constraint("T > C (at least two chunks, so the carried state matters)", lambda p: p["T"] > p["C"])
+
+# --- each rule is one optimiser step ---------------------------------------------------------
+
+_OBJECTIVES = {
+    "linear_attention": ("linear attention S + v k^T is one gradient step (rate 1) on L = -v^T S k",
+                         (), ()),
+    "decay": ("the forget-gated rule gamma S + v k^T is one gradient step (rate 1) on "
+              "L = -v^T S k + (1 - gamma)/2 ||S||_F^2 (decay = L2 penalty)",
+              (Param("gamma", 0.0, 1.0, integer=False, description="forget gate"),), ()),
+    "deltanet": ("DeltaNet S (I - beta k k^T) + beta v k^T is one SGD step with rate beta on 1/2 ||S k - v||^2",
+                 (Param("beta", 0.01, 2.0, integer=False, description="write strength"),),
+                 (NegativeControl("rate_one", "step size 1 instead of beta", variant="rate_one"),)),
+    "gated_deltanet": ("gated DeltaNet alpha S (I - beta k k^T) + beta v k^T is one gradient step with rate "
+                       "alpha beta on 1/2 ||S k - v/alpha||^2 + (1 - alpha)/(2 alpha beta) ||S||_F^2",
+                       (Param("alpha", 0.05, 1.0, integer=False, description="gate"),
+                        Param("beta", 0.05, 2.0, integer=False, description="write strength")),
+                       (NegativeControl("rate_one", "step size 1 instead of alpha beta", variant="rate_one"),)),
+}
+_RULE_DEFAULTS = {"linear_attention": {}, "decay": {"gamma": 0.8}, "deltanet": {"beta": 0.7},
+                  "gated_deltanet": {"alpha": 0.9, "beta": 0.6}}
+
+for _rule, (_statement, _extra, _controls) in _OBJECTIVES.items():
+    _base = _RULE_DEFAULTS[_rule]
+    register(Claim(
+        id=f"update.objective.{_rule}",
+        statement=_statement[0].upper() + _statement[1:] + ".",
+        anchor="§4 unified update framework (notes §5.1 table, S11)",
+        provenance=Provenance.RECONSTRUCTED,
+        kind=Kind.IDENTITY,
+        estimand=Estimand(
+            quantity="max relative difference between the rule's update and S - eta grad_S L, gradient by "
+                     "central differences",
+            distributions="S entries N(0, 1), k ~ N(0, I/d_k), v ~ N(0, I_{d_v})",
+            conditioning="one random instance per point; exact for these quadratic losses up to rounding",
+        ),
+        params=(_DK, _DV) + _extra,
+        derivation=(lambda r=_rule: th.optimizer_step(r, 3)),
+        prediction=_ZERO,
+        symbol=r"\max|S_t - (S_{t-1} - \eta\nabla_S\mathcal{L})|",
+        measure=num.measure_optimizer_step,
+        fixed={"rule": _rule},
+        grids={
+            "quick": ({"d_k": 2, "d_v": 2, **_base}, {"d_k": 3, "d_v": 3, **_base}),
+            "default": ({"d_k": 2, "d_v": 2, **_base}, {"d_k": 3, "d_v": 3, **_base}, {"d_k": 8, "d_v": 5, **_base}),
+            "full": ({"d_k": 2, "d_v": 2, **_base}, {"d_k": 8, "d_v": 5, **_base}, {"d_k": 24, "d_v": 16, **_base}),
+        },
+        negative_controls=(NegativeControl("ascent", "a step up the gradient", variant="ascent"),) + _controls,
+        atol=1e-8,
+        strategy={"d_k": (1, 8), "d_v": (1, 8), "beta": (0.05, 1.9), "alpha": (0.1, 1.0), "gamma": (0.0, 1.0)},
+    ))
+
+# --- recurrent = parallel = chunked ----------------------------------------------------------
+
+_FORMS = {
+    "linear_attention": ("O = (Q K^T ⊙ M) V", (NegativeControl("no_carry", "state not carried across chunks",
+                                                                variant="no_carry"),)),
+    "decay": ("O = (Q K^T ⊙ Gamma) V", (NegativeControl("no_carry", "state not carried across chunks",
+                                                         variant="no_carry"),)),
+    "deltanet": ("O = (Q K^T ⊙ M)(I + diag(beta)(K K^T ⊙ M^-))^{-1} diag(beta) V (beta = 1: the notes' form)",
+                 (NegativeControl("full_mask", "M in place of M^- in the solve", variant="full_mask"),
+                  NegativeControl("no_beta", "beta dropped from the matrix form", variant="no_beta"),
+                  NegativeControl("no_carry", "state not carried across chunks", variant="no_carry"))),
+    "gated_deltanet": ("O = (Q K^T ⊙ Gamma)(I + diag(beta)(K K^T ⊙ Gamma^-))^{-1} diag(beta) V",
+                       (NegativeControl("full_mask", "Gamma in place of Gamma^- in the solve", variant="full_mask"),
+                        NegativeControl("no_carry", "state not carried across chunks", variant="no_carry"))),
+    "softmax": ("O = softmax(Q K^T / tau + log M) V; chunks recombined by log-sum-exp shares",
+                (NegativeControl("no_recombine", "softmax blocks added with equal weights",
+                                 variant="no_recombine"),)),
+}
+_FORM_GRIDS = {
+    "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16}),
+    "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16},
+                {"T": 300, "d_k": 32, "d_v": 16, "C": 64}),
+    "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 300, "d_k": 32, "d_v": 16, "C": 64},
+             {"T": 1000, "d_k": 64, "d_v": 64, "C": 48}),
+}
+for _rule, (_form, _controls) in _FORMS.items():
+    register(Claim(
+        id=f"update.forms.{_rule}",
+        statement=f"The {_rule.replace('_', ' ')} token loop, its parallel form {_form}, and its chunked form "
+                  f"(any chunk size C, T not necessarily a multiple of C) agree.",
+        anchor="§4 (notes §5.1 matrix forms, §5.2, §5.4)",
+        provenance=Provenance.RECONSTRUCTED,
+        kind=Kind.IDENTITY,
+        estimand=Estimand(
+            quantity="max over outputs of |parallel - loop| and |chunked - loop|, relative to max |loop|",
+            distributions=_RANDOM_SEQ + " (beta_max = 1, alpha_min = 0.5; softmax tau = 1)",
+            conditioning="one random sequence per point; exact in exact arithmetic",
+        ),
+        params=(_T, _DK, _DV, _C),
+        constraints=(_TWO_CHUNKS,),
+        derivation=(lambda r=_rule: th.parallel_form(r if r != "softmax" else "linear_attention")),
+        prediction=_ZERO,
+        symbol=r"\max|O_{\mathrm{route}} - O_{\mathrm{loop}}| / \max|O_{\mathrm{loop}}|",
+        measure=num.measure_route_agreement,
+        fixed={"rule": _rule},
+        grids=_FORM_GRIDS,
+        negative_controls=_controls,
+        atol=1e-10,
+        strategy={"T": (2, 80), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24)},
+        notes=("The symbolic side for softmax is the additive rule's matrix form: softmax attention is that "
+               "rule in the exponential kernel's feature space, normalized.") if _rule == "softmax" else "",
+    ))
+
+# --- WY / UT, spectrum, contraction ----------------------------------------------------------
+
+register(Claim(
+    id="update.wy.product",
+    statement="prod_i (I - beta_i k_i k_i^T) = I - sum_i w_i k_i^T with w_t = beta_t (k_t - sum_{i<t} (k_i^T k_t) w_i), "
+              "i.e. W from the triangular solve (I + diag(beta)(K K^T ⊙ M^-)) W = diag(beta) K.",
+    anchor="§4 chunked DeltaNet (WY/UT representation; suite derivation)",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max relative difference between the explicit product and I - W^T K",
+                      distributions="k_i ~ N(0, I/d_k), beta_i ~ U(0, 1)", conditioning="one random instance"),
+    params=(Param("n", 1, 512, description="number of factors"), _DK),
+    derivation=th.wy_representation,
+    prediction=_ZERO,
+    symbol=r"\max|\prod_i(I - \beta_i k_i k_i^\top) - (I - W^\top K)|",
+    measure=num.measure_wy_product,
+    grids={"quick": ({"n": 5, "d_k": 4}, {"n": 32, "d_k": 16}),
+           "default": ({"n": 5, "d_k": 4}, {"n": 32, "d_k": 16}, {"n": 128, "d_k": 64}),
+           "full": ({"n": 5, "d_k": 4}, {"n": 128, "d_k": 64}, {"n": 256, "d_k": 128})},
+    negative_controls=(NegativeControl("no_solve", "w_i = beta_i k_i without the triangular solve",
+                                       variant="no_solve", applies_when=Constraint("n >= 2", lambda p: p["n"] >= 2)),),
+    atol=1e-10,
+    strategy={"n": (2, 40), "d_k": (1, 16)},
+))
+
+register(Claim(
+    id="update.spectrum.eigenvalues",
+    statement="I - beta k k^T has eigenvalue 1 with multiplicity d - 1 and eigenvalue 1 - beta ||k||^2.",
+    anchor="§4 DeltaNet as a generalized Householder transition (suite derivation)",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max |sorted eigenvalues - sorted {1 - x, 1, ..., 1}|, x = beta ||k||^2",
+                      distributions="k ~ N(0, I_d), beta = x / ||k||^2", conditioning="one random key"),
+    params=(Param("d_k", 2, 512, description="dimension"),
+            Param("x", 0.0, 10.0, integer=False, description="beta ||k||^2")),
+    derivation=th.householder_spectrum,
+    prediction=_ZERO,
+    symbol=r"\max|\lambda(I - \beta kk^\top) - \{1 - \beta\|k\|^2, 1, \dots\}|",
+    measure=num.measure_householder_spectrum,
+    grids={"quick": ({"d_k": 3, "x": 0.5}, {"d_k": 16, "x": 2.0}),
+           "default": ({"d_k": 3, "x": 0.5}, {"d_k": 16, "x": 2.0}, {"d_k": 64, "x": 3.0}),
+           "full": ({"d_k": 3, "x": 0.5}, {"d_k": 64, "x": 3.0}, {"d_k": 256, "x": 1.5})},
+    negative_controls=(NegativeControl("unsquared_norm", "small eigenvalue 1 - beta ||k|| (norm not squared)",
+                                       variant="unsquared_norm"),),
+    atol=1e-10,
+    strategy={"d_k": (2, 24), "x": (0.1, 6.0)},
+))
+
+register(Claim(
+    id="update.spectrum.contraction",
+    statement="Along k the delta rule scales by |1 - beta ||k||^2|: it contracts iff 0 < beta ||k||^2 < 2 "
+              "(the interval is solved by sympy), and beta ||k||^2 = 2 is a reflection (I - 2kk^T/||k||^2)^2 = I.",
+    anchor="§4 DeltaNet stability (suite derivation)",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="||(I - beta k k^T) k|| / ||k||", distributions="k ~ N(0, I_d), beta = x / ||k||^2",
+                      conditioning="one random key"),
+    params=(Param("d_k", 1, 512, description="dimension"),
+            Param("x", 0.0, 10.0, integer=False, description="beta ||k||^2")),
+    derivation=th.contraction_factor,
+    prediction=th.contraction_value,
+    symbol=r"\|(I - \beta kk^\top)k\|/\|k\|",
+    measure=num.measure_contraction_factor,
+    grids={"quick": ({"d_k": 3, "x": 0.5}, {"d_k": 8, "x": 2.0}, {"d_k": 8, "x": 3.0}),
+           "default": ({"d_k": 3, "x": 0.5}, {"d_k": 8, "x": 2.0}, {"d_k": 8, "x": 3.0}, {"d_k": 64, "x": 1.5}),
+           "full": ({"d_k": 3, "x": 0.5}, {"d_k": 8, "x": 2.0}, {"d_k": 64, "x": 3.0}, {"d_k": 256, "x": 1.5})},
+    negative_controls=(
+        NegativeControl("no_abs", "1 - x (sign ignored)", prediction=lambda: 1 - th.x_s,
+                        applies_when=Constraint("x > 1 (where 1 - x < 0)", lambda p: p["x"] > 1)),
+        NegativeControl("exponential", "exp(-x) (a decay guess)", prediction=lambda: sp.exp(-th.x_s),
+                        applies_when=Constraint("x > 0", lambda p: p["x"] > 0)),
+    ),
+    atol=1e-10,
+    strategy={"d_k": (1, 24), "x": (0.0, 6.0)},
+))
+
+# --- fixed points ----------------------------------------------------------------------------
+
+register(Claim(
+    id="update.fixed_point.delta_interpolation",
+    statement="Presenting N <= d_k independent unit keys cyclically, the delta rule with 0 < beta ||k||^2 < 2 "
+              "converges to the minimum-norm interpolating memory V^T (K K^T)^{-1} K (every interpolating "
+              "memory is a fixed point; iterates from 0 stay in the keys' row space).",
+    anchor="§4 memory convergence (notes §5.6 hypothesis); suite derivation",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="||S_E - S*||_F / ||S*||_F after E = 2^log2_epochs cyclic epochs",
+                      distributions="unit keys (normalized Gaussian rows), values N(0, I_{d_v})",
+                      conditioning="one random set of pairs; epochs composed exactly as affine maps"),
+    params=(Param("N", 1, 256, description="pairs"), _DK, _DV,
+            Param("x", 0.01, 1.99, integer=False, description="beta ||k||^2 (= beta for unit keys)"),
+            Param("log2_epochs", 8, 40, description="log2 of the number of epochs")),
+    constraints=(Constraint("N <= d_k", lambda p: p["N"] <= p["d_k"]),),
+    derivation=th.delta_fixed_point,
+    prediction=_ZERO,
+    symbol=r"\|S_E - S^\star\|_F/\|S^\star\|_F",
+    measure=fp.measure_delta_interpolation,
+    grids={"quick": ({"N": 3, "d_k": 4, "d_v": 3, "x": 1.0, "log2_epochs": 24},
+                     {"N": 8, "d_k": 16, "d_v": 4, "x": 1.5, "log2_epochs": 24}),
+           "default": ({"N": 3, "d_k": 4, "d_v": 3, "x": 1.0, "log2_epochs": 24},
+                       {"N": 8, "d_k": 16, "d_v": 4, "x": 1.5, "log2_epochs": 24},
+                       {"N": 32, "d_k": 64, "d_v": 8, "x": 0.3, "log2_epochs": 28}),
+           "full": ({"N": 3, "d_k": 4, "d_v": 3, "x": 1.0, "log2_epochs": 24},
+                    {"N": 32, "d_k": 64, "d_v": 8, "x": 0.3, "log2_epochs": 28},
+                    {"N": 100, "d_k": 128, "d_v": 8, "x": 1.0, "log2_epochs": 30})},
+    negative_controls=(NegativeControl("additive", "the additive rule in place of the delta rule",
+                                       variant="additive"),),
+    atol=1e-8,
+    strategy={"N": (1, 6), "d_k": (6, 16), "d_v": (1, 4), "x": (0.2, 1.8), "log2_epochs": (24, 28)},
+    notes="N <= d_k / 2 in the test search space keeps random unit keys well conditioned; at N = d_k the "
+          "convergence rate depends on the smallest singular value of K.",
+))
+
+register(Claim(
+    id="update.fixed_point.delta_least_squares",
+    statement="With N > d_k pairs, the batch delta rule S <- S + beta (V^T K - S K^T K) converges to the "
+              "least-squares memory V^T K (K^T K)^{-1} iff 0 < beta < 2 / lambda_max(K^T K); presented one "
+              "pair at a time with a constant beta it ends in a limit cycle off the least-squares memory.",
+    anchor="§4 memory convergence (notes §5.6 hypothesis); suite derivation",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="||S_n - S*||_F / ||S*||_F after n batch iterations, beta = step_fraction * 2/lambda_max",
+                      distributions="keys N(0, I_{d_k}), values N(0, I_{d_v})", conditioning="one random set"),
+    params=(Param("N", 2, 4096, description="pairs"), _DK, _DV,
+            Param("step_fraction", 0.01, 0.99, integer=False, description="beta lambda_max / 2"),
+            Param("iterations", 1, 100000, description="batch iterations")),
+    constraints=(Constraint("N >= 4 d_k (well-conditioned K^T K)", lambda p: p["N"] >= 4 * p["d_k"]),),
+    derivation=th.least_squares_step_condition,
+    prediction=_ZERO,
+    symbol=r"\|S_n - S^\star\|_F/\|S^\star\|_F",
+    measure=fp.measure_delta_least_squares,
+    grids={"quick": ({"N": 16, "d_k": 4, "d_v": 3, "step_fraction": 0.5, "iterations": 400},
+                     {"N": 64, "d_k": 8, "d_v": 3, "step_fraction": 0.5, "iterations": 400}),
+           "default": ({"N": 16, "d_k": 4, "d_v": 3, "step_fraction": 0.5, "iterations": 400},
+                       {"N": 64, "d_k": 8, "d_v": 3, "step_fraction": 0.5, "iterations": 400},
+                       {"N": 256, "d_k": 32, "d_v": 8, "step_fraction": 0.8, "iterations": 1000}),
+           "full": ({"N": 16, "d_k": 4, "d_v": 3, "step_fraction": 0.5, "iterations": 400},
+                    {"N": 256, "d_k": 32, "d_v": 8, "step_fraction": 0.8, "iterations": 1000},
+                    {"N": 1024, "d_k": 64, "d_v": 8, "step_fraction": 0.8, "iterations": 2000})},
+    negative_controls=(NegativeControl("cyclic", "pairs presented one at a time with constant beta",
+                                       variant="cyclic"),),
+    atol=1e-8,
+    strategy={"N": (8, 80), "d_k": (1, 8), "d_v": (1, 4), "step_fraction": (0.3, 0.9), "iterations": (600, 800)},
+))
+
+register(Claim(
+    id="update.fixed_point.additive_growth",
+    statement="The additive rule has no fixed point (S = S + V^T K needs V^T K = 0): presenting a fixed set "
+              "of pairs E times gives ||S_E||_F = E ||V^T K||_F, linear growth in the number of presentations.",
+    anchor="§4 memory convergence (notes §5.6 hypothesis); suite derivation",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="||S_E||_F / ||V^T K||_F", distributions="keys, values Gaussian",
+                      conditioning="one random set of pairs"),
+    params=(Param("N", 1, 1024, description="pairs"), _DK, _DV, Param("E", 1, 10000, description="epochs")),
+    derivation=th.additive_growth,
+    symbol=r"\|S_E\|_F/\|V^\top K\|_F",
+    measure=fp.measure_additive_growth,
+    grids={"quick": ({"N": 5, "d_k": 3, "d_v": 2, "E": 7}, {"N": 20, "d_k": 8, "d_v": 4, "E": 50}),
+           "default": ({"N": 5, "d_k": 3, "d_v": 2, "E": 7}, {"N": 20, "d_k": 8, "d_v": 4, "E": 50},
+                       {"N": 64, "d_k": 16, "d_v": 8, "E": 200}),
+           "full": ({"N": 5, "d_k": 3, "d_v": 2, "E": 7}, {"N": 64, "d_k": 16, "d_v": 8, "E": 200},
+                    {"N": 128, "d_k": 32, "d_v": 8, "E": 1000})},
+    negative_controls=(NegativeControl("sqrt_growth", "sqrt(E) (random-walk growth)", prediction=lambda: sp.sqrt(th.E_s),
+                                       applies_when=Constraint("E >= 2", lambda p: p["E"] >= 2)),),
+    atol=1e-9,
+    rtol=1e-12,
+    strategy={"N": (1, 12), "d_k": (1, 6), "d_v": (1, 4), "E": (2, 40)},
+))
+
+register(Claim(
+    id="update.fixed_point.decay_stationary",
+    statement="With i.i.d. Gaussian pairs the decayed memory converges in distribution: "
+              "E||S_t||_F^2 = d_k d_v (1 - gamma^{2t})/(1 - gamma^2) -> d_k d_v / (1 - gamma^2).",
+    anchor="§4 gated attention, memory convergence (notes §5.1, §5.6 hypothesis); suite derivation",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E ||S_t||_F^2", distributions="k_t ~ N(0, I_{d_k}), v_t ~ N(0, I_{d_v}) i.i.d.",
+                      conditioning="none; one trial = one stream of t pairs"),
+    params=(Param("t", 1, 10000, description="stream length"), _DK, _DV,
+            Param("gamma", 0.0, 0.999, integer=False, description="forget gate")),
+    derivation=th.decay_stationary_energy,
+    symbol=r"\mathbb{E}\|S_t\|_F^2",
+    measure=fp.measure_decay_energy,
+    trials={"quick": 600, "default": 1000, "full": 2000},
+    grids={"quick": ({"t": 60, "d_k": 4, "d_v": 3, "gamma": 0.9}, {"t": 20, "d_k": 8, "d_v": 2, "gamma": 0.5}),
+           "default": ({"t": 60, "d_k": 4, "d_v": 3, "gamma": 0.9}, {"t": 20, "d_k": 8, "d_v": 2, "gamma": 0.5},
+                       {"t": 200, "d_k": 16, "d_v": 4, "gamma": 0.95}),
+           "full": ({"t": 60, "d_k": 4, "d_v": 3, "gamma": 0.9}, {"t": 200, "d_k": 16, "d_v": 4, "gamma": 0.95},
+                    {"t": 1000, "d_k": 16, "d_v": 8, "gamma": 0.99})},
+    negative_controls=(
+        NegativeControl("additive", "t d_k d_v (no forgetting)",
+                        prediction=lambda: th.t_s * th.d_k_s * th.d_v_s),
+        NegativeControl("first_power", "d_k d_v / (1 - gamma) (gamma instead of gamma^2)",
+                        prediction=lambda: th.d_k_s * th.d_v_s / (1 - th.gamma_s)),
+    ),
+    strategy={"t": (10, 40), "d_k": (2, 6), "d_v": (1, 4), "gamma": (0.3, 0.85)},
+))
+
+# --- DeltaFormer -----------------------------------------------------------------------------
+
+register(Claim(
+    id="update.deltaformer.forms",
+    statement="DeltaFormer's token loop u_t = alpha_t v_t - beta_t sum_{i<t} softmax_i(w_t^T k_i / tau_1) u_i, "
+              "o_t = sum_{i<=t} softmax_i(q_t^T k_i / tau_2) u_i equals its matrix form U = (I + A)^{-1} diag(alpha) V "
+              "and its chunked form (cross-chunk softmax recombined by log-sum-exp shares).",
+    anchor="§4 DeltaFormer; notes §5.3, §5.4, §6 D.3 (companion Eqs. 8-9, Listing 1)",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max relative difference of matrix and chunked outputs from the token loop",
+                      distributions=_RANDOM_SEQ + "; write keys w_t ~ N(0, I/d_k); alpha_t ~ U(0.5, 1.5)",
+                      conditioning="one random sequence per point"),
+    params=(_T, _DK, _DV, _C),
+    constraints=(_TWO_CHUNKS,),
+    derivation=th.deltaformer_reductions,
+    prediction=_ZERO,
+    symbol=r"\max|O_{\mathrm{route}} - O_{\mathrm{loop}}|/\max|O_{\mathrm{loop}}|",
+    measure=num.measure_deltaformer_forms,
+    grids=_FORM_GRIDS,
+    negative_controls=(
+        NegativeControl("causal_first_stage", "first stage sees i = t (not strictly causal)",
+                        variant="causal_first_stage"),
+        NegativeControl("no_recombine", "chunk softmax blocks added with equal weights", variant="no_recombine"),
+    ),
+    atol=1e-10,
+    strategy={"T": (2, 60), "d_k": (1, 8), "d_v": (1, 4), "C": (1, 16)},
+))
+
+for _reduction, _statement, _control in (
+    ("softmax", "With beta = 0, alpha = 1 and normalized exponential kappa_2, DeltaFormer is causal softmax attention.",
+     NegativeControl("beta_on", "beta = 1 (the delta correction left on)", variant="beta_on")),
+    ("deltanet", "With kappa_1 = kappa_2 = x^T y (unnormalized), w = k and alpha = beta, DeltaFormer is DeltaNet "
+                 "with per-token beta.",
+     NegativeControl("alpha_one", "alpha = 1 while beta varies (the write not rescaled)", variant="alpha_one")),
+):
+    register(Claim(
+        id=f"update.deltaformer.reduces_to_{_reduction}",
+        statement=_statement,
+        anchor="§4 DeltaFormer (companion §3.2 degenerate cases; notes §5.3)",
+        provenance=Provenance.RECONSTRUCTED,
+        kind=Kind.IDENTITY,
+        estimand=Estimand(quantity="max relative difference between the reduced DeltaFormer and the target model",
+                          distributions=_RANDOM_SEQ, conditioning="one random sequence per point"),
+        params=(_T, _DK, _DV),
+        derivation=th.deltaformer_reductions,
+        prediction=_ZERO,
+        symbol=r"\max|O_{\mathrm{DeltaFormer}} - O_{\mathrm{target}}|",
+        measure=num.measure_deltaformer_reduction,
+        fixed={"reduction": _reduction},
+        grids={"quick": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 40, "d_k": 8, "d_v": 4}),
+               "default": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 40, "d_k": 8, "d_v": 4}, {"T": 200, "d_k": 32, "d_v": 8}),
+               "full": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 200, "d_k": 32, "d_v": 8}, {"T": 800, "d_k": 64, "d_v": 16})},
+        negative_controls=(_control,),
+        constraints=(Constraint("T >= 2", lambda p: p["T"] >= 2),),
+        atol=1e-10,
+        strategy={"T": (2, 40), "d_k": (1, 8), "d_v": (1, 4)},
+    ))
+
+# --- fast triangular inverse -----------------------------------------------------------------
+
+register(Claim(
+    id="update.triangular.fast_inverse",
+    statement="For strictly lower-triangular A of size 2^m, (I + A)^{-1} = (I - A) prod_{j=1}^{m-1} (I + A^{2^j}) "
+              "exactly (nilpotency); in float64 with well-scaled entries it matches forward substitution.",
+    anchor="§4 / D.3.1 fast inverse (notes §5.4, S15)",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max |fast - forward substitution| / max |forward substitution|",
+                      distributions="A strictly lower with N(0, 1/2^m) entries",
+                      conditioning="one random matrix; the breakdown for other entry laws and precisions is "
+                                   "measured in bench/triangular_inverse_errors.py (docs/topics/updates.md)"),
+    params=(Param("m", 1, 10, description="log2 of the size"),),
+    derivation=th.fast_inverse_identity,
+    prediction=_ZERO,
+    symbol=r"\max|X_{\mathrm{fast}} - X_{\mathrm{fwd}}|/\max|X_{\mathrm{fwd}}|",
+    measure=tri.measure_fast_inverse_exactness,
+    grids={"quick": ({"m": 2}, {"m": 5}), "default": ({"m": 2}, {"m": 5}, {"m": 7}),
+           "full": ({"m": 2}, {"m": 7}, {"m": 9})},
+    negative_controls=(NegativeControl("no_first_factor", "the factor (I - A) dropped", variant="no_first_factor"),),
+    atol=1e-10,
+    strategy={"m": (1, 7)},
+))

@@ -1,0 +1,53 @@
+"""The fast triangular inverse: exact by nilpotency, accurate in float64 for well-scaled entries, and
+unstable for nonnegative entries as the size grows (confirming S15), while forward substitution is not."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from numerics import triangular_inverse as tri
+from theory.updates import fast_inverse_identity
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
+def test_scalar_identity_by_telescoping(m):
+    """(1 - x) prod_{j=1}^{m-1} (1 + x^{2^j}) = sum_{i < 2^m} (-x)^i (sympy)."""
+    assert [c.status for c in fast_inverse_identity(m, 1).verify()] == ["verified"]
+
+
+def test_matrix_identity_on_symbolic_8x8():
+    """(I + A) (I - A)(I + A^2)(I + A^4) = I for a symbolic strictly lower-triangular 8 x 8 matrix."""
+    assert [c.status for c in fast_inverse_identity(3, 3).verify()] == ["verified"]
+
+
+@pytest.mark.parametrize("c", [4, 16, 64, 256])
+def test_float64_accurate_for_gaussian_entries(c):
+    """With N(0, 1/c) entries the fast inverse agrees with forward substitution in float64."""
+    A = tri.strictly_lower(np.random.default_rng(c), c, "gaussian_small")
+    assert tri.inverse_error(A, np.float64)[0] < 1e-12
+
+
+def test_nonnegative_entries_break_the_fast_inverse():
+    """U[0, 1/2) entries (S15): at c = 128 float32 error > 1 and float16 non-finite; forward substitution stays
+    accurate; the float64 error grows by orders of magnitude from c = 16 to c = 128."""
+    rng = np.random.default_rng(0)
+    A = tri.strictly_lower(rng, 128, "uniform_half")
+    fast32, fwd32 = tri.inverse_error(A, np.float32)
+    fast16, fwd16 = tri.inverse_error(A, np.float16)
+    assert fast32 > 1.0 and fwd32 < 1e-5
+    assert not np.isfinite(fast16) and fwd16 < 1e-2
+    small = tri.inverse_error(tri.strictly_lower(rng, 16, "uniform_half"), np.float64)[0]
+    large = tri.inverse_error(A, np.float64)[0]
+    assert large > 1e6 * small
+
+
+def test_softmax_rows_keep_the_fast_inverse_stable():
+    """DeltaFormer's A (rows of a strictly causal softmax) does not trigger the instability up to c = 128."""
+    A = tri.strictly_lower(np.random.default_rng(2), 128, "softmax")
+    assert tri.inverse_error(A, np.float32)[0] < 1e-5
+    assert tri.inverse_error(A, np.float64)[0] < 1e-13
+
+
+def test_size_must_be_a_power_of_two():
+    with pytest.raises(ValueError, match="power-of-2"):
+        tri.fast_inverse(np.zeros((6, 6)))

@@ -1,0 +1,185 @@
+"""Update rules: token loop ≡ parallel ≡ chunked for every rule, DeltaFormer's forms and reductions,
+the WY representation, and the optimiser-step view (numerics against theory)."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics import updates as num
+from theory import updates as th
+
+RTOL = 1e-10
+
+
+def rel_gap(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@st.composite
+def sequences(draw, max_T=48, max_d=8):
+    """A random problem: T, d_k, d_v, chunk size C (T need not be a multiple of C), gates, inputs."""
+    T = draw(st.integers(1, max_T), label="T")
+    d_k = draw(st.integers(1, max_d), label="d_k")
+    d_v = draw(st.integers(1, max_d), label="d_v")
+    C = draw(st.integers(1, max_T + 4), label="C")
+    beta_max = draw(st.floats(0.05, 1.9), label="beta_max")
+    alpha_min = draw(st.floats(0.2, 1.0), label="alpha_min")
+    seed = draw(st.integers(0, 2**32 - 1), label="seed")
+    rng = np.random.default_rng(seed)
+    K = rng.standard_normal((T, d_k)) / np.sqrt(d_k)
+    V = rng.standard_normal((T, d_v))
+    Q = rng.standard_normal((T, d_k))
+    beta = rng.uniform(0.0, beta_max, T)
+    alpha = rng.uniform(alpha_min, 1.0, T)
+    return dict(K=K, V=V, Q=Q, beta=beta, alpha=alpha, C=C)
+
+
+ROUTES = {
+    "linear_attention": (lambda p: num.linear_attention_recurrent(p["K"], p["V"], p["Q"]),
+                         lambda p: num.linear_attention_parallel(p["K"], p["V"], p["Q"]),
+                         lambda p: num.linear_attention_chunked(p["K"], p["V"], p["Q"], p["C"])),
+    "decay": (lambda p: num.decayed_attention_recurrent(p["K"], p["V"], p["Q"], p["alpha"]),
+              lambda p: num.decayed_attention_parallel(p["K"], p["V"], p["Q"], p["alpha"]),
+              lambda p: num.decayed_attention_chunked(p["K"], p["V"], p["Q"], p["alpha"], p["C"])),
+    "deltanet": (lambda p: num.deltanet_recurrent(p["K"], p["V"], p["Q"], p["beta"]),
+                 lambda p: num.deltanet_parallel(p["K"], p["V"], p["Q"], p["beta"]),
+                 lambda p: num.deltanet_chunked(p["K"], p["V"], p["Q"], p["beta"], p["C"])),
+    "gated_deltanet": (lambda p: num.gated_deltanet_recurrent(p["K"], p["V"], p["Q"], p["alpha"], p["beta"]),
+                       lambda p: num.gated_deltanet_parallel(p["K"], p["V"], p["Q"], p["alpha"], p["beta"]),
+                       lambda p: num.gated_deltanet_chunked(p["K"], p["V"], p["Q"], p["alpha"], p["beta"], p["C"])),
+    "softmax": (lambda p: num.softmax_attention_recurrent(p["K"], p["V"], p["Q"], 0.7),
+                lambda p: num.softmax_attention_parallel(p["K"], p["V"], p["Q"], 0.7),
+                lambda p: num.softmax_attention_chunked(p["K"], p["V"], p["Q"], 0.7, p["C"])),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(ROUTES))
+def test_recurrent_parallel_chunked_agree(rule):
+    """For every rule the token loop, the matrix form and the chunked form agree to 1e-10 relative."""
+    loop, parallel, chunked = ROUTES[rule]
+
+    @settings(max_examples=25)
+    @given(p=sequences())
+    def run(p):
+        ref = loop(p)
+        assert ref.shape == (p["K"].shape[0], p["V"].shape[1])
+        assert rel_gap(parallel(p), ref) <= RTOL
+        assert rel_gap(chunked(p), ref) <= RTOL
+
+    run()
+
+
+@settings(max_examples=25)
+@given(p=sequences(max_T=40, max_d=6), tau1=st.floats(0.5, 4.0), tau2=st.floats(0.5, 4.0),
+       normalize1=st.booleans(), normalize2=st.booleans())
+def test_deltaformer_token_loop_matrix_and_chunks_agree(p, tau1, tau2, normalize1, normalize2):
+    """DeltaFormer with exponential kernels (normalized or not, separate alpha, beta, write keys) agrees across forms."""
+    rng = np.random.default_rng(int(p["beta"].sum() * 1e6) % 2**32)
+    W = rng.standard_normal(p["K"].shape) / np.sqrt(p["K"].shape[1])
+    kw = dict(kappa1=num.exp_kernel(tau1), kappa2=num.exp_kernel(tau2), alpha=p["alpha"] + 0.3, beta=p["beta"],
+              normalize1=normalize1, normalize2=normalize2)
+    ref = num.deltaformer_recurrent(p["K"], p["V"], p["Q"], W, **kw)
+    assert rel_gap(num.deltaformer_parallel(p["K"], p["V"], p["Q"], W, **kw), ref) <= RTOL
+    assert rel_gap(num.deltaformer_chunked(p["K"], p["V"], p["Q"], W, C=p["C"], **kw), ref) <= RTOL
+
+
+@settings(max_examples=20)
+@given(p=sequences(max_T=40, max_d=6))
+def test_deltaformer_with_linear_kernels_is_deltanet(p):
+    """kappa_1 = kappa_2 = x^T y, w = k, alpha = beta: DeltaFormer is DeltaNet with per-token beta (chunked too)."""
+    kw = dict(kappa1=num.linear_kernel(), kappa2=num.linear_kernel(), alpha=p["beta"], beta=p["beta"])
+    ref = num.deltanet_recurrent(p["K"], p["V"], p["Q"], p["beta"])
+    assert rel_gap(num.deltaformer_recurrent(p["K"], p["V"], p["Q"], **kw), ref) <= RTOL
+    assert rel_gap(num.deltaformer_chunked(p["K"], p["V"], p["Q"], C=p["C"], **kw), ref) <= RTOL
+
+
+def test_deltaformer_accepts_plain_kernel_callables():
+    """Any callable (X, Y) -> (n, m) works as a kernel; normalizing it divides by the visible sum."""
+    rng = np.random.default_rng(0)
+    K, V, Q = rng.standard_normal((9, 3)), rng.standard_normal((9, 2)), rng.standard_normal((9, 3))
+    relu = lambda X, Y: np.maximum(X @ Y.T, 0.0) + 0.1  # noqa: E731  positive, so normalizable
+    ref = num.deltaformer_recurrent(K, V, Q, kappa1=relu, kappa2=relu, normalize1=True, normalize2=True)
+    par = num.deltaformer_parallel(K, V, Q, kappa1=relu, kappa2=relu, normalize1=True, normalize2=True)
+    assert rel_gap(par, ref) <= RTOL
+    with pytest.raises(ValueError, match="log_values"):
+        num.deltaformer_chunked(K, V, Q, kappa1=relu, kappa2=relu, normalize1=True, C=4)
+
+
+@pytest.mark.parametrize("variant", ["full_mask", "no_beta"])
+def test_wrong_parallel_routes_are_detected(variant):
+    """The M-for-M^- and missing-beta mistakes change DeltaNet's output (negative controls have power)."""
+    rng = np.random.default_rng(1)
+    K, V, Q = rng.standard_normal((20, 4)) / 2, rng.standard_normal((20, 3)), rng.standard_normal((20, 4))
+    beta = rng.uniform(0.1, 0.9, 20)
+    ref = num.deltanet_recurrent(K, V, Q, beta)
+    assert rel_gap(num.deltanet_parallel(K, V, Q, beta, variant=variant), ref) > 1e-3
+
+
+@settings(max_examples=30)
+@given(n=st.integers(1, 20), d=st.integers(1, 8), seed=st.integers(0, 2**32 - 1))
+def test_wy_representation_matches_the_product(n, d, seed):
+    """prod_i (I - beta_i k_i k_i^T) = I - W^T K with W from the triangular solve."""
+    rng = np.random.default_rng(seed)
+    K = rng.standard_normal((n, d)) / np.sqrt(d)
+    beta = rng.uniform(0, 1.5, n)
+    P = np.eye(d)
+    for k, b in zip(K, beta):
+        P = P @ (np.eye(d) - b * np.outer(k, k))
+    assert np.max(np.abs(P - (np.eye(d) - num.wy_representation(K, beta).T @ K))) <= 1e-12
+
+
+@pytest.mark.parametrize("rule", th.RULES)
+@pytest.mark.parametrize("d", [2, 3])
+def test_optimizer_step_symbolic(rule, d):
+    """Each rule is exactly one gradient step on its loss (sympy, d = 2 and 3)."""
+    assert [c.status for c in th.optimizer_step(rule, d).verify()] == ["verified"]
+
+
+def test_wrong_loss_fails_symbolically():
+    """Dropping the L2 penalty from the decay loss breaks the identity: the symbolic check can fail."""
+    S = sp.Matrix(2, 2, lambda a, b: sp.Symbol(f"S_{a}{b}"))
+    k = sp.Matrix(sp.symbols("k0 k1"))
+    v = sp.Matrix(sp.symbols("v0 v1"))
+    _, _, update = th.rule_loss("decay", S, k, v)
+    loss = -(v.T * S * k)[0, 0]
+    grad = sp.Matrix(2, 2, lambda a, b: sp.diff(loss, S[a, b]))
+    assert (update - (S - grad)).applyfunc(sp.simplify) != sp.zeros(2, 2)
+
+
+@pytest.mark.parametrize("rule", th.RULES)
+def test_numeric_gradient_step_matches_rule(rule):
+    """The central-difference gradient step equals the rule (the numeric side of the objective claims)."""
+    rng = np.random.default_rng(3)
+    est = num.measure_optimizer_step(rng, rule=rule, d_k=5, d_v=4, beta=0.4, alpha=0.7, gamma=0.6)
+    assert est.estimate < 1e-8
+
+
+def test_contraction_interval_and_reflection():
+    """|1 - beta||k||^2| < 1 exactly on 0 < x < 2; at x = 2 the factor is a reflection (det -1, involution)."""
+    assert th.contraction_interval() == sp.Interval.open(0, 2)
+    rng = np.random.default_rng(4)
+    k = rng.standard_normal(5)
+    H = np.eye(5) - 2 * np.outer(k, k) / (k @ k)
+    assert np.allclose(H @ H, np.eye(5)) and np.isclose(np.linalg.det(H), -1.0)
+
+
+def _quadratic_features(X):
+    """psi(x) = vec(x x^T), so psi(x)^T psi(y) = (x^T y)^2: a finite feature space for the kernel trick."""
+    return np.einsum("ti,tj->tij", X, X).reshape(X.shape[0], -1)
+
+
+@settings(max_examples=15)
+@given(p=sequences(max_T=30, max_d=4))
+def test_kernel_delta_rule_is_the_delta_rule_in_feature_space(p):
+    """DeltaFormer with kappa = (x^T y)^2 (alpha = beta, w = k) equals DeltaNet run on explicit features psi(k), psi(q),
+    and with beta = 0 the additive feature-space memory sum_j v_j psi(k_j)^T read at psi(q) (notes §5.2-5.3)."""
+    square = lambda X, Y: (X @ Y.T) ** 2  # noqa: E731
+    K, V, Q, beta = p["K"], p["V"], p["Q"], p["beta"]
+    feature_delta = num.deltanet_recurrent(_quadratic_features(K), V, _quadratic_features(Q), beta)
+    kernel_delta = num.deltaformer_recurrent(K, V, Q, kappa1=square, kappa2=square, alpha=beta, beta=beta)
+    assert rel_gap(kernel_delta, feature_delta) <= RTOL
+    feature_additive = num.linear_attention_recurrent(_quadratic_features(K), V, _quadratic_features(Q))
+    kernel_additive = num.deltaformer_recurrent(K, V, Q, kappa1=square, kappa2=square, beta=np.zeros(len(K)))
+    assert rel_gap(kernel_additive, feature_additive) <= RTOL
