@@ -326,11 +326,11 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
         O = diag(g) Q S_0^T + (Q K^T ⊙ Gamma) U,
         S_C = g_C S_0 + U^T diag(g_C / g) K = S_0 (g_C I - W^T K_end) + U_v^T K_end,
 
-    with ``K_end = diag(g_C / g) K``. Only ``S_C = S_0 M_c + B_c`` is sequential (one ``d x d`` product
-    per chunk); everything else is batched over chunks. Cost ``O(T C d + T d^2)``. ``alpha=None``
-    means no gate. ``variant="no_carry"`` forgets the state between chunks (a control). The
-    sequence is padded at the end with zero keys, values and queries (gate 1, beta 0), which changes
-    no earlier output.
+    with ``K_end = diag(g_C / g) K``. The transforms are batched over chunks; the pass over chunks
+    carries ``S`` with three ``C x d`` by ``d x d`` products per chunk. Cost ``O(T C d + T d^2)``.
+    ``alpha=None`` means no gate. ``variant="no_carry"`` forgets the state between chunks (a
+    control). The sequence is padded at the end with zero keys, values and queries (gate 1, beta 0),
+    which changes no earlier output.
     """
     T, dk = K.shape
     dv = V.shape[1]
@@ -348,19 +348,20 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
     if delta:
         b = _chunk_view(beta, C)[:, :, None]
         T_c = _unit_lower_inverse(b * (k @ k.transpose(0, 2, 1)) * (G * ~np.eye(C, dtype=bool)))
-        Uv, Wk = T_c @ (b * v), T_c @ (b * g[:, :, None] * k)
+        UW = T_c @ np.concatenate([b * v, b * g[:, :, None] * k], axis=2)  # one batched product for both
+        Uv, Wk = UW[:, :, :dv], UW[:, :, dv:]
     else:
-        Uv, Wk = v, np.zeros_like(k)
+        Uv, Wk = v, None
     k_end = (g[:, -1:] / g)[:, :, None] * k
-    M = g[:, -1, None, None] * np.eye(dk) - Wk.transpose(0, 2, 1) @ k_end  # (n, d_k, d_k)
-    B = Uv.transpose(0, 2, 1) @ k_end  # (n, d_v, d_k)
-    states = np.zeros((n, dv, dk))  # states[c] = the state entering chunk c
-    S = np.zeros((dv, dk))
-    for c in range(n - 1):
-        S = S @ M[c] + B[c]
-        if variant != "no_carry":
-            states[c + 1] = S
-    out = P @ Uv + (g[:, :, None] * q - P @ Wk) @ states.transpose(0, 2, 1)
+    gq = g[:, :, None] * q
+    out = np.empty((n, C, dv))
+    S = np.zeros((dv, dk))  # the state entering chunk c
+    for c in range(n):
+        U = Uv[c] - Wk[c] @ S.T if delta else Uv[c]
+        out[c] = gq[c] @ S.T + P[c] @ U
+        S = g[c, -1] * S + U.T @ k_end[c]
+        if variant == "no_carry":
+            S = np.zeros((dv, dk))
     return out.reshape(-1, dv)[:T]
 
 
