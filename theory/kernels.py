@@ -40,6 +40,7 @@ __all__ = [
     "capacity_poly",
     "capacity_poly_exponent",
     "capacity_poly_exponent_finite_size",
+    "snr_crossing",
     "double_factorial_odd",
     "exp_typical_exponent",
     "exp_typical_optimum",
@@ -286,6 +287,20 @@ def capacity_exp_slope() -> Derivation:
     )
 
 
+@cache
+def snr_crossing() -> Derivation:
+    """The ``N`` where the typical-key SNR^{-1} reaches 1: ``1 + d_k^2/3`` (quadratic kernel), ``1 + e^{d_k/2}`` (exp, tau = 2)."""
+    poly_typical = inverse_snr_poly().result.subs({key_norm2: d_k, value_norm2: d_v, p: 2})
+    exp_typical = inverse_snr_exp_typical().result
+    n = sp.Symbol("n", positive=True)
+    crossings = [sp.solve(sp.Eq(e.subs(N, n), 1), n)[0] for e in (poly_typical, exp_typical)]
+    return (
+        Derivation("SNR = 1 crossing", sp.Matrix(crossings), lhs=sp.Symbol(r"N_{\mathrm{SNR}=1}"))
+        .step(sp.Matrix([capacity_poly().subs({p: 2, rho: 1}), capacity_exp().subs(rho, 1)]),
+              "solve SNR^{-1}(N) = 1: the capacity at target rho = 1")
+    )
+
+
 def _ols_slope(xs, ys) -> float:
     xbar = sum(xs) / len(xs)
     ybar = sum(ys) / len(ys)
@@ -340,28 +355,32 @@ def poly_feature_map(dim: int = 2, degree: int = 3) -> Derivation:
     )
 
 
+_R = sp.Symbol("R", positive=True)
+_P = sp.Symbol("P", integer=True, nonnegative=True)
+_q = sp.Symbol("q", integer=True, nonnegative=True)
+
+
 def taylor_remainder_bound() -> sp.Expr:
-    """``R^{P+1} e^R / (P+1)!``: bound on ``|e^u - sum_{q<=P} u^q/q!|`` for ``|u| <= R`` (Lagrange)."""
-    R, P = sp.symbols("R P", positive=True)
-    return R ** (P + 1) * sp.exp(R) / sp.factorial(P + 1)
+    """``R^{P+1} e^R / (P+1)!``: Lagrange bound on ``|e^u - sum_{q<=P} u^q/q!|`` for ``|u| <= R``."""
+    return _R ** (_P + 1) * sp.exp(_R) / sp.factorial(_P + 1)
 
 
 @cache
 def truncation_bound() -> Derivation:
-    """Kernel expansion ``exp(x^T y/tau) = sum_p (x^T y)^p/(tau^p p!)`` and its truncation bound.
+    """Kernel expansion ``exp(x^T y/tau) = sum_p (x^T y)^p/(tau^p p!)``: the worst truncation error.
 
-    The Lagrange remainder of the degree-``P`` Taylor polynomial is ``e^xi u^{P+1}/(P+1)!`` with
-    ``xi`` between 0 and ``u = x^T y/tau``, hence at most ``R^{P+1} e^R/(P+1)!`` for ``|u| <= R``.
-    The chain checks that the series sums to the exponential and then cites the remainder form.
+    Over ``|u| <= R`` (``u = x^T y / tau``) the error of the degree-``P`` truncation is largest at
+    ``u = R``: ``|sum_{q>P} u^q/q!| <= sum_{q>P} |u|^q/q!``, which increases in ``|u|``. So the
+    worst error is exactly ``e^R - sum_{q<=P} R^q/q!``, itself at most the Lagrange bound
+    ``R^{P+1} e^R/(P+1)!`` (:func:`taylor_remainder_bound`), and it tends to 0 as ``P -> oo``:
+    the exponential kernel is the limit of the polynomial family ``sum_{q<=P} (x^T y)^q/(tau^q q!)``.
     """
-    u = sp.Symbol("u", real=True)
-    q = sp.Symbol("q", integer=True, nonnegative=True)
+    tail = sp.Sum(_R**_q / sp.factorial(_q), (_q, _P + 1, sp.oo))
     return (
-        Derivation("kernel expansion of exp", sp.Sum(u**q / sp.factorial(q), (q, 0, sp.oo)) - sp.exp(u),
-                   lhs=sp.Symbol(r"\sum_p u^p/p! - e^u"))
-        .step(0, "the power series of exp sums to exp")
-        .cite(taylor_remainder_bound(), "Lagrange form of the Taylor remainder, maximised over |u| <= R "
-              "(the chain's value is the bound on the truncation error)")
+        Derivation("worst truncation error of the exp-kernel expansion", sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"),
+                   lhs=sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"))
+        .assume(tail, "triangle inequality: the tail at u = R, all of whose terms are positive, dominates")
+        .step(sp.exp(_R) - sp.Sum(_R**_q / sp.factorial(_q), (_q, 0, _P)), "the power series of exp sums to e^R")
     )
 
 
