@@ -144,14 +144,23 @@ def log_exp_moment(rng, k_i: np.ndarray, tau: float, n: int, *, tilted: bool = T
     return log_f
 
 
+def _tilted_log_terms(rng, k_i: np.ndarray, tau: float, m: int) -> np.ndarray:
+    """Batched :func:`log_exp_moment` (tilted): ``k_i`` is ``(b, d)``, returns ``(b, m)`` values of ``log(f w)``."""
+    mu = 2.0 * k_i / tau
+    x = rng.standard_normal((k_i.shape[0], m, k_i.shape[1])) + mu[:, None, :]
+    return 2.0 * np.einsum("bmd,bd->bm", x, k_i) / tau - np.einsum("bmd,bd->bm", x, mu) \
+        + 0.5 * np.sum(mu * mu, axis=1)[:, None]
+
+
 def _exp_conditional_trials(rng, *, N, d_k, d_v, key_norm2, value_norm2, tau, trials, tilted, keys_per_trial=None):
     """Per-trial log of the conditional SNR^{-1} estimate and all log integrand samples (for the ESS).
 
-    Each trial is one memory: ``m = min(N - 1, keys_per_trial)`` other keys are drawn and their mean
-    scaled by ``N - 1`` (the pairs are exchangeable, so this is unbiased).
+    Each trial queries a fresh stored key and draws ``m = keys_per_trial`` keys (default ``N - 1``)
+    from the key distribution; their mean, scaled by ``N - 1``, is unbiased for the conditional
+    expectation whatever ``m`` is (the other pairs are exchangeable), so ``m`` may exceed ``N - 1``.
     """
     n = N - 1
-    m = n if keys_per_trial is None else min(n, keys_per_trial)
+    m = n if keys_per_trial is None else keys_per_trial
     logs, all_terms = np.empty(trials), []
     for t in range(trials):
         k_i = stored_key(rng, d_k, key_norm2)
@@ -169,7 +178,7 @@ def measure_inverse_snr_exp(rng, *, N: int, d_k: int, d_v: int, key_norm2: float
     Estimand: ``(N - 1) d_v E[exp(2 k_j^T k_i / tau) | k_i] / (exp(2 ||k_i||^2 / tau) ||v_i||^2)``,
     values integrated exactly, keys by tilted importance sampling (see the module docstring).
     Variant ``"naive"`` samples the keys from ``N(0, I)``: same estimand, heavy-tailed estimator.
-    Each trial queries a fresh key direction with the given norm and draws up to 256 other keys.
+    Each trial queries a fresh key direction with the given norm and draws 256 keys.
     """
     _check_variant(variant, {"naive"})
     logs, terms = _exp_conditional_trials(rng, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
@@ -231,11 +240,7 @@ def measure_inverse_snr_exp_mean(rng, *, N: int, d_k: int, d_v: int, tau: float,
             k_i *= math.sqrt(d_k) / np.linalg.norm(k_i, axis=1, keepdims=True)
         norm2 = np.sum(k_i * k_i, axis=1)
         v2 = rng.chisquare(d_v, size=b)
-        mu = 2.0 * k_i / tau
-        x = rng.standard_normal((b, m, d_k)) + mu[:, None, :]
-        # log(f w) = 2 x.k_i/tau - x.mu + ||mu||^2/2, as in log_exp_moment
-        terms = 2.0 * np.einsum("bmd,bd->bm", x, k_i) / tau - np.einsum("bmd,bd->bm", x, mu) \
-            + 0.5 * np.sum(mu * mu, axis=1)[:, None]
+        terms = _tilted_log_terms(rng, k_i, tau, m)
         logs[start:start + b] = (logsumexp(terms, axis=1) - math.log(m) + np.log(n * d_v / v2)
                                  - 2.0 * norm2 / tau)
     est = mean_estimate(np.exp(logs), method="MC over (k_i, v_i), tilted IS for the keys of each memory")
@@ -243,7 +248,7 @@ def measure_inverse_snr_exp_mean(rng, *, N: int, d_k: int, d_v: int, tau: float,
 
 
 def measure_inverse_snr_exp_ratio(rng, *, N: int, d_k: int, d_v: int, tau: float, trials: int = 4000,
-                                  variant=None) -> Estimate:
+                                  variant=None, batch: int = 512) -> Estimate:
     """Ratio of expectations ``E||r||^2 / E[kappa(k_i,k_i)^2 ||v_i||^2]`` for the exp kernel (tau > 4).
 
     The denominator ``E exp(2 ||k_i||^2 / tau)`` has infinite variance under ``k_i ~ N(0, I)`` for
@@ -251,24 +256,26 @@ def measure_inverse_snr_exp_ratio(rng, *, N: int, d_k: int, d_v: int, tau: float
     ``sigma^2 = tau/(tau - 4)``, with weight ``omega = sigma^{d_k} exp(-2 ||k_i||^2 / tau)``; the same
     weighted trials give numerator and denominator (delta-method ratio). Variant ``"naive"`` draws
     ``k_i ~ N(0, I)`` unweighted. The numerator's keys use the tilted proposal (16 per trial).
+    ``batch`` trials at a time: O(batch * 16 * d_k) floats.
     """
     _check_variant(variant, {"naive"})
     n, m = N - 1, 16
     sigma2 = 1.0 if variant == "naive" else tau / (tau - 4.0)
-    num, den = np.empty(trials), np.empty(trials)
-    log_num = np.empty(trials)
-    for t in range(trials):
-        k_i = rng.standard_normal(d_k) * math.sqrt(sigma2)
-        norm2 = float(k_i @ k_i)
+    log_num, log_den = np.empty(trials), np.empty(trials)
+    for start in range(0, trials, batch):
+        b = min(batch, trials - start)
+        k_i = rng.standard_normal((b, d_k)) * math.sqrt(sigma2)
+        norm2 = np.sum(k_i * k_i, axis=1)
         # log omega without its constant sigma^{d_k}, which cancels in the ratio
-        log_omega = 0.0 if variant == "naive" else -2.0 * norm2 / tau
-        inner = logsumexp(log_exp_moment(rng, k_i, tau, m)) - math.log(m)
-        log_num[t] = log_omega + inner + math.log(n * d_v)
-        den[t] = math.exp(log_omega + 2.0 * norm2 / tau) * float(rng.chisquare(d_v))
-    num = np.exp(log_num)
-    est = ratio_of_means(num, den, method="ratio of means, k_i from its exponential tilt N(0, tau/(tau-4) I)"
+        log_omega = np.zeros(b) if variant == "naive" else -2.0 * norm2 / tau
+        inner = logsumexp(_tilted_log_terms(rng, k_i, tau, m), axis=1) - math.log(m)
+        log_num[start:start + b] = log_omega + inner + math.log(n * d_v)
+        log_den[start:start + b] = log_omega + 2.0 * norm2 / tau + np.log(rng.chisquare(d_v, size=b))
+    shift = max(log_num.max(), log_den.max())  # a common scale, cancels in the ratio
+    est = ratio_of_means(np.exp(log_num - shift), np.exp(log_den - shift),
+                         method="ratio of means, k_i from its exponential tilt N(0, tau/(tau-4) I)"
                          if variant != "naive" else "ratio of means, plain k_i ~ N(0, I)")
-    ess = min(kish_ess(log_num), kish_ess(np.log(den)))
+    ess = min(kish_ess(log_num), kish_ess(log_den))
     return Estimate(est.estimate, est.standard_error, est.trials, ess, est.method)
 
 
@@ -365,7 +372,8 @@ def measure_normalization_invariance(rng, *, N: int, d_k: int, d_v: int, tau: fl
 
 
 def measure_inverse_snr_value_mean(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
-                                   tau: float, mu_norm2: float, trials: int = 4000, variant=None) -> Estimate:
+                                   tau: float, mu_norm2: float, trials: int = 4000, variant=None,
+                                   batch: int = 64) -> Estimate:
     """Conditional SNR^{-1} of the exp kernel when values are ``mu + N(0, I)`` (plain read-out MC).
 
     The noise ``r = sum_{j != i} kappa_j v_j`` is simulated in full (no analytic integration), so the
@@ -378,14 +386,16 @@ def measure_inverse_snr_value_mean(rng, *, N: int, d_k: int, d_v: int, key_norm2
     mu = np.zeros(d_v)
     mu[0] = math.sqrt(mu_norm2)
     y = np.empty(trials)
-    for t in range(trials):
-        k_i = stored_key(rng, d_k, key_norm2)
-        K = rng.standard_normal((n, d_k))
-        V = rng.standard_normal((n, d_v))
+    for start in range(0, trials, batch):
+        b = min(batch, trials - start)
+        u = rng.standard_normal((b, d_k))
+        k_i = u * (math.sqrt(key_norm2) / np.linalg.norm(u, axis=1, keepdims=True))
+        K = rng.standard_normal((b, n, d_k))
+        V = rng.standard_normal((b, n, d_v))
         if variant != "centered":
             V += mu
-        r = np.exp(K @ k_i / tau) @ V
-        y[t] = float(r @ r) / (math.exp(2 * key_norm2 / tau) * value_norm2)
+        r = np.einsum("bn,bnv->bv", np.exp(np.einsum("bnd,bd->bn", K, k_i) / tau), V)
+        y[start:start + b] = np.sum(r * r, axis=1) / (math.exp(2 * key_norm2 / tau) * value_norm2)
     est = mean_estimate(y, method="memory read-out MC, values with mean mu")
     return Estimate(est.estimate, est.standard_error, est.trials, kish_ess(np.log(y)), est.method)
 
@@ -452,23 +462,44 @@ def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trial
 
 def top1_accuracy(rng, *, kernel: str, N: int, d_k: int, d_v: int, tau: float = 2.0, p: int = 2,
                   queries: int = 64, chunk: int = 65536) -> float:
-    """Fraction of ``queries`` stored keys whose read-out is nearest (cosine) to their own value.
+    """Fraction of ``queries`` sampled stored keys whose read-out is nearest (inner product) to their own value.
 
-    Keys ``N(0, I_{d_k})``, values uniform on the unit sphere of ``R^{d_v}``. A sample of ``m =
-    queries`` stored indices is scored against all ``N`` keys in chunks of ``chunk`` keys, in log
-    space for the exp kernel (a per-query running max rescales the weights; the nearest-value decision
-    is invariant to a positive scale). Memory is O(N (d_k + d_v) + queries * chunk) floats.
+    Keys ``N(0, I_{d_k})``, values uniform on the unit sphere of ``R^{d_v}``; read-out
+    ``o = sum_j v_j kappa(k_j, q)``. The memory is streamed in blocks of ``chunk`` pairs, each block
+    regenerated from its own child seed on every pass (collect the queries, accumulate the
+    read-outs, search the nearest value), so the working set is O(chunk (d_k + d_v + queries))
+    floats whatever ``N`` is. The exp kernel is accumulated in log space: a per-query running max
+    of the scores rescales the partial sums (the nearest-value decision is invariant to a
+    positive scale), so no weight overflows.
     """
-    K = rng.standard_normal((N, d_k))
-    V = rng.standard_normal((N, d_v))
-    V /= np.linalg.norm(V, axis=1, keepdims=True)
-    idx = rng.choice(N, size=min(queries, N), replace=False)
-    Q = K[idx]
+    base = int(rng.integers(2**62))
+    n_blocks = -(-N // chunk)
+
+    cache = {}
+
+    def block(c):
+        if c in cache:  # a memory of one block is generated once
+            return cache[c]
+        g = np.random.default_rng([base, c])
+        n = min(chunk, N - c * chunk)
+        K = g.standard_normal((n, d_k))
+        V = g.standard_normal((n, d_v))
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        if n_blocks == 1:
+            cache[c] = (K, V)
+        return K, V
+
+    idx = np.sort(rng.choice(N, size=min(queries, N), replace=False))
     m = len(idx)
+    Q = np.empty((m, d_k))
+    for c in np.unique(idx // chunk):
+        rows = (idx // chunk) == c
+        Q[rows] = block(c)[0][idx[rows] - c * chunk]
     out = np.zeros((m, d_v))
     log_scale = np.full(m, -np.inf)
-    for start in range(0, N, chunk):
-        s = Q @ K[start:start + chunk].T  # (m, chunk)
+    for c in range(n_blocks):
+        K, V = block(c)
+        s = Q @ K.T  # (m, chunk)
         if kernel == "exp":
             s = s / tau
             new_scale = np.maximum(log_scale, s.max(axis=1))
@@ -483,16 +514,16 @@ def top1_accuracy(rng, *, kernel: str, N: int, d_k: int, d_v: int, tau: float = 
             w = s
         else:
             raise ValueError(f"unknown kernel {kernel!r}")
-        out += w @ V[start:start + chunk]
+        out += w @ V
     best = np.full(m, -np.inf)
     arg = np.zeros(m, dtype=np.int64)
-    for start in range(0, N, chunk):
-        sim = out @ V[start:start + chunk].T
+    for c in range(n_blocks):
+        sim = out @ block(c)[1].T
         j = sim.argmax(axis=1)
         val = sim[np.arange(m), j]
         better = val > best
         best[better] = val[better]
-        arg[better] = j[better] + start
+        arg[better] = j[better] + c * chunk
     return float(np.mean(arg == idx))
 
 
