@@ -426,7 +426,7 @@ register(Claim(
                         prediction=lambda: th.inverse_snr_value_mean().result.subs(N - 2, 0)),
         NegativeControl("centered_route", "values centered before storing", variant="centered"),
     ),
-    strategy=_off_typical({"N": (3, 200), "d_k": (4, 16), "d_v": (2, 8), "tau": (3.0, 6.0), "mu_norm2": (0.1, 2.0)},
+    strategy=_off_typical({"N": (3, 100), "d_k": (4, 16), "d_v": (2, 8), "tau": (3.0, 6.0), "mu_norm2": (0.1, 2.0)},
                           kf=0.25, vf=1.0),
 ))
 
@@ -535,6 +535,6 @@ register(Claim(
         NegativeControl("linear_prediction", "cliff at the linear kernel's crossing log2(1 + d_k)",
                         prediction=lambda: sp.log(1 + d_k, 2)),
     ),
-    strategy={"kernel_id": (1, 2), "d_k": (15, 17)},
+    strategy={"kernel_id": (1, 2), "d_k": (15, 16)},
 ))
 

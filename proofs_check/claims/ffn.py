@@ -225,7 +225,7 @@ register(Claim(
     symbol=r"\mathrm{SNR}^{-1}_{\mathrm{FFN,top}k}",
     measure=num.measure_ffn_sparsity,
     fixed={"variant": "topk"},
-    trials={"quick": 300, "default": 600, "full": 1200},
+    trials={"quick": 200, "default": 600, "full": 1200},
     grids={"quick": _grid({"N": 1025, "d": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 12.0, "a": 1.5},),
            "default": _grid({"N": 1025, "d": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 12.0, "a": 1.5},
                             {"N": 4096, "d": 32, "d_v": 8, "key_norm2": 32.0, "value_norm2": 8.0, "a": 2.0}),
@@ -234,7 +234,7 @@ register(Claim(
     negative_controls=(
         NegativeControl("dense", "the dense ReLU value", prediction=lambda: th.inverse_snr_relu_ffn().result),
     ),
-    strategy=lambda claim: domain_strategy(claim, {"N": (1024, 1500), "d": (8, 16), "d_v": (4, 8),
+    strategy=lambda claim: domain_strategy(claim, {"N": (1024, 1100), "d": (8, 16), "d_v": (4, 8),
                                                    "key_norm2": (6.0, 12.0), "value_norm2": (4.0, 12.0),
                                                    "a": (1.0, 2.0)}),
 ))
