@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from numerics import kernels
-from numerics.estimate import Estimate, mean_estimate
+from numerics.estimate import Estimate, check_variant, mean_estimate
 
 __all__ = [
     "ACTIVATIONS",
@@ -104,8 +104,7 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
     ``glu`` is ``None`` (plain FFN), ``"tied"`` (gate and up keys equal) or ``"untied"``. Variant
     ``"ungated"`` drops the gate of a GLU (``sigma = identity``, a pure quadratic kernel).
     """
-    if variant not in (None, "ungated"):
-        raise ValueError(f"unknown variant {variant!r}")
+    check_variant(variant, {"ungated"})
     act = "identity" if variant == "ungated" else activation
     y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation=act,
                     glu=glu, trials=trials)
@@ -126,8 +125,7 @@ def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, val
     Variant ``"topk"`` keeps instead the ``k = round((N - 1) Q(a)) + 1`` largest activations, the
     top-k rule with the same expected number of active slots.
     """
-    if variant not in (None, "topk"):
-        raise ValueError(f"unknown variant {variant!r}")
+    check_variant(variant, {"topk"})
     if variant == "topk":
         k = int(round((N - 1) * (1.0 - ndtr(a)))) + 1
         y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation="relu",

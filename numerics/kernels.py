@@ -30,7 +30,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import Estimate, exact_value, mean_estimate, ratio_of_means
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, ratio_of_means
 
 __all__ = [
     "kish_ess",
@@ -54,11 +54,6 @@ __all__ = [
     "stored_key",
     "top1_accuracy",
 ]
-
-
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
 
 
 def stored_key(rng: np.random.Generator, d_k: int, key_norm2: float) -> np.ndarray:
@@ -115,7 +110,7 @@ def measure_inverse_snr_relu(rng, *, N: int, d_k: int, d_v: int, key_norm2: floa
 
     Variant ``"abs"`` uses ``|x^T y|`` (whose crosstalk equals the linear kernel's) instead.
     """
-    _check_variant(variant, {"abs"})
+    check_variant(variant, {"abs"})
     kernel = np.abs if variant == "abs" else (lambda s: np.maximum(s, 0.0))
     y = _readout_inverse_snr(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
                              value_norm2=value_norm2, signal=key_norm2, trials=trials)
@@ -180,7 +175,7 @@ def measure_inverse_snr_exp(rng, *, N: int, d_k: int, d_v: int, key_norm2: float
     Variant ``"naive"`` samples the keys from ``N(0, I)``: same estimand, heavy-tailed estimator.
     Each trial queries a fresh key direction with the given norm and draws 256 keys.
     """
-    _check_variant(variant, {"naive"})
+    check_variant(variant, {"naive"})
     logs, terms = _exp_conditional_trials(rng, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
                                           value_norm2=value_norm2, tau=tau, trials=trials,
                                           tilted=variant != "naive", keys_per_trial=256)
@@ -230,7 +225,7 @@ def measure_inverse_snr_exp_mean(rng, *, N: int, d_k: int, d_v: int, tau: float,
     mean is not). The ESS is Kish's over the per-trial values (they are positive). ``batch`` trials
     are drawn at once: O(batch * 16 * d_k) floats.
     """
-    _check_variant(variant, {"typical_keys"})
+    check_variant(variant, {"typical_keys"})
     n, m = N - 1, 16
     logs = np.empty(trials)
     for start in range(0, trials, batch):
@@ -258,7 +253,7 @@ def measure_inverse_snr_exp_ratio(rng, *, N: int, d_k: int, d_v: int, tau: float
     ``k_i ~ N(0, I)`` unweighted. The numerator's keys use the tilted proposal (16 per trial).
     ``batch`` trials at a time: O(batch * 16 * d_k) floats.
     """
-    _check_variant(variant, {"naive"})
+    check_variant(variant, {"naive"})
     n, m = N - 1, 16
     sigma2 = 1.0 if variant == "naive" else tau / (tau - 4.0)
     log_num, log_den = np.empty(trials), np.empty(trials)
@@ -303,7 +298,7 @@ def measure_feature_map_identity(rng, *, d: int, p: int, variant=None) -> Estima
 
     Variant ``"no_multinomial"`` omits the multinomial coefficients.
     """
-    _check_variant(variant, {"no_multinomial"})
+    check_variant(variant, {"no_multinomial"})
     X = rng.standard_normal((8, d))
     Y = rng.standard_normal((8, d))
     gram = poly_features(X, p, multinomial=variant is None) @ poly_features(Y, p, multinomial=variant is None).T
@@ -317,7 +312,7 @@ def measure_feature_map_dimension(rng, *, d: int, p: int, variant=None) -> Estim
 
     Variant ``"ordered"`` counts ordered index tuples (``d^p``) instead of multisets.
     """
-    _check_variant(variant, {"ordered"})
+    check_variant(variant, {"ordered"})
     if variant == "ordered":
         return exact_value(float(d**p), method="ordered tuples d^p")
     count = sum(1 for _ in combinations_with_replacement(range(d), p))
@@ -329,7 +324,7 @@ def measure_truncation_error(rng, *, R: float, P: int, variant=None) -> Estimate
 
     The kernel argument is ``u = x^T y / tau``. Variant ``"negative_side"`` searches only ``u <= 0``.
     """
-    _check_variant(variant, {"negative_side"})
+    check_variant(variant, {"negative_side"})
     hi = 0.0 if variant == "negative_side" else R
     u = np.concatenate([np.linspace(-R, hi, 2001), rng.uniform(-R, hi, 64)])
     head = np.zeros_like(u)
@@ -350,7 +345,7 @@ def measure_normalization_invariance(rng, *, N: int, d_k: int, d_v: int, tau: fl
     change the ratio and avoids overflow). Returns the max relative difference of the two ratios.
     Variant ``"noise_only"`` divides the noise by ``Z`` but not the signal.
     """
-    _check_variant(variant, {"noise_only"})
+    check_variant(variant, {"noise_only"})
     K = rng.standard_normal((N, d_k))
     V = rng.standard_normal((N, d_v))
     queries = rng.choice(N, size=min(N, 16), replace=False)
@@ -381,7 +376,7 @@ def measure_inverse_snr_value_mean(rng, *, N: int, d_k: int, d_v: int, key_norm2
     ``||k_i||^2/tau^2 <= 1/2`` keeps the log-normal kernel light enough for plain MC; the ESS (Kish,
     per trial) is reported. Variant ``"centered"`` subtracts the mean from the values first.
     """
-    _check_variant(variant, {"centered"})
+    check_variant(variant, {"centered"})
     n = N - 1
     mu = np.zeros(d_v)
     mu[0] = math.sqrt(mu_norm2)
@@ -534,7 +529,7 @@ def measure_accuracy_cliff(rng, *, kernel_id: int, d_k: int, trials: int = 4, va
     each ``N`` averages ``trials`` memories of 64 sampled queries. Returns ``log2 N_cliff`` (the
     first grid ``N`` below 1/2, interpolated linearly in ``log2 N``) as an exact value.
     """
-    _check_variant(variant, {"linear_readout"})
+    check_variant(variant, {"linear_readout"})
     kernel = {0: "linear", 1: "poly", 2: "exp"}[kernel_id]
     if variant == "linear_readout":
         kernel = "linear"

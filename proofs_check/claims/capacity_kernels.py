@@ -13,7 +13,9 @@ import sympy as sp
 from numerics import kernels as num
 from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
                                  register)
+from proofs_check.strategies import off_typical_norms
 from theory import kernels as th
+from theory.linear_memory import doubling_grid
 from theory.symbols import N, d_k, d_v, key_norm2, p, tau, value_norm2
 
 _N = Param("N", 2, 10**6, description="number of stored pairs")
@@ -27,13 +29,7 @@ _SMALL_N = Constraint("N <= 9 (N - 1 vs N resolvable)", lambda q: q["N"] <= 9)
 
 
 def _off_typical(caps, kf=0.5, vf=1.5):
-    """Hypothesis space with realised norms off their typical values, so norm-blind formulas fail."""
-    def build(claim):
-        from proofs_check.strategies import domain_strategy
-
-        return domain_strategy(claim, caps, derived={"key_norm2": lambda q: kf * q["d_k"],
-                                                     "value_norm2": lambda q: vf * q["d_v"]})
-    return build
+    return off_typical_norms(caps, key_fraction=kf, value_fraction=vf)
 
 
 # --- polynomial kernels -------------------------------------------------------------------------
@@ -448,7 +444,7 @@ register(Claim(
     constraints=(Constraint("d_max >= 4 d_min", lambda q: q["d_max"] >= 4 * q["d_min"]),),
     derivation=th.capacity_poly_exponent,
     prediction=lambda: p,
-    bound=lambda q: abs(th.capacity_poly_exponent_finite_size(_doubling(q["d_min"], q["d_max"]), q["p"], q["rho"]) - q["p"]),
+    bound=lambda q: abs(th.capacity_poly_exponent_finite_size(doubling_grid(q["d_min"], q["d_max"]), q["p"], q["rho"]) - q["p"]),
     symbol=r"\frac{d\log N^*}{d\log d_k}",
     measure=num.measure_poly_capacity_exponent,
     trials={"quick": 400, "default": 800, "full": 1600},
@@ -460,13 +456,6 @@ register(Claim(
                        NegativeControl("one_more", "exponent p + 1", prediction=lambda: p + 1)),
     strategy={"p": (1, 3), "d_min": (8, 8), "d_max": (32, 64), "rho": (0.5, 2.0)},
 ))
-
-
-def _doubling(d_min, d_max):
-    dims = [int(d_min)]
-    while dims[-1] * 2 <= d_max:
-        dims.append(dims[-1] * 2)
-    return dims
 
 
 register(Claim(

@@ -13,7 +13,7 @@ import sympy as sp
 from numerics import ffn as num
 from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
                                  evaluate, register)
-from proofs_check.strategies import domain_strategy
+from proofs_check.strategies import domain_strategy, off_typical_norms
 from theory import ffn as th
 from theory.symbols import N, d_v, key_norm2, value_norm2
 
@@ -27,11 +27,7 @@ _COND = "conditional on slot i: ||k_i||^2 = key_norm2, ||v_i||^2 = value_norm2"
 
 
 def _caps(caps, kf=0.5, vf=1.5):
-    """Hypothesis space with realised norms off their typical values, so norm-blind formulas fail."""
-    def build(claim):
-        return domain_strategy(claim, caps, derived={"key_norm2": lambda q: kf * q["d"],
-                                                     "value_norm2": lambda q: vf * q["d_v"]})
-    return build
+    return off_typical_norms(caps, key_dim="d", key_fraction=kf, value_fraction=vf)
 
 
 def _grid(*points):
