@@ -46,6 +46,7 @@ __all__ = [
     "measure_inverse_snr_exp_typical",
     "measure_inverse_snr_poly",
     "measure_inverse_snr_relu",
+    "measure_inverse_snr_truncated",
     "measure_inverse_snr_value_mean",
     "measure_normalization_invariance",
     "measure_poly_capacity_exponent",
@@ -115,6 +116,28 @@ def measure_inverse_snr_relu(rng, *, N: int, d_k: int, d_v: int, key_norm2: floa
     y = _readout_inverse_snr(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
                              value_norm2=value_norm2, signal=key_norm2, trials=trials)
     return mean_estimate(y, method="memory read-out MC, ReLU kernel")
+
+
+def measure_inverse_snr_truncated(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
+                                  tau: float, P: int, trials: int = 2000, variant=None) -> Estimate:
+    """Conditional SNR^{-1} of the truncated exp kernel ``sum_{q<=P} (x^T y/tau)^q/q!`` (read-out MC).
+
+    Variant ``"full_exp"`` reads out with the untruncated ``exp(x^T y/tau)`` instead.
+    """
+    check_variant(variant, {"full_exp"})
+
+    def truncated(s):
+        u = s / tau
+        out, term = np.ones_like(u), np.ones_like(u)
+        for q in range(1, P + 1):
+            term = term * u / q
+            out = out + term
+        return out
+
+    kernel = (lambda s: np.exp(s / tau)) if variant == "full_exp" else truncated
+    y = _readout_inverse_snr(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                             signal=float(kernel(np.array(key_norm2))), trials=trials)
+    return mean_estimate(y, method=f"memory read-out MC, exp kernel truncated at degree {P}")
 
 
 # --- exponential kernel: tilted importance sampling ---------------------------------------------

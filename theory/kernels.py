@@ -59,6 +59,9 @@ __all__ = [
     "poly_feature_map",
     "taylor_remainder_bound",
     "truncation_bound",
+    "inverse_snr_truncated",
+    "truncated_kernel_moment",
+    "truncated_kernel_signal",
     "value_mean_norm2",
 ]
 
@@ -381,6 +384,60 @@ def truncation_bound() -> Derivation:
                    lhs=sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"))
         .assume(tail, "triangle inequality: the tail at u = R, all of whose terms are positive, dominates")
         .step(sp.exp(_R) - sp.Sum(_R**_q / sp.factorial(_q), (_q, 0, _P)), "the power series of exp sums to e^R")
+    )
+
+
+class truncated_kernel_moment(sp.Function):
+    """``E[kappa_P(Z)^2]`` for ``kappa_P(z) = sum_{q<=P} (z/tau)^q/q!`` and ``Z ~ N(0, s2)``.
+
+    Expands to the explicit finite double sum ``sum_{q,r<=P} E[Z^{q+r}]/(tau^{q+r} q! r!)``, with
+    ``E[Z^n] = (n-1)!! s2^{n/2}`` for even ``n`` and 0 for odd ``n``, once ``P`` is an integer.
+    """
+
+    @classmethod
+    def eval(cls, P, s2, tau_):
+        if P.is_Integer:
+            total = sp.Integer(0)
+            for q_ in range(int(P) + 1):
+                for r_ in range(int(P) + 1):
+                    n = q_ + r_
+                    if n % 2 == 0:
+                        total += double_factorial_odd(n // 2) * s2 ** (n // 2) / (tau_**n * sp.factorial(q_) * sp.factorial(r_))
+            return total
+        return None
+
+
+class truncated_kernel_signal(sp.Function):
+    """``kappa_P(k_i, k_i) = sum_{q<=P} (s2/tau)^q/q!`` (explicit once ``P`` is an integer)."""
+
+    @classmethod
+    def eval(cls, P, s2, tau_):
+        if P.is_Integer:
+            return sum((s2 / tau_) ** q_ / sp.factorial(q_) for q_ in range(int(P) + 1))
+        return None
+
+
+@cache
+def inverse_snr_truncated() -> Derivation:
+    """Inverse SNR of the degree-``P`` truncation of the exp kernel, ``kappa_P = sum_{q<=P} (x^T y/tau)^q/q!``.
+
+    ``SNR^{-1}_P = (N-1) d_v E[kappa_P(Z)^2] / (kappa_P(k_i,k_i)^2 ||v_i||^2)``, a finite sum of Gaussian
+    moments (:class:`truncated_kernel_moment`); the instance ``P = 3`` is checked against
+    ``sympy.stats``. As ``P -> oo`` it tends to the exp-kernel value (monotone convergence of the
+    series of positive even moments); the polynomial family interpolates from the linear memory
+    (``P = 1`` up to the constant term) to softmax attention.
+    """
+    Z = Normal("Z", 0, sp.sqrt(key_norm2))
+    instance = E(sum((Z / tau) ** q_ / sp.factorial(q_) for q_ in range(4)) ** 2)
+    moment = truncated_kernel_moment(_P, key_norm2, tau)
+    signal = truncated_kernel_signal(_P, key_norm2, tau)
+    return (
+        inverse_snr_general()
+        .assume(inverse_snr_general().result.subs(E_kernel2, moment),
+                "linearity over the finite double sum; E Z^n = (n-1)!! ||k_i||^n (n even), 0 (n odd)")
+        .step(inverse_snr_general().result.subs(E_kernel2, moment),
+              "instance P = 3 agrees with sympy.stats", check=truncated_kernel_moment(3, key_norm2, tau) - instance)
+        .substitute(kernel_ii, signal, "kappa_P(k_i, k_i) = sum_{q<=P} (||k_i||^2/tau)^q/q!", proof=signal)
     )
 
 

@@ -363,6 +363,42 @@ register(Claim(
     strategy={"R": (0.1, 4.0), "P": (0, 12)},
 ))
 
+register(Claim(
+    id="capacity.expansion.truncated_snr",
+    statement="The degree-P truncation sum_{q<=P} (x^T y/tau)^q/q! of the exp kernel has the exact inverse SNR "
+              "(N-1) d_v E[kappa_P(Z)^2]/(kappa_P(k_i,k_i)^2 ||v_i||^2), a finite sum of Gaussian moments, which tends "
+              "to the exp-kernel value as P grows (not monotonically).",
+    anchor="§3, kernel mapping / exponential kernel (kernel expansion); suite",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E ||r||^2 / (kappa_P(k_i,k_i)^2 ||v_i||^2), r = sum_{j!=i} v_j kappa_P(k_j^T k_i)",
+                      distributions=_GAUSS, conditioning=_COND),
+    params=(_N, Param("d_k", 1, 256, description="key dimension"), _DV, _KN, _VN, _TAU,
+            Param("P", 0, 12, description="truncation degree")),
+    derivation=th.inverse_snr_truncated,
+    symbol=r"\mathrm{SNR}^{-1}_{P}",
+    measure=num.measure_inverse_snr_truncated,
+    trials={"quick": 2000, "default": 4000, "full": 8000},
+    grids={"quick": ({"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 4.0, "value_norm2": 6.0, "tau": 2.0, "P": 1},
+                     {"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 8.0, "value_norm2": 6.0, "tau": 2.0, "P": 2}),
+           "default": ({"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 4.0, "value_norm2": 6.0, "tau": 2.0, "P": 1},
+                       {"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 8.0, "value_norm2": 6.0, "tau": 2.0, "P": 2},
+                       {"N": 65, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 8.0, "tau": 4.0, "P": 6}),
+           "full": ({"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 4.0, "value_norm2": 6.0, "tau": 2.0, "P": 1},
+                    {"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 8.0, "value_norm2": 6.0, "tau": 2.0, "P": 2},
+                    {"N": 65, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 8.0, "tau": 4.0, "P": 6})},
+    negative_controls=(
+        NegativeControl("limit_value", "the exp-kernel value (the P -> oo limit) used at finite P",
+                        prediction=lambda: th.inverse_snr_exp().result,
+                        applies_when=Constraint("P <= 2 (the limit is reached within the SE for larger P)",
+                                                lambda q: q["P"] <= 2)),
+        NegativeControl("full_exp_route", "read-out with the untruncated exp kernel", variant="full_exp",
+                        applies_when=Constraint("P <= 2", lambda q: q["P"] <= 2)),
+    ),
+    strategy={"N": (2, 64), "d_k": (4, 16), "d_v": (2, 8), "key_norm2": (1.0, 6.0), "value_norm2": (1.0, 8.0),
+              "tau": (1.5, 4.0), "P": (0, 5)},
+))
+
 # --- normalization ------------------------------------------------------------------------------
 
 register(Claim(
