@@ -269,30 +269,39 @@ def measure_inverse_snr_exp_ratio(rng, *, N: int, d_k: int, d_v: int, tau: float
                                   variant=None, batch: int = 512) -> Estimate:
     """Ratio of expectations ``E||r||^2 / E[kappa(k_i,k_i)^2 ||v_i||^2]`` for the exp kernel (tau > 4).
 
-    The denominator ``E exp(2 ||k_i||^2 / tau)`` has infinite variance under ``k_i ~ N(0, I)`` for
-    ``tau <= 8``, so ``k_i`` is drawn from its exponential tilt ``N(0, sigma^2 I)``,
-    ``sigma^2 = tau/(tau - 4)``, with weight ``omega = sigma^{d_k} exp(-2 ||k_i||^2 / tau)``; the same
-    weighted trials give numerator and denominator (delta-method ratio). Variant ``"naive"`` draws
-    ``k_i ~ N(0, I)`` unweighted. The numerator's keys use the tilted proposal (16 per trial).
-    ``batch`` trials at a time: O(batch * 16 * d_k) floats.
+    Numerator and denominator are estimated from independent samples, each with the stored key
+    ``k_i`` drawn from the exponential tilt of its own integrand:
+
+    * numerator ``(N-1) d_v E[E(kappa^2 | k_i)]``: ``k_i ~ N(0, s_a I)``, ``s_a = 1/(1 - 4/tau^2)``,
+      weight ``s_a^{d_k/2} exp(-2||k_i||^2/tau^2)``, inner expectation by 16 tilted keys;
+    * denominator ``E exp(2||k_i||^2/tau) ||v_i||^2`` (infinite variance under ``N(0, I)`` for
+      ``tau <= 8``): ``k_i ~ N(0, s_b I)``, ``s_b = 1/(1 - 4/tau)``, weight ``s_b^{d_k/2} exp(-2||k_i||^2/tau)``.
+
+    The weights are Gaussian density ratios. Variant ``"naive"`` draws ``k_i ~ N(0, I)`` unweighted
+    for both. Delta-method SE (the paired covariance is zero in expectation); ESS is the smaller
+    Kish ESS of the two. ``batch`` trials at a time: O(batch * 16 * d_k) floats.
     """
     check_variant(variant, {"naive"})
     n, m = N - 1, 16
-    sigma2 = 1.0 if variant == "naive" else tau / (tau - 4.0)
+    naive = variant == "naive"
+    s_a = 1.0 if naive else 1.0 / (1.0 - 4.0 / tau**2)
+    s_b = 1.0 if naive else 1.0 / (1.0 - 4.0 / tau)
     log_num, log_den = np.empty(trials), np.empty(trials)
     for start in range(0, trials, batch):
         b = min(batch, trials - start)
-        k_i = rng.standard_normal((b, d_k)) * math.sqrt(sigma2)
-        norm2 = np.sum(k_i * k_i, axis=1)
-        # log omega without its constant sigma^{d_k}, which cancels in the ratio
-        log_omega = np.zeros(b) if variant == "naive" else -2.0 * norm2 / tau
-        inner = logsumexp(_tilted_log_terms(rng, k_i, tau, m), axis=1) - math.log(m)
-        log_num[start:start + b] = log_omega + inner + math.log(n * d_v)
-        log_den[start:start + b] = log_omega + 2.0 * norm2 / tau + np.log(rng.chisquare(d_v, size=b))
+        k_a = rng.standard_normal((b, d_k)) * math.sqrt(s_a)
+        na = np.sum(k_a * k_a, axis=1)
+        log_wa = 0.0 if naive else 0.5 * d_k * math.log(s_a) - 2.0 * na / tau**2
+        inner = logsumexp(_tilted_log_terms(rng, k_a, tau, m), axis=1) - math.log(m)
+        log_num[start:start + b] = log_wa + inner + math.log(n * d_v)
+        k_b = rng.standard_normal((b, d_k)) * math.sqrt(s_b)
+        nb = np.sum(k_b * k_b, axis=1)
+        log_wb = 0.0 if naive else 0.5 * d_k * math.log(s_b) - 2.0 * nb / tau
+        log_den[start:start + b] = log_wb + 2.0 * nb / tau + np.log(rng.chisquare(d_v, size=b))
     shift = max(log_num.max(), log_den.max())  # a common scale, cancels in the ratio
     est = ratio_of_means(np.exp(log_num - shift), np.exp(log_den - shift),
-                         method="ratio of means, k_i from its exponential tilt N(0, tau/(tau-4) I)"
-                         if variant != "naive" else "ratio of means, plain k_i ~ N(0, I)")
+                         method="ratio of means, plain k_i ~ N(0, I)" if naive else
+                         "ratio of independent means, k_i from the exponential tilt of each integrand")
     ess = min(kish_ess(log_num), kish_ess(log_den))
     return Estimate(est.estimate, est.standard_error, est.trials, ess, est.method)
 
