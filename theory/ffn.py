@@ -11,7 +11,7 @@ Gaussian keys and zero-mean values the general-kernel calculus applies with
 >>> inverse_snr_exp_activation().result
 d_v*(N - 1)*exp(2*beta*key_norm2*(beta - 1))/value_norm2
 >>> inverse_snr_reglu().result
-3*d_v*(N - 1)/(2*key_norm2**2*value_norm2)
+d_v*(3*N - 3)/(2*key_norm2**2*value_norm2)
 
 Activations: ReLU (the "ReLU-like kernel" of the paper), ``exp(beta z)`` (a softmax-like slot
 activation with pre-activation scale ``beta``), GELU ``z Phi(z)`` (closed form via Stein's lemma),

@@ -15,7 +15,7 @@ With Gaussian keys ``k_j ~ N(0, I_{d_k})`` the projection ``k_j^T k_i | k_i`` is
 >>> inverse_snr_relu().result
 d_v*(N - 1)/(2*key_norm2*value_norm2)
 >>> inverse_snr_exp().result
-d_v*(N - 1)*exp(2*key_norm2*(1 - tau)/tau**2)/value_norm2
+d_v*(N - 1)*exp(key_norm2*(2 - 2*tau)/tau**2)/value_norm2
 
 The exponential kernel's three estimands (conditional at typical keys, mean over ``k_i``,
 ratio of expectations) differ in kind, not only in constants: see :func:`inverse_snr_exp_mean`
