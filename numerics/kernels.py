@@ -33,6 +33,7 @@ from scipy.special import logsumexp
 from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, ratio_of_means
 
 __all__ = [
+    "ROUNDING_FLOOR",
     "kish_ess",
     "log_exp_moment",
     "measure_accuracy_cliff",
@@ -55,6 +56,9 @@ __all__ = [
     "stored_key",
     "top1_accuracy",
 ]
+
+
+ROUNDING_FLOOR = 1e-12  # relative: float64 exp/log round-off of a tilted estimate, far above 1e-15 in practice
 
 
 def stored_key(rng: np.random.Generator, d_k: int, key_norm2: float) -> np.ndarray:
@@ -199,7 +203,10 @@ def measure_inverse_snr_exp(rng, *, N: int, d_k: int, d_v: int, key_norm2: float
                                           tilted=variant != "naive", keys_per_trial=256)
     est = mean_estimate(np.exp(logs), method="exp kernel: values integrated exactly, keys "
                         + ("plain MC (naive)" if variant == "naive" else "tilted IS, proposal N(2 k_i/tau, I)"))
-    return Estimate(est.estimate, est.standard_error, est.trials, kish_ess(terms), est.method)
+    # The tilted terms are equal in exact arithmetic, so their spread is float rounding, which is
+    # not independent across terms; the SE is floored at a rounding level relative to the estimate.
+    se = max(est.standard_error, ROUNDING_FLOOR * abs(est.estimate))
+    return Estimate(est.estimate, se, est.trials, kish_ess(terms), est.method)
 
 
 def measure_inverse_snr_exp_typical(rng, *, N: int, d_k: int, d_v: int, tau_choice: int = 0,
