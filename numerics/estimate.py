@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Estimate", "exact_value", "mean_estimate", "ratio_of_means"]
+__all__ = ["Estimate", "check_variant", "exact_value", "mean_estimate", "ratio_of_means"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,9 @@ def ratio_of_means(numerators, denominators, *, method: str) -> Estimate:
     cov = np.cov(a, b, ddof=1)
     var = (cov[0, 0] - 2.0 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mb**2)
     return Estimate(float(ratio), float(np.sqrt(max(var, 0.0))), int(n), None, method)
+
+
+def check_variant(variant, allowed) -> None:
+    """Reject an unknown negative-control route name (``None`` is the correct computation)."""
+    if variant is not None and variant not in allowed:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")

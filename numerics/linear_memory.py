@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, exact_value, mean_estimate, ratio_of_means
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, ratio_of_means
 
 __all__ = [
     "accumulate_memory",
@@ -32,11 +32,6 @@ __all__ = [
     "retrieve",
     "unit_rows",
 ]
-
-
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
 
 
 def build_memory(K: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -76,7 +71,7 @@ def measure_memory_accumulation(rng, *, N: int, d_k: int, d_v: int, variant=None
     The second route never forms ``S``. Exact in exact arithmetic, so the estimate is float error.
     Variant ``"overwrite"`` builds ``S_t = v_t k_t^T`` instead.
     """
-    _check_variant(variant, {"overwrite"})
+    check_variant(variant, {"overwrite"})
     K = rng.standard_normal((N, d_k))
     V = rng.standard_normal((N, d_v))
     Q = rng.standard_normal((4, d_k))
@@ -91,7 +86,7 @@ def measure_crosstalk_decomposition(rng, *, N: int, d_k: int, d_v: int, variant=
     The decomposition is computed per query from inner products (O(N d) per query); ``S k_i`` through
     the memory. Variant ``"unit_signal"`` drops the ``||k_i||^2`` factor of the signal.
     """
-    _check_variant(variant, {"unit_signal"})
+    check_variant(variant, {"unit_signal"})
     K = rng.standard_normal((N, d_k))
     V = rng.standard_normal((N, d_v))
     through_memory = retrieve(build_memory(K, V), K)
@@ -111,7 +106,7 @@ def measure_orthonormal_retrieval(rng, *, N: int, d_k: int, d_v: int, variant=No
     Variants: ``"scaled_keys"`` uses orthogonal keys of norm 2; ``"extra_key"`` stores one more
     random unit key than the orthonormal set (N + 1 keys, so N + 1 > d_k when N = d_k).
     """
-    _check_variant(variant, {"scaled_keys", "extra_key"})
+    check_variant(variant, {"scaled_keys", "extra_key"})
     if N > d_k:
         raise ValueError(f"orthonormal keys need N <= d_k, got N={N!r}, d_k={d_k!r}")
     Qmat, _ = np.linalg.qr(rng.standard_normal((d_k, N)))

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from proofs_check.ledger import Claim
 
-__all__ = ["domain_strategy", "params_strategy"]
+__all__ = ["domain_strategy", "off_typical_norms", "params_strategy"]
 
 
 def domain_strategy(claim: Claim, caps: Mapping[str, tuple[float, float]] | None = None,
@@ -48,3 +48,14 @@ def params_strategy(claim: Claim):
     if callable(claim.strategy):
         return claim.strategy(claim)
     return domain_strategy(claim, claim.strategy)
+
+
+def off_typical_norms(caps: Mapping[str, tuple[float, float]], *, key_dim: str = "d_k", key_fraction: float = 0.5,
+                      value_fraction: float = 1.5):
+    """A ``Claim.strategy`` for conditional SNR claims: ``key_norm2 = key_fraction * key_dim`` and
+    ``value_norm2 = value_fraction * d_v`` are derived, set off their typical values so that a
+    formula blind to the realised norms fails."""
+    def build(claim: Claim):
+        return domain_strategy(claim, caps, derived={"key_norm2": lambda q: key_fraction * q[key_dim],
+                                                     "value_norm2": lambda q: value_fraction * q["d_v"]})
+    return build

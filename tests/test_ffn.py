@@ -1,0 +1,69 @@
+"""FFN as associative memory: the layer equals its slot sum, closed forms match quadrature."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate
+from scipy.special import ndtr
+
+from numerics import ffn as num
+from proofs_check.ledger import evaluate
+from theory import ffn as th
+
+
+@settings(max_examples=25)
+@given(n=st.integers(1, 20), d=st.integers(1, 8), dv=st.integers(1, 6), act=st.sampled_from(["relu", "gelu", "silu"]),
+       glu=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_ffn_equals_sum_over_slots(n, d, dv, act, glu, seed):
+    """W_2 sigma(W_1 x) (times W_3 x for a GLU) equals sum_i v_i sigma(k_i^T x) (k'_i^T x), slot by slot."""
+    rng = np.random.default_rng(seed)
+    W1, W3 = rng.standard_normal((1, n, d)), rng.standard_normal((1, n, d))
+    W2, x = rng.standard_normal((1, dv, n)), rng.standard_normal((1, d))
+    out, _ = num.ffn_forward(W1, W2, x, activation=act, W3=W3 if glu else None)
+    sigma = num.ACTIVATIONS[act]
+    slots = sum(W2[0, :, i] * sigma(W1[0, i] @ x[0]) * ((W3[0, i] @ x[0]) if glu else 1.0) for i in range(n))
+    np.testing.assert_allclose(out[0], slots, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("s2", [0.1, 0.5, 1.0, 3.0, 20.0])
+def test_gelu_second_moment_matches_quadrature(s2):
+    """The Stein-lemma closed form of E[GELU(Z)^2], Z ~ N(0, s2), agrees with scipy quadrature."""
+    params = {"N": 2, "d_v": 1, "key_norm2": s2, "value_norm2": 1.0}
+    closed = evaluate(th.inverse_snr_gelu().result, params) * (s2 * ndtr(s2)) ** 2
+    sd = math.sqrt(s2)
+    quad, _ = integrate.quad(lambda z: (z * ndtr(z)) ** 2 * math.exp(-z * z / (2 * s2)) / math.sqrt(2 * math.pi * s2),
+                             -12 * sd, 12 * sd, epsabs=0, epsrel=1e-12, limit=200)
+    assert closed == pytest.approx(quad, rel=1e-9)
+
+
+def test_gelu_tends_to_relu_at_large_scale():
+    """At typical scale (s2 = 64) GELU and ReLU crosstalk agree within 1%."""
+    params = {"N": 100, "d_v": 8, "key_norm2": 64.0, "value_norm2": 8.0}
+    gelu = evaluate(th.inverse_snr_gelu().result, params)
+    relu = evaluate(th.inverse_snr_relu_ffn().result, params)
+    assert gelu == pytest.approx(relu, rel=0.01)
+
+
+def test_exp_activation_at_unit_scale_has_no_dimension_gain():
+    """beta = 1: SNR^{-1} = (N-1) d_v/||v_i||^2 whatever ||k_i||^2 is."""
+    expr = th.inverse_snr_exp_activation().result
+    values = [evaluate(expr, {"N": 9, "d_v": 4, "value_norm2": 4.0, "beta": 1.0, "key_norm2": k}) for k in (1.0, 50.0)]
+    assert values == pytest.approx([8.0, 8.0])
+
+
+@pytest.mark.parametrize("a,gain", [(1.0, 1.2480468738790311), (2.0, 3.8246164022370195)])
+def test_sparsity_gain_matches_scipy(a, gain):
+    """1/(2 (Q(a) + a phi(a))) from theory equals the value computed with scipy.stats.norm."""
+    from scipy.stats import norm
+
+    assert evaluate(th.sparsity_gain(), {"a": a}) == pytest.approx(1 / (2 * (norm.sf(a) + a * norm.pdf(a))))
+    assert evaluate(th.sparsity_gain(), {"a": a}) == pytest.approx(gain)
+
+
+def test_topk_mask_keeps_the_k_largest():
+    """Exactly the k largest entries of each row survive."""
+    h = np.array([[3.0, -1.0, 5.0, 2.0], [0.1, 0.4, 0.3, 0.2]])
+    np.testing.assert_array_equal(num.topk_mask(h, 2), [[3.0, 0.0, 5.0, 0.0], [0.0, 0.4, 0.3, 0.0]])

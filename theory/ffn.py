@@ -1,0 +1,165 @@
+"""The FFN as an associative memory: ``FFN(x) = W_2 sigma(W_1 x) = sum_i v_i sigma(k_i^T x)`` (paper §3).
+
+Keys are the rows ``k_i`` of ``W_1`` (``d_ff x d``), values the columns ``v_i`` of ``W_2``
+(``d x d_ff``); the memory has ``N = d_ff`` slots. Querying slot ``i`` with ``x = k_i`` gives
+``c v_i + r``, ``c = sigma(||k_i||^2)``, ``r = sum_{j != i} v_j sigma(k_j^T k_i)``, and with
+Gaussian keys and zero-mean values the general-kernel calculus applies with
+``kappa(x, y) = sigma(x^T y)``:
+
+    SNR^{-1} = (N - 1) d_v E[sigma(Z)^2] / (sigma(||k_i||^2)^2 ||v_i||^2),  Z ~ N(0, ||k_i||^2).
+
+>>> inverse_snr_exp_activation().result
+d_v*(N - 1)*exp(2*beta*key_norm2*(beta - 1))/value_norm2
+>>> inverse_snr_reglu().result
+d_v*(3*N - 3)/(2*key_norm2**2*value_norm2)
+
+Activations: ReLU (the "ReLU-like kernel" of the paper), ``exp(beta z)`` (a softmax-like slot
+activation with pre-activation scale ``beta``), GELU ``z Phi(z)`` (closed form via Stein's lemma),
+and the gated unit (GLU) ``sigma(k^T x) (k'^T x)`` with tied gate and up keys ``k' = k``.
+Top-k sparsity is modelled by a threshold ``t = a ||k_i||`` on the pre-activation.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+from sympy.stats import E, Normal
+
+from theory.derivation import Derivation
+from theory.kernels import E_kernel2, inverse_snr_general, kernel_ii
+from theory.symbols import N, d_v, key_norm2, value_norm2
+
+__all__ = [
+    "a_threshold",
+    "beta",
+    "inverse_snr_exp_activation",
+    "inverse_snr_gelu",
+    "inverse_snr_relu_ffn",
+    "inverse_snr_reglu",
+    "inverse_snr_threshold",
+    "optimal_beta",
+    "sparsity_gain",
+]
+
+beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot activation
+a_threshold = sp.Symbol("a", positive=True)  # activation threshold in units of ||k_i||
+_a = sp.Symbol("s2", positive=True)
+_z = sp.Symbol("z", real=True)
+
+
+def _gauss_density(var):
+    return sp.exp(-_z**2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+
+
+@cache
+def inverse_snr_relu_ffn() -> Derivation:
+    """ReLU FFN: ``E[ReLU(Z)^2] = ||k_i||^2/2``, ``c = ||k_i||^2``: ``(N-1) d_v / (2 ||k_i||^2 ||v_i||^2)``."""
+    proof = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(Z)^2] = int_0^oo z^2 phi", proof=proof)
+        .substitute(kernel_ii, key_norm2, "sigma(||k_i||^2) = ||k_i||^2", proof=key_norm2)
+        .step((N - 1) * d_v / (2 * key_norm2 * value_norm2), "cancel")
+    )
+
+
+@cache
+def inverse_snr_exp_activation() -> Derivation:
+    """``sigma(z) = exp(beta z)``: ``SNR^{-1} = (N-1) (d_v/||v_i||^2) exp(2 beta (beta - 1) ||k_i||^2)``.
+
+    The exp kernel at temperature ``tau = 1/beta``; at the unit scale ``beta = 1`` there is no gain
+    at all (``SNR^{-1} = (N-1) d_v/||v_i||^2``), the optimum is ``beta = 1/2``.
+    """
+    mgf = sp.simplify(E(sp.exp(2 * beta * Normal("Z", 0, sp.sqrt(_a))))).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, sp.exp(2 * beta**2 * key_norm2), "Gaussian MGF at 2 beta", proof=mgf)
+        .substitute(kernel_ii, sp.exp(beta * key_norm2), "sigma(||k_i||^2) = exp(beta ||k_i||^2)",
+                    proof=sp.exp(beta * key_norm2))
+        .step((N - 1) * d_v / value_norm2 * sp.exp(2 * beta * (beta - 1) * key_norm2), "collect the exponents")
+    )
+
+
+@cache
+def optimal_beta() -> Derivation:
+    """The exponent ``2 beta (beta - 1)`` is minimised at ``beta = 1/2`` (value ``-1/2``, i.e. ``e^{-||k_i||^2/2}``)."""
+    f = 2 * beta * (beta - 1)
+    return (
+        Derivation("optimal pre-activation scale", sp.Matrix(sp.solve(sp.diff(f, beta), beta)),
+                   lhs=sp.Symbol(r"\arg\min_\beta 2\beta(\beta-1)"))
+        .step(sp.Matrix([sp.Rational(1, 2)]), "stationary point; the second derivative 4 > 0",
+              check=f.subs(beta, sp.Rational(1, 2)) + sp.Rational(1, 2))
+    )
+
+
+@cache
+def inverse_snr_reglu() -> Derivation:
+    """Gated unit with tied keys, ``sigma(k^T x)(k^T x)`` with ``sigma = ReLU``: kernel ``z^2 1{z > 0}``.
+
+    ``E[Z^4 1{Z > 0}] = 3 ||k_i||^4/2`` and ``c = ||k_i||^4``, so ``SNR^{-1} = 3 (N-1) d_v /
+    (2 ||k_i||^4 ||v_i||^2)``: the crosstalk of a degree-2 kernel, capacity ~ d^2 instead of d.
+    """
+    proof = sp.integrate(_z**4 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, 3 * key_norm2**2 / 2, "E[Z^4 1{Z>0}] = 3 ||k_i||^4 / 2", proof=proof)
+        .substitute(kernel_ii, key_norm2**2, "ReLU(||k_i||^2) ||k_i||^2 = ||k_i||^4", proof=key_norm2**2)
+        .step(3 * (N - 1) * d_v / (2 * key_norm2**2 * value_norm2), "cancel")
+    )
+
+
+def _std_cdf(x):
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+@cache
+def inverse_snr_gelu() -> Derivation:
+    """GELU ``z Phi(z)``: ``E[GELU(Z)^2] = s^2 [1/4 + asin(s^2/(1+s^2))/(2 pi) + s^2/(pi (1+s^2) sqrt(1+2s^2))]``.
+
+    Stein's lemma ``E[Z g(Z)] = s^2 E[g'(Z)]`` with ``g = z Phi^2`` gives
+    ``E[Z^2 Phi^2] = s^2 (E[Phi(Z)^2] + 2 E[Z Phi(Z) phi(Z)])``, and again with ``g = Phi phi``,
+    ``E[Z Phi phi] = s^2 E[phi(Z)^2] / (1 + s^2)``; ``E[phi(Z)^2] = 1/(2 pi sqrt(1 + 2 s^2))`` is
+    integrated by sympy; ``E[Phi(Z)^2] = 1/4 + asin(s^2/(1+s^2))/(2 pi)`` is the bivariate-normal
+    orthant probability (Sheppard), cited. Signal ``c = GELU(||k_i||^2)``.
+    """
+    s2 = key_norm2
+    E_phi2 = sp.Symbol(r"\mathbb{E}\varphi(Z)^2", positive=True)
+    E_Phi2 = sp.Symbol(r"\mathbb{E}\Phi(Z)^2", positive=True)
+    phi_std = sp.exp(-_z**2 / 2) / sp.sqrt(2 * sp.pi)
+    proof_phi2 = sp.integrate(phi_std**2 * _gauss_density(_a), (_z, -sp.oo, sp.oo)).subs(_a, s2)
+    second = s2 * (E_Phi2 + 2 * s2 * E_phi2 / (1 + s2))
+    gelu_ii = s2 * _std_cdf(s2)
+    return (
+        inverse_snr_general()
+        .substitute(kernel_ii, gelu_ii, "sigma(||k_i||^2) = ||k_i||^2 Phi(||k_i||^2)", proof=gelu_ii)
+        .cite((N - 1) * d_v * second / (gelu_ii**2 * value_norm2),
+              "Stein's lemma twice: E[Z^2 Phi^2] = s^2 (E Phi^2 + 2 s^2 E phi^2/(1+s^2))")
+        .substitute(E_phi2, 1 / (2 * sp.pi * sp.sqrt(1 + 2 * s2)), "Gaussian integral of phi^2", proof=proof_phi2)
+        .cite((N - 1) * d_v * s2 * (sp.Rational(1, 4) + sp.asin(s2 / (1 + s2)) / (2 * sp.pi)
+                                    + s2 / (sp.pi * (1 + s2) * sp.sqrt(1 + 2 * s2))) / (gelu_ii**2 * value_norm2),
+              "Sheppard's orthant probability: E Phi(Z)^2 = P(U_1 <= Z, U_2 <= Z) = 1/4 + asin(s^2/(1+s^2))/(2 pi)")
+    )
+
+
+@cache
+def inverse_snr_threshold() -> Derivation:
+    """ReLU FFN keeping only activations above ``t = a ||k_i||`` (top-k sparsity, ``k ~ (N-1) Q(a) + 1``).
+
+    ``E[Z^2 1{Z > a s}] = s^2 (Q(a) + a phi(a))`` for ``Z ~ N(0, s^2)``, ``Q = 1 - Phi``; the signal is
+    kept when ``||k_i||^2 > t``. Hence ``SNR^{-1} = (N-1) d_v (Q(a) + a phi(a)) / (||k_i||^2 ||v_i||^2)``.
+    """
+    # substitute z = s u: the kept second moment is s^2 int_a^oo u^2 phi(u) du
+    kept = key_norm2 * sp.integrate(_z**2 * _gauss_density(1), (_z, a_threshold, sp.oo))
+    tail = 1 - _std_cdf(a_threshold) + a_threshold * sp.exp(-a_threshold**2 / 2) / sp.sqrt(2 * sp.pi)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, key_norm2 * tail, "int_{a s}^oo z^2 phi_s(z) dz = s^2 (Q(a) + a phi(a))", proof=kept)
+        .substitute(kernel_ii, key_norm2, "the stored slot is above threshold: sigma = ||k_i||^2", proof=key_norm2)
+        .step((N - 1) * d_v * tail / (key_norm2 * value_norm2), "cancel")
+    )
+
+
+def sparsity_gain() -> sp.Expr:
+    """SNR gain of threshold sparsity over the dense ReLU FFN: ``1 / (2 (Q(a) + a phi(a)))``."""
+    return sp.simplify(inverse_snr_relu_ffn().result / inverse_snr_threshold().result)

@@ -1,0 +1,485 @@
+"""Kernel associative memories: retrieval SNR of the polynomial, ReLU and exponential kernels (paper §3).
+
+A kernel memory stores ``N`` pairs and answers a stored key with
+``o = sum_j v_j kappa(k_j, k_i) = c v_i + r``, ``c = kappa(k_i, k_i)``,
+``r = sum_{j != i} v_j kappa(k_j, k_i)``. For i.i.d. zero-mean values the cross terms of
+``||r||^2`` vanish in expectation, so, conditional on the stored pair,
+
+    SNR^{-1}_kappa = (N - 1) d_v E[kappa^2(k_j, k_i) | k_i] / (kappa^2(k_i, k_i) ||v_i||^2)
+
+(the paper writes ``N`` for ``N - 1`` and drops the value-norm factor ``d_v / ||v_i||^2``).
+With Gaussian keys ``k_j ~ N(0, I_{d_k})`` the projection ``k_j^T k_i | k_i`` is
+``N(0, ||k_i||^2)``, so every kernel of the inner product needs one scalar Gaussian moment:
+
+>>> from theory.symbols import N, d_k, d_v, key_norm2, value_norm2, p, tau
+>>> inverse_snr_relu().result
+d_v*(N - 1)/(2*key_norm2*value_norm2)
+>>> inverse_snr_exp().result
+d_v*(N - 1)*exp(key_norm2*(2 - 2*tau)/tau**2)/value_norm2
+
+The exponential kernel's three estimands (conditional at typical keys, mean over ``k_i``,
+ratio of expectations) differ in kind, not only in constants: see :func:`inverse_snr_exp_mean`
+and :func:`inverse_snr_exp_ratio`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+from sympy.stats import ChiSquared, E, Normal, moment_generating_function
+
+from theory.derivation import Derivation
+from theory.symbols import N, d_k, d_v, key_norm2, p, rho, tau, value_norm2
+
+__all__ = [
+    "E_kernel2",
+    "capacity_exp",
+    "capacity_exp_slope",
+    "capacity_exp_slope_finite_size",
+    "capacity_poly",
+    "capacity_poly_exponent",
+    "capacity_poly_exponent_finite_size",
+    "snr_crossing",
+    "double_factorial_odd",
+    "exp_typical_exponent",
+    "exp_typical_optimum",
+    "feature_map_dimension",
+    "gaussian_even_moment",
+    "inverse_snr_exp",
+    "inverse_snr_exp_mean",
+    "inverse_snr_exp_ratio",
+    "inverse_snr_exp_sqrt_d",
+    "inverse_snr_exp_typical",
+    "inverse_snr_general",
+    "inverse_snr_poly",
+    "inverse_snr_relu",
+    "inverse_snr_value_mean",
+    "normalization_invariance",
+    "poly_feature_map",
+    "taylor_remainder_bound",
+    "truncation_bound",
+    "inverse_snr_truncated",
+    "truncated_kernel_moment",
+    "truncated_kernel_signal",
+    "value_mean_norm2",
+]
+
+# Placeholders that a derivation replaces by a sympy-computed expectation.
+E_kernel2 = sp.Symbol(r"\mathbb{E}[\kappa^2(k_j,k_i)\mid k_i]", positive=True)
+E_kernel = sp.Symbol(r"\mathbb{E}[\kappa(k_j,k_i)\mid k_i]", positive=True)
+kernel_ii = sp.Symbol(r"\kappa(k_i,k_i)", positive=True)
+E_v2 = sp.Symbol(r"\mathbb{E}\|v_j\|^2", positive=True)
+value_mean_norm2 = sp.Symbol("mu_norm2", nonnegative=True)  # ||mu||^2 of the value mean
+
+_a = sp.Symbol("a", positive=True)  # variance of the projection k_j^T k_i given k_i
+_z = sp.Symbol("z", real=True)
+
+
+def double_factorial_odd(n) -> sp.Expr:
+    """``(2n - 1)!! = (2n)! / (2^n n!)``, the written-out form sympy simplifies reliably."""
+    return sp.factorial(2 * n) / (2**n * sp.factorial(n))
+
+
+@cache
+def gaussian_even_moment() -> sp.Expr:
+    """``E[Z^{2p}]`` for ``Z ~ N(0, a)``, integrated by sympy for symbolic integer ``p``."""
+    density = sp.exp(-_z**2 / (2 * _a)) / sp.sqrt(2 * sp.pi * _a)
+    return sp.integrate(_z ** (2 * p) * density, (_z, -sp.oo, sp.oo))
+
+
+@cache
+def inverse_snr_general() -> Derivation:
+    """The general-kernel inverse SNR, conditional on ``(k_i, v_i)``, zero-mean i.i.d. values.
+
+    ``E||r||^2 = sum_{j != i} E||v_j||^2 E[kappa^2 | k_i]`` (cross terms have zero mean) and
+    ``E||v_j||^2 = d_v``.
+    """
+    start = (N - 1) * E_v2 * E_kernel2 / (kernel_ii**2 * value_norm2)
+    return (
+        Derivation("general kernel SNR^{-1}", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_\kappa"))
+        .substitute(E_v2, d_v, "||v_j||^2 ~ chi^2(d_v)", proof=E(ChiSquared("X", d_v)))
+    )
+
+
+@cache
+def inverse_snr_poly() -> Derivation:
+    """Polynomial kernel ``(x^T y)^p``: ``SNR^{-1} = (N-1) d_v (2p-1)!! / (||k_i||^{2p} ||v_i||^2)``."""
+    moment = key_norm2**p * double_factorial_odd(p)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, moment, "E[(k_j^T k_i)^{2p} | k_i] = (2p-1)!! ||k_i||^{2p} (Gaussian even moment)",
+                    proof=gaussian_even_moment().subs(_a, key_norm2))
+        .substitute(kernel_ii, key_norm2**p, "kappa(k_i, k_i) = ||k_i||^{2p}", proof=key_norm2**p)
+        .step((N - 1) * d_v * double_factorial_odd(p) / (key_norm2**p * value_norm2), "cancel ||k_i||^{2p}")
+    )
+
+
+@cache
+def inverse_snr_relu() -> Derivation:
+    """ReLU kernel ``max(x^T y, 0)``: ``E[ReLU(Z)^2] = ||k_i||^2 / 2``, half the linear crosstalk."""
+    relu2 = sp.Piecewise((0, _z < 0), (_z**2, True))
+    density = sp.exp(-_z**2 / (2 * _a)) / sp.sqrt(2 * sp.pi * _a)
+    proof = sp.integrate(relu2 * density, (_z, -sp.oo, sp.oo)).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(k_j^T k_i)^2 | k_i] = ||k_i||^2/2 (half of a Gaussian "
+                    "second moment, by symmetry)", proof=proof)
+        .substitute(kernel_ii, key_norm2, "kappa(k_i, k_i) = ||k_i||^2", proof=key_norm2)
+        .step((N - 1) * d_v / (2 * key_norm2 * value_norm2), "cancel ||k_i||^2")
+    )
+
+
+@cache
+def _exp_mgf() -> sp.Expr:
+    """``E exp(2 Z / tau)`` for ``Z ~ N(0, a)``: the Gaussian moment-generating function at ``2/tau``."""
+    return sp.simplify(E(sp.exp(2 * Normal("Z", 0, sp.sqrt(_a)) / tau)))
+
+
+@cache
+def inverse_snr_exp() -> Derivation:
+    """Exponential kernel ``exp(x^T y / tau)`` (softmax attention before normalization).
+
+    ``E[exp(2 k_j^T k_i / tau) | k_i] = exp(2 ||k_i||^2 / tau^2)`` exactly (Gaussian MGF) and
+    ``kappa(k_i, k_i)^2 = exp(2 ||k_i||^2 / tau)``, so
+    ``SNR^{-1} = (N-1) (d_v/||v_i||^2) exp(2 (1 - tau) ||k_i||^2 / tau^2)``.
+    """
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, sp.exp(2 * key_norm2 / tau**2),
+                    "Gaussian MGF: E exp(2 Z/tau) = exp(2 ||k_i||^2/tau^2) for Z ~ N(0, ||k_i||^2)",
+                    proof=_exp_mgf().subs(_a, key_norm2))
+        .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
+                    proof=sp.exp(key_norm2 / tau))
+        .step((N - 1) * d_v / value_norm2 * sp.exp(2 * (1 - tau) * key_norm2 / tau**2), "collect the exponents")
+    )
+
+
+def exp_typical_exponent() -> sp.Expr:
+    """The exponent ``2 d_k (1 - tau) / tau^2`` of the exp-kernel SNR^{-1} at a typical key ``||k_i||^2 = d_k``."""
+    return 2 * d_k * (1 - tau) / tau**2
+
+
+@cache
+def exp_typical_optimum() -> Derivation:
+    """``argmin_tau 2 d_k (1-tau)/tau^2 = 2`` with minimum ``-d_k/2``: the chain ends in ``tau* = 2``.
+
+    The stationarity equation is solved by sympy; the second derivative at ``tau = 2`` is
+    ``d_k / 4 > 0`` (side condition), so it is the minimum over ``tau > 0``.
+    """
+    f = exp_typical_exponent()
+    stationary = sp.solve(sp.diff(f, tau), tau)
+    second = sp.diff(f, tau, 2).subs(tau, 2)
+    return (
+        Derivation("optimal temperature at typical keys", sp.Matrix(stationary),
+                   lhs=sp.Symbol(r"\arg\min_\tau 2 d_k (1-\tau)/\tau^2"))
+        .step(sp.Matrix([2]), "the only stationary point of 2 d_k (1 - tau)/tau^2 (tau > 0)",
+              check=second - d_k / 4)
+        .step(sp.Matrix([2]), "its value there is -d_k/2", check=f.subs(tau, 2) + d_k / 2)
+    )
+
+
+@cache
+def inverse_snr_exp_typical() -> Derivation:
+    """At ``||k_i||^2 = d_k``, ``||v_i||^2 = d_v`` and ``tau = 2``: ``SNR^{-1} = (N - 1) e^{-d_k/2}``."""
+    conditional = inverse_snr_exp().result
+    return (
+        Derivation("exp kernel at typical keys, tau = 2", conditional.subs({key_norm2: d_k, value_norm2: d_v}),
+                   lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\exp}(\tau)"))
+        .substitute(tau, 2, "the optimal temperature tau* = 2", proof=exp_typical_optimum().result[0])
+        .step((N - 1) * sp.exp(-d_k / 2), "2 d_k (1 - 2)/4 = -d_k/2")
+    )
+
+
+@cache
+def inverse_snr_exp_sqrt_d() -> Derivation:
+    """At typical keys and the conventional ``tau = sqrt(d_k)``: ``(N - 1) exp(-2 (sqrt(d_k) - 1))``."""
+    conditional = inverse_snr_exp().result.subs({key_norm2: d_k, value_norm2: d_v})
+    return (
+        Derivation("exp kernel at typical keys, tau = sqrt(d_k)", conditional.subs(tau, sp.sqrt(d_k)),
+                   lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\exp}(\sqrt{d_k})"))
+        .step((N - 1) * sp.exp(-2 * (sp.sqrt(d_k) - 1)), "2 d_k (1 - sqrt d_k)/d_k = -2 (sqrt d_k - 1)")
+    )
+
+
+@cache
+def inverse_snr_exp_mean() -> Derivation:
+    """Mean of the conditional exp-kernel SNR^{-1} over Gaussian ``(k_i, v_i)``.
+
+    ``E exp(-c ||k_i||^2) = (1 + 2c)^{-d_k/2}`` with ``c = 2 (tau - 1)/tau^2`` (chi-square MGF),
+    ``E[1/||v_i||^2] = 1/(d_v - 2)``; so the mean is
+    ``(N-1) d_v/(d_v-2) * ((tau^2 + 4 tau - 4)/tau^2)^{-d_k/2}``. At ``tau = 2`` it is
+    ``(N-1) d_v/(d_v-2) 2^{-d_k/2}``: short stored keys dominate, and the mean decays like
+    ``2^{-d_k/2}``, not like the typical ``e^{-d_k/2}``.
+    """
+    c = sp.Symbol("c", positive=True)
+    E_exp = sp.Symbol(r"\mathbb{E}e^{-c\|k_i\|^2}", positive=True)
+    E_inv_v = sp.Symbol(r"\mathbb{E}\|v_i\|^{-2}", positive=True)
+    chi_mgf = E(sp.exp(-c * ChiSquared("X", d_k)))
+    inv_v = E(1 / ChiSquared("Y", d_v))
+    if isinstance(inv_v, sp.Piecewise):
+        inv_v = sp.refine(inv_v, sp.Q.gt(d_v, 2))
+    c_tau = 2 * (tau - 1) / tau**2
+    return (
+        Derivation("mean over (k_i, v_i) of the exp-kernel SNR^{-1}", (N - 1) * d_v * E_inv_v * E_exp,
+                   lhs=sp.Symbol(r"\mathbb{E}_{k_i,v_i}\mathrm{SNR}^{-1}_{\exp}"))
+        .substitute(E_inv_v, 1 / (d_v - 2), "E[1/chi^2(d_v)] = 1/(d_v - 2)", proof=inv_v)
+        .substitute(E_exp, (1 + 2 * c_tau) ** (-d_k / 2),
+                    "chi-square MGF E exp(-c X) = (1 + 2c)^{-d_k/2}, c = 2 (tau - 1)/tau^2 (tau >= 1)",
+                    proof=chi_mgf.subs(c, c_tau))
+        .step((N - 1) * d_v / (d_v - 2) * ((tau**2 + 4 * tau - 4) / tau**2) ** (-d_k / 2),
+              "1 + 4 (tau - 1)/tau^2 = (tau^2 + 4 tau - 4)/tau^2")
+    )
+
+
+@cache
+def inverse_snr_exp_ratio() -> Derivation:
+    """Ratio of expectations ``E||r||^2 / E[c^2 ||v_i||^2]`` for the exp kernel, finite only for ``tau > 4``.
+
+    ``E||r||^2 = (N-1) d_v E exp(2 X / tau^2)``, ``E[c^2 ||v_i||^2] = d_v E exp(2 X / tau)``,
+    ``X = ||k_i||^2 ~ chi^2(d_k)``, whose MGF ``(1 - 2t)^{-d_k/2}`` exists only for ``t < 1/2``:
+    the denominator needs ``tau > 4``. Result: ``(N-1) ((1 - 4/tau)/(1 - 4/tau^2))^{d_k/2}``.
+    """
+    num = sp.Symbol(r"\mathbb{E}e^{2X/\tau^2}", positive=True)
+    den = sp.Symbol(r"\mathbb{E}e^{2X/\tau}", positive=True)
+    # sympy.stats' closed-form chi-square MGF (1 - 2t)^{-d_k/2}, valid for t < 1/2
+    mgf = moment_generating_function(ChiSquared("X", d_k))
+    return (
+        Derivation("ratio of expectations for the exp kernel", (N - 1) * num / den,
+                   lhs=sp.Symbol(r"\mathbb{E}\|r\|^2/\mathbb{E}\|c\,v_i\|^2"))
+        .substitute(num, (1 - 4 / tau**2) ** (-d_k / 2), "chi-square MGF at t = 2/tau^2 (< 1/2 iff tau > 2)",
+                    proof=mgf(2 / tau**2))
+        .substitute(den, (1 - 4 / tau) ** (-d_k / 2), "chi-square MGF at t = 2/tau (< 1/2 iff tau > 4)",
+                    proof=mgf(2 / tau))
+        .step((N - 1) * (1 - 4 / tau) ** (d_k / 2) / (1 - 4 / tau**2) ** (d_k / 2),
+              "(N - 1) ((1 - 4/tau)/(1 - 4/tau^2))^{d_k/2}, real for tau > 4")
+    )
+
+
+def capacity_poly() -> sp.Expr:
+    """Largest ``N`` with typical-key polynomial SNR^{-1} <= rho: ``N* = 1 + rho d_k^p / (2p-1)!!``."""
+    return 1 + rho * d_k**p / double_factorial_odd(p)
+
+
+@cache
+def capacity_poly_exponent() -> Derivation:
+    """The local exponent ``d log N* / d log d_k`` of the polynomial capacity tends to ``p``."""
+    x = sp.Symbol("x", positive=True)
+    local = sp.diff(sp.log(capacity_poly().subs(d_k, x)), x) * x
+    return (
+        Derivation("capacity exponent of the polynomial kernel", sp.Limit(local, x, sp.oo),
+                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} d\log N^*/d\log d_k"))
+        .step(p, "N* = 1 + rho d_k^p/(2p-1)!! grows like d_k^p")
+    )
+
+
+def capacity_exp() -> sp.Expr:
+    """Largest ``N`` with typical-key exp SNR^{-1} <= rho at ``tau = 2``: ``N* = 1 + rho e^{d_k/2}``."""
+    return 1 + rho * sp.exp(d_k / 2)
+
+
+@cache
+def capacity_exp_slope() -> Derivation:
+    """The slope ``d log N* / d d_k`` of the exp-kernel capacity (tau = 2) tends to ``1/2``."""
+    x = sp.Symbol("x", positive=True)
+    local = sp.diff(sp.log(capacity_exp().subs(d_k, x)), x)
+    return (
+        Derivation("log-capacity slope of the exp kernel", sp.Limit(local, x, sp.oo),
+                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} d\log N^*/d d_k"))
+        .step(sp.Rational(1, 2), "N* = 1 + rho e^{d_k/2}")
+    )
+
+
+@cache
+def snr_crossing() -> Derivation:
+    """The ``N`` where the typical-key SNR^{-1} reaches 1: ``1 + d_k^2/3`` (quadratic kernel), ``1 + e^{d_k/2}`` (exp, tau = 2)."""
+    poly_typical = inverse_snr_poly().result.subs({key_norm2: d_k, value_norm2: d_v, p: 2})
+    exp_typical = inverse_snr_exp_typical().result
+    n = sp.Symbol("n", positive=True)
+    crossings = [sp.solve(sp.Eq(e.subs(N, n), 1), n)[0] for e in (poly_typical, exp_typical)]
+    return (
+        Derivation("SNR = 1 crossing", sp.Matrix(crossings), lhs=sp.Symbol(r"N_{\mathrm{SNR}=1}"))
+        .step(sp.Matrix([capacity_poly().subs({p: 2, rho: 1}), capacity_exp().subs(rho, 1)]),
+              "solve SNR^{-1}(N) = 1: the capacity at target rho = 1")
+    )
+
+
+def _ols_slope(xs, ys) -> float:
+    xbar = sum(xs) / len(xs)
+    ybar = sum(ys) / len(ys)
+    return float(sp.N(sum((x - xbar) * (y - ybar) for x, y in zip(xs, ys)) / sum((x - xbar) ** 2 for x in xs), 30))
+
+
+def capacity_poly_exponent_finite_size(dims, degree: int, target: float) -> float:
+    """Exact OLS slope of ``log N*`` on ``log d_k`` over ``dims`` (the ``+1`` bends it below ``p``)."""
+    cap = capacity_poly().subs({p: int(degree), rho: sp.nsimplify(target)})
+    return _ols_slope([sp.log(sp.Integer(int(x))) for x in dims], [sp.log(cap.subs(d_k, int(x))) for x in dims])
+
+
+def capacity_exp_slope_finite_size(dims, target: float) -> float:
+    """Exact OLS slope of ``log N*`` on ``d_k`` over ``dims`` for ``N* = 1 + rho e^{d_k/2}``."""
+    cap = capacity_exp().subs(rho, sp.nsimplify(target))
+    return _ols_slope([sp.Integer(int(x)) for x in dims], [sp.log(cap.subs(d_k, int(x))) for x in dims])
+
+
+def feature_map_dimension() -> sp.Expr:
+    """Number of monomials of degree ``p`` in ``d`` variables: ``C(d + p - 1, p)``."""
+    from theory.symbols import d
+
+    return sp.binomial(d + p - 1, p)
+
+
+@cache
+def poly_feature_map(dim: int = 2, degree: int = 3) -> Derivation:
+    """``phi(x)^T phi(y) = (x^T y)^p`` with ``phi_alpha(x) = sqrt(p!/alpha!) x^alpha`` over ``|alpha| = p``.
+
+    Checked with symbolic vectors for small ``dim`` and ``degree`` (multinomial theorem); the
+    side condition checks that the number of monomials is ``C(dim + degree - 1, degree)``.
+    """
+    from itertools import combinations_with_replacement
+
+    from theory.symbols import d
+
+    x = sp.symbols(f"x0:{dim}", real=True)
+    y = sp.symbols(f"y0:{dim}", real=True)
+    features = []
+    for combo in combinations_with_replacement(range(dim), degree):
+        alpha = [combo.count(a) for a in range(dim)]
+        coef = sp.factorial(degree) / sp.prod([sp.factorial(a) for a in alpha])
+        features.append((coef, sp.prod([x[a] ** alpha[a] for a in range(dim)]),
+                         sp.prod([y[a] ** alpha[a] for a in range(dim)])))
+    inner = sum(c * fx * fy for c, fx, fy in features)
+    target = sum(xi * yi for xi, yi in zip(x, y)) ** degree
+    return (
+        Derivation(f"explicit feature map of (x^T y)^{degree} in dimension {dim}", inner - target,
+                   lhs=sp.Symbol(r"\phi(x)^\top\phi(y) - (x^\top y)^p"))
+        .step(0, "multinomial theorem",
+              check=len(features) - feature_map_dimension().subs({d: dim, p: degree}))
+    )
+
+
+_R = sp.Symbol("R", positive=True)
+_P = sp.Symbol("P", integer=True, nonnegative=True)
+_q = sp.Symbol("q", integer=True, nonnegative=True)
+
+
+def taylor_remainder_bound() -> sp.Expr:
+    """``R^{P+1} e^R / (P+1)!``: Lagrange bound on ``|e^u - sum_{q<=P} u^q/q!|`` for ``|u| <= R``."""
+    return _R ** (_P + 1) * sp.exp(_R) / sp.factorial(_P + 1)
+
+
+@cache
+def truncation_bound() -> Derivation:
+    """Kernel expansion ``exp(x^T y/tau) = sum_p (x^T y)^p/(tau^p p!)``: the worst truncation error.
+
+    Over ``|u| <= R`` (``u = x^T y / tau``) the error of the degree-``P`` truncation is largest at
+    ``u = R``: ``|sum_{q>P} u^q/q!| <= sum_{q>P} |u|^q/q!``, which increases in ``|u|``. So the
+    worst error is exactly ``e^R - sum_{q<=P} R^q/q!``, itself at most the Lagrange bound
+    ``R^{P+1} e^R/(P+1)!`` (:func:`taylor_remainder_bound`), and it tends to 0 as ``P -> oo``:
+    the exponential kernel is the limit of the polynomial family ``sum_{q<=P} (x^T y)^q/(tau^q q!)``.
+    """
+    tail = sp.Sum(_R**_q / sp.factorial(_q), (_q, _P + 1, sp.oo))
+    return (
+        Derivation("worst truncation error of the exp-kernel expansion", sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"),
+                   lhs=sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"))
+        .assume(tail, "triangle inequality: the tail at u = R, all of whose terms are positive, dominates")
+        .step(sp.exp(_R) - sp.Sum(_R**_q / sp.factorial(_q), (_q, 0, _P)), "the power series of exp sums to e^R")
+    )
+
+
+class truncated_kernel_moment(sp.Function):
+    """``E[kappa_P(Z)^2]`` for ``kappa_P(z) = sum_{q<=P} (z/tau)^q/q!`` and ``Z ~ N(0, s2)``.
+
+    Expands to the explicit finite double sum ``sum_{q,r<=P} E[Z^{q+r}]/(tau^{q+r} q! r!)``, with
+    ``E[Z^n] = (n-1)!! s2^{n/2}`` for even ``n`` and 0 for odd ``n``, once ``P`` is an integer.
+    """
+
+    @classmethod
+    def eval(cls, P, s2, tau_):
+        if P.is_Integer:
+            total = sp.Integer(0)
+            for q_ in range(int(P) + 1):
+                for r_ in range(int(P) + 1):
+                    n = q_ + r_
+                    if n % 2 == 0:
+                        total += double_factorial_odd(n // 2) * s2 ** (n // 2) / (tau_**n * sp.factorial(q_) * sp.factorial(r_))
+            return total
+        return None
+
+
+class truncated_kernel_signal(sp.Function):
+    """``kappa_P(k_i, k_i) = sum_{q<=P} (s2/tau)^q/q!`` (explicit once ``P`` is an integer)."""
+
+    @classmethod
+    def eval(cls, P, s2, tau_):
+        if P.is_Integer:
+            return sum((s2 / tau_) ** q_ / sp.factorial(q_) for q_ in range(int(P) + 1))
+        return None
+
+
+@cache
+def inverse_snr_truncated() -> Derivation:
+    """Inverse SNR of the degree-``P`` truncation of the exp kernel, ``kappa_P = sum_{q<=P} (x^T y/tau)^q/q!``.
+
+    ``SNR^{-1}_P = (N-1) d_v E[kappa_P(Z)^2] / (kappa_P(k_i,k_i)^2 ||v_i||^2)``, a finite sum of Gaussian
+    moments (:class:`truncated_kernel_moment`); the instance ``P = 3`` is checked against
+    ``sympy.stats``. As ``P -> oo`` it tends to the exp-kernel value (monotone convergence of the
+    series of positive even moments); the polynomial family interpolates from the linear memory
+    (``P = 1`` up to the constant term) to softmax attention.
+    """
+    Z = Normal("Z", 0, sp.sqrt(key_norm2))
+    instance = E(sum((Z / tau) ** q_ / sp.factorial(q_) for q_ in range(4)) ** 2)
+    moment = truncated_kernel_moment(_P, key_norm2, tau)
+    signal = truncated_kernel_signal(_P, key_norm2, tau)
+    return (
+        inverse_snr_general()
+        .assume(inverse_snr_general().result.subs(E_kernel2, moment),
+                "linearity over the finite double sum; E Z^n = (n-1)!! ||k_i||^n (n even), 0 (n odd)")
+        .step(inverse_snr_general().result.subs(E_kernel2, moment),
+              "instance P = 3 agrees with sympy.stats", check=truncated_kernel_moment(3, key_norm2, tau) - instance)
+        .substitute(kernel_ii, signal, "kappa_P(k_i, k_i) = sum_{q<=P} (||k_i||^2/tau)^q/q!", proof=signal)
+    )
+
+
+@cache
+def inverse_snr_value_mean() -> Derivation:
+    """Exp kernel with values ``v_j = mu + xi_j``, ``xi_j ~ N(0, I)``: the mean adds an ``(N-1)(N-2)`` term.
+
+    ``E||sum_{j != i} kappa_j v_j||^2 = (N-1)(d_v + ||mu||^2) E kappa^2 + (N-1)(N-2) ||mu||^2 (E kappa)^2``
+    (the pairs ``j != l`` share the mean). With ``E kappa = exp(||k_i||^2/(2 tau^2))`` the crosstalk
+    of the mean grows like ``N^2``: capacity is lost unless the mean is removed, which the softmax
+    normalization allows (:func:`normalization_invariance`). Conditional on ``(k_i, v_i)``.
+    """
+    mean_kernel = E(sp.exp(Normal("Z", 0, sp.sqrt(_a)) / tau)).subs(_a, key_norm2)
+    start = ((N - 1) * (d_v + value_mean_norm2) * E_kernel2 + (N - 1) * (N - 2) * value_mean_norm2 * E_kernel**2) \
+        / (kernel_ii**2 * value_norm2)
+    return (
+        Derivation("exp kernel, values with mean mu", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\exp,\mu}"))
+        .substitute(E_kernel2, sp.exp(2 * key_norm2 / tau**2), "Gaussian MGF at 2/tau",
+                    proof=_exp_mgf().subs(_a, key_norm2))
+        .substitute(E_kernel, sp.exp(key_norm2 / (2 * tau**2)), "Gaussian MGF at 1/tau", proof=mean_kernel)
+        .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
+                    proof=sp.exp(key_norm2 / tau))
+    )
+
+
+@cache
+def normalization_invariance() -> Derivation:
+    """Softmax normalization: dividing every weight by ``Z`` leaves ``||r||^2/(c^2||v_i||^2)`` unchanged.
+
+    Checked symbolically for three pairs: the normalized ratio minus the unnormalized one is 0, and
+    (second step) the normalized read-out minus the mean ``mu`` equals the zero-mean read-out
+    normalized, because the weights sum to one: centering is exact only after normalization.
+    """
+    k = sp.symbols("kappa0:3", positive=True)
+    v = sp.symbols("v0:3", real=True)
+    mu = sp.Symbol("mu", real=True)
+    Z = sum(k)
+    ratio = lambda w: (w[1] * v[1] + w[2] * v[2]) ** 2 / (w[0] ** 2 * v[0] ** 2)  # noqa: E731
+    normalized = [ki / Z for ki in k]
+    centered = sum(w * (vi + mu) for w, vi in zip(normalized, v)) - mu - sum(w * vi for w, vi in zip(normalized, v))
+    return (
+        Derivation("normalization leaves the SNR unchanged", sp.Matrix([ratio(normalized) - ratio(k), centered]),
+                   lhs=sp.Symbol(r"(\rho_{\mathrm{norm}} - \rho,\ o_\mu - \mu - o_0)"))
+        .step(sp.Matrix([0, 0]), "Z cancels between signal and noise; the weights sum to 1")
+    )
