@@ -30,6 +30,7 @@ import sympy as sp
 from sympy.stats import ChiSquared, E, Normal, moment_generating_function
 
 from theory.derivation import Derivation
+from theory.linear_memory import E_v2  # the same placeholder: E||v_j||^2 of a stored value
 from theory.symbols import N, d_k, d_v, key_norm2, p, rho, tau, value_norm2
 
 __all__ = [
@@ -69,7 +70,6 @@ __all__ = [
 E_kernel2 = sp.Symbol(r"\mathbb{E}[\kappa^2(k_j,k_i)\mid k_i]", positive=True)
 E_kernel = sp.Symbol(r"\mathbb{E}[\kappa(k_j,k_i)\mid k_i]", positive=True)
 kernel_ii = sp.Symbol(r"\kappa(k_i,k_i)", positive=True)
-E_v2 = sp.Symbol(r"\mathbb{E}\|v_j\|^2", positive=True)
 value_mean_norm2 = sp.Symbol("mu_norm2", nonnegative=True)  # ||mu||^2 of the value mean
 
 _a = sp.Symbol("a", positive=True)  # variance of the projection k_j^T k_i given k_i
