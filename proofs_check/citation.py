@@ -151,7 +151,7 @@ def macro_table(report: Mapping[str, Any]) -> dict[str, str]:
             put(stem + "Se", number_text(se, 3), where + " SE")
             put(stem + "Z", number_text(p.get("z"), 3), where + " z")
             put(stem + "Trials", number_text(p.get("trials")), where + " trials")
-            put(stem + "Pm", f"{number_text(p.get('measured'))} \\pm {number_text(se, 2)}", where + " measured ± SE")
+            put(stem + "Pm", f"\\ensuremath{{{number_text(p.get('measured'))} \\pm {number_text(se, 2)}}}", where + " measured ± SE")
     return table
 
 
@@ -173,7 +173,7 @@ def _tex_escape(text: str) -> str:
 
 def claims_table_tex(report: Mapping[str, Any]) -> str:
     """A LaTeX ``tabular`` (booktabs) of the report's claims: id, provenance, kind, statement, points, verdict."""
-    lines = ["% amverify claims table; needs \\usepackage{booktabs}",
+    lines = ["% amverify claims table; needs \\usepackage{booktabs,amsmath,amssymb}",
              "\\begin{tabular}{@{}llllrl@{}}", "\\toprule",
              "Claim & Provenance & Kind & Claim (LaTeX) & Points & Verdict \\\\", "\\midrule"]
     for c in report.get("claims", []):

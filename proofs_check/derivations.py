@@ -109,7 +109,7 @@ def render_index(claims: Sequence[Claim], fmt: str = "md") -> str:
             _, checks = checked_derivation(c)
             lines.append(f"| [`{c.id}`]({c.id}.md) | {c.anchor} | {c.provenance.value} | {_status_counts(checks)} |")
     else:
-        lines = [f"% {GENERATED_MARKER}", "% \\usepackage{amsmath} in the preamble, then \\input{derivations}"]
+        lines = [f"% {GENERATED_MARKER}", "% \\usepackage{amsmath,amssymb} in the preamble, then \\input{derivations}"]
         lines += [f"\\input{{{c.id}.tex}}" for c in claims]
     return "\n".join(lines) + "\n"
 

@@ -36,7 +36,8 @@ FAILED = "failed"
 MARKS = {VERIFIED: "verified", ASSUMED: "assumed", CITED: "cited", FAILED: "FAILED"}
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}",
-                 "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "~": r"\~{}"}
+                 "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "~": r"\~{}",
+                 "\u2299": r"\ensuremath{\odot}"}  # ⊙ (Hadamard product) has no text-mode glyph
 
 
 def latex_text(text: str) -> str:

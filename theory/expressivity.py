@@ -25,7 +25,7 @@ from functools import cache
 
 import sympy as sp
 
-from theory.derivation import Derivation
+from theory.derivation import Derivation, latex_text
 from theory.symbols import d
 
 __all__ = [
@@ -337,5 +337,6 @@ def reachability_inverse(size: int = 4) -> Derivation:
 
 def cited_fact(statement: str, source: str) -> Derivation:
     """A literature fact as a derivation: the statement, then a cited step to ``True``."""
-    return Derivation(statement, sp.Symbol(r"\text{" + statement + "}"), lhs=sp.Symbol(statement)).cite(sp.true, source)
+    text = sp.Symbol(r"\text{" + latex_text(statement) + "}")  # the statement as LaTeX text, escaped
+    return Derivation(statement, text).cite(sp.true, source)
 
