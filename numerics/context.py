@@ -6,7 +6,9 @@ values ``v = S_0 k + sigma eps`` with ``S_0`` entries ``N(0, 1/d_k)`` drawn per 
 ``eps ~ N(0, I_{d_v})`` (``sigma^2 = noise2``): ``v`` depends on ``k``, and the population least-squares
 memory is ``S* = E[v k^T] E[k k^T]^{-1} = S_0``, while the Hebbian average ``E[v k^T] = s^2 S_0``.
 
-Every trial is independent; SEs are over trials.
+Every trial is independent; SEs are over trials. Trials run side by side in batches of at most
+``2^21 / (T d)`` streams, so a worker's working set stays near 2^21 numbers per array (tens of MB)
+whatever ``trials`` and ``T`` are (:data:`BATCH_NUMBERS`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,15 @@ def measure_exp_inverse_snr(rng, *, T: int, d_k: int, d_v: int, tau: float, key_
     return mean_estimate(samples, method="softmax read-out MC over the other T - 1 pairs")
 
 
+BATCH_NUMBERS = 2**21  # numbers per (batch, T, d) array: bounds the working set
+
+
+def _batched_samples(rng, trials: int, T: int, d: int, per_batch) -> np.ndarray:
+    """Concatenate ``per_batch(rng, n)`` (one sample per trial) over batches of at most ``2^21 / (T d)`` trials."""
+    batch = max(1, BATCH_NUMBERS // (T * d))
+    return np.concatenate([per_batch(rng, min(batch, trials - start)) for start in range(0, trials, batch)])
+
+
 def regression_stream(rng, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, trials: int = 1):
     """``(K, V, S_0)`` for ``trials`` independent streams: ``K`` ``(trials, T, d_k)`` with ``k ~ N(0, s^2 I)``,
     ``V = K S_0^T + sigma Eps`` ``(trials, T, d_v)``, ``S_0`` ``(trials, d_v, d_k)`` with entries ``N(0, 1/d_k)``."""
@@ -91,26 +102,35 @@ def delta_stream(K, V, beta: float) -> np.ndarray:
 def measure_delta_mean_memory(rng, *, T: int, d_k: int, d_v: int, beta: float, key_scale2: float, noise2: float,
                               trials: int = 400) -> Estimate:
     """Mean over trials of ``<S_T, S_0>_F / ||S_0||_F^2`` for the delta rule on the regression stream."""
-    K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, trials)
-    samples = np.sum(delta_stream(K, V, beta) * S0, axis=(1, 2)) / np.sum(S0**2, axis=(1, 2))
+    def batch(rng, n):
+        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
+        return np.sum(delta_stream(K, V, beta) * S0, axis=(1, 2)) / np.sum(S0**2, axis=(1, 2))
+
+    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
     return mean_estimate(samples, method="delta-rule stream MC, projection on S*")
 
 
 def measure_delta_mean_square_error(rng, *, T: int, d_k: int, d_v: int, beta: float, key_scale2: float,
                                     noise2: float, trials: int = 400) -> Estimate:
     """Mean over trials of ``||S_T - S_0||_F^2`` for the delta rule on the regression stream."""
-    K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, trials)
-    samples = np.sum((delta_stream(K, V, beta) - S0) ** 2, axis=(1, 2))
+    def batch(rng, n):
+        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
+        return np.sum((delta_stream(K, V, beta) - S0) ** 2, axis=(1, 2))
+
+    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
     return mean_estimate(samples, method="delta-rule stream MC, squared distance to S*")
 
 
 def measure_least_squares_error(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float,
                                 trials: int = 400) -> Estimate:
     """Mean over trials of ``||S_T - S_0||_F^2`` for ``S_T = V^T K (K^T K)^{-1}`` (the least-squares memory)."""
-    K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, trials)
-    Kt = K.transpose(0, 2, 1)
-    S = np.linalg.solve(Kt @ K, Kt @ V).transpose(0, 2, 1)
-    samples = np.sum((S - S0) ** 2, axis=(1, 2))
+    def batch(rng, n):
+        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
+        Kt = K.transpose(0, 2, 1)
+        S = np.linalg.solve(Kt @ K, Kt @ V).transpose(0, 2, 1)
+        return np.sum((S - S0) ** 2, axis=(1, 2))
+
+    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
     return mean_estimate(samples, method="least-squares memory MC, squared distance to S*")
 
 
@@ -136,12 +156,15 @@ def measure_delta_self_influence(rng, *, T: int, d_k: int, beta: float, key_scal
     ``beta k_j^T P_j k_j`` is ``d(S_T k_j)/d v_j`` (a scalar times the identity) for the delta rule; ``P_j``
     is accumulated backwards from ``P_T = I``, all trials side by side.
     """
-    K = rng.standard_normal((trials, T, d_k)) * np.sqrt(key_scale2)
-    P = np.broadcast_to(np.eye(d_k), (trials, d_k, d_k)).copy()
-    total = np.zeros(trials)
-    for t in range(T - 1, -1, -1):
-        k = K[:, t]
-        kP = np.einsum("ni,nij->nj", k, P)
-        total += beta * np.einsum("nj,nj->n", kP, k)
-        P -= beta * k[:, :, None] * kP[:, None, :]
-    return mean_estimate(total, method="delta-rule self-influence MC")
+    def batch(rng, n):
+        K = rng.standard_normal((n, T, d_k)) * np.sqrt(key_scale2)
+        P = np.broadcast_to(np.eye(d_k), (n, d_k, d_k)).copy()
+        total = np.zeros(n)
+        for t in range(T - 1, -1, -1):
+            k = K[:, t]
+            kP = np.einsum("ni,nij->nj", k, P)
+            total += beta * np.einsum("nj,nj->n", kP, k)
+            P -= beta * k[:, :, None] * kP[:, None, :]
+        return total
+
+    return mean_estimate(_batched_samples(rng, trials, T, d_k, batch), method="delta-rule self-influence MC")
