@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, exact_value, mean_estimate
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate
 from numerics.linear_memory import measure_inverse_snr_ratio
 
 __all__ = [
@@ -140,8 +140,7 @@ def measure_least_squares_self_influence(rng, *, T: int, d_k: int, key_scale2: f
     Variant ``"additive"``: the additive memory's ``sum_j ||k_j||^2`` (its read-out of ``k_j`` carries
     ``||k_j||^2 v_j``).
     """
-    if variant not in (None, "additive"):
-        raise ValueError(f"unknown variant {variant!r}")
+    check_variant(variant, {"additive"})
     K = rng.standard_normal((T, d_k)) * np.sqrt(key_scale2)
     if variant == "additive":
         return exact_value(float(np.sum(K**2)), method="additive memory: sum of squared key norms")

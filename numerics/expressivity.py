@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.estimate import Estimate, exact_value, mean_estimate
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate
+from numerics.linear_memory import unit_rows
 
 __all__ = [
     "KERNELS",
@@ -68,15 +69,6 @@ __all__ = [
 KERNELS = ("round", "identity", "exp", "softmax")
 
 
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
-
-
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
 # --- keys ----------------------------------------------------------------------------------------
 
 def coherent_unit_keys(rng: np.random.Generator, n: int, d: int, *, bound: float = 0.125,
@@ -93,7 +85,7 @@ def coherent_unit_keys(rng: np.random.Generator, n: int, d: int, *, bound: float
         if draws >= max_draws:
             raise ValueError(f"found only {kept} of n={n!r} keys with coherence < {bound!r} in d={d!r} "
                              f"after {draws} draws; increase d")
-        cand = _unit_rows(rng.standard_normal((batch, d)))
+        cand = unit_rows(rng.standard_normal((batch, d)))
         draws += batch
         if kept:
             cand = cand[np.max(np.abs(cand @ keys[:kept].T), axis=1) < bound]
@@ -232,7 +224,7 @@ def measure_swap_tracking(rng, *, n: int, d: int, T: int, variant=None) -> Estim
     the estimate is exactly 0 when Theorem 1 holds. Variants: ``"identity_kernel"`` (f = x,
     DeltaNet-style), ``"sum_key"`` (swap key ``k_a + k_b``).
     """
-    _check_variant(variant, {"identity_kernel", "sum_key"})
+    check_variant(variant, {"identity_kernel", "sum_key"})
     keys = coherent_unit_keys(rng, n, d)
     swaps = random_swaps(rng, n, T)
     values = np.eye(n)
@@ -252,7 +244,7 @@ def measure_cache_size(rng, *, n: int, T: int, variant=None) -> Estimate:
     track every step (decode by nearest code), else the estimate is NaN. Variant
     ``"one_hot_keys"`` runs with one-hot keys (``d = n``), the exact linear-kernel layout.
     """
-    _check_variant(variant, {"one_hot_keys"})
+    check_variant(variant, {"one_hot_keys"})
     d = n if variant == "one_hot_keys" else max(1, math.ceil(4 * math.log(n) * 64))
     keys = np.eye(n) if variant == "one_hot_keys" else coherent_unit_keys(rng, n, d)
     swaps = random_swaps(rng, n, T)
@@ -271,11 +263,11 @@ def measure_linear_orthonormal_tracking(rng, *, n: int, d: int, T: int, variant=
     With ``K K^T = I`` the linear kernel is exact (DeltaNet tracks swaps); float error only.
     Variant ``"perturbed_keys"``: unit keys with coherence about 0.05 (not orthogonal).
     """
-    _check_variant(variant, {"perturbed_keys"})
+    check_variant(variant, {"perturbed_keys"})
     Qm, _ = np.linalg.qr(rng.standard_normal((d, n)))
     keys = Qm.T
     if variant == "perturbed_keys":
-        keys = _unit_rows(keys + 0.05 * _unit_rows(rng.standard_normal((n, d))))
+        keys = unit_rows(keys + 0.05 * unit_rows(rng.standard_normal((n, d))))
     swaps = random_swaps(rng, n, T)
     read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel="identity")
     expected = np.eye(n)[tracked_positions(n, swaps)]
@@ -291,13 +283,13 @@ def measure_linear_rank_floor(rng, *, n: int, d: int, T: int, variant=None) -> E
     Variant ``"round_kernel"`` runs f = round with coherent keys (``d`` raised until they exist),
     which tracks exactly and goes below the floor.
     """
-    _check_variant(variant, {"round_kernel"})
+    check_variant(variant, {"round_kernel"})
     swaps = random_swaps(rng, n, T)
     if variant == "round_kernel":
         keys = coherent_unit_keys(rng, n, max(d, 64 * math.ceil(math.log2(n + 1))))
         read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel="round")
     else:
-        keys = _unit_rows(rng.standard_normal((n, d)))
+        keys = unit_rows(rng.standard_normal((n, d)))
         read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel="identity")
     expected = np.eye(n)[tracked_positions(n, swaps)]
     gaps = np.sum((read_outs - expected) ** 2, axis=(1, 2))
@@ -326,7 +318,7 @@ def measure_violation_count(rng, *, n: int, d: int, epsilon: float, trials: int 
 
     One trial = one key set; the SE is over trials. Cost O(trials n^2 d).
     """
-    _check_variant(variant, set())
+    check_variant(variant, set())
     return mean_estimate(_violation_counts(rng, n, d, epsilon, trials),
                          method="MC count of coherence violations per key set")
 
@@ -337,7 +329,7 @@ def largest_coherent_prefix(rng: np.random.Generator, d: int, epsilon: float, *,
     keys = np.empty((min(max_n, 1024), d))
     n = 0
     while n < max_n:
-        k = _unit_rows(rng.standard_normal((1, d)))[0]
+        k = unit_rows(rng.standard_normal((1, d)))[0]
         if n and np.max(np.abs(keys[:n] @ k)) >= epsilon:
             return n
         if n == keys.shape[0]:
@@ -357,7 +349,7 @@ def measure_coherence_exponent(rng, *, d_min: int, d_max: int, epsilon: float, t
     ``n`` with ``n (n - 1) / 2 p_d < 1`` is ``n*(d) = (1 + sqrt(1 + 8 / p_d)) / 2``. The estimate
     is the OLS slope of ``log n*`` on ``d`` with a delta-method SE.
     """
-    _check_variant(variant, set())
+    check_variant(variant, set())
     dims = np.linspace(d_min, d_max, 4).round().astype(int)
     logs, log_ses = [], []
     m = 96
@@ -429,7 +421,7 @@ def measure_householder_tracking(rng, *, n: int, length: int, variant=None) -> E
     ``beta = 2`` (eigenvalue -1 on ``k``); variant ``"beta_one"`` uses ``beta = 1`` (eigenvalues in
     [0, 1]: a projection, which loses the swapped pair).
     """
-    _check_variant(variant, {"beta_one"})
+    check_variant(variant, {"beta_one"})
     word = [rng.permutation(n) for _ in range(length)]
     states = deltanet_permutation_states(word, n, 1.0 if variant == "beta_one" else 2.0)
     arrangement = np.arange(n)
@@ -446,8 +438,8 @@ def measure_householder_spectrum(rng, *, d: int, beta: float, variant=None) -> E
     ``k`` uniform on the unit sphere of R^d; ``numpy.linalg.eigvalsh`` (the matrix is symmetric).
     Variant ``"unnormalised_key"`` uses ``k`` of norm 1.5.
     """
-    _check_variant(variant, {"unnormalised_key"})
-    k = _unit_rows(rng.standard_normal((1, d)))[0] * (1.5 if variant == "unnormalised_key" else 1.0)
+    check_variant(variant, {"unnormalised_key"})
+    k = unit_rows(rng.standard_normal((1, d)))[0] * (1.5 if variant == "unnormalised_key" else 1.0)
     eig = np.linalg.eigvalsh(np.eye(d) - beta * np.outer(k, k))
     expected = np.sort(np.concatenate([[1.0 - beta], np.ones(d - 1)]))
     return exact_value(float(np.max(np.abs(eig - expected))), method="eigvalsh of I - beta k k^T")
@@ -462,8 +454,8 @@ def measure_monotone_under_repetition(rng, *, d: int, T: int, variant=None) -> E
     sign changes over the output coordinates (0: every coordinate is monotone in ``t``). Variant
     ``"negative_eigenvalue"`` draws ``beta ~ U[1.5, 2]``.
     """
-    _check_variant(variant, {"negative_eigenvalue"})
-    k = _unit_rows(rng.standard_normal((1, d)))[0]
+    check_variant(variant, {"negative_eigenvalue"})
+    k = unit_rows(rng.standard_normal((1, d)))[0]
     S = rng.standard_normal((d, d))
     v, q = rng.standard_normal(d), rng.standard_normal(d)
     beta = rng.uniform(1.5, 2.0) if variant == "negative_eigenvalue" else rng.uniform(0.0, 1.0)
@@ -524,7 +516,7 @@ def measure_reachability(rng, *, n: int, edge_prob: float, variant=None) -> Esti
     Counts entries where ``U`` differs from ``sum_{k<n} A^k`` (integer matrix powers), plus entries
     where ``U > 0`` disagrees with depth-first reachability. 0 when the claim holds.
     """
-    _check_variant(variant, {"one_hop", "alternating"})
+    check_variant(variant, {"one_hop", "alternating"})
     A = random_dag(rng, n, edge_prob)
     U = path_count_matrix(A, variant=variant)
     Ai = A.astype(np.int64)
@@ -581,7 +573,7 @@ def measure_swap_task_labels(rng, *, n_elements: int, length: int, d: int, batch
     one-hot values); the decoded read-out at position 0 after each swap is compared with the
     label. Variant ``"label_before_swap"`` generates off-by-one labels.
     """
-    _check_variant(variant, {"label_before_swap"})
+    check_variant(variant, {"label_before_swap"})
     task = swap_task(rng, n_elements=n_elements, length=length, batch=batch, variant=variant)
     keys = coherent_unit_keys(rng, n_elements, d)
     pairs = np.asarray(task.swap_pairs)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, exact_value, mean_estimate
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate
 
 __all__ = [
     "cyclic_delta",
@@ -27,11 +27,6 @@ __all__ = [
     "measure_delta_interpolation",
     "measure_delta_least_squares",
 ]
-
-
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
 
 
 def cyclic_delta(K, V, beta: float, epochs: int, *, additive: bool = False) -> np.ndarray:
@@ -83,7 +78,7 @@ def measure_delta_interpolation(rng, *, N: int, d_k: int, d_v: int, x: float, lo
     ``diagnostics["one_epoch"]`` is the distance after a single simulated pass. Variant ``"additive"``
     runs the additive rule instead (one pass adds ``V^T K``).
     """
-    _check_variant(variant, {"additive"})
+    check_variant(variant, {"additive"})
     K = rng.standard_normal((N, d_k))
     K /= np.linalg.norm(K, axis=1, keepdims=True)
     V = rng.standard_normal((N, d_v))
@@ -106,7 +101,7 @@ def measure_delta_least_squares(rng, *, N: int, d_k: int, d_v: int, step_fractio
     presented one at a time with the constant ``beta = step_fraction / max_i ||k_i||^2`` for
     ``iterations`` epochs (ends in a limit cycle, not at ``S*``).
     """
-    _check_variant(variant, {"cyclic"})
+    check_variant(variant, {"cyclic"})
     K = rng.standard_normal((N, d_k))
     V = rng.standard_normal((N, d_v))
     H, G = K.T @ K, V.T @ K

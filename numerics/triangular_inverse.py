@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from numerics.estimate import Estimate, exact_value
+from numerics.estimate import Estimate, check_variant, exact_value
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -112,8 +112,7 @@ def inverse_error(A: np.ndarray, dtype) -> tuple[float, float]:
 def measure_fast_inverse_exactness(rng, *, m: int, variant=None) -> Estimate:
     """Relative gap between the float64 fast inverse and float64 forward substitution, ``A`` of size
     ``2^m`` with ``N(0, 1/c)`` entries (a well-conditioned case where both routes are accurate)."""
-    if variant not in (None, "no_first_factor", "one_fewer"):
-        raise ValueError(f"unknown variant {variant!r}")
+    check_variant(variant, {"no_first_factor", "one_fewer"})
     A = strictly_lower(rng, 2**m, "gaussian_small")
     fast = fast_inverse(A, np.float64, variant=variant)
     ref = forward_substitution_inverse(A)

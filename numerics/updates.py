@@ -46,7 +46,7 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from numerics.estimate import Estimate, exact_value
+from numerics.estimate import Estimate, check_variant, exact_value
 
 __all__ = [
     "Kernel",
@@ -553,11 +553,6 @@ def wy_representation(K: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 # --- numeric sides of the `update` claims ----------------------------------------------------
 
-def _check_variant(variant, allowed):
-    if variant is not None and variant not in allowed:
-        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
-
-
 def _max_relative_gap(a: np.ndarray, b: np.ndarray) -> float:
     scale = max(float(np.max(np.abs(b))), np.finfo(float).tiny)
     return float(np.max(np.abs(a - b)) / scale)
@@ -599,7 +594,7 @@ def measure_optimizer_step(rng, *, rule: str, d_k: int, d_v: int, beta: float = 
 
     Variants: ``"ascent"`` steps up the gradient; ``"rate_one"`` uses step 1 instead of the rule's rate.
     """
-    _check_variant(variant, {"ascent", "rate_one"})
+    check_variant(variant, {"ascent", "rate_one"})
     S = rng.standard_normal((d_v, d_k))
     k = rng.standard_normal(d_k) / np.sqrt(d_k)
     v = rng.standard_normal(d_v)
@@ -626,7 +621,7 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
     ``"no_carry"`` (state not passed between chunks), ``"no_recombine"`` (softmax blocks added with
     equal weight).
     """
-    _check_variant(variant, {"full_mask", "no_beta", "no_carry", "no_recombine"})
+    check_variant(variant, {"full_mask", "no_beta", "no_carry", "no_recombine"})
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     beta = rng.uniform(0.0, beta_max, T)
     alpha = rng.uniform(alpha_min, 1.0, T)
@@ -666,7 +661,7 @@ def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: 
     ``"causal_first_stage"`` (matrix form lets the first stage see ``i = t``), ``"no_recombine"``
     (chunked form adds the two softmax blocks with equal weight).
     """
-    _check_variant(variant, {"causal_first_stage", "no_recombine"})
+    check_variant(variant, {"causal_first_stage", "no_recombine"})
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     W = rng.standard_normal((T, d_k)) / np.sqrt(d_k)
     alpha = rng.uniform(0.5, 1.5, T)
@@ -691,7 +686,7 @@ def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v:
     Variants: ``"beta_on"`` (softmax case with ``beta = 1``), ``"alpha_one"`` (DeltaNet case with ``alpha = 1``:
     the un-rescaled write).
     """
-    _check_variant(variant, {"beta_on", "alpha_one"})
+    check_variant(variant, {"beta_on", "alpha_one"})
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     if reduction == "softmax":
         beta = np.ones(T) if variant == "beta_on" else np.zeros(T)
@@ -713,7 +708,7 @@ def measure_wy_product(rng, *, n: int, d_k: int, beta_max: float = 1.0, variant=
 
     Variant ``"no_solve"``: ``w_i = beta_i k_i`` (the first-order guess without the triangular solve).
     """
-    _check_variant(variant, {"no_solve"})
+    check_variant(variant, {"no_solve"})
     K = rng.standard_normal((n, d_k)) / np.sqrt(d_k)
     beta = rng.uniform(0.0, beta_max, n)
     P = np.eye(d_k)
@@ -726,7 +721,7 @@ def measure_wy_product(rng, *, n: int, d_k: int, beta_max: float = 1.0, variant=
 def measure_householder_spectrum(rng, *, d_k: int, x: float, variant=None) -> Estimate:
     """Max gap between the sorted eigenvalues of ``I - beta k k^T`` (random k, ``beta = x / ||k||^2``) and
     ``{1 - x, 1, ..., 1}``. Variant ``"unsquared_norm"`` predicts ``1 - beta ||k||`` for the small eigenvalue."""
-    _check_variant(variant, {"unsquared_norm"})
+    check_variant(variant, {"unsquared_norm"})
     k = rng.standard_normal(d_k)
     beta = x / float(k @ k)
     eig = np.sort(np.linalg.eigvalsh(np.eye(d_k) - beta * np.outer(k, k)))

@@ -17,7 +17,7 @@ d_v*(N - 1)/((d_k - 2)*(d_v - 2))
 >>> inverse_snr_sphere().result
 (N - 1)/d_k
 
-All share the paper's ``N/d_k`` as their limit (:func:`paper_limit_ratios`).
+All share the paper's ``N/d_k`` as their limit (:func:`paper_limit`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ __all__ = [
     "noise_floor",
     "orthonormal_retrieval",
     "paper_limit_deviation",
-    "paper_limit_ratios",
 ]
 
 # Placeholders for expectations that a derivation replaces by their sympy.stats value.
@@ -198,23 +197,6 @@ def inverse_snr_sphere() -> Derivation:
 def inverse_snr_paper() -> sp.Expr:
     """The paper's Eq. (7): ``SNR^{-1} ~ N / d_k``."""
     return N / d_k
-
-
-@cache
-def paper_limit_ratios() -> dict[str, sp.Expr]:
-    """``lim exact / (N/d_k)`` as ``d_k -> oo`` with ``N = a d_k``, ``d_v = b d_k``, typical norms.
-
-    Every value must be 1: the paper's formula is the common limit of all four estimands.
-    """
-    a, b, x = sp.symbols("a b x", positive=True)
-    typical = {key_norm2: x, value_norm2: b * x, d_v: b * x, N: a * x, d_k: x}
-    exact = {
-        "conditional": inverse_snr_conditional().result,
-        "mean": inverse_snr_mean().result,
-        "ratio": inverse_snr_ratio().result,
-        "sphere": inverse_snr_sphere().result,
-    }
-    return {name: sp.limit((expr / inverse_snr_paper()).subs(typical), x, sp.oo) for name, expr in exact.items()}
 
 
 @cache
