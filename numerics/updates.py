@@ -40,10 +40,12 @@ Everything is float64 unless a ``dtype`` says otherwise.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from scipy.linalg import solve_triangular
 
 from numerics.estimate import Estimate, check_variant, exact_value
@@ -295,74 +297,160 @@ def _chunk_view(X: np.ndarray, C: int, fill: float = 0.0) -> np.ndarray:
     return X.reshape((-1, C) + X.shape[1:])
 
 
-def _unit_lower_inverse(A: np.ndarray) -> np.ndarray:
-    """``(I + A)^{-1}`` for a batch of strictly lower-triangular ``A`` (``(n, C, C)``), by block recursion.
+def _unit_lower_inverses(A: np.ndarray) -> np.ndarray:
+    """``(I + A_c)^{-1}`` for a batch of strictly lower-triangular ``A`` (``(n, C, C)``).
 
-    With ``I + A = [[L11, 0], [A21, L22]]`` the inverse is ``[[L11^-1, 0], [-L22^-1 A21 L11^-1, L22^-1]]``:
-    only matrix products, batched over chunks (as accurate as forward substitution, unlike the
-    power-series doubling of :func:`numerics.triangular_inverse.fast_inverse`).
+    Blocked inversion, bottom-up: with the inverses ``X11``, ``X22`` of the two diagonal halves of a
+    ``2s x 2s`` diagonal block known, the block's inverse has lower-left part ``-X22 A21 X11``
+    (as exact as forward substitution, unlike the power-series doubling of
+    :func:`numerics.triangular_inverse.fast_inverse`). Each level is two batched products over every
+    chunk and every diagonal block at once (strided views, no copies), so ``log2 C`` levels cost two
+    NumPy calls each. Only matrix products are used: BLAS ``trsm`` would be cheaper in arithmetic,
+    but a multi-threaded OpenBLAS leaves its workers spinning after it, which slowed the chunk pass
+    that follows by a fifth on 2 cores (``bench/update_bench.py``). ``C`` that is not a power of two
+    is padded with identity rows.
     """
     n, C, _ = A.shape
-    if C == 1:
-        return np.ones((n, 1, 1))
-    h = C // 2
-    inv11 = _unit_lower_inverse(A[:, :h, :h])
-    inv22 = _unit_lower_inverse(A[:, h:, h:])
-    out = np.zeros_like(A)
-    out[:, :h, :h] = inv11
-    out[:, h:, h:] = inv22
-    out[:, h:, :h] = -(inv22 @ A[:, h:, :h]) @ inv11
-    return out
+    size = 1 << max(C - 1, 0).bit_length()
+    X = np.broadcast_to(np.eye(size), (n, size, size)).copy()
+    if size != C:
+        A = np.pad(A, ((0, 0), (0, size - C), (0, size - C)))
+    else:
+        A = np.ascontiguousarray(A)
+    item = X.itemsize
+    s = 1
+    while s < size:
+        shape = (n, size // (2 * s), 2 * s, 2 * s)
+        strides = (size * size * item, 2 * s * (size + 1) * item, size * item, item)
+        Xd = as_strided(X, shape, strides)
+        Ad = as_strided(A, shape, strides)
+        Xd[..., s:, :s] = -(Xd[..., s:, s:] @ (Ad[..., s:, :s] @ Xd[..., :s, :s]))
+        s *= 2
+    return X[:, :C, :C]
 
 
-def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None) -> np.ndarray:
+def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None, group: int | None = None,
+                         threads: bool = True) -> np.ndarray:
     """Chunks of ``C`` tokens; the state ``S`` (``d_v x d_k``) is passed across chunk boundaries.
 
     Inside a chunk with incoming state ``S_0`` and local cumulative gates ``g_t = prod_{s<=t} alpha_s``
     (from the chunk start): ``alpha_t S_{t-1} = g_t S_0 + sum_{j<t} (g_t / g_j) u_j k_j^T``, so with the
     chunk's WY/UT transform ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
 
-        U = U_v - W S_0^T,   U_v = T_c diag(beta) V,   W = T_c diag(beta g) K,
+        U = T_c diag(beta) (V - diag(g) K S_0^T),
         O = diag(g) Q S_0^T + (Q K^T ⊙ Gamma) U,
-        S_C = g_C S_0 + U^T diag(g_C / g) K = S_0 (g_C I - W^T K_end) + U_v^T K_end,
+        S_C = g_C S_0 + U^T diag(g_C / g) K.
 
-    with ``K_end = diag(g_C / g) K``. The transforms are batched over chunks; the pass over chunks
-    carries ``S`` with three ``C x d`` by ``d x d`` products per chunk. Cost ``O(T C d + T d^2)``.
+    Only the pass that carries ``S`` is sequential: two ``C x d`` by ``d x d`` products and one
+    ``C x C`` by ``C x d`` product per chunk, the least the recurrence needs. The rest is batched
+    over ``group`` chunks at a time (default: 512 tokens' worth): the transforms ``T_c`` before a group's pass, and the outputs
+    (which do not feed back) after it, from the states saved on entry to each chunk. With more than
+    one group and ``threads``, a second thread does the batched work, the next group's transforms
+    and the last group's outputs, while this one carries the state: NumPy releases the GIL inside
+    the products, so the two run on two cores. Every number is computed by the same operations
+    either way. Memory beyond the inputs: ``O(T C + group (d_v d_k + C d_v))``. Cost
+    ``O(T C d + T d^2)``.
+
     ``alpha=None`` means no gate. ``variant="no_carry"`` forgets the state between chunks (a
     control). The sequence is padded at the end with zero keys, values and queries (gate 1, beta 0),
     which changes no earlier output.
     """
     T, dk = K.shape
     dv = V.shape[1]
+    group = max(1, 512 // C) if group is None else group
     k, v, q = _chunk_view(K, C), _chunk_view(V, C), _chunk_view(Q, C)
     n = k.shape[0]
     lower = np.tril(np.ones((C, C), dtype=bool))
     if alpha is None:
-        g = np.ones((n, C))
-        G = np.broadcast_to(lower.astype(float), (n, C, C))
+        g, G, decay = None, lower, None
+        gk, gq, k_end = k, q, k
     else:
         log_g = np.cumsum(np.log(_chunk_view(alpha, C, 1.0)), axis=1)  # (n, C) local log cumulative gates
         g = np.exp(log_g)
         G = np.where(lower, np.exp(np.where(lower, log_g[:, :, None] - log_g[:, None, :], 0.0)), 0.0)
-    P = (q @ k.transpose(0, 2, 1)) * G  # (Q K^T ⊙ Gamma) per chunk
-    if delta:
-        b = _chunk_view(beta, C)[:, :, None]
-        T_c = _unit_lower_inverse(b * (k @ k.transpose(0, 2, 1)) * (G * ~np.eye(C, dtype=bool)))
-        UW = T_c @ np.concatenate([b * v, b * g[:, :, None] * k], axis=2)  # one batched product for both
-        Uv, Wk = UW[:, :, :dv], UW[:, :, dv:]
-    else:
-        Uv, Wk = v, None
-    k_end = (g[:, -1:] / g)[:, :, None] * k
-    gq = g[:, :, None] * q
+        decay = g[:, -1]
+        gk, gq = g[:, :, None] * k, g[:, :, None] * q
+        k_end = (g[:, -1:] / g)[:, :, None] * k
+    b = _chunk_view(beta, C)[:, :, None] if delta else None
+    strict = G & ~np.eye(C, dtype=bool) if g is None else G * ~np.eye(C, dtype=bool)
     out = np.empty((n, C, dv))
+
+    def transforms(g0: int, g1: int):
+        """``T_c``, ``beta v`` and ``beta g k`` for chunks ``g0 .. g1 - 1``."""
+        A = k[g0:g1] @ k[g0:g1].transpose(0, 2, 1)
+        A *= b[g0:g1]
+        A *= strict if g is None else strict[g0:g1]
+        return _unit_lower_inverses(A), b[g0:g1] * v[g0:g1], b[g0:g1] * gk[g0:g1]
+
+    def outputs(g0: int, g1: int, states: np.ndarray, U: np.ndarray) -> None:
+        o = out[g0:g1]
+        np.matmul(gq[g0:g1], states.transpose(0, 2, 1), out=o)
+        P = q[g0:g1] @ k[g0:g1].transpose(0, 2, 1)  # (Q K^T ⊙ Gamma) per chunk
+        P *= G if g is None else G[g0:g1]
+        o += P @ U
+
+    starts = list(range(0, n, group))
+    worker = ThreadPoolExecutor(max_workers=1) if threads and len(starts) > 1 else None
+
+    def later(fn, *args):
+        return worker.submit(fn, *args) if worker is not None else _Ready(fn(*args))
+
+    # groups cycle through a few reused buffers (fresh arrays would pay for their page faults)
+    slots = 3
+    width = min(group, n)
+    states_buf = np.empty((slots, width, dv, dk))
+    U_buf = np.empty((slots, width, C, dv)) if delta else None
+    r = np.empty((C, dv))
+    pending: list = [None] * slots
     S = np.zeros((dv, dk))  # the state entering chunk c
-    for c in range(n):
-        U = Uv[c] - Wk[c] @ S.T if delta else Uv[c]
-        out[c] = gq[c] @ S.T + P[c] @ U
-        S = g[c, -1] * S + U.T @ k_end[c]
-        if variant == "no_carry":
-            S = np.zeros((dv, dk))
+    try:
+        ready = {}
+        for index in range(min(2, len(starts))) if delta else ():
+            ready[index] = later(transforms, starts[index], min(starts[index] + group, n))
+        for index, g0 in enumerate(starts):
+            g1 = min(g0 + group, n)
+            slot = index % slots
+            if pending[slot] is not None:
+                pending[slot].result()  # that group's outputs are done with this slot
+            states = states_buf[slot, : g1 - g0]
+            U = U_buf[slot, : g1 - g0] if delta else v[g0:g1]
+            if delta:
+                T_c, bv, bgk = ready.pop(index).result()
+            for c in range(g0, g1):
+                states[c - g0] = S
+                u = U[c - g0]
+                if delta:  # u = T_c (beta v - beta g k S_0^T)
+                    j = c - g0
+                    np.matmul(bgk[j], S.T, out=r)
+                    np.subtract(bv[j], r, out=r)
+                    np.matmul(T_c[j], r, out=u)
+                if variant == "no_carry":
+                    S = np.zeros((dv, dk))
+                    continue
+                if decay is not None:
+                    S *= decay[c]
+                S += u.T @ k_end[c]
+            pending[slot] = later(outputs, g0, g1, states, U)
+            if delta and index + 2 < len(starts):
+                nxt = starts[index + 2]
+                ready[index + 2] = later(transforms, nxt, min(nxt + group, n))
+        for future in pending:
+            if future is not None:
+                future.result()
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=True)
     return out.reshape(-1, dv)[:T]
+
+
+class _Ready:
+    """A finished computation with the ``result()`` of a future (the single-thread path)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
 def linear_attention_chunked(K, V, Q, C: int, *, variant=None) -> np.ndarray:

@@ -71,6 +71,26 @@ def test_recurrent_parallel_chunked_agree(rule):
     run()
 
 
+GATED_DELTA_LOOPS = {  # (alpha used, beta used, delta rule) -> token loop
+    (False, False, False): lambda p: num.linear_attention_recurrent(p["K"], p["V"], p["Q"]),
+    (True, False, False): lambda p: num.decayed_attention_recurrent(p["K"], p["V"], p["Q"], p["alpha"]),
+    (False, True, True): lambda p: num.deltanet_recurrent(p["K"], p["V"], p["Q"], p["beta"]),
+    (True, True, True): lambda p: num.gated_deltanet_recurrent(p["K"], p["V"], p["Q"], p["alpha"], p["beta"]),
+}
+
+
+@settings(max_examples=40)
+@given(p=sequences(), rule=st.sampled_from(sorted(GATED_DELTA_LOOPS)), group=st.integers(1, 5))
+def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
+    """The chunk pass split into groups of chunks, with the batched work on a second thread (the
+    path long sequences take), matches the token loop, and gives the same bits as one thread."""
+    gated, with_beta, delta = rule
+    args = (p["K"], p["V"], p["Q"], p["alpha"] if gated else None, p["beta"] if with_beta else None, p["C"], delta)
+    threaded = num._gated_delta_chunked(*args, group=group, threads=True)
+    assert rel_gap(threaded, GATED_DELTA_LOOPS[rule](p)) <= RTOL
+    assert np.array_equal(threaded, num._gated_delta_chunked(*args, group=group, threads=False))
+
+
 @settings(max_examples=25)
 @given(p=sequences(max_T=40, max_d=6), tau1=st.floats(0.5, 4.0), tau2=st.floats(0.5, 4.0),
        normalize1=st.booleans(), normalize2=st.booleans())
@@ -183,3 +203,19 @@ def test_kernel_delta_rule_is_the_delta_rule_in_feature_space(p):
     feature_additive = num.linear_attention_recurrent(_quadratic_features(K), V, _quadratic_features(Q))
     kernel_additive = num.deltaformer_recurrent(K, V, Q, kappa1=square, kappa2=square, beta=np.zeros(len(K)))
     assert rel_gap(kernel_additive, feature_additive) <= RTOL
+
+
+@settings(max_examples=30)
+@given(n=st.integers(1, 4), C=st.integers(1, 40), scale=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, seed):
+    """The batched blocked inverse of I + A (any C, padded to a power of two) equals scipy's
+    forward substitution against the identity."""
+    from scipy.linalg import solve_triangular
+
+    rng = np.random.default_rng(seed)
+    A = np.tril(rng.standard_normal((n, C, C)) * scale / np.sqrt(C), -1)
+    X = num._unit_lower_inverses(A)
+    assert X.shape == (n, C, C)
+    for c in range(n):
+        ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
+        assert rel_gap(X[c], ref) <= RTOL
