@@ -2,13 +2,23 @@
 
 Run from the repository root:
 
-    python3 bench/update_bench.py                 # BLAS threads as the environment sets them
-    python3 bench/update_bench.py --threads 1     # pin BLAS to one thread (set before numpy loads)
+    python3 bench/update_bench.py                 # BLAS pinned to one thread (the default)
+    python3 bench/update_bench.py --threads 0     # BLAS threads as the environment sets them
 
-Each timing is the best of ``--repeats`` runs; both routes run in the same process on the same inputs,
-and the script reports the ratio token-loop / chunked for every chunk size and the agreement of the
-outputs. DeltaFormer uses softmax kernels in both stages (tau = sqrt(d)), beta = alpha = 1, w = k, as in
-the companion's Listing 1.
+Both routes run in the same process on the same inputs; each timing is the best of ``--repeats``
+runs. For every chunk size the script reports the ratio token loop / chunked form, once as the
+library runs it (a second thread of its own does the batched work, so both cores are used) and once
+with that thread switched off, and the agreement of the outputs. DeltaFormer uses softmax kernels
+in both stages (tau = sqrt(d)), beta = alpha = 1, w = k, as in the companion's Listing 1.
+
+BLAS is pinned to one thread by default because the chunked forms bring their own second thread:
+OpenBLAS's workers spin for a while after each multi-threaded call, and on a 2-core machine they
+then compete with that thread (measured: chunked DeltaFormer 2-3x slower with 2 BLAS threads).
+
+For DeltaFormer the script also measures what bounds any float64 form that does the same arithmetic
+as the loop (about 2 T^2 d multiply-adds and T^2 exponentials, which the loop does as matrix-vector
+products): it cannot take less time than that arithmetic at the best matrix-product rate and the
+exponential rate this process measures, spread over the cores.
 """
 
 from __future__ import annotations
@@ -24,8 +34,9 @@ def parse():
     p.add_argument("--T", type=int, default=4096)
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--chunks", type=int, nargs="+", default=[16, 32, 64, 128, 256])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=None, help="BLAS threads (set before numpy is imported)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads, set before numpy is imported (0: leave the environment alone)")
     p.add_argument("--only", choices=["deltanet", "deltaformer"], default=None)
     return p.parse_args()
 
@@ -41,7 +52,7 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
 
 def main() -> int:
     args = parse()
-    if args.threads is not None:
+    if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,26 +69,52 @@ def main() -> int:
     print(f"T={T} d={d} float64, BLAS threads={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"cpus={os.cpu_count()}, best of {args.repeats}")
 
-    if args.only in (None, "deltanet"):
-        t_loop, ref = best_of(lambda: num.deltanet_recurrent(K, V, Q, beta), max(1, args.repeats - 1))
-        print(f"DeltaNet token loop: {t_loop:.3f} s")
+    def gap(out, ref):
+        return float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
+
+    def report(name, t_loop, ref, run):
         for C in args.chunks:
-            t, out = best_of(lambda: num.deltanet_chunked(K, V, Q, beta, C), args.repeats)
-            gap = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
-            print(f"  chunked C={C:4d}: {t:.4f} s  ratio {t_loop / t:6.1f}x  max rel gap {gap:.1e}")
+            t2, out = best_of(lambda: run(C, True), args.repeats)
+            t1, _ = best_of(lambda: run(C, False), args.repeats)
+            print(f"  chunked C={C:4d}: {t2:.4f} s  ratio {t_loop / t2:6.1f}x   "
+                  f"(one thread: {t1:.4f} s, {t_loop / t1:5.1f}x)  max rel gap {gap(out, ref):.1e}")
+
+    if args.only in (None, "deltanet"):
+        t_loop, ref = best_of(lambda: num.deltanet_recurrent(K, V, Q, beta), max(1, args.repeats // 2))
+        print(f"DeltaNet token loop: {t_loop:.3f} s")
+        report("DeltaNet", t_loop, ref,
+               lambda C, threads: num._gated_delta_chunked(K, V, Q, None, beta, C, True, threads=threads))
 
     if args.only in (None, "deltaformer"):
         kernel = num.exp_kernel(float(np.sqrt(d)))
         kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True)
-        t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), max(1, args.repeats - 1))
+        t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), max(1, args.repeats // 2))
         print(f"DeltaFormer token loop: {t_loop:.3f} s")
         t_par, out = best_of(lambda: num.deltaformer_parallel(K, V, Q, **kw), 1)
-        gap = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
-        print(f"  matrix form (T x T): {t_par:.4f} s  ratio {t_loop / t_par:6.1f}x  max rel gap {gap:.1e}")
-        for C in args.chunks:
-            t, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=C, **kw), args.repeats)
-            gap = float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
-            print(f"  chunked C={C:4d}: {t:.4f} s  ratio {t_loop / t:6.1f}x  max rel gap {gap:.1e}")
+        print(f"  matrix form (T x T): {t_par:.4f} s  ratio {t_loop / t_par:6.1f}x  max rel gap {gap(out, ref):.1e}")
+        report("DeltaFormer", t_loop, ref,
+               lambda C, threads: num.deltaformer_chunked(K, V, Q, C=C, threads=threads, **kw))
+        # the arithmetic both forms must do: per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores,
+        # each a d-long dot product, an exponential, and a d-long row of the product with U
+        pairs = T * (T - 1) // 2 + T * (T + 1) // 2
+        flops = 2 * 2 * pairs * d
+        # the best matrix-product rate this process reaches: the shape the chunked form uses, and a
+        # large square product (where BLAS is at its most efficient)
+        rate = 0.0
+        for m, k, n in ((256, d, T), (1024, 1024, 1024)):
+            A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+            t_mm, _ = best_of(lambda: A @ B, 5)
+            rate = max(rate, 2 * m * k * n / t_mm)
+        x = rng.standard_normal(256 * T)
+        t_exp, _ = best_of(lambda: np.exp(x), 20)
+        per_exp = t_exp / x.size
+        floor = flops / rate + pairs * per_exp
+        # a single-threaded BLAS measures one core's rate; otherwise the rate may already span the cores
+        cores = (os.cpu_count() or 1) if args.threads == 1 else 1
+        print(f"  bound: {flops / 1e9:.2f} GFlop at {rate / 1e9:.1f} GFlop/s (best product rate) and "
+              f"{pairs / 1e6:.1f} M exponentials at {per_exp * 1e9:.1f} ns: {floor:.3f} s of one core's work, "
+              f"{floor / cores:.3f} s over {cores} core(s): no form doing this arithmetic can beat "
+              f"{t_loop / (floor / cores):.1f}x here")
     return 0
 
 

@@ -582,7 +582,7 @@ def deltaformer_parallel(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=No
 
 
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
-                        normalize2: bool = False, C: int = 64, variant=None) -> np.ndarray:
+                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True) -> np.ndarray:
     """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
 
     For the chunk of rows ``r`` the first stage is ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
@@ -591,6 +591,12 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     causal scores inside the chunk are normalized separately and recombined by their log-sum-exp
     shares (``kappa1`` must provide ``log_values``). The second stage is attention with values ``U``
     (chunked softmax when ``normalize2``). ``variant="no_recombine"`` breaks the recombination.
+
+    The second stage has no sequential dependence of its own: with ``normalize2`` it runs in row
+    blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows of ``U``
+    it reads. With ``threads`` and more than one block, a second thread runs them while this one
+    goes on with the first stage (NumPy releases the GIL in the products and exponentials); the
+    results are the same bits either way.
     """
     T = K.shape[0]
     W = K if W is None else W
@@ -598,30 +604,49 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     if normalize1 and getattr(kappa1, "log_values", None) is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
     U = np.empty((T, V.shape[1]))
-    for start in range(0, T, C):
-        sl = slice(start, min(start + C, T))
-        n = sl.stop - start
-        w = W[sl]
-        if normalize1:
-            intra = np.where(_causal_block(n, strict=True), kappa1.log_values(w, K[sl]), -np.inf)
-            prev_part, A_rr = _softmax_blocks(kappa1.log_values(w, K[:start]), intra, U[:start], variant)
-        else:
-            A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0)
-            prev_part = kappa1(w, K[:start]) @ U[:start]
-        b = beta[sl][:, None]
-        system = np.eye(n) + b * A_rr
-        U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True, unit_diagonal=True)
-    if normalize2 and getattr(kappa2, "log_values", None) is not None:
-        # the second stage has no sequential dependence: larger row blocks use the BLAS better
-        out = np.empty_like(U)
-        block = max(C, 256)
-        for start in range(0, T, block):
-            sl = slice(start, min(start + block, T))
+    blocked2 = normalize2 and getattr(kappa2, "log_values", None) is not None
+    out = np.empty_like(U) if blocked2 else None
+    block = max(C, 256)
+
+    def second_stage(start: int, stop: int) -> None:
+        n = stop - start
+        q = Q[start:stop]
+        intra = np.where(_causal_block(n, strict=False), kappa2.log_values(q, K[start:stop]), -np.inf)
+        prev_part, p_intra = _softmax_blocks(kappa2.log_values(q, K[:start]), intra, U[:start], variant)
+        out[start:stop] = prev_part + p_intra @ U[start:stop]
+
+    worker = ThreadPoolExecutor(max_workers=1) if blocked2 and threads and T > block else None
+    futures = []
+    next_row = 0  # first row of the next second-stage block
+    try:
+        for start in range(0, T, C):
+            sl = slice(start, min(start + C, T))
             n = sl.stop - start
-            q = Q[sl]
-            intra = np.where(_causal_block(n, strict=False), kappa2.log_values(q, K[sl]), -np.inf)
-            prev_part, p_intra = _softmax_blocks(kappa2.log_values(q, K[:start]), intra, U[:start], variant)
-            out[sl] = prev_part + p_intra @ U[sl]
+            w = W[sl]
+            if normalize1:
+                intra = np.where(_causal_block(n, strict=True), kappa1.log_values(w, K[sl]), -np.inf)
+                prev_part, A_rr = _softmax_blocks(kappa1.log_values(w, K[:start]), intra, U[:start], variant)
+            else:
+                A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0)
+                prev_part = kappa1(w, K[:start]) @ U[:start]
+            b = beta[sl][:, None]
+            system = np.eye(n) + b * A_rr
+            U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True,
+                                     unit_diagonal=True)
+            # second-stage blocks whose rows of U are all known now
+            while blocked2 and next_row < T and min(next_row + block, T) <= sl.stop:
+                stop = min(next_row + block, T)
+                if worker is None:
+                    second_stage(next_row, stop)
+                else:
+                    futures.append(worker.submit(second_stage, next_row, stop))
+                next_row = stop
+        for future in futures:
+            future.result()
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=True)
+    if blocked2:
         return out
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 

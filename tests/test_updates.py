@@ -91,6 +91,22 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     assert np.array_equal(threaded, num._gated_delta_chunked(*args, group=group, threads=False))
 
 
+@settings(max_examples=6, deadline=None)
+@given(T=st.integers(257, 700), C=st.sampled_from([7, 64, 100, 256]), seed=st.integers(0, 2**32 - 1))
+def test_deltaformer_second_stage_on_a_second_thread(T, C, seed):
+    """Past one second-stage block (256 rows) the softmax second stage runs on a second thread,
+    block by block as U fills in: it matches the token loop and gives the same bits as one thread."""
+    rng = np.random.default_rng(seed)
+    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
+    V = rng.standard_normal((T, 3))
+    beta = rng.uniform(0.0, 1.0, T)
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, beta=beta, normalize1=True, normalize2=True)
+    threaded = num.deltaformer_chunked(K, V, Q, C=C, threads=True, **kw)
+    assert rel_gap(threaded, num.deltaformer_recurrent(K, V, Q, **kw)) <= RTOL
+    assert np.array_equal(threaded, num.deltaformer_chunked(K, V, Q, C=C, threads=False, **kw))
+
+
 @settings(max_examples=25)
 @given(p=sequences(max_T=40, max_d=6), tau1=st.floats(0.5, 4.0), tau2=st.floats(0.5, 4.0),
        normalize1=st.booleans(), normalize2=st.booleans())
