@@ -47,6 +47,48 @@ def test_gelu_tends_to_relu_at_large_scale():
     assert gelu == pytest.approx(relu, rel=0.01)
 
 
+@pytest.mark.parametrize("s2", [1e-3, 0.1, 0.5, 1.0, 3.0, 20.0, 1e3, 1e4])
+def test_silu_second_moment_matches_quadrature(s2):
+    """E[SiLU(Z)^2] = s2/2 - E[Z^2 sigmoid'(Z)] (theory: mpmath on the reduced integral) agrees with
+    scipy quadrature of the defining integral E[(Z sigmoid(Z))^2], Z ~ N(0, s2), over the whole domain
+    of ||k_i||^2."""
+    from scipy.special import expit
+
+    params = {"N": 2, "d_v": 1, "key_norm2": s2, "value_norm2": 1.0}
+    theory = evaluate(th.inverse_snr_silu().result, params) * (s2 * expit(s2)) ** 2
+    sd = math.sqrt(s2)
+    density = lambda z: math.exp(-z * z / (2 * s2)) / math.sqrt(2 * math.pi * s2)  # noqa: E731
+    quad, _ = integrate.quad(lambda z: (z * expit(z)) ** 2 * density(z), -12 * sd, 12 * sd,
+                             points=[0.0] if 12 * sd > 1 else None, epsabs=0, epsrel=1e-12, limit=400)
+    assert theory == pytest.approx(quad, rel=1e-8)
+
+
+def test_silu_lies_below_relu_and_tends_to_it():
+    """The correction E[Z^2 sigmoid'(Z)] is positive, so E[SiLU(Z)^2] < s2/2 at every scale; relative to
+    s2/2 it vanishes as s2 grows (the SiLU crosstalk per unit signal approaches ReLU's within 2% at s2 = 64)."""
+    for s2 in (0.5, 4.0, 64.0):
+        assert 0 < float(th.SigmoidSlopeMoment(s2).evalf(30)) < s2 / 2
+    params = {"N": 100, "d_v": 8, "key_norm2": 64.0, "value_norm2": 8.0}
+    assert evaluate(th.inverse_snr_silu().result, params) == pytest.approx(
+        evaluate(th.inverse_snr_relu_ffn().result, params), rel=0.02)
+
+
+def test_silu_derivation_rejects_a_wrong_pointwise_identity():
+    """The SiLU step is only verified because sigmoid^2 = sigmoid - sigmoid' holds: with the sign of the
+    derivative flipped the same substitution fails."""
+    import sympy as sp
+
+    from theory.derivation import Derivation
+
+    z = sp.Symbol("z", real=True)
+    sig = 1 / (1 + sp.exp(-z))
+    x = sp.Symbol("x")
+    good = Derivation("t", x).substitute(x, 1, "ok", proof=1, conditions=(sig**2 - (sig - sp.diff(sig, z)),))
+    bad = Derivation("t", x).substitute(x, 1, "wrong", proof=1, conditions=(sig**2 - (sig + sp.diff(sig, z)),))
+    assert [c.status for c in good.verify()] == ["verified"]
+    assert [c.status for c in bad.verify()] != ["verified"]
+
+
 def test_exp_activation_at_unit_scale_has_no_dimension_gain():
     """beta = 1: SNR^{-1} = (N-1) d_v/||v_i||^2 whatever ||k_i||^2 is."""
     expr = th.inverse_snr_exp_activation().result

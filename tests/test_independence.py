@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "theory": {"sympy", "theory", "__future__", "functools", "dataclasses", "typing", "math", "fractions",
-               "itertools", "collections", "enum", "abc", "operator", "textwrap", "re"},
+               "itertools", "collections", "enum", "abc", "operator", "textwrap", "re", "mpmath"},
     "numerics": {"numpy", "scipy", "numerics", "__future__", "functools", "dataclasses", "typing", "math",
                  "itertools", "collections", "enum", "abc", "operator", "time", "warnings", "concurrent"},
 }

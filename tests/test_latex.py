@@ -18,7 +18,8 @@ PREAMBLE = r"\documentclass{article}\usepackage[utf8]{inputenc}\usepackage{bookt
 def compile_ok(tmp_path, body: str) -> str:
     (tmp_path / "doc.tex").write_text(PREAMBLE + "\n" + body, encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, encoding="utf-8", errors="replace", timeout=300)
+    # pdflatex echoes source lines (e.g. in overfull-box warnings) in its own 8-bit encoding
     errors = [line for line in run.stdout.splitlines() if line.startswith("!")]
     assert run.returncode == 0, errors or run.stdout[-2000:]
     return run.stdout

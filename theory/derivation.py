@@ -102,16 +102,21 @@ class Derivation:
         """Append a step that sympy must verify (``previous - expr == 0``)."""
         return self._with(Step(sp.sympify(expr), why, VERIFIED, check))
 
-    def substitute(self, old, new, why: str, *, proof) -> "Derivation":
+    def substitute(self, old, new, why: str, *, proof, conditions=()) -> "Derivation":
         """Replace ``old`` by ``new`` in the current expression.
 
         ``proof`` is an expression that sympy computed independently for
         ``old`` (for example a ``sympy.stats`` expectation); the step verifies
-        when ``proof - new`` simplifies to zero.
+        when ``proof - new`` simplifies to zero. ``conditions`` are further
+        expressions (pointwise identities the proof relies on) that must each
+        simplify to zero as well.
         """
         old, new = sp.sympify(old), sp.sympify(new)
         expr = self.result.subs(old, new)
-        return self._with(Step(expr, why, VERIFIED, sp.sympify(proof) - new, (old, new)))
+        check = sp.sympify(proof) - new
+        if conditions:
+            check = sp.Matrix([check, *map(sp.sympify, conditions)])
+        return self._with(Step(expr, why, VERIFIED, check, (old, new)))
 
     def assume(self, expr, why: str) -> "Derivation":
         """Append a step taken as an assumption (rendered as *assumed*)."""

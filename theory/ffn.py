@@ -15,6 +15,7 @@ d_v*(3*N - 3)/(2*key_norm2**2*value_norm2)
 
 Activations: ReLU (the "ReLU-like kernel" of the paper), ``exp(beta z)`` (a softmax-like slot
 activation with pre-activation scale ``beta``), GELU ``z Phi(z)`` (closed form via Stein's lemma),
+SiLU ``z sigmoid(z)`` (exact reduction to one positive integral, evaluated by quadrature),
 and the gated unit (GLU) ``sigma(k^T x) (k'^T x)`` with tied gate and up keys ``k' = k``.
 Top-k sparsity is modelled by a threshold ``t = a ||k_i||`` on the pre-activation.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import mpmath
 import sympy as sp
 from sympy.stats import E, Normal
 
@@ -37,8 +39,10 @@ __all__ = [
     "inverse_snr_gelu",
     "inverse_snr_relu_ffn",
     "inverse_snr_reglu",
+    "inverse_snr_silu",
     "inverse_snr_threshold",
     "optimal_beta",
+    "SigmoidSlopeMoment",
     "sparsity_gain",
 ]
 
@@ -139,6 +143,75 @@ def inverse_snr_gelu() -> Derivation:
         .cite((N - 1) * d_v * s2 * (sp.Rational(1, 4) + sp.asin(s2 / (1 + s2)) / (2 * sp.pi)
                                     + s2 / (sp.pi * (1 + s2) * sp.sqrt(1 + 2 * s2))) / (gelu_ii**2 * value_norm2),
               "Sheppard's orthant probability: E Phi(Z)^2 = P(U_1 <= Z, U_2 <= Z) = 1/4 + asin(s^2/(1+s^2))/(2 pi)")
+    )
+
+
+def _sigmoid(x):
+    return 1 / (1 + sp.exp(-x))
+
+
+class SigmoidSlopeMoment(sp.Function):
+    """``E[Z^2 sigmoid'(Z)]`` for ``Z ~ N(0, s2)``, ``sigmoid'(z) = 1/(4 cosh(z/2)^2)``.
+
+    It has no closed form that sympy finds; numerical values (``evalf``, hence
+    :func:`proofs_check.ledger.evaluate`) come from mpmath's tanh-sinh quadrature of
+    ``2 int_0^inf z^2 sigmoid'(z) phi_s(z) dz`` at the requested precision plus 20 guard bits, with
+    breakpoints at the Gaussian's and the sigmoid's scales so that every ``s2`` is resolved.
+    """
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, s2):
+        if s2.is_zero:
+            return sp.S.Zero
+        return None
+
+    def _eval_is_positive(self):
+        return self.args[0].is_positive
+
+    def _eval_evalf(self, prec):
+        arg = self.args[0].evalf(prec)
+        if not arg.is_Number:
+            return None
+        with mpmath.workprec(prec + 20):
+            s2 = arg._to_mpmath(prec + 20)
+            sd = mpmath.sqrt(s2)
+            points = sorted({mpmath.mpf(0), sd, 4 * sd, 12 * sd, mpmath.mpf(2), mpmath.mpf(40)}) + [mpmath.inf]
+            integrand = lambda z: z**2 * mpmath.exp(-z**2 / (2 * s2)) / (4 * mpmath.cosh(z / 2) ** 2)
+            value = 2 * mpmath.quad(integrand, points) / mpmath.sqrt(2 * mpmath.pi * s2)
+        return sp.Expr._from_mpmath(value, prec)
+
+    def _latex(self, printer, exp=None):
+        body = r"\mathbb{E}\left[Z^{2}\sigma'(Z)\right]_{Z\sim\mathcal{N}(0,\,%s)}" % printer._print(self.args[0])
+        return body if exp is None else r"\left(%s\right)^{%s}" % (body, exp)
+
+
+@cache
+def inverse_snr_silu() -> Derivation:
+    """SiLU ``z sigmoid(z)``: ``E[SiLU(Z)^2] = s^2/2 - E[Z^2 sigmoid'(Z)]``, ``Z ~ N(0, s^2)``.
+
+    Pointwise ``sigmoid^2 = sigmoid - sigmoid'`` (as ``sigmoid' = sigmoid (1 - sigmoid)``), so
+    ``E[Z^2 sigmoid(Z)^2] = E[Z^2 sigmoid(Z)] - E[Z^2 sigmoid'(Z)]``; and ``sigmoid(z) + sigmoid(-z) = 1``
+    with ``Z`` symmetric gives ``E[Z^2 sigmoid(Z)] = E[Z^2]/2 = s^2/2``, the ReLU value. Both pointwise
+    identities are verified by sympy. What is left, ``E[Z^2 sigmoid'(Z)] > 0``, has no closed form:
+    it is :class:`SigmoidSlopeMoment`, evaluated by quadrature. SiLU's second moment is therefore
+    exactly the ReLU one minus a positive correction. Signal ``c = SiLU(||k_i||^2)``.
+    """
+    s2 = key_norm2
+    silu_ii = s2 * _sigmoid(s2)
+    slope = sp.diff(_sigmoid(_z), _z)
+    half_second = E(Normal("Z", 0, sp.sqrt(s2)) ** 2) / 2
+    return (
+        inverse_snr_general()
+        .substitute(kernel_ii, silu_ii, "sigma(||k_i||^2) = ||k_i||^2 sigmoid(||k_i||^2)",
+                    proof=(_z * _sigmoid(_z)).subs(_z, s2))
+        .substitute(E_kernel2, s2 / 2 - SigmoidSlopeMoment(s2),
+                    "E[SiLU(Z)^2] = E[Z^2 sigmoid(Z)] - E[Z^2 sigmoid'(Z)] (sigmoid^2 = sigmoid - sigmoid'), "
+                    "and E[Z^2 sigmoid(Z)] = E[Z^2]/2 (sigmoid(z) + sigmoid(-z) = 1, Z symmetric)",
+                    proof=half_second - SigmoidSlopeMoment(s2),
+                    conditions=(_sigmoid(_z) ** 2 - (_sigmoid(_z) - slope), _sigmoid(_z) + _sigmoid(-_z) - 1))
     )
 
 

@@ -75,8 +75,7 @@ register(Claim(
     kind=Kind.STATISTICAL,
     estimand=Estimand(quantity="E ||FFN(k_i) - h_i v_i||^2 / (h_i^2 ||v_i||^2), h = GELU(W_1 k_i)",
                       distributions=_GAUSS, conditioning=_COND,
-                      notes="Grid at small ||k_i||^2 where GELU and ReLU differ; SiLU has no closed form here "
-                            "(not claimed)."),
+                      notes="Grid at small ||k_i||^2 where GELU and ReLU differ."),
     params=(_N, _D, _DV, _KN, _VN),
     derivation=th.inverse_snr_gelu,
     symbol=r"\mathrm{SNR}^{-1}_{\mathrm{FFN,GELU}}",
@@ -96,6 +95,43 @@ register(Claim(
     ),
     strategy=lambda claim: domain_strategy(claim, {"N": (16, 128), "d": (4, 16), "d_v": (2, 8),
                                                    "key_norm2": (0.3, 1.0), "value_norm2": (2.0, 8.0)}),
+))
+
+register(Claim(
+    id="ffn.silu.inverse_snr",
+    statement="A SiLU FFN has E[SiLU(Z)^2] = s^2/2 - E[Z^2 sigmoid'(Z)] (Z ~ N(0, s^2), s^2 = ||k_i||^2): the ReLU "
+              "value minus a positive correction with no closed form (evaluated by quadrature), hence "
+              "SNR^{-1} = (N-1) d_v E[SiLU(Z)^2]/(SiLU(s^2)^2 ||v_i||^2); at O(1) pre-activations it is neither the "
+              "ReLU nor the GELU value.",
+    anchor="§3, FFN as associative memory (notes §3.3: 'ReLU/GELU/SiLU'; SiLU value: suite)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E ||FFN(k_i) - h_i v_i||^2 / (h_i^2 ||v_i||^2), h = SiLU(W_1 k_i)",
+                      distributions=_GAUSS, conditioning=_COND,
+                      notes="The exact value reduces to one positive integral, E[Z^2 sigmoid'(Z)], evaluated by mpmath "
+                            "quadrature to 30 digits (independent of the Monte Carlo side). Grid at ||k_i||^2 = 1 and 5, "
+                            "where GELU differs from SiLU by -10% and +7%."),
+    params=(_N, _D, _DV, _KN, _VN),
+    derivation=th.inverse_snr_silu,
+    symbol=r"\mathrm{SNR}^{-1}_{\mathrm{FFN,SiLU}}",
+    measure=num.measure_ffn_inverse_snr,
+    fixed={"activation": "silu"},
+    trials={"quick": 3000, "default": 6000, "full": 12000},
+    grids={"quick": _grid({"N": 257, "d": 16, "d_v": 16, "key_norm2": 1.0, "value_norm2": 16.0},
+                          {"N": 1024, "d": 32, "d_v": 16, "key_norm2": 5.0, "value_norm2": 16.0}),
+           "default": _grid({"N": 257, "d": 16, "d_v": 16, "key_norm2": 1.0, "value_norm2": 16.0},
+                            {"N": 257, "d": 16, "d_v": 16, "key_norm2": 1.5, "value_norm2": 16.0},
+                            {"N": 1024, "d": 32, "d_v": 16, "key_norm2": 5.0, "value_norm2": 16.0}),
+           "full": _grid({"N": 257, "d": 16, "d_v": 16, "key_norm2": 1.0, "value_norm2": 16.0},
+                         {"N": 1024, "d": 32, "d_v": 16, "key_norm2": 5.0, "value_norm2": 16.0})},
+    negative_controls=(
+        NegativeControl("relu_value", "the ReLU value (N-1) d_v/(2 ||k_i||^2 ||v_i||^2)",
+                        prediction=lambda: th.inverse_snr_relu_ffn().result),
+        NegativeControl("gelu_value", "the GELU closed form (another smooth ReLU)",
+                        prediction=lambda: th.inverse_snr_gelu().result),
+    ),
+    strategy=lambda claim: domain_strategy(claim, {"N": (16, 128), "d": (4, 16), "d_v": (2, 8),
+                                                   "key_norm2": (0.3, 6.0), "value_norm2": (2.0, 16.0)}),
 ))
 
 register(Claim(
