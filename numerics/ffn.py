@@ -25,6 +25,7 @@ __all__ = [
     "measure_ffn_exp",
     "measure_ffn_inverse_snr",
     "measure_ffn_sparsity",
+    "topk_active",
     "topk_mask",
 ]
 
@@ -118,6 +119,12 @@ def measure_ffn_exp(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_no
                                            tau=1.0 / beta, trials=trials, variant=variant)
 
 
+def topk_active(N: int, a: float) -> int:
+    """``k = round((N - 1) Q(a)) + 1``: the top-k rule keeping the stored slot plus, on average, as many
+    others as the threshold ``a ||k_i||`` would."""
+    return int(round((N - 1) * (1.0 - ndtr(a)))) + 1
+
+
 def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, a: float,
                          trials: int = 1000, variant=None) -> Estimate:
     """ReLU FFN keeping only slots whose pre-activation exceeds ``t = a ||k_0||`` (threshold sparsity).
@@ -127,7 +134,7 @@ def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, val
     """
     check_variant(variant, {"topk"})
     if variant == "topk":
-        k = int(round((N - 1) * (1.0 - ndtr(a)))) + 1
+        k = topk_active(N, a)
         y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation="relu",
                         glu=None, trials=trials, topk=k)
     else:

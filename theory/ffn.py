@@ -17,7 +17,8 @@ Activations: ReLU (the "ReLU-like kernel" of the paper), ``exp(beta z)`` (a soft
 activation with pre-activation scale ``beta``), GELU ``z Phi(z)`` (closed form via Stein's lemma),
 SiLU ``z sigmoid(z)`` (exact reduction to one positive integral, evaluated by quadrature),
 and the gated unit (GLU) ``sigma(k^T x) (k'^T x)`` with tied gate and up keys ``k' = k``.
-Top-k sparsity is modelled by a threshold ``t = a ||k_i||`` on the pre-activation.
+Threshold sparsity keeps pre-activations above ``t = a ||k_i||``; top-k sparsity is solved exactly
+by order statistics (:class:`TopKTailMoment`) and tends to the threshold formula.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ __all__ = [
     "inverse_snr_reglu",
     "inverse_snr_silu",
     "inverse_snr_threshold",
+    "inverse_snr_topk",
     "optimal_beta",
     "SigmoidSlopeMoment",
+    "TopKTailMoment",
     "sparsity_gain",
 ]
 
@@ -230,6 +233,84 @@ def inverse_snr_threshold() -> Derivation:
         .substitute(E_kernel2, key_norm2 * tail, "int_{a s}^oo z^2 phi_s(z) dz = s^2 (Q(a) + a phi(a))", proof=kept)
         .substitute(kernel_ii, key_norm2, "the stored slot is above threshold: sigma = ||k_i||^2", proof=key_norm2)
         .step((N - 1) * d_v * tail / (key_norm2 * value_norm2), "cancel")
+    )
+
+
+class TopKTailMoment(sp.Function):
+    """``E[sum_{r=1}^{m} ReLU(X_(r))^2]``: the kept second moment of the ``m`` largest of ``n`` i.i.d.
+    standard normals (``X_(1) >= X_(2) >= ...``), arguments ``(n, m)``.
+
+    Order statistics give ``sum_{r<=m} f_(r)(x) = n phi(x) P(Bin(n-1, Q(x)) <= m-1)`` and the binomial
+    tail is a Beta CDF, ``P(B <= Phi(x))`` with ``B ~ Beta(n-m, m)``; by Fubini the moment is
+    ``n E[h(max(Phi^{-1}(B), 0))]`` with ``h(c) = Q(c) + c phi(c) = int_c^oo x^2 phi(x) dx``: the
+    threshold formula at a random quantile threshold. Numerical values (``evalf``) integrate that
+    in ``x = Phi^{-1}(u)`` over the Beta density (in log space, stable for any ``n``) with mpmath's
+    Gauss-Legendre quadrature, breakpoints at the law's mean and its spread, and 20 guard bits.
+    """
+
+    nargs = 2
+    is_real = True
+
+    @classmethod
+    def eval(cls, n, m):
+        if m.is_zero:
+            return sp.S.Zero
+        if n.is_Integer and m.is_Integer and m >= n:
+            return n / 2  # every ReLU(X)^2 kept: n E[ReLU(X)^2] = n/2
+        return None
+
+    def _eval_evalf(self, prec):
+        n, m = (arg.evalf(prec) for arg in self.args)
+        if not (n.is_Number and m.is_Number):
+            return None
+        with mpmath.workprec(prec + 20):
+            n, m = int(n), int(m)
+            a, b = n - m, m
+            log_norm = mpmath.log(mpmath.beta(a, b))
+
+            def integrand(x):  # Beta(a, b) density at u = Phi(x), times du/dx = phi(x), times h(max(x, 0))
+                lower, upper = mpmath.ncdf(x), mpmath.ncdf(-x)
+                if lower <= 0 or upper <= 0:
+                    return mpmath.mpf(0)
+                density = mpmath.exp((a - 1) * mpmath.log(lower) + (b - 1) * mpmath.log(upper) - log_norm)
+                c = max(x, 0)
+                return density * mpmath.npdf(x) * (mpmath.ncdf(-c) + c * mpmath.npdf(c))
+
+            # breakpoints: 0 (the kink of h(max(x, 0))), and the Beta law's mean a/n mapped to x with
+            # its standard deviation (mapped by the local slope of Phi^{-1}) on either side
+            mean = mpmath.mpf(a) / n
+            centre = mpmath.sqrt(2) * mpmath.erfinv(2 * mean - 1)
+            spread = mpmath.sqrt(mpmath.mpf(a) * b / (n * n * (n + 1))) / mpmath.npdf(centre)
+            points = {mpmath.mpf(0)} | {centre + j * spread for j in (-12, -4, 0, 4, 12)}
+            nodes = [-mpmath.inf, *sorted(points), mpmath.inf]
+            value = n * mpmath.quad(integrand, nodes, method="gauss-legendre")
+        return sp.Expr._from_mpmath(value, prec)
+
+    def _latex(self, printer, exp=None):
+        body = r"M_{%s}\!\left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
+        return body if exp is None else r"%s^{%s}" % (body, exp)
+
+
+@cache
+def inverse_snr_topk() -> Derivation:
+    """Top-k sparsity, exactly: ``SNR^{-1} = d_v M(N-1, k-1) / (||k_i||^2 ||v_i||^2)``.
+
+    The queried slot's activation ``||k_i||^2`` is kept (it is among the ``k`` largest unless ``k``
+    of the other ``N - 1`` pre-activations ``Z_j ~ N(0, s^2)`` exceed it); the others kept are then
+    the ``k - 1`` largest ``ReLU(Z_j)``, whose squares sum to ``s^2 M(N-1, k-1)`` in expectation
+    (:class:`TopKTailMoment`). ``(N-1) E[sigma^2]`` of the general form is that kept total. As ``N``
+    grows with ``k/N -> Q(a)`` the Beta quantile concentrates at ``Phi(a)`` and ``M/(N-1) -> Q(a) +
+    a phi(a)``: the threshold formula :func:`inverse_snr_threshold` is the limit.
+    """
+    k_active = sp.Symbol("k", positive=True, integer=True)
+    kept = key_norm2 * TopKTailMoment(N - 1, k_active - 1) / (N - 1)
+    return (
+        inverse_snr_general()
+        .cite(kept * (N - 1) * d_v / (kernel_ii**2 * value_norm2),
+              "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "
+              "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")
+        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ||k_i||^2", proof=key_norm2)
+        .step(d_v * TopKTailMoment(N - 1, k_active - 1) / (key_norm2 * value_norm2), "cancel")
     )
 
 
