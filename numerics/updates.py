@@ -313,10 +313,10 @@ def _unit_lower_inverses(A: np.ndarray) -> np.ndarray:
     n, C, _ = A.shape
     size = 1 << max(C - 1, 0).bit_length()
     X = np.broadcast_to(np.eye(size), (n, size, size)).copy()
+    # the strided views below share one set of strides: A must be a contiguous float64 copy like X
+    A = np.ascontiguousarray(A, dtype=X.dtype)
     if size != C:
         A = np.pad(A, ((0, 0), (0, size - C), (0, size - C)))
-    else:
-        A = np.ascontiguousarray(A)
     item = X.itemsize
     s = 1
     while s < size:

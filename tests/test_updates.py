@@ -232,6 +232,8 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
     A = np.tril(rng.standard_normal((n, C, C)) * scale / np.sqrt(C), -1)
     X = num._unit_lower_inverses(A)
     assert X.shape == (n, C, C)
+    assert np.array_equal(num._unit_lower_inverses(A.astype(np.float32)), num._unit_lower_inverses(
+        A.astype(np.float32).astype(np.float64)))  # any input dtype is read as float64, never misread
     for c in range(n):
         ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
         assert rel_gap(X[c], ref) <= RTOL
