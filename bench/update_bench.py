@@ -83,7 +83,7 @@ def main() -> int:
         t_loop, ref = best_of(lambda: num.deltanet_recurrent(K, V, Q, beta), max(1, args.repeats // 2))
         print(f"DeltaNet token loop: {t_loop:.3f} s")
         report("DeltaNet", t_loop, ref,
-               lambda C, threads: num._gated_delta_chunked(K, V, Q, None, beta, C, True, threads=threads))
+               lambda C, threads: num.deltanet_chunked(K, V, Q, beta, C, threads=threads))
 
     if args.only in (None, "deltaformer"):
         kernel = num.exp_kernel(float(np.sqrt(d)))
