@@ -73,6 +73,7 @@ __all__ = [
     "measure_contraction_factor",
     "measure_deltaformer_forms",
     "measure_deltaformer_reduction",
+    "measure_first_stage_amplification",
     "measure_householder_spectrum",
     "measure_optimizer_step",
     "measure_route_agreement",
@@ -820,6 +821,31 @@ def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v:
     else:
         raise ValueError(f"unknown reduction {reduction!r}")
     return exact_value(_max_relative_gap(out, target), method=f"DeltaFormer reduced to {reduction}, float64")
+
+
+def measure_first_stage_amplification(rng, *, T: int, pattern: int, variant=None) -> Estimate:
+    """``||(I + A)^{-1}||_inf`` (largest absolute row sum) of DeltaFormer's first stage, read off the model.
+
+    The first stage is run through :func:`deltaformer_parallel` with values ``V = I_T``, so that
+    ``U = (I + A)^{-1}`` itself. ``pattern=0``: the constant kernel ``kappa_1 = 1``, normalized over
+    ``i < t``: uniform causal attention. ``pattern=1``: one-hot position keys ``k_i = e_i``, write keys
+    ``w_t = e_{t-1}`` and the linear kernel, normalized: every token attends to its predecessor. Both
+    ``A`` are exact in float64 (entries ``1/(t-1)`` or 0/1). ``rng`` is unused (deterministic inputs).
+    """
+    check_variant(variant, set())
+    if pattern not in (0, 1):
+        raise ValueError(f"pattern must be 0 (uniform) or 1 (predecessor), got {pattern!r}")
+    eye = np.eye(T)
+    if pattern == 0:
+        kappa1 = Kernel("one", lambda X, Y: np.ones((X.shape[0], Y.shape[0])))
+        K = W = np.zeros((T, 1))
+    else:
+        kappa1 = linear_kernel()
+        K, W = eye, np.vstack([np.zeros((1, T)), eye[:-1]])
+    _, U = deltaformer_parallel(K, eye, K, W, kappa1=kappa1, kappa2=linear_kernel(), normalize1=True,
+                                return_u=True)
+    return exact_value(float(np.max(np.abs(U).sum(axis=1))),
+                       method="largest absolute row sum of U = (I + A)^{-1} from the model with V = I, float64")
 
 
 def measure_wy_product(rng, *, n: int, d_k: int, beta_max: float = 1.0, variant=None) -> Estimate:

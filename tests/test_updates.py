@@ -237,3 +237,25 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
     for c in range(n):
         ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
         assert rel_gap(X[c], ref) <= RTOL
+
+
+@settings(max_examples=40)
+@given(T=st.integers(2, 60), d=st.integers(1, 6), tau=st.floats(0.05, 5.0), mass=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**32 - 1))
+def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):
+    """For any strictly causal A with non-negative rows summing to at most 1 (a normalized kappa_1 scaled by
+    beta <= 1), 1 <= ||(I + A)^{-1}||_inf <= T (the claim update.deltaformer.first_stage_amplification),
+    both for softmax attention from random keys at any temperature and for arbitrary such A; the second
+    stage's normalized matrix has infinity norm 1."""
+    rng = np.random.default_rng(seed)
+    K, W, Q = (rng.standard_normal((T, d)) for _ in range(3))
+    kernel = num.exp_kernel(tau)
+    _, U = num.deltaformer_parallel(K, np.eye(T), Q, W, kappa1=kernel, kappa2=kernel, beta=np.full(T, mass),
+                                    normalize1=True, return_u=True)
+    assert 1.0 - 1e-12 <= np.abs(U).sum(axis=1).max() <= T * (1 + 1e-9)
+    raw = np.tril(rng.exponential(size=(T, T)) ** 3, -1)  # heavy-tailed rows, then scaled to sums <= mass
+    sums = raw.sum(axis=1, keepdims=True)
+    A = np.divide(raw, sums, out=np.zeros_like(raw), where=sums > 0) * mass
+    X = np.linalg.inv(np.eye(T) + A)
+    assert 1.0 - 1e-12 <= np.abs(X).sum(axis=1).max() <= T * (1 + 1e-9)
+    assert np.allclose(num._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)

@@ -31,6 +31,8 @@ __all__ = [
     "decay_stationary_energy",
     "deltaformer_reductions",
     "fast_inverse_identity",
+    "first_stage_amplification",
+    "first_stage_amplification_value",
     "householder_spectrum",
     "least_squares_step_condition",
     "optimizer_step",
@@ -291,6 +293,48 @@ def deltaformer_reductions(T: int = 3, d: int = 2) -> Derivation:
                    lhs=sp.Symbol(r"(u^{\beta=0} - \alpha v,\ u^{\mathrm{lin}} - u^{\mathrm{DeltaNet}})"))
         .step(sp.zeros(2 * T, 1), "expand")
     )
+
+
+pattern_s = sp.Symbol("pattern", integer=True, nonnegative=True)  # 0 uniform, 1 predecessor attention
+T_s = sp.Symbol("T", positive=True, integer=True)
+
+
+@cache
+def first_stage_amplification(T_check: int = 7) -> Derivation:
+    """How much DeltaFormer's first stage ``U = (I + A)^{-1} V`` can amplify ``V`` (companion App. F).
+
+    With ``A`` strictly lower-triangular, non-negative, rows summing to at most 1 (a normalized
+    ``kappa_1``, ``beta <= 1``), row ``t`` of ``X = (I + A)^{-1}`` obeys ``x_t = e_t - sum_{i<t} a_ti x_i``,
+    so ``||x_t||_1 <= 1 + max_{i<t} ||x_i||_1 <= t`` by induction: ``||(I + A)^{-1}||_inf <= T``. Attention
+    to the predecessor (``A`` the shift) attains it: ``x_t = sum_{i<=t} (-1)^{t-i} e_i``. Uniform causal
+    attention (``a_ti = 1/(t-1)``) gives ``||X||_inf = 2`` at every ``T >= 2``: with ``S_t = sum_{i<=t} u_i``,
+    ``u_t = v_t - S_{t-1}/(t-1)`` and ``S_t = S_{t-1} (t-2)/(t-1) + v_t`` telescope to
+    ``u_t = v_t - sum_{j=2}^{t-1} (j-1) v_j / ((t-1)(t-2))`` for ``t >= 3`` (row sum 3/2, verified below),
+    and ``u_2 = v_2 - v_1`` (row sum 2). The second stage ``O = A_2 U`` has ``||A_2||_inf = 1``. The side
+    condition computes both inverses exactly at ``T = T_check``.
+    """
+    t, j = sp.symbols("t j", positive=True, integer=True)
+    row_sum = 1 + sp.Sum((j - 1) / ((t - 1) * (t - 2)), (j, 2, t - 1))
+
+    def inf_norm_of_inverse(A: sp.Matrix) -> sp.Expr:
+        X = (sp.eye(A.rows) + A).inv()
+        return max(sum(abs(x) for x in X.row(r)) for r in range(A.rows))
+
+    uniform = sp.Matrix(T_check, T_check, lambda r, c: sp.Rational(1, r) if c < r else 0)
+    shift = sp.Matrix(T_check, T_check, lambda r, c: 1 if c == r - 1 else 0)
+    exact = sp.Matrix([inf_norm_of_inverse(uniform) - 2, inf_norm_of_inverse(shift) - T_check])
+    return (
+        Derivation("row sums of (I + A)^{-1} under uniform causal attention", row_sum,
+                   lhs=sp.Symbol(r"\|x_t\|_1^{\mathrm{uniform}}"))
+        .step(sp.Rational(3, 2), f"sum_(j=2)^(t-1) (j-1) = (t-1)(t-2)/2 for rows t >= 3; exact inverses at "
+                                 f"T = {T_check}: infinity norm 2 (uniform) and {T_check} (predecessor)", check=exact)
+    )
+
+
+def first_stage_amplification_value() -> sp.Expr:
+    """``||(I + A)^{-1}||_inf``: 2 for uniform causal attention (``pattern = 0``), ``T`` for attention to the
+    predecessor (``pattern = 1``), the largest value any row-substochastic ``A`` reaches."""
+    return sp.Piecewise((2, sp.Eq(pattern_s, 0)), (T_s, True))
 
 
 @cache

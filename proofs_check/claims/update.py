@@ -382,6 +382,46 @@ for _reduction, _statement, _control in (
         strategy={"T": (2, 40), "d_k": (1, 8), "d_v": (1, 4)},
     ))
 
+register(Claim(
+    id="update.deltaformer.first_stage_amplification",
+    statement="DeltaFormer's first stage U = (I + A)^{-1} V amplifies V by ||(I + A)^{-1}||_inf <= T for any "
+              "normalized kappa_1 (A strictly causal, row sums <= 1): attention to the predecessor attains T, "
+              "uniform attention gives 2 at every T, while the second stage O = A_2 U has ||A_2||_inf = 1. Computing "
+              "u is the less stable step, by up to the context length, and the sharper kappa_1 the worse.",
+    anchor="§4 DeltaFormer stability (companion App. F: 'the stability of the calculation for u is weaker than "
+           "that for o'; the bound and both values: suite)",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="largest absolute row sum of U = (I + A)^{-1}, read from the model run with V = I_T",
+                      distributions="deterministic: pattern 0 kappa_1 = 1 (uniform attention over i < t); pattern 1 "
+                                    "one-hot keys k_i = e_i, write keys w_t = e_{t-1}, linear kappa_1 (the predecessor)",
+                      conditioning="none",
+                      notes="The upper bound T over all row-substochastic A is tested as a hypothesis property "
+                            "(tests/test_updates.py); the check measures the two patterns."),
+    params=(Param("T", 2, 4096, description="sequence length"),
+            Param("pattern", 0, 1, description="0 uniform causal attention, 1 attention to the predecessor")),
+    derivation=th.first_stage_amplification,
+    prediction=th.first_stage_amplification_value,
+    symbol=r"\|(I + A)^{-1}\|_\infty",
+    measure=num.measure_first_stage_amplification,
+    grids={"quick": ({"T": 8, "pattern": 0}, {"T": 8, "pattern": 1}, {"T": 64, "pattern": 1}),
+           "default": ({"T": 8, "pattern": 0}, {"T": 256, "pattern": 0}, {"T": 8, "pattern": 1},
+                       {"T": 256, "pattern": 1}),
+           "full": ({"T": 8, "pattern": 0}, {"T": 1024, "pattern": 0}, {"T": 8, "pattern": 1},
+                    {"T": 1024, "pattern": 1})},
+    negative_controls=(
+        NegativeControl("second_stage_bound", "1, the second stage's amplification", prediction=lambda: sp.Integer(1)),
+        NegativeControl("always_T", "T for every pattern (uniform attention as unstable as the sharpest)",
+                        prediction=lambda: th.T_s,
+                        applies_when=Constraint("pattern = 0 and T >= 3", lambda p: p["pattern"] == 0 and p["T"] >= 3)),
+        NegativeControl("always_2", "2 for every pattern (sharp attention as stable as uniform)",
+                        prediction=lambda: sp.Integer(2),
+                        applies_when=Constraint("pattern = 1 and T >= 3", lambda p: p["pattern"] == 1 and p["T"] >= 3)),
+    ),
+    atol=1e-9,
+    strategy={"T": (2, 200), "pattern": (0, 1)},
+))
+
 # --- fast triangular inverse -----------------------------------------------------------------
 
 register(Claim(
