@@ -259,3 +259,22 @@ def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):
     X = np.linalg.inv(np.eye(T) + A)
     assert 1.0 - 1e-12 <= np.abs(X).sum(axis=1).max() <= T * (1 + 1e-9)
     assert np.allclose(num._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
+
+
+def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
+    """At T = 1100 the public chunked rules run in groups on a second thread (default group: 512
+    tokens): same bits as one thread, and the token loop's values."""
+    rng = np.random.default_rng(11)
+    T, d = 1100, 4
+    K = rng.standard_normal((T, d)) / 2
+    V, Q = rng.standard_normal((T, d)), rng.standard_normal((T, d))
+    beta, alpha = rng.uniform(0.0, 1.0, T), rng.uniform(0.9, 1.0, T)
+    for chunked, loop in (
+        (lambda th: num.deltanet_chunked(K, V, Q, beta, C=16, threads=th), lambda: num.deltanet_recurrent(K, V, Q, beta)),
+        (lambda th: num.gated_deltanet_chunked(K, V, Q, alpha, beta, C=32, threads=th),
+         lambda: num.gated_deltanet_recurrent(K, V, Q, alpha, beta)),
+        (lambda th: num.linear_attention_chunked(K, V, Q, 64, threads=th), lambda: num.linear_attention_recurrent(K, V, Q)),
+    ):
+        threaded = chunked(True)
+        assert np.array_equal(threaded, chunked(False))
+        assert rel_gap(threaded, loop()) <= RTOL
