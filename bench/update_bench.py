@@ -69,8 +69,7 @@ def main() -> int:
     print(f"T={T} d={d} float64, BLAS threads={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
           f"cpus={os.cpu_count()}, best of {args.repeats}")
 
-    def gap(out, ref):
-        return float(np.max(np.abs(out - ref)) / np.max(np.abs(ref)))
+    gap = num._max_relative_gap  # max |out - ref| / max |ref|
 
     def report(name, t_loop, ref, run):
         for C in args.chunks:

@@ -21,10 +21,10 @@ from numerics.linear_memory import measure_inverse_snr_ratio
 
 __all__ = [
     "delta_stream",
+    "exp_tilt",
     "measure_delta_mean_memory",
     "measure_delta_mean_square_error",
     "measure_delta_self_influence",
-    "exp_tilt",
     "measure_exp_inverse_snr",
     "measure_least_squares_error",
     "measure_least_squares_self_influence",
@@ -80,7 +80,8 @@ def measure_exp_inverse_snr(rng, *, T: int, d_k: int, d_v: int, tau: float, key_
     k_i = rng.standard_normal(d_k)
     k_i *= np.sqrt(key_norm2) / np.linalg.norm(k_i)
     s_i = key_norm2 / tau
-    mu = exp_tilt(tau, key_norm2) * (2.0 / tau) * k_i
+    tilt = exp_tilt(tau, key_norm2)
+    mu = tilt * (2.0 / tau) * k_i
     half_mu2 = 0.5 * float(mu @ mu)
     samples = np.empty(trials)
     log_sum, log_sum_sq = -np.inf, -np.inf  # log sum x and log sum x^2 over all weighted terms (Kish's ESS)
@@ -94,7 +95,7 @@ def measure_exp_inverse_snr(rng, *, T: int, d_k: int, d_v: int, tau: float, key_
         log_sum_sq = np.logaddexp(log_sum_sq, logsumexp(2.0 * logs))
         samples[start:start + n] = d_v * np.exp(logs).sum(axis=1) / value_norm2
     est = mean_estimate(samples, method="softmax read-out MC over the other T - 1 pairs, keys from the "
-                                        f"partially tilted proposal (lambda = {exp_tilt(tau, key_norm2):.3f})")
+                                        f"partially tilted proposal (lambda = {tilt:.3f})")
     return Estimate(est.estimate, est.standard_error, est.trials, float(np.exp(2.0 * log_sum - log_sum_sq)),
                     est.method)
 

@@ -392,10 +392,6 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
 
     starts = list(range(0, n, group))
     worker = ThreadPoolExecutor(max_workers=1) if threads and len(starts) > 1 else None
-
-    def later(fn, *args):
-        return worker.submit(fn, *args) if worker is not None else _Ready(fn(*args))
-
     # groups cycle through a few reused buffers (fresh arrays would pay for their page faults)
     slots = 3
     width = min(group, n)
@@ -407,7 +403,7 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
     try:
         ready = {}
         for index in range(min(2, len(starts))) if delta else ():
-            ready[index] = later(transforms, starts[index], min(starts[index] + group, n))
+            ready[index] = _later(worker, transforms, starts[index], min(starts[index] + group, n))
         for index, g0 in enumerate(starts):
             g1 = min(g0 + group, n)
             slot = index % slots
@@ -431,10 +427,10 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
                 if decay is not None:
                     S *= decay[c]
                 S += u.T @ k_end[c]
-            pending[slot] = later(outputs, g0, g1, states, U)
+            pending[slot] = _later(worker, outputs, g0, g1, states, U)
             if delta and index + 2 < len(starts):
                 nxt = starts[index + 2]
-                ready[index + 2] = later(transforms, nxt, min(nxt + group, n))
+                ready[index + 2] = _later(worker, transforms, nxt, min(nxt + group, n))
         for future in pending:
             if future is not None:
                 future.result()
@@ -452,6 +448,11 @@ class _Ready:
 
     def result(self):
         return self.value
+
+
+def _later(worker: ThreadPoolExecutor | None, fn, *args):
+    """``fn(*args)`` on the worker thread (a future), or now when there is no worker (a :class:`_Ready`)."""
+    return worker.submit(fn, *args) if worker is not None else _Ready(fn(*args))
 
 
 def linear_attention_chunked(K, V, Q, C: int, *, variant=None, threads: bool = True) -> np.ndarray:
@@ -533,17 +534,26 @@ def _causal_block(n: int, strict: bool) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool), k=-1 if strict else 0)
 
 
+def _causal_softmax_rows(scores, Q, K, X, start: int, stop: int, variant=None) -> np.ndarray:
+    """Rows ``start .. stop - 1`` of causal softmax attention with values ``X``: ``sum_{i<=t} p_ti x_i``.
+
+    ``scores(Q_rows, K_rows)`` gives the logits. The block against earlier rows and the causal block
+    inside the row range are combined by :func:`_softmax_blocks` (log-sum-exp shares).
+    """
+    q = Q[start:stop]
+    intra = np.where(_causal_block(stop - start, strict=False), scores(q, K[start:stop]), -np.inf)
+    prev_part, p_intra = _softmax_blocks(scores(q, K[:start]), intra, X[:start], variant)
+    return prev_part + p_intra @ X[start:stop]
+
+
 def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None) -> np.ndarray:
     """Causal softmax attention chunk by chunk: the scores against earlier chunks and the causal
     scores inside the chunk are normalized separately and recombined by their log-sum-exp shares."""
     T = K.shape[0]
     out = np.empty((T, V.shape[1]))
     for start in range(0, T, C):
-        sl = slice(start, min(start + C, T))
-        q = Q[sl]
-        intra = np.where(_causal_block(q.shape[0], strict=False), q @ K[sl].T / tau, -np.inf)
-        prev_part, p_intra = _softmax_blocks(q @ K[:start].T / tau, intra, V[:start], variant)
-        out[sl] = prev_part + p_intra @ V[sl]
+        stop = min(start + C, T)
+        out[start:stop] = _causal_softmax_rows(lambda X, Y: X @ Y.T / tau, Q, K, V, start, stop, variant)
     return out
 
 
@@ -616,11 +626,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     block = max(C, 256)
 
     def second_stage(start: int, stop: int) -> None:
-        n = stop - start
-        q = Q[start:stop]
-        intra = np.where(_causal_block(n, strict=False), kappa2.log_values(q, K[start:stop]), -np.inf)
-        prev_part, p_intra = _softmax_blocks(kappa2.log_values(q, K[:start]), intra, U[:start], variant)
-        out[start:stop] = prev_part + p_intra @ U[start:stop]
+        out[start:stop] = _causal_softmax_rows(kappa2.log_values, Q, K, U, start, stop, variant)
 
     worker = ThreadPoolExecutor(max_workers=1) if blocked2 and threads and T > block else None
     futures = []
@@ -643,10 +649,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             # second-stage blocks whose rows of U are all known now
             while blocked2 and next_row < T and min(next_row + block, T) <= sl.stop:
                 stop = min(next_row + block, T)
-                if worker is None:
-                    second_stage(next_row, stop)
-                else:
-                    futures.append(worker.submit(second_stage, next_row, stop))
+                futures.append(_later(worker, second_stage, next_row, stop))
                 next_row = stop
         for future in futures:
             future.result()

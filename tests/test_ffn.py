@@ -28,15 +28,21 @@ def test_ffn_equals_sum_over_slots(n, d, dv, act, glu, seed):
     np.testing.assert_allclose(out[0], slots, rtol=1e-10, atol=1e-10)
 
 
+def gaussian_second_moment(sigma, s2: float) -> float:
+    """E[sigma(Z)^2], Z ~ N(0, s2), by scipy quadrature over +-12 standard deviations (split at 0)."""
+    sd = math.sqrt(s2)
+    density = lambda z: math.exp(-z * z / (2 * s2)) / math.sqrt(2 * math.pi * s2)  # noqa: E731
+    quad, _ = integrate.quad(lambda z: sigma(z) ** 2 * density(z), -12 * sd, 12 * sd,
+                             points=[0.0] if 12 * sd > 1 else None, epsabs=0, epsrel=1e-12, limit=400)
+    return quad
+
+
 @pytest.mark.parametrize("s2", [0.1, 0.5, 1.0, 3.0, 20.0])
 def test_gelu_second_moment_matches_quadrature(s2):
     """The Stein-lemma closed form of E[GELU(Z)^2], Z ~ N(0, s2), agrees with scipy quadrature."""
     params = {"N": 2, "d_v": 1, "key_norm2": s2, "value_norm2": 1.0}
     closed = evaluate(th.inverse_snr_gelu().result, params) * (s2 * ndtr(s2)) ** 2
-    sd = math.sqrt(s2)
-    quad, _ = integrate.quad(lambda z: (z * ndtr(z)) ** 2 * math.exp(-z * z / (2 * s2)) / math.sqrt(2 * math.pi * s2),
-                             -12 * sd, 12 * sd, epsabs=0, epsrel=1e-12, limit=200)
-    assert closed == pytest.approx(quad, rel=1e-9)
+    assert closed == pytest.approx(gaussian_second_moment(lambda z: z * ndtr(z), s2), rel=1e-9)
 
 
 def test_gelu_tends_to_relu_at_large_scale():
@@ -56,11 +62,7 @@ def test_silu_second_moment_matches_quadrature(s2):
 
     params = {"N": 2, "d_v": 1, "key_norm2": s2, "value_norm2": 1.0}
     theory = evaluate(th.inverse_snr_silu().result, params) * (s2 * expit(s2)) ** 2
-    sd = math.sqrt(s2)
-    density = lambda z: math.exp(-z * z / (2 * s2)) / math.sqrt(2 * math.pi * s2)  # noqa: E731
-    quad, _ = integrate.quad(lambda z: (z * expit(z)) ** 2 * density(z), -12 * sd, 12 * sd,
-                             points=[0.0] if 12 * sd > 1 else None, epsabs=0, epsrel=1e-12, limit=400)
-    assert theory == pytest.approx(quad, rel=1e-8)
+    assert theory == pytest.approx(gaussian_second_moment(lambda z: z * expit(z), s2), rel=1e-8)
 
 
 def test_silu_lies_below_relu_and_tends_to_it():

@@ -71,11 +71,11 @@ def test_recurrent_parallel_chunked_agree(rule):
     run()
 
 
-GATED_DELTA_LOOPS = {  # (alpha used, beta used, delta rule) -> token loop
-    (False, False, False): lambda p: num.linear_attention_recurrent(p["K"], p["V"], p["Q"]),
-    (True, False, False): lambda p: num.decayed_attention_recurrent(p["K"], p["V"], p["Q"], p["alpha"]),
-    (False, True, True): lambda p: num.deltanet_recurrent(p["K"], p["V"], p["Q"], p["beta"]),
-    (True, True, True): lambda p: num.gated_deltanet_recurrent(p["K"], p["V"], p["Q"], p["alpha"], p["beta"]),
+GATED_DELTA_LOOPS = {  # (alpha used, beta used, delta rule) -> that rule's token loop
+    (False, False, False): ROUTES["linear_attention"][0],
+    (True, False, False): ROUTES["decay"][0],
+    (False, True, True): ROUTES["deltanet"][0],
+    (True, True, True): ROUTES["gated_deltanet"][0],
 }
 
 

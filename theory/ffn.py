@@ -47,6 +47,7 @@ __all__ = [
     "SigmoidSlopeMoment",
     "TopKTailMoment",
     "sparsity_gain",
+    "std_normal_cdf",
 ]
 
 beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot activation
@@ -116,7 +117,8 @@ def inverse_snr_reglu() -> Derivation:
     )
 
 
-def _std_cdf(x):
+def std_normal_cdf(x):
+    """``Phi(x) = (1 + erf(x / sqrt 2)) / 2`` as a sympy expression."""
     return (1 + sp.erf(x / sp.sqrt(2))) / 2
 
 
@@ -136,7 +138,7 @@ def inverse_snr_gelu() -> Derivation:
     phi_std = sp.exp(-_z**2 / 2) / sp.sqrt(2 * sp.pi)
     proof_phi2 = sp.integrate(phi_std**2 * _gauss_density(_a), (_z, -sp.oo, sp.oo)).subs(_a, s2)
     second = s2 * (E_Phi2 + 2 * s2 * E_phi2 / (1 + s2))
-    gelu_ii = s2 * _std_cdf(s2)
+    gelu_ii = s2 * std_normal_cdf(s2)
     return (
         inverse_snr_general()
         .substitute(kernel_ii, gelu_ii, "sigma(||k_i||^2) = ||k_i||^2 Phi(||k_i||^2)", proof=gelu_ii)
@@ -227,7 +229,7 @@ def inverse_snr_threshold() -> Derivation:
     """
     # substitute z = s u: the kept second moment is s^2 int_a^oo u^2 phi(u) du
     kept = key_norm2 * sp.integrate(_z**2 * _gauss_density(1), (_z, a_threshold, sp.oo))
-    tail = 1 - _std_cdf(a_threshold) + a_threshold * sp.exp(-a_threshold**2 / 2) / sp.sqrt(2 * sp.pi)
+    tail = 1 - std_normal_cdf(a_threshold) + a_threshold * sp.exp(-a_threshold**2 / 2) / sp.sqrt(2 * sp.pi)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2 * tail, "int_{a s}^oo z^2 phi_s(z) dz = s^2 (Q(a) + a phi(a))", proof=kept)

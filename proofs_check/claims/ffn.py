@@ -232,7 +232,7 @@ register(Claim(
     negative_controls=(
         NegativeControl("fraction_kept", "noise proportional to the fraction of active slots: (N-1) d_v Q(a)/"
                         "(||k_i||^2 ||v_i||^2)",
-                        prediction=lambda: (N - 1) * d_v * (1 - (1 + sp.erf(th.a_threshold / sp.sqrt(2))) / 2)
+                        prediction=lambda: (N - 1) * d_v * (1 - th.std_normal_cdf(th.a_threshold))
                         / (key_norm2 * value_norm2)),
         NegativeControl("dense", "the dense ReLU value (sparsity has no effect)",
                         prediction=lambda: th.inverse_snr_relu_ffn().result),
@@ -243,7 +243,7 @@ register(Claim(
 def _topk_count(N, a):
     """``k = floor((N-1) Q(a) + 1/2) + 1`` as sympy: the measure's ``round`` (no ties: ``Q(a)`` is
     irrational for ``a > 0``)."""
-    return sp.floor((N - 1) * (1 - (1 + sp.erf(a / sp.sqrt(2))) / 2) + sp.Rational(1, 2)) + 1
+    return sp.floor((N - 1) * (1 - th.std_normal_cdf(a)) + sp.Rational(1, 2)) + 1
 
 
 def _topk_stored_slot_kept(q) -> bool:
