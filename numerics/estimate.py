@@ -1,13 +1,23 @@
-"""Result record and small estimators shared by every Monte Carlo routine."""
+"""Result record, small estimators, and the batched Monte Carlo protocol shared by every numeric side.
+
+A statistical numeric side is a :class:`MonteCarlo`: ``simulate`` draws one batch of independent
+trials and returns per-trial columns; ``reduce`` turns the columns of any number of batches,
+concatenated in batch order, into an :class:`Estimate`. Because batches merge by concatenation,
+an estimate from batches ``0..B-1`` is the same number however the batches were scheduled.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from scipy.special import logsumexp
 
-__all__ = ["Estimate", "check_variant", "exact_value", "mean_estimate", "ratio_of_means"]
+__all__ = ["Estimate", "MonteCarlo", "check_variant", "exact_value", "kish_ess_from_sums", "mean_estimate",
+           "mean_of", "merge_columns", "monte_carlo", "ols_slope", "ratio_of", "ratio_of_means", "rows",
+           "weighted_mean_of"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +96,120 @@ def ratio_of_means(numerators, denominators, *, method: str) -> Estimate:
     return Estimate(float(ratio), float(np.sqrt(max(var, 0.0))), int(n), None, method)
 
 
+def ols_slope(x, y, y_se) -> tuple[float, float]:
+    """Ordinary least-squares slope of ``y`` on ``x`` and its standard error from independent ``y`` errors.
+
+    The slope is ``sum_i w_i y_i`` with ``w_i = (x_i - mean x) / sum_j (x_j - mean x)^2``, so its SE is
+    ``sqrt(sum_i w_i^2 se_i^2)`` when the ``y_i`` are independent with standard errors ``se_i``.
+
+    >>> ols_slope([0.0, 1.0, 2.0], [1.0, 3.0, 5.0], [0.1, 0.1, 0.1])[0]
+    2.0
+    """
+    x = np.asarray(x, dtype=float)
+    w = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+    return float(w @ np.asarray(y, dtype=float)), float(np.sqrt(np.sum(w**2 * np.asarray(y_se, dtype=float) ** 2)))
+
+
 def check_variant(variant, allowed) -> None:
     """Reject an unknown negative-control route name (``None`` is the correct computation)."""
     if variant is not None and variant not in allowed:
         raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
+
+
+# --- the batched Monte Carlo protocol -----------------------------------------------------------
+
+Columns = Mapping[str, np.ndarray]
+
+
+def merge_columns(batches: Sequence[Columns]) -> dict[str, np.ndarray]:
+    """Concatenate the per-trial columns of several batches along the trial axis, in the order given.
+
+    Every batch must have the same column names and the same number of rows in each of its columns.
+
+    >>> merge_columns([{"y": np.array([1.0, 2.0])}, {"y": np.array([3.0])}])["y"].tolist()
+    [1.0, 2.0, 3.0]
+    """
+    if not batches:
+        raise ValueError("merge_columns needs at least one batch")
+    names = set(batches[0])
+    for i, b in enumerate(batches):
+        if set(b) != names:
+            raise ValueError(f"batch {i} has columns {sorted(b)!r}, expected {sorted(names)!r}")
+        rows = {np.shape(v)[0] for v in b.values()}
+        if len(rows) != 1:
+            raise ValueError(f"batch {i} has columns of different lengths {sorted(rows)!r}")
+    return {k: np.concatenate([np.asarray(b[k]) for b in batches], axis=0) for k in batches[0]}
+
+
+def rows(columns: Columns) -> int:
+    """The number of trials (rows) in a set of per-trial columns."""
+    return int(np.shape(next(iter(columns.values())))[0])
+
+
+class MonteCarlo:
+    """A Monte Carlo numeric side split into a batch simulator and a reducer.
+
+    ``simulate(rng, *, trials, variant=None, **params)`` returns a mapping of per-trial columns
+    (each an array whose first axis has ``trials`` rows; trials independent). ``reduce(columns,
+    **params)`` maps the merged columns of any number of batches to an :class:`Estimate`. Calling
+    the object runs one batch and reduces it, so ``measure(rng, trials=400, **params)`` works as a
+    plain function; the engine instead runs a planned number of batches, each from its own seed,
+    and reduces their concatenation.
+    """
+
+    def __init__(self, simulate: Callable[..., Columns], reduce: Callable[..., "Estimate"]):
+        self.simulate = simulate
+        self.reduce = reduce
+        functools.update_wrapper(self, simulate)
+
+    def __call__(self, rng, *, trials: int, **kwargs) -> "Estimate":
+        return self.reduce(self.simulate(rng, trials=trials, **kwargs), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<MonteCarlo {self.__module__}.{self.__qualname__}>"
+
+
+def monte_carlo(reduce: Callable[..., "Estimate"]) -> Callable[[Callable[..., Columns]], MonteCarlo]:
+    """Decorator: make a batch simulator a :class:`MonteCarlo` with the given reducer."""
+    def wrap(simulate):
+        return MonteCarlo(simulate, reduce)
+    return wrap
+
+
+def mean_of(column: str, method: str) -> Callable[..., Estimate]:
+    """Reducer: the sample mean of one per-trial column with its standard error."""
+    def reduce(columns: Columns, **_: Any) -> Estimate:
+        return mean_estimate(columns[column], method=method)
+    reduce.__name__ = f"mean_of_{column}"
+    return reduce
+
+
+def ratio_of(numerator: str, denominator: str, method: str) -> Callable[..., Estimate]:
+    """Reducer: the ratio of the means of two per-trial columns (delta-method SE)."""
+    def reduce(columns: Columns, **_: Any) -> Estimate:
+        return ratio_of_means(columns[numerator], columns[denominator], method=method)
+    reduce.__name__ = f"ratio_of_{numerator}_{denominator}"
+    return reduce
+
+
+def kish_ess_from_sums(log_sum: np.ndarray, log_sum_sq: np.ndarray) -> float:
+    """Kish's ``(sum x)^2 / sum x^2`` over all weighted terms, from per-trial ``log sum x`` and ``log sum x^2``.
+
+    Summing per-trial sums in log space merges batches exactly.
+    """
+    return float(np.exp(2.0 * logsumexp(log_sum) - logsumexp(log_sum_sq)))
+
+
+def weighted_mean_of(column: str, method: str, *, log_sum: str = "log_sum", log_sum_sq: str = "log_sum_sq"
+                     ) -> Callable[..., Estimate]:
+    """Reducer for importance-sampled trials: the mean of ``column`` with Kish's ESS over every weighted term.
+
+    Each trial also records ``log sum x`` and ``log sum x^2`` of its weighted terms (columns named
+    ``log_sum`` and ``log_sum_sq``), from which the ESS of the whole sample follows exactly.
+    """
+    def reduce(columns: Columns, **_: Any) -> Estimate:
+        est = mean_estimate(columns[column], method=method)
+        ess = kish_ess_from_sums(columns[log_sum], columns[log_sum_sq])
+        return Estimate(est.estimate, est.standard_error, est.trials, ess, est.method)
+    reduce.__name__ = f"weighted_mean_of_{column}"
+    return reduce

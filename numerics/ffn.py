@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
-from numerics import kernels
+from numerics import exp_kernel
 from numerics.estimate import Estimate, check_variant, mean_estimate
 
 __all__ = [
@@ -115,7 +115,7 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
 def measure_ffn_exp(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, beta: float,
                     trials: int = 100, variant=None) -> Estimate:
     """Slot activation ``exp(beta z)``: the exp kernel at ``tau = 1/beta`` (tilted IS; ESS reported)."""
-    return kernels.measure_inverse_snr_exp(rng, N=N, d_k=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+    return exp_kernel.measure_inverse_snr_exp(rng, N=N, d_k=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
                                            tau=1.0 / beta, trials=trials, variant=variant)
 
 

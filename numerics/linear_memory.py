@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, ratio_of_means
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, mean_of, monte_carlo, ratio_of_means
 
 __all__ = [
     "accumulate_memory",
@@ -164,8 +164,9 @@ def measure_noise_floor(rng, *, N: int, d_k: int, trials: int = 64) -> Estimate:
                     {"tight_frame": tight, "best_random": random_best})
 
 
+@monte_carlo(mean_of("y", "conditional MC, values integrated exactly given keys"))
 def measure_inverse_snr_conditional(rng, *, N: int, d_k: int, d_v: int, key_norm2: float,
-                                    value_norm2: float, trials: int = 400) -> Estimate:
+                                    value_norm2: float, trials: int = 400) -> dict:
     """SNR^{-1} given a fixed stored pair with ``||k_i||^2 = key_norm2``, ``||v_i||^2 = value_norm2``.
 
     Each trial draws the other ``N - 1`` Gaussian keys afresh. The expectation over their values
@@ -178,7 +179,7 @@ def measure_inverse_snr_conditional(rng, *, N: int, d_k: int, d_v: int, key_norm
     for t in range(trials):
         scores = rng.standard_normal((N - 1, d_k)) @ k_i
         samples[t] = d_v * float(scores @ scores) / c2v2
-    return mean_estimate(samples, method="conditional MC, values integrated exactly given keys")
+    return {"y": samples}
 
 
 def measure_inverse_snr_mean(rng, *, N: int, d_k: int, d_v: int, trials: int = 2000) -> Estimate:

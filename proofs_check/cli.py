@@ -138,7 +138,7 @@ def select_claims(ids, section):
 
 def cmd_check(args) -> int:
     from proofs_check.engine import check_claims
-    from proofs_check.report import markdown, render_table, summary, table_rows, to_json_dict, write_json
+    from proofs_check.report import markdown, render_table, summary_line, table_rows, to_json_dict, write_json
 
     claims = select_claims(args.ids, args.section)
     if not claims:
@@ -149,12 +149,9 @@ def cmd_check(args) -> int:
                            progress=_progress_printer(sys.stderr, not args.quiet))
     out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON for '--json -'
     print(render_table(table_rows(results)), file=out)
-    counts = summary(results)
-    failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error")]
-    print(f"\n{len(results)} claim(s), mode {mode}, seed {args.seed}: "
-          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("pass", "fail", "error", "cited"))
-          + f"; negative controls rejected {counts['controls_rejected']}/{counts['controls_total']}"
-          + f"; {time.perf_counter() - started:.1f}s", file=out)
+    failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error", "underpowered")]
+    print("\n" + summary_line(results, mode=mode, seed=args.seed) + f"; {time.perf_counter() - started:.1f}s",
+          file=out)
     if failed:
         print("failing: " + ", ".join(failed), file=out)
     if args.json:

@@ -4,16 +4,37 @@ Rules (docs/explanation.md gives the reasoning):
 
 * identity: pass iff ``|measured - predicted| <= atol + rtol |predicted|``;
 * statistical: pass iff ``|measured - predicted| <= Z * SE + atol``;
-* asymptotic: pass iff ``|measured - predicted| <= Z * SE + bound + atol``, where ``bound`` is the
-  claim's finite-size bound from theory, and the claim's derivation (a sympy limit) verifies;
+* asymptotic: pass iff ``|measured - predicted| <= Z * SE + bound + atol``, where ``measured`` is the
+  numeric side's extrapolation to the limit and ``bound`` a finite-size bound from theory derived
+  without the prediction; the claim's derivation (a sympy limit) verifies;
 * a non-finite estimate or SE, or an effective sample size below :data:`MIN_ESS`, is an *error*,
   which fails the check: NaN is never a pass;
-* at every grid point each negative control must be *rejected* by the same rule, or the point
-  fails for lack of power.
+* at every grid point each applicable negative control must be *rejected* by the same rule, or the
+  point fails for lack of power. A control whose wrong value equals the prediction at that point
+  (a slip that changes nothing there) is not applicable.
 
-``Z`` is set by a family-wise false-failure budget: :data:`FALSE_FAILURE_BUDGET` spread by
-Bonferroni over at most :data:`MAX_CHECKS` statistical comparisons in a full ledger run
-(a test keeps the ledger under that count).
+Power is planned, never hoped for. ``Z`` and the power margin are both set by one family-wise
+budget: :data:`FALSE_FAILURE_BUDGET` spread by Bonferroni over at most :data:`MAX_CHECKS`
+comparisons per run, where a comparison is a point's check *or* one of its controls. A true claim
+fails a comparison either when its estimate lands more than ``Z`` SEs from the truth (two-sided
+probability :data:`ALPHA`) or when a control is accepted by chance; a control sitting ``s`` SEs
+from the prediction is accepted with probability about ``Phi(Z - s)``, which is below ``ALPHA`` once
+``s >= SEPARATION = Z + Phi^{-1}(1 - ALPHA)`` (about 10.5).
+
+A Monte Carlo point is therefore planned in two stages (in the manner of Stein's two-stage
+procedure): a pilot batch of ``claim.trials[mode]`` trials estimates the per-trial spread; the
+plan then takes the number of batches that puts every applicable control at least
+``SEPARATION`` SEs (inflated by :data:`PLAN_INFLATION` for the pilot's own error) from the
+prediction and brings the point's resolution within :data:`RESOLUTION_TARGET` for the mode. Every
+batch has its own random stream (:func:`proofs_check.seeds.batch_rng`) and the batches merge by
+concatenation, so the result depends only on the seed and the plan. A control that cannot be
+separated within ``claim.max_batches`` batches makes the point *underpowered*: a verdict of its
+own, naming the control and the trials it would need, that fails the run. The plan reads only the
+pilot's spread (and, for a route control, its pilot distance from the prediction), never the
+main estimate's z.
+
+A point's **resolution** is the smallest relative error of the prediction the check is sure (at
+the same budget) to detect: ``(SEPARATION * SE + bound + atol) / |predicted|``.
 """
 
 from __future__ import annotations
@@ -22,36 +43,47 @@ import math
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from scipy.stats import norm
 
-from proofs_check.ledger import Claim, Kind, evaluate, get_claim
-from proofs_check.seeds import canonical_params, point_rng
+from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
+from proofs_check.ledger import Claim, Kind, NegativeControl, evaluate, get_claim
+from proofs_check.seeds import batch_rng, canonical_params, point_rng
 
 __all__ = [
+    "ALPHA",
     "ClaimResult",
     "ControlResult",
     "FALSE_FAILURE_BUDGET",
     "MAX_CHECKS",
     "MIN_ESS",
+    "PLAN_INFLATION",
     "PointResult",
+    "RESOLUTION_TARGET",
+    "SEPARATION",
     "SymbolicResult",
     "Z",
     "check_claims",
     "check_point",
     "check_symbolic",
     "point_passes_with_power",
+    "symbolic_status",
 ]
 
 FALSE_FAILURE_BUDGET = 1e-4
 MAX_CHECKS = 1000
-Z = float(norm.isf(FALSE_FAILURE_BUDGET / (2 * MAX_CHECKS)))  # two-sided Bonferroni, ~5.33
+ALPHA = FALSE_FAILURE_BUDGET / MAX_CHECKS  # per comparison (a point's check or one control)
+Z = float(norm.isf(ALPHA / 2))  # two-sided Bonferroni, ~5.33
+SEPARATION = Z + float(norm.isf(ALPHA))  # a control this many SEs away is accepted with probability < ALPHA
+PLAN_INFLATION = 1.25  # the pilot's SE is scaled up by this before planning (its own sampling error)
+RESOLUTION_TARGET = {"quick": 0.10, "default": 0.02, "full": 0.02}
 MIN_ESS = 100.0
 
-PASS, FAIL, ERROR, CITED = "pass", "fail", "error", "cited"
+PASS, FAIL, ERROR, CITED, UNDERPOWERED = "pass", "fail", "error", "cited", "underpowered"
 REJECTED, ACCEPTED, NOT_APPLICABLE = "rejected", "accepted", "n/a"
+VERIFIED, PARTIAL, FAILED = "verified", "partial", "failed"
 
 
 @dataclass(frozen=True)
@@ -59,8 +91,10 @@ class ControlResult:
     name: str
     predicted: float
     measured: float
-    verdict: str  # rejected (good) / accepted (no power) / error
+    verdict: str  # rejected (good) / accepted (no power) / error / n/a
     detail: str = ""
+    separation: float | None = None  # |wrong - predicted| in SEs (after any fixed tolerance); None if exact
+    near_miss: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,15 +113,39 @@ class PointResult:
     seconds: float
     method: str = ""
     message: str = ""
+    resolution: float | None = None  # smallest relative error surely detected (statistical/asymptotic)
+    batches: int = 0  # Monte Carlo batches run (0: a single deterministic or unplanned computation)
+    trials_needed: int | None = None  # what the plan asked for (may exceed the cap: underpowered)
 
 
 @dataclass(frozen=True)
 class SymbolicResult:
     claim_id: str
-    status: str  # verified / failed / cited (a cited claim's record builds) / none
+    status: str  # verified / partial / failed / cited (a cited claim's record builds) / none
     steps: tuple[tuple[str, str], ...] = ()  # (status, why)
     seconds: float = 0.0
     message: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Steps by status: verified, assumed, cited, failed."""
+        out = {"verified": 0, "assumed": 0, "cited": 0, "failed": 0}
+        for status, _ in self.steps:
+            out[status] = out.get(status, 0) + 1
+        return out
+
+    @property
+    def unverified(self) -> tuple[str, ...]:
+        """The justifications of the steps taken on trust (assumed or cited), in order."""
+        return tuple(f"{status}: {why}" for status, why in self.steps if status in ("assumed", "cited"))
+
+    def describe(self) -> str:
+        """``verified``, ``partial (5 verified, 1 cited)`` and so on: the status with its counts."""
+        if self.status not in (PARTIAL, CITED) or not self.steps:
+            return self.status
+        c = self.counts
+        parts = [f"{c[k]} {k}" for k in ("verified", "assumed", "cited") if c[k]]
+        return f"{self.status} ({', '.join(parts)})"
 
 
 @dataclass
@@ -98,14 +156,16 @@ class ClaimResult:
 
     @property
     def verdict(self) -> str:
-        if self.symbolic.status == "failed":  # a cited claim whose record cannot be built fails too
+        if self.symbolic.status == FAILED:  # a cited claim whose record cannot be built fails too
             return FAIL
         if self.claim.kind is Kind.CITED:
             return CITED
         if any(p.verdict == ERROR for p in self.points):
             return ERROR
-        if any(p.verdict != PASS for p in self.points):
+        if any(p.verdict == FAIL for p in self.points):
             return FAIL
+        if any(p.verdict == UNDERPOWERED for p in self.points):
+            return UNDERPOWERED
         return PASS
 
     @property
@@ -113,7 +173,17 @@ class ClaimResult:
         return self.symbolic.seconds + sum(p.seconds for p in self.points)
 
 
-def _compare(claim: Claim, predicted: float, est, params) -> tuple[str, float | None, float, str]:
+# --- one comparison ------------------------------------------------------------------------------
+
+def _fixed_tolerance(claim: Claim, predicted: float, params) -> float:
+    """The part of a statistical/asymptotic tolerance that does not shrink with trials: atol and bound."""
+    tol = claim.atol * max(1.0, abs(predicted))
+    if claim.kind is Kind.ASYMPTOTIC:
+        tol += abs(float(claim.bound(params)))
+    return tol
+
+
+def _compare(claim: Claim, predicted: float, est: Estimate, params) -> tuple[str, float | None, float, str]:
     """Verdict, z, tolerance and message for one estimate against one prediction."""
     if not est.finite or not math.isfinite(predicted):
         return ERROR, None, math.nan, "non-finite estimate, SE or prediction"
@@ -121,21 +191,16 @@ def _compare(claim: Claim, predicted: float, est, params) -> tuple[str, float | 
         return ERROR, None, math.nan, f"effective sample size {est.ess:.1f} < {MIN_ESS:g}: estimate unreliable"
     diff = abs(est.estimate - predicted)
     se = est.standard_error
-    atol = claim.atol * max(1.0, abs(predicted)) if claim.kind is not Kind.IDENTITY else claim.atol
     if claim.kind is Kind.IDENTITY:
         tol = claim.atol + claim.rtol * abs(predicted)
         z = None
     else:
-        tol = Z * se + atol
-        if claim.kind is Kind.ASYMPTOTIC:
-            tol += abs(float(claim.bound(params)))
+        tol = Z * se + _fixed_tolerance(claim, predicted, params)
         z = (est.estimate - predicted) / se if se > 0 else None  # exact or deterministic: no z to report
     return (PASS if diff <= tol else FAIL), z, tol, ""
 
 
-def _measure(claim: Claim, params: Mapping[str, Any], *, seed: int, trials: int | None, variant=None,
-             replicate: int = 0):
-    rng = point_rng(seed, claim.id, params, replicate)
+def _measure(claim: Claim, params: Mapping[str, Any], rng, *, trials: int | None, variant=None):
     kwargs = dict(params)
     kwargs.update(claim.fixed)
     if trials is not None:
@@ -145,48 +210,205 @@ def _measure(claim: Claim, params: Mapping[str, Any], *, seed: int, trials: int 
     return claim.measure(rng, **kwargs)
 
 
+def _kwargs(claim: Claim, params, variant=None) -> dict:
+    kwargs = dict(params)
+    kwargs.update(claim.fixed)
+    if variant is not None:
+        kwargs["variant"] = variant
+    return kwargs
+
+
+def _same_value(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+
+
+def _separation(gap: float, se: float) -> float | None:
+    if se <= 0:
+        return None
+    return gap / se
+
+
+# --- planned Monte Carlo -------------------------------------------------------------------------
+
+class _Route:
+    """One Monte Carlo route of a point (the main route or a control's wrong route): its batches so far."""
+
+    def __init__(self, claim: Claim, params, seed: int, replicate: int, batch_size: int, variant=None):
+        self.claim, self.params, self.seed, self.replicate = claim, params, seed, replicate
+        self.batch_size, self.variant = batch_size, variant
+        self.kwargs = _kwargs(claim, params, variant)
+        self.batches: list[Mapping] = []
+
+    def run(self, n_batches: int) -> None:
+        while len(self.batches) < n_batches:
+            b = len(self.batches)
+            rng = batch_rng(self.seed, self.claim.id, self.params, b, self.replicate)
+            self.batches.append(self.claim.measure.simulate(rng, trials=self.batch_size, **self.kwargs))
+
+    def estimate(self) -> Estimate:
+        return self.claim.measure.reduce(merge_columns(self.batches), **self.kwargs)
+
+    @property
+    def trials(self) -> int:
+        return sum(rows(b) for b in self.batches)
+
+
+def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
+    """Trials that bring ``SEPARATION * SE`` down to ``gap``, the SE scaled as 1/sqrt(trials) from the pilot."""
+    if se_pilot <= 0:
+        return 0.0
+    if gap <= 0 or not math.isfinite(gap):
+        return math.inf
+    return n_pilot * (SEPARATION * PLAN_INFLATION * se_pilot / gap) ** 2
+
+
+def _planned_point(claim: Claim, params, predicted: float, controls, *, seed: int, mode: str,
+                   trials: int | None, replicate: int):
+    """Run a Monte Carlo point by its plan; returns the main estimate, control estimates and plan facts."""
+    batch_size = trials if trials is not None else claim.trials[mode]
+    fixed = _fixed_tolerance(claim, predicted, params)
+    main = _Route(claim, params, seed, replicate, batch_size)
+    main.run(1)
+    pilot = main.estimate()
+    routes = {c.name: _Route(claim, params, seed, replicate, batch_size, c.variant)
+              for c, wrong in controls if c.variant is not None}
+    for r in routes.values():
+        r.run(1)
+    needs: dict[str, float] = {}
+    if pilot.finite:
+        target = RESOLUTION_TARGET[mode] * abs(predicted) - fixed
+        needs["resolution"] = _trials_for(pilot.standard_error, main.trials, target)
+        for c, wrong in controls:
+            if c.variant is None:
+                needs[c.name] = _trials_for(pilot.standard_error, main.trials, abs(wrong - predicted) - fixed)
+            else:
+                est_c = routes[c.name].estimate()
+                if est_c.finite:
+                    needs[c.name] = _trials_for(est_c.standard_error, routes[c.name].trials,
+                                                abs(est_c.estimate - predicted) - fixed)
+    cap = claim.max_batches * batch_size
+    needed = max([batch_size] + [n for n in needs.values()])
+    short = [name for name, n in needs.items() if n > cap and name != "resolution"]
+    if trials is not None:  # a fixed trial count (amverify eval --trials): one batch, no plan
+        n_batches = 1
+        short = [name for name, n in needs.items() if n > batch_size and name != "resolution"]
+    else:
+        n_batches = int(min(claim.max_batches, max(1, math.ceil(min(needed, cap) / batch_size))))
+    if not short:
+        main.run(n_batches)
+        for r in routes.values():
+            r.run(n_batches)
+    estimates = {name: r.estimate() for name, r in routes.items()}
+    needed_int = None if not math.isfinite(needed) else int(math.ceil(needed))
+    return main.estimate(), estimates, n_batches, needed_int, short, needs
+
+
 def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str = "default",
                 trials: int | None = None, replicate: int = 0, validate: bool = True) -> PointResult:
-    """Measure one regime point, compare it with theory, and run every negative control."""
+    """Measure one regime point (by its plan, for Monte Carlo claims), compare it with theory, and
+    run every applicable negative control."""
     start = time.perf_counter()
     if validate:
         params = claim.validate(params)
-    if trials is None and claim.trials is not None:
-        trials = claim.trials[mode]
     predicted = evaluate(claim.predicted_expr(), params)
-    est = _measure(claim, params, seed=seed, trials=trials, replicate=replicate)
-    verdict, z, tol, message = _compare(claim, predicted, est, params)
-    controls = []
+    applicable: list[tuple[NegativeControl, float]] = []
+    skipped: dict[str, ControlResult] = {}
     for control in claim.negative_controls:
         if control.applies_when is not None and not control.applies_when.holds(params):
-            controls.append(ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
-                                          f"applies only where {control.applies_when.text}"))
+            skipped[control.name] = ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
+                                                  f"applies only where {control.applies_when.text}",
+                                                  near_miss=control.near_miss)
             continue
         if control.prediction is not None:
             wrong = evaluate(control.prediction(), params)
-            c_verdict, _, _, detail = _compare(claim, wrong, est, params)
-            measured = est.estimate
+            if _same_value(wrong, predicted):
+                skipped[control.name] = ControlResult(control.name, wrong, math.nan, NOT_APPLICABLE,
+                                                      "equals the prediction at this point",
+                                                      near_miss=control.near_miss)
+                continue
         else:
             wrong = predicted
-            c_est = _measure(claim, params, seed=seed, trials=trials, variant=control.variant, replicate=replicate)
+        applicable.append((control, wrong))
+
+    planned = isinstance(claim.measure, MonteCarlo) and claim.kind is not Kind.IDENTITY
+    n_batches, needed, short, route_est = 0, None, [], {}
+    if planned:
+        est, route_est, n_batches, needed, short, needs = _planned_point(
+            claim, params, predicted, applicable, seed=seed, mode=mode, trials=trials, replicate=replicate)
+    else:
+        if trials is None and claim.trials is not None:
+            trials = claim.trials[mode]
+        est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials)
+    verdict, z, tol, message = _compare(claim, predicted, est, params)
+    fixed = _fixed_tolerance(claim, predicted, params) if claim.kind is not Kind.IDENTITY else 0.0
+
+    results = {}
+    for control, wrong in applicable:
+        if control.prediction is not None:
+            c_verdict, _, _, detail = _compare(claim, wrong, est, params)
+            measured, sep = est.estimate, _separation(abs(wrong - predicted) - fixed, est.standard_error)
+        else:
+            if planned:
+                c_est = route_est[control.name]
+            else:
+                c_est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
+                                 variant=control.variant)
             c_verdict, _, _, detail = _compare(claim, predicted, c_est, params)
             measured = c_est.estimate
+            sep = _separation(abs(c_est.estimate - predicted) - fixed, c_est.standard_error) \
+                if c_est.finite else None
         status = {PASS: ACCEPTED, FAIL: REJECTED}.get(c_verdict, ERROR)
-        controls.append(ControlResult(control.name, wrong, float(measured), status, detail))
+        results[control.name] = ControlResult(control.name, wrong, float(measured), status, detail, sep,
+                                              control.near_miss)
+    results.update(skipped)
+    controls = tuple(results[c.name] for c in claim.negative_controls)
+
+    if not planned and claim.kind is not Kind.IDENTITY:
+        # an unplanned statistical point (a numeric side that is not a MonteCarlo): its power is judged
+        # after the fact, by the same separation the plan would have asked for
+        short = [c.name for c in controls if c.separation is not None and c.separation < SEPARATION]
+        needs = {c.name: (est.trials * (SEPARATION / c.separation) ** 2 if c.separation > 0 else math.inf)
+                 for c in controls if c.name in short}
+    resolution = None
+    if claim.kind is not Kind.IDENTITY and est.finite and predicted != 0:
+        resolution = (SEPARATION * est.standard_error + fixed) / abs(predicted)
+    if short and verdict != ERROR:
+        verdict = UNDERPOWERED
+        if not planned:
+            limit = f" with {est.trials} trials (unplanned numeric side)"
+        elif trials is not None:
+            limit = f" with {trials} trials"
+        else:
+            limit = f" within the cap of {claim.max_batches} x {claim.trials[mode]} trials"
+        message = "cannot separate " + ", ".join(
+            f"{name} (needs {_fmt_trials(needs[name])} trials)" for name in short) + limit
     return PointResult(claim.id, dict(params), predicted, est.estimate, est.standard_error, est.trials, est.ess,
-                       z, tol, verdict, tuple(controls), time.perf_counter() - start, est.method, message)
+                       z, tol, verdict, controls, time.perf_counter() - start, est.method, message, resolution,
+                       n_batches, needed)
+
+
+def _fmt_trials(n: float) -> str:
+    return "unbounded" if not math.isfinite(n) else f"{int(math.ceil(n)):,}"
+
+
+def symbolic_status(kind: Kind, checks) -> str:
+    """``verified`` only when every step verified in sympy; ``partial`` when a step is assumed or cited
+    (and none failed); ``failed`` when one failed; ``cited`` for a literature fact whose record builds."""
+    if any(c.status == "failed" for c in checks):
+        return FAILED
+    if kind is Kind.CITED:
+        return CITED  # a literature fact is recorded, never reported as verified
+    return VERIFIED if all(c.status == "verified" for c in checks) else PARTIAL
 
 
 def check_symbolic(claim: Claim) -> SymbolicResult:
-    """Verify the claim's derivation step by step."""
+    """Verify the claim's derivation step by step (status as in :func:`symbolic_status`)."""
     start = time.perf_counter()
     try:
         checks = claim.derivation().verify()
     except Exception as exc:  # a derivation that cannot even be built is a failure, named
-        return SymbolicResult(claim.id, "failed", (), time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
-    status = "failed" if any(c.status == "failed" for c in checks) else "verified"
-    if status == "verified" and claim.kind is Kind.CITED:
-        status = CITED  # a literature fact is recorded, never reported as verified
+        return SymbolicResult(claim.id, FAILED, (), time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+    status = symbolic_status(claim.kind, checks)
     failed = [f"step {c.index} ({c.why}): {c.detail}" for c in checks if c.status == "failed"]
     return SymbolicResult(claim.id, status, tuple((c.status, c.why) for c in checks),
                           time.perf_counter() - start, "; ".join(failed))
@@ -196,8 +418,6 @@ def point_passes_with_power(result: PointResult) -> PointResult:
     """Fail a passing point whose negative controls were not all rejected (the check had no power)."""
     weak = [c.name for c in result.controls if c.verdict not in (REJECTED, NOT_APPLICABLE)]
     if result.verdict == PASS and weak:
-        from dataclasses import replace
-
         return replace(result, verdict=FAIL, message=f"negative control(s) not rejected: {', '.join(weak)}")
     return result
 

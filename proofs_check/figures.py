@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from numerics import exp_kernel
 from numerics import kernels as num
 from numerics import linear_memory as num_linear
 from proofs_check.ledger import evaluate
@@ -58,10 +59,10 @@ def _kernels() -> list[tuple[str, object, Callable]]:
          lambda rng, n, t: num.measure_inverse_snr_poly(rng, N=n, d_k=D_K, d_v=D_V, key_norm2=float(D_K),
                                                         value_norm2=float(D_V), p=2, trials=t)),
         ("exp tau=2", at(th.inverse_snr_exp().result, tau=2),
-         lambda rng, n, t: num.measure_inverse_snr_exp(rng, N=n, d_k=D_K, d_v=D_V, key_norm2=float(D_K),
+         lambda rng, n, t: exp_kernel.measure_inverse_snr_exp(rng, N=n, d_k=D_K, d_v=D_V, key_norm2=float(D_K),
                                                        value_norm2=float(D_V), tau=2.0, trials=max(t // 20, 10))),
         ("exp tau=sqrt(d)", at(th.inverse_snr_exp().result, tau=float(np.sqrt(D_K))),
-         lambda rng, n, t: num.measure_inverse_snr_exp(rng, N=n, d_k=D_K, d_v=D_V, key_norm2=float(D_K),
+         lambda rng, n, t: exp_kernel.measure_inverse_snr_exp(rng, N=n, d_k=D_K, d_v=D_V, key_norm2=float(D_K),
                                                        value_norm2=float(D_V), tau=float(np.sqrt(D_K)),
                                                        trials=max(t // 20, 10))),
     ]
@@ -116,7 +117,7 @@ def _capacity_vs_d(plt, out_dir: pathlib.Path, seed: int, mode: str) -> list[pat
             pts = []
             for d in dims_mc:
                 rng = point_rng(seed, "figure.capacity_vs_d.exp", {"d_k": d})
-                est = num.measure_inverse_snr_exp(rng, N=257, d_k=d, d_v=8, key_norm2=float(d), value_norm2=8.0,
+                est = exp_kernel.measure_inverse_snr_exp(rng, N=257, d_k=d, d_v=8, key_norm2=float(d), value_norm2=8.0,
                                                   tau=2.0, trials=10)
                 pts.append((d, 1 + rho / (est.estimate / 256)))
             x, y = map(np.asarray, zip(*pts))

@@ -132,6 +132,7 @@ class NegativeControl:
     prediction: Callable[[], Any] | None = None
     variant: str | None = None
     applies_when: "Constraint | None" = None  # where the control is resolvable (e.g. N - 1 vs N at small N)
+    near_miss: bool = False  # a plausible slip a few percent from the truth (d_k + 1 for d_k + 2, N for N - 1)
 
     def __post_init__(self):
         if (self.prediction is None) == (self.variant is None):
@@ -152,7 +153,10 @@ class Claim:
     derivation: Callable[[], Any]  # -> theory.derivation.Derivation (checked symbolically)
     measure: Callable[..., Any] | None  # numerics function: measure(rng, **params[, trials, variant])
     grids: Mapping[str, tuple[Mapping[str, Any], ...]]
+    # Monte Carlo claims: trials per batch in each mode. The first batch is the pilot that plans the
+    # point (proofs_check.engine); at most ``max_batches`` batches run.
     trials: Mapping[str, int] | None = None
+    max_batches: int = 64
     prediction: Callable[[], Any] | None = None  # defaults to derivation().result
     symbol: str = ""  # LaTeX of the left-hand side; the right-hand side is rendered from sympy
     constraints: tuple[Constraint, ...] = ()

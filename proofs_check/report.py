@@ -10,10 +10,11 @@ import sys
 from typing import Any, Iterable, Sequence
 
 from proofs_check import __version__
-from proofs_check.engine import FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, Z, ClaimResult, point_to_dict
+from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, PLAN_INFLATION, RESOLUTION_TARGET,
+                                  SEPARATION, Z, ClaimResult, point_to_dict)
 
-__all__ = ["SCHEMA", "format_number", "format_regime", "git_commit", "markdown", "package_versions",
-           "render_table", "to_json_dict", "write_json"]
+__all__ = ["SCHEMA", "VERDICTS", "format_number", "format_regime", "format_resolution", "git_commit", "markdown",
+           "package_versions", "render_table", "summary", "summary_line", "to_json_dict", "write_json"]
 
 SCHEMA = "amverify.report/1"
 VOLATILE_KEYS = ("seconds", "created", "machine")  # differ between runs of the same seed
@@ -69,23 +70,33 @@ def _measured(p) -> str:
     return format_number(p.measured)
 
 
+def format_resolution(r: float | None) -> str:
+    """A point's resolution as a percentage ('-' where it does not apply)."""
+    if r is None:
+        return "-"
+    if not math.isfinite(r):
+        return str(r)
+    return f"{100 * r:.2g}%" if r < 0.1 else f"{100 * r:.0f}%"
+
+
 def table_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
     rows = []
     for cr in results:
         if not cr.points:
-            rows.append([cr.claim.id, f"symbolic: {cr.symbolic.status}", "-", "-", "-", cr.verdict,
+            rows.append([cr.claim.id, f"symbolic: {cr.symbolic.describe()}", "-", "-", "-", "-", cr.verdict,
                          f"{cr.symbolic.seconds:.2f}"])
         for p in cr.points:
             verdict = p.verdict if not p.message else f"{p.verdict} ({p.message})"
             rows.append([cr.claim.id, format_regime(p.params), format_number(p.predicted), _measured(p),
-                         format_number(p.z, 3) if p.z is not None else "-", verdict, f"{p.seconds:.2f}"])
+                         format_number(p.z, 3) if p.z is not None else "-", format_resolution(p.resolution),
+                         verdict, f"{p.seconds:.2f}"])
         if cr.symbolic.status == "failed":
-            rows.append([cr.claim.id, "symbolic", "-", "-", "-", f"fail ({cr.symbolic.message})",
+            rows.append([cr.claim.id, "symbolic", "-", "-", "-", "-", f"fail ({cr.symbolic.message})",
                          f"{cr.symbolic.seconds:.2f}"])
     return rows
 
 
-HEADER = ["claim", "regime", "predicted", "measured ± SE", "z", "verdict", "s"]
+HEADER = ["claim", "regime", "predicted", "measured ± SE", "z", "resolution", "verdict", "s"]
 
 
 def render_table(rows: Iterable[Sequence[str]], header: Sequence[str] = HEADER) -> str:
@@ -98,14 +109,35 @@ def render_table(rows: Iterable[Sequence[str]], header: Sequence[str] = HEADER) 
     return "\n".join(out)
 
 
-def summary(results: Sequence[ClaimResult]) -> dict[str, int]:
-    counts: dict[str, int] = {}
+VERDICTS = ("pass", "fail", "error", "underpowered", "cited")
+
+
+def summary(results: Sequence[ClaimResult]) -> dict[str, Any]:
+    """Counts of a run: claims by verdict (every verdict, zeros included), symbolic status, controls."""
+    counts: dict[str, Any] = {v: 0 for v in VERDICTS}
     for cr in results:
         counts[cr.verdict] = counts.get(cr.verdict, 0) + 1
+    counts["symbolic"] = {s: 0 for s in ("verified", "partial", "failed", "cited")}
+    for cr in results:
+        counts["symbolic"][cr.symbolic.status] = counts["symbolic"].get(cr.symbolic.status, 0) + 1
     controls = [c for cr in results for p in cr.points for c in p.controls]
     counts["controls_rejected"] = sum(c.verdict == "rejected" for c in controls)
     counts["controls_total"] = sum(c.verdict != "n/a" for c in controls)
+    resolutions = [p.resolution for cr in results for p in cr.points
+                   if p.resolution is not None and math.isfinite(p.resolution)]
+    counts["worst_resolution"] = max(resolutions) if resolutions else None
     return counts
+
+
+def summary_line(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
+    """The one-line summary printed after a run."""
+    s = summary(results)
+    worst = s["worst_resolution"]
+    return (f"{len(results)} claim(s), mode {mode}, seed {seed}: "
+            + ", ".join(f"{s[k]} {k}" for k in VERDICTS)
+            + f"; negative controls rejected {s['controls_rejected']}/{s['controls_total']}"
+            + (f"; worst resolution {format_resolution(worst)} (target {format_resolution(RESOLUTION_TARGET[mode])})"
+               if worst is not None else ""))
 
 
 def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dict[str, Any]:
@@ -116,7 +148,8 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
         claims.append({
             "id": c.id, "kind": c.kind.value, "provenance": c.provenance.value, "anchor": c.anchor,
             "statement": c.statement, "latex": c.latex(), "verdict": cr.verdict,
-            "symbolic": {"status": cr.symbolic.status, "message": cr.symbolic.message,
+            "symbolic": {"status": cr.symbolic.status, "counts": cr.symbolic.counts,
+                         "unverified": list(cr.symbolic.unverified), "message": cr.symbolic.message,
                          "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],
                          "seconds": cr.symbolic.seconds},
             "points": [point_to_dict(p) for p in cr.points],
@@ -132,7 +165,8 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
         "packages": package_versions(),
         "git": git_commit(),
         "engine": {"z": Z, "false_failure_budget": FALSE_FAILURE_BUDGET, "max_checks": MAX_CHECKS,
-                   "min_ess": MIN_ESS},
+                   "alpha_per_comparison": ALPHA, "separation": SEPARATION, "plan_inflation": PLAN_INFLATION,
+                   "resolution_target": RESOLUTION_TARGET[mode], "min_ess": MIN_ESS},
         "summary": summary(results),
         "claims": claims,
     }
@@ -160,10 +194,11 @@ def write_json(report: dict, path: str) -> None:
 def markdown(results: Sequence[ClaimResult], *, seed: int, mode: str) -> str:
     """A Markdown summary table of a run."""
     lines = [f"# amverify check ({mode}, seed {seed})", "",
-             f"z = {Z:.3f} (family-wise false-failure budget {FALSE_FAILURE_BUDGET:g} over {MAX_CHECKS} checks)", "",
+             f"z = {Z:.3f}, control separation {SEPARATION:.2f} SE (family-wise false-failure budget "
+             f"{FALSE_FAILURE_BUDGET:g} over {MAX_CHECKS} comparisons); resolution target "
+             f"{format_resolution(RESOLUTION_TARGET[mode])}", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in table_rows(results):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    s = summary(results)
-    lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items())]
+    lines += ["", "Summary: " + summary_line(results, mode=mode, seed=seed)]
     return "\n".join(lines) + "\n"

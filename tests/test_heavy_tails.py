@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from numerics import kernels as num
+from numerics import exp_kernel as num
 from proofs_check.engine import ERROR, MIN_ESS, PASS, check_point
 from proofs_check.ledger import evaluate, get_claim
 from theory import kernels as th

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numerics import exp_kernel
 from numerics import kernels as num
 from proofs_check.ledger import evaluate
 from theory import kernels as th
@@ -94,7 +95,7 @@ def test_exp_readout_with_huge_scores_stays_finite():
 def test_value_mean_centered_route_matches_zero_mean_formula():
     """Centering the values removes the coherent N^2 term: the measured value is the zero-mean formula."""
     params = {"N": 50, "d_k": 8, "d_v": 8, "key_norm2": 2.0, "value_norm2": 8.0, "tau": 2.0}
-    est = num.measure_inverse_snr_value_mean(np.random.default_rng(2), mu_norm2=1.0, trials=3000,
+    est = exp_kernel.measure_inverse_snr_value_mean(np.random.default_rng(2), mu_norm2=1.0, trials=3000,
                                              variant="centered", **params)
     exact = evaluate(th.inverse_snr_exp().result, params)
     assert abs(est.estimate - exact) <= 5.3 * est.standard_error

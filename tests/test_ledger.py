@@ -40,9 +40,17 @@ def test_record_is_complete(claim):
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=IDS)
 def test_symbolic_side_verifies(claim):
-    """The claim's derivation has no failed step (a cited claim's is reported 'cited', never 'verified')."""
+    """The claim's derivation has no failed step; it is 'verified' only when every step verified in sympy,
+    'partial' when a step is assumed or cited, and a cited claim is 'cited', never 'verified'."""
     result = check_symbolic(claim)
-    assert result.status == ("cited" if claim.kind is Kind.CITED else "verified"), result.message
+    steps = [s for s, _ in result.steps]
+    if claim.kind is Kind.CITED:
+        assert result.status == "cited", result.message
+    elif all(s == "verified" for s in steps):
+        assert result.status == "verified", result.message
+    else:
+        assert result.status == "partial" and "failed" not in steps, result.message
+        assert result.unverified and all(u.split(":")[0] in ("assumed", "cited") for u in result.unverified)
 
 
 CITED_CLAIMS = [c for c in CLAIMS if c.kind is Kind.CITED]

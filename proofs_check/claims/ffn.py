@@ -14,7 +14,7 @@ import sympy as sp
 
 from numerics import ffn as num
 from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
-                                 evaluate, register)
+                                 register)
 from proofs_check.strategies import domain_strategy, off_typical_norms
 from theory import ffn as th
 from theory.symbols import N, d_v, key_norm2, value_norm2
