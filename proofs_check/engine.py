@@ -372,7 +372,7 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
     resolution = None
     if claim.kind is not Kind.IDENTITY and est.finite and predicted != 0:
         resolution = (SEPARATION * est.standard_error + fixed) / abs(predicted)
-    if short and verdict != ERROR:
+    if short and verdict == PASS:  # underpowered means: the claim agreed, but a control could not be decided
         verdict = UNDERPOWERED
         if not planned:
             limit = f" with {est.trials} trials (unplanned numeric side)"
