@@ -127,19 +127,37 @@ def _progress_printer(stream, enabled: bool):
     return show
 
 
-def select_claims(ids, section):
-    if ids:
-        claims = [get_claim(i) for i in ids]
-        if section is not None:
-            claims = [c for c in claims if c.section == section]
-        return claims
-    return all_claims(section)
+def select_claims(ids, sections):
+    """The claims named by ``ids`` (all when empty), restricted to ``sections`` (a list; None for all)."""
+    if isinstance(sections, str):
+        sections = [sections]
+    claims = [get_claim(i) for i in ids] if ids else all_claims()
+    if sections:
+        claims = [c for c in claims if c.section in sections]
+    return claims
+
+
+def check_output_path(path: str | None, option: str) -> None:
+    """Refuse, before any work, an output file whose folder is missing or not writable (exit 2)."""
+    import os
+
+    if path is None or path == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path!r} is not writable")
 
 
 def cmd_check(args) -> int:
     from proofs_check.engine import check_claims
     from proofs_check.report import markdown, render_table, summary_line, table_rows, to_json_dict, write_json
 
+    check_output_path(args.json, "--json")
+    check_output_path(args.md, "--md")
     claims = select_claims(args.ids, args.section)
     if not claims:
         raise UsageError("no claims selected")
@@ -166,19 +184,23 @@ def cmd_check(args) -> int:
 
 def parse_assignments(claim, pairs) -> dict:
     values = claim.default_params()
+    given: set[str] = set()
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
             raise UsageError(f"expected name=value, got {pair!r}")
         if name not in claim.param_names:
             raise DomainError(f"{claim.id}: unknown parameter {name!r}; expected one of {list(claim.param_names)!r}")
+        if name in given:
+            raise UsageError(f"parameter {name!r} is given twice")
+        given.add(name)
         values[name] = raw
     return claim.validate(values)
 
 
 def cmd_eval(args) -> int:
-    from proofs_check.engine import PASS, check_point, check_symbolic, point_to_dict
-    from proofs_check.report import format_number, format_regime
+    from proofs_check.engine import PASS, check_point, check_symbolic, point_passes_with_power, point_to_dict
+    from proofs_check.report import format_number, format_regime, format_resolution
 
     claim = get_claim(args.id)
     if claim.kind is Kind.CITED:
@@ -188,37 +210,55 @@ def cmd_eval(args) -> int:
     params = parse_assignments(claim, args.assignments)
     if args.trials is not None and claim.trials is None:
         raise UsageError(f"{claim.id} is not a Monte Carlo claim ({claim.kind.value}); --trials does not apply")
+    from proofs_check.engine import MIN_TRIALS
+
+    if args.trials is not None and args.trials < MIN_TRIALS:
+        raise UsageError(f"--trials {args.trials} is too few: the z rule needs at least {MIN_TRIALS} trials "
+                         "(below that the studentized estimate's tails are far heavier than normal)")
     symbolic = check_symbolic(claim)
-    point = check_point(claim, params, seed=args.seed, trials=args.trials)
+    mode = run_mode(args)
+    point = point_passes_with_power(check_point(claim, params, seed=args.seed, mode=mode, trials=args.trials))
     if args.json:
         out = point_to_dict(point)
         out.update({"symbolic": symbolic.status, "seed": args.seed, "latex": claim.latex()})
         print(json.dumps(out, indent=2, default=str))
     else:
         print(f"{claim.id}  [{claim.kind.value}, {claim.provenance.value}]  {format_regime(point.params)}")
-        print(f"  theory    {claim.latex()}")
-        print(f"  predicted {format_number(point.predicted, 8)}")
+        print(f"  theory     {claim.latex()}")
+        print(f"  predicted  {format_number(point.predicted, 8)}")
         se = f" ± {format_number(point.standard_error, 3)} (SE, {point.trials} trials"
+        se += f" in {point.batches} batches" if point.batches > 1 else ""
         se += f", ESS {point.ess:.0f})" if point.ess is not None else ")"
-        print(f"  measured  {format_number(point.measured, 8)}{se if point.standard_error > 0 else ''}")
-        print(f"  z         {format_number(point.z, 3) if point.z is not None else '-'}"
+        print(f"  measured   {format_number(point.measured, 8)}{se if point.standard_error > 0 else ''}")
+        print(f"  z          {format_number(point.z, 3) if point.z is not None else '-'}"
               f"   tolerance {format_number(point.tolerance, 3)}")
-        print(f"  symbolic  {symbolic.status}")
-        print(f"  verdict   {point.verdict}{' (' + point.message + ')' if point.message else ''}")
+        if point.resolution is not None:
+            print(f"  resolution {format_resolution(point.resolution)} (smallest relative error surely detected)")
+        print(f"  symbolic   {symbolic.describe()}")
+        print(f"  verdict    {point.verdict}{' (' + point.message + ')' if point.message else ''}")
         for c in point.controls:
-            print(f"  control   {c.name}: {c.verdict} (wrong value {format_number(c.predicted)})")
+            sep = f", {c.separation:.1f} SE away" if c.separation is not None else ""
+            near = " [near miss]" if c.near_miss else ""
+            what = c.detail if c.verdict == "n/a" else f"wrong value {format_number(c.predicted)}{sep}"
+            print(f"  control    {c.name}{near}: {c.verdict} ({what})")
     return EXIT_OK if point.verdict == PASS and symbolic.status != "failed" else EXIT_FAIL
 
 
 # --- parser --------------------------------------------------------------------------------------
 
+def add_mode_arguments(p: argparse.ArgumentParser) -> None:
+    """--quick / --full: the grid and resolution mode (default: the default grids, 2 % resolution)."""
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small grids, 10%% resolution target (seconds)")
+    size.add_argument("--full", action="store_true", help="large grids, 2%% resolution target (minutes)")
+
+
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options that select a check run: ids, --section, --quick/--full, --seed, --jobs (see run_mode)."""
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
-    p.add_argument("--section", choices=SECTIONS, help="only claims of this section")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="small grids and trial counts (seconds)")
-    size.add_argument("--full", action="store_true", help="large grids (minutes)")
+    p.add_argument("--section", choices=SECTIONS, action="append",
+                   help="only claims of this section (repeat for several)")
+    add_mode_arguments(p)
     p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
     p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
 
@@ -260,10 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate one claim at your own parameters",
                        description="Evaluate one claim at chosen parameters, e.g. "
                                    "'amverify eval capacity.linear.inverse_snr_ratio N=300 d_k=48'. "
-                                   "Unset parameters take the first default regime point.")
+                                   "Unset parameters take the first default regime point. The verdict follows "
+                                   "the same power rule as check: a control that is not rejected fails the "
+                                   "point, and one the trials cannot separate makes it underpowered.")
     p.add_argument("id", help="claim id")
     p.add_argument("assignments", nargs="*", metavar="name=value", help="parameter values")
-    p.add_argument("--trials", type=_positive_int, help="Monte Carlo trials (default: the claim's default)")
+    p.add_argument("--trials", type=_positive_int,
+                   help="Monte Carlo trials in one batch, no plan (default: planned from a pilot batch, as in check)")
+    add_mode_arguments(p)
     p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_eval)

@@ -45,11 +45,19 @@ class DerivationDocument:
         return f"{self.claim_id}.{fmt}"
 
 
-def _status_counts(checks) -> str:
+def status_counts(checks) -> str:
+    """Step counts by status, e.g. ``3 verified, 1 cited``."""
     counts: dict[str, int] = {}
     for c in checks:
         counts[c.status] = counts.get(c.status, 0) + 1
     return ", ".join(f"{n} {s}" for s, n in counts.items()) or "no steps"
+
+
+def status_text(claim: Claim, checks) -> str:
+    """``verified (4 verified)``, ``partial (3 verified, 1 cited)``: the engine's status with the counts."""
+    from proofs_check.engine import symbolic_status
+
+    return f"{symbolic_status(claim.kind, checks)} ({status_counts(checks)})"
 
 
 def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
@@ -62,7 +70,7 @@ def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
     derivation, checks = checked_derivation(claim)
     body = derivation.align(latex=latex, checks=checks, reasons=(fmt == "tex"))
     failures = tuple((c.index, c.why, c.detail) for c in checks if c.status == "failed")
-    steps = _status_counts(checks)
+    steps = status_text(claim, checks)
     kind = "cited fact (recorded, not verified)" if claim.kind is Kind.CITED else claim.kind.value
     if fmt == "md":
         lines = [
@@ -74,7 +82,7 @@ def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
             f"| paper anchor | {claim.anchor} |",
             f"| provenance | {claim.provenance.value} |",
             f"| kind | {kind} |",
-            f"| steps | {steps} |", "",
+            f"| status | {steps} |", "",
             "The claim:", "", "```math", claim.latex(), "```", "",
             "The derivation:", "", "```math", r"\begin{aligned}", body, r"\end{aligned}", "```", "",
             *[f"{c.index}. **{MARKS[c.status]}**: {st.why}" for st, c in zip(derivation.steps, checks)], "",
@@ -104,10 +112,10 @@ def render_index(claims: Sequence[Claim], fmt: str = "md") -> str:
         lines = [f"<!-- {GENERATED_MARKER}: {REGENERATE} -->", "# Derivations", "",
                  "Each claim's sympy derivation, rendered from the same expressions the checks evaluate. "
                  f"Regenerate with `{REGENERATE}`.", "",
-                 "| claim | anchor | provenance | steps |", "|---|---|---|---|"]
+                 "| claim | anchor | provenance | status |", "|---|---|---|---|"]
         for c in claims:
             _, checks = checked_derivation(c)
-            lines.append(f"| [`{c.id}`]({c.id}.md) | {c.anchor} | {c.provenance.value} | {_status_counts(checks)} |")
+            lines.append(f"| [`{c.id}`]({c.id}.md) | {c.anchor} | {c.provenance.value} | {status_text(c, checks)} |")
     else:
         lines = [f"% {GENERATED_MARKER}", "% \\usepackage{amsmath,amssymb} in the preamble, then \\input{derivations}"]
         lines += [f"\\input{{{c.id}.tex}}" for c in claims]

@@ -111,3 +111,150 @@ def test_ratio_of_means_delta_method_matches_repeated_sampling():
         ratios.append(est.estimate)
         ses.append(est.standard_error)
     assert np.mean(ses) == pytest.approx(np.std(ratios, ddof=1), rel=0.15)
+
+
+# --- planned power -----------------------------------------------------------------------------
+
+def _mc_claim(sigma=1.0, *, controls=None, batch=100, max_batches=64, kind=Kind.STATISTICAL, prediction=10.0):
+    """A Monte Carlo claim whose trials are N(prediction, sigma^2): the SE after n trials is sigma/sqrt(n)."""
+    import sympy as sp
+
+    from numerics.estimate import mean_of, monte_carlo
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        shift = 0.5 if variant == "shifted" else 0.0
+        return {"y": prediction + shift + sigma * rng.standard_normal(trials)}
+
+    if controls is None:
+        controls = (NegativeControl("near", "prediction + 0.1", prediction=lambda: sp.Float(prediction + 0.1),
+                                    near_miss=True),)
+    return Claim(
+        id="basics.fake.planned", statement="a test double", anchor="-", provenance=Provenance.SUITE, kind=kind,
+        estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
+        derivation=lambda: Derivation("fake", sp.Float(prediction)), measure=measure,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")}, trials={m: batch for m in ("quick", "default", "full")},
+        max_batches=max_batches, negative_controls=controls,
+    )
+
+
+def test_plan_puts_every_control_the_separation_away():
+    """A control 0.1 from the prediction with sigma = 1 needs (10.53 * 1.25 / 0.1)^2 ~ 17,300 trials: the plan
+    runs about that many (whole batches), and the control ends at least SEPARATION SEs away."""
+    from proofs_check.engine import PLAN_INFLATION, SEPARATION
+
+    result = check_point(_mc_claim(max_batches=400), {"n": 1}, seed=0, mode="quick")
+    (control,) = result.controls
+    expected = (SEPARATION * PLAN_INFLATION / 0.1) ** 2
+    assert result.verdict == PASS and control.verdict == "rejected"
+    assert 0.7 * expected <= result.trials <= 1.5 * expected
+    assert result.trials == 100 * result.batches
+    assert control.separation >= SEPARATION
+
+
+def test_resolution_target_sets_the_trials_when_no_control_needs_more():
+    """Without a near control the plan stops at the mode's resolution target (default 2 %)."""
+    import sympy as sp
+
+    from proofs_check.engine import RESOLUTION_TARGET
+
+    far = (NegativeControl("far", "twice", prediction=lambda: sp.Float(20.0)),)
+    result = check_point(_mc_claim(sigma=1.0, controls=far, max_batches=400), {"n": 1}, seed=0, mode="default")
+    assert result.resolution <= RESOLUTION_TARGET["default"]
+    assert result.resolution > RESOLUTION_TARGET["default"] / 2  # not wastefully more trials than needed
+    quick = check_point(_mc_claim(sigma=1.0, controls=far), {"n": 1}, seed=0, mode="quick")
+    assert quick.trials < result.trials
+
+
+def test_resolution_is_separation_times_se_over_the_prediction():
+    """resolution = SEPARATION * SE / |predicted| for a statistical point (no bound, atol negligible)."""
+    from proofs_check.engine import SEPARATION
+
+    r = check_point(_mc_claim(max_batches=400), {"n": 1}, seed=1, mode="quick")
+    assert r.resolution == pytest.approx(SEPARATION * r.standard_error / 10.0, rel=1e-9)
+
+
+def test_a_control_beyond_the_cap_makes_the_point_underpowered():
+    """With a cap of 2 batches the near control cannot be separated: verdict 'underpowered', naming it."""
+    from proofs_check.engine import UNDERPOWERED
+
+    result = check_point(_mc_claim(max_batches=2), {"n": 1}, seed=0, mode="quick")
+    assert result.verdict == UNDERPOWERED
+    assert "near" in result.message and "needs" in result.message
+
+
+def test_underpowered_fails_the_claim_and_the_run():
+    """An underpowered point makes its claim 'underpowered', which is not a pass, and the run exits 1."""
+    from proofs_check.engine import ClaimResult, SymbolicResult, point_passes_with_power
+
+    claim = _mc_claim(max_batches=2)
+    point = point_passes_with_power(check_point(claim, {"n": 1}, seed=0, mode="quick"))
+    cr = ClaimResult(claim, SymbolicResult(claim.id, "verified"), [point])
+    assert cr.verdict == "underpowered"
+
+
+def test_route_control_is_planned_from_its_pilot():
+    """A wrong numeric route 0.5 above the truth (sigma = 1) is separated by the plan and rejected."""
+    controls = (NegativeControl("shifted", "route off by 0.5", variant="shifted"),)
+    result = check_point(_mc_claim(controls=controls, max_batches=400), {"n": 1}, seed=2, mode="quick")
+    (control,) = result.controls
+    assert result.verdict == PASS and control.verdict == "rejected"
+    assert control.separation >= 10
+
+
+def test_control_equal_to_the_prediction_is_not_applicable():
+    """A slip that changes nothing at this point (wrong value == prediction) is 'n/a', not 'accepted'."""
+    import sympy as sp
+
+    same = (NegativeControl("same", "equal here", prediction=lambda: sp.Float(10.0)),
+            NegativeControl("far", "twice", prediction=lambda: sp.Float(20.0)))
+    result = check_point(_mc_claim(controls=same, max_batches=400), {"n": 1}, seed=0, mode="quick")
+    assert [c.verdict for c in result.controls] == ["n/a", "rejected"]
+    assert result.verdict == PASS
+
+
+def test_batches_merge_exactly_and_reproduce():
+    """The planned estimate is the reducer applied to the concatenated batches, each from its own stream."""
+    import numpy as np
+
+    from numerics.estimate import merge_columns
+    from proofs_check.seeds import batch_rng
+
+    claim = _mc_claim(max_batches=400)
+    result = check_point(claim, {"n": 1}, seed=5, mode="quick")
+    assert result.batches > 1
+    batches = [claim.measure.simulate(batch_rng(5, claim.id, {"n": 1}, b), n=1, trials=100)
+               for b in range(result.batches)]
+    expected = claim.measure.reduce(merge_columns(batches))
+    assert result.measured == expected.estimate and result.standard_error == expected.standard_error
+    again = check_point(claim, {"n": 1}, seed=5, mode="quick")
+    assert (again.measured, again.trials) == (result.measured, result.trials)
+    assert np.isfinite(result.measured)
+
+
+def test_fixed_trials_skip_the_plan_and_judge_power():
+    """With trials fixed (amverify eval --trials) one batch runs, and a control it cannot separate makes the
+    point underpowered rather than a pass."""
+    from proofs_check.engine import UNDERPOWERED
+
+    result = check_point(_mc_claim(), {"n": 1}, seed=0, mode="quick", trials=200)
+    assert result.trials == 200 and result.batches == 1
+    assert result.verdict == UNDERPOWERED
+
+
+def test_a_wrong_claim_still_fails_under_the_plan():
+    """A claim whose prediction is off by 5 % (beyond the 2 % default resolution) surely fails: the plan does
+    not blunt the check."""
+    import sympy as sp
+
+    claim = _mc_claim(controls=(NegativeControl("far", "x", prediction=lambda: sp.Float(20.0)),))
+    wrong = replace_prediction(claim, 10.5)
+    assert check_point(wrong, {"n": 1}, seed=0, mode="default").verdict == FAIL
+
+
+def replace_prediction(claim, value):
+    import dataclasses
+
+    import sympy as sp
+
+    return dataclasses.replace(claim, derivation=lambda: Derivation("wrong", sp.Float(value)))

@@ -24,23 +24,19 @@ def _cell(text) -> str:
 
 
 def _status(claim) -> str:
-    from proofs_check.derivations import checked_derivation
-    from proofs_check.ledger import Kind
+    """The symbolic status as the engine reports it (verified / partial / failed / cited), with step counts
+    and, for a partial derivation, the steps taken on trust."""
+    from proofs_check.derivations import checked_derivation, status_counts
+    from proofs_check.engine import symbolic_status
 
     _, checks = checked_derivation(claim)
-    counts: dict[str, int] = {}
-    for c in checks:
-        counts[c.status] = counts.get(c.status, 0) + 1
-    steps = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no steps"
-    if "failed" in counts:
-        state = "derivation FAILS"
-    elif claim.kind is Kind.CITED:
-        state = "cited: recorded, not verified"
-    elif counts.get("assumed") or counts.get("cited"):
-        state = "derivation verified up to stated assumptions/citations"
-    else:
-        state = "derivation verified"
-    return f"{state} ({steps})"
+    steps = status_counts(checks)
+    status = symbolic_status(claim.kind, checks)
+    text = {"failed": "FAILED", "cited": "cited: recorded, not verified"}.get(status, status)
+    trust = [f"step {c.index} {c.status}: {c.why}" for c in checks if c.status in ("assumed", "cited")]
+    if status == "partial":
+        return f"{text} ({steps}; on trust: {'; '.join(trust)})"
+    return f"{text} ({steps})"
 
 
 def catalogue_markdown(claims: Sequence) -> str:

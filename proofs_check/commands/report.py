@@ -120,6 +120,11 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
 def cmd_report(args) -> int:
     from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_mode, select_claims
 
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {args.out!r}: folder {parent!r} does not exist or is not writable")
     if args.json:
         if args.ids or args.section or args.quick or args.full:
             raise UsageError("--json reads a finished report: do not combine it with ids, --section, --quick or --full")
@@ -144,10 +149,10 @@ def cmd_report(args) -> int:
     notes = write_report_dir(report, args.out, figures=not args.no_figures)
     for note in notes:
         print(note, file=sys.stderr)
-    failed = [c["id"] for c in report.get("claims", []) if c.get("verdict") in ("fail", "error")]
+    failed = [c["id"] for c in report.get("claims", []) if c.get("verdict") in ("fail", "error", "underpowered")]
     s = report.get("summary", {})
     print(f"report written to {args.out}: {', '.join(FILES)}; "
-          f"{s.get('pass', 0)} pass, {s.get('fail', 0)} fail, {s.get('error', 0)} error, {s.get('cited', 0)} cited")
+          + ", ".join(f"{s.get(k, 0)} {k}" for k in ("pass", "fail", "error", "underpowered", "cited")))
     if failed:
         print("failing: " + ", ".join(failed))
     return EXIT_FAIL if failed else EXIT_OK
