@@ -32,6 +32,7 @@ __all__ = [
     "all_claims",
     "evaluate",
     "get_claim",
+    "origin",
     "register",
 ]
 
@@ -225,15 +226,25 @@ class Claim:
 
 
 _REGISTRY: dict[str, Claim] = {}
+_ORIGIN: dict[str, str] = {}
 _LOADED = False
 
 
 def register(claim: Claim) -> Claim:
-    """Add a claim to the ledger; ids are unique."""
+    """Add a claim to the ledger; ids are unique. The registering module is recorded (:func:`origin`)."""
+    import sys
+
     if claim.id in _REGISTRY and _REGISTRY[claim.id] is not claim:
         raise ValueError(f"claim id {claim.id!r} is registered twice")
     _REGISTRY[claim.id] = claim
+    _ORIGIN[claim.id] = sys._getframe(1).f_globals.get("__name__", "?")
     return claim
+
+
+def origin(claim_id: str) -> str:
+    """The module whose :func:`register` call holds the claim (the one place to edit it)."""
+    get_claim(claim_id)
+    return _ORIGIN[claim_id]
 
 
 def _load() -> None:
