@@ -83,16 +83,24 @@ def describe_claim(c) -> str:
         for n in c.negative_controls:
             how = "wrong prediction" if n.prediction is not None else f"wrong numeric route '{n.variant}'"
             where = f" [where {n.applies_when.text}]" if n.applies_when is not None else ""
-            lines.append(f"  {n.name}: {n.description} ({how}){where}")
+            near = " [near miss]" if n.near_miss else ""
+            lines.append(f"  {n.name}{near}: {n.description} ({how}){where}")
         lines += ["", "regime grids"]
         for mode, grid in c.grids.items():
-            trials = f", trials {c.trials[mode]}" if c.trials else ""
+            trials = (f", pilot batch of {c.trials[mode]} trials, at most {c.max_batches} batches"
+                      if c.trials else "")
             lines.append(f"  {mode} ({len(grid)} points{trials}):")
             lines += [f"    {dict(g)}" for g in grid]
         numeric = getattr(c.measure, "__module__", "?") + "." + getattr(c.measure, "__name__", "?")
         lines += ["", f"numeric side:  {numeric}"]
     symbolic = getattr(c.derivation, "__module__", "?") + "." + getattr(c.derivation, "__name__", "?")
     lines += [f"symbolic side: {symbolic}"]
+    from proofs_check.engine import check_symbolic
+    from proofs_check.ledger import origin
+
+    status = check_symbolic(c)
+    lines += [f"symbolic:      {status.describe()}"] + [f"  on trust: {u}" for u in status.unverified]
+    lines += [f"registered in: {origin(c.id)}"]
     if c.citation:
         lines += [f"citation:      {c.citation}"]
     if c.notes:

@@ -42,6 +42,10 @@ def test_show_prints_the_full_record(capsys):
     (("eval", "basics.linear.orthonormal_noise_free", "N=9", "d_k=4"), "N <= d_k"),
     (("eval", "capacity.linear.inverse_snr_ratio", "N=nan"), "must be finite"),
     (("eval", "basics.linear.crosstalk_decomposition", "--trials", "5"), "not a Monte Carlo claim"),
+    (("eval", "capacity.linear.inverse_snr_ratio", "--trials", "1"), "too few"),
+    (("eval", "capacity.linear.inverse_snr_ratio", "N=3", "N=4"), "given twice"),
+    (("check", "--json", "/no/such/dir/r.json"), "does not exist"),
+    (("check", "--md", "/no/such/dir/r.md"), "does not exist"),
     (("check", "--seed", "-1"), "non-negative integer"),
     (("check", "--jobs", "0"), "positive integer"),
     (("check", "--section", "nowhere"), "invalid choice"),
@@ -56,20 +60,44 @@ def test_bad_input_exits_2_naming_the_problem(capsys, argv, needle):
 
 
 def test_eval_at_user_parameters(capsys):
-    """`amverify eval` prints both sides, SE, z and verdict, and exits 0 on a pass."""
-    code, out, _ = run(capsys, "eval", "capacity.linear.inverse_snr_ratio", "N=300", "d_k=48", "--trials", "100")
-    assert code == 0
-    assert "predicted 5.98" in out  # (300 - 1)/(48 + 2)
-    assert "verdict   pass" in out and "± " in out
+    """`amverify eval` plans the point as check does, prints both sides, SE, z, resolution and verdict,
+    and exits 0 on a pass."""
+    code, out, _ = run(capsys, "eval", "capacity.linear.inverse_snr_ratio", "N=300", "d_k=48", "--quick")
+    assert code == 0, out
+    assert "predicted  5.98" in out  # (300 - 1)/(48 + 2)
+    assert "verdict    pass" in out and "± " in out and "resolution" in out
 
 
 def test_eval_json(capsys):
     """`amverify eval --json` prints a machine-readable result."""
-    code, out, _ = run(capsys, "eval", "capacity.linear.inverse_snr_ratio", "N=64", "d_k=16", "--json",
-                       "--trials", "50")
+    code, out, _ = run(capsys, "eval", "capacity.linear.inverse_snr_ratio", "N=64", "d_k=16", "--json", "--quick")
     data = json.loads(out)
     assert code == 0 and data["verdict"] == "pass"
     assert data["predicted"] == pytest.approx(63 / 18)
+
+
+def test_eval_with_too_few_trials_is_underpowered_not_a_pass(capsys):
+    """With a fixed trial count that cannot separate a control, eval says 'underpowered' and exits 1
+    (it used to print 'pass' while both controls were accepted)."""
+    code, out, _ = run(capsys, "eval", "capacity.linear.inverse_snr_ratio", "--trials", "100")
+    assert code == 1
+    assert "underpowered" in out or "fail" in out
+
+
+def test_check_takes_several_sections(capsys):
+    """`--section` repeats: both sections run (it used to keep only the last)."""
+    code, out, _ = run(capsys, "check", "--section", "basics", "--section", "update", "--quick", "-q",
+                       "update.wy.product", "basics.linear.memory_accumulation", "capacity.linear.inverse_snr_ratio")
+    assert "update.wy.product" in out and "basics.linear.memory_accumulation" in out
+    assert "capacity.linear.inverse_snr_ratio" not in out
+
+
+def test_report_out_naming_a_file_exits_2(capsys, tmp_path):
+    """`report --out` naming an existing file is refused before any work."""
+    f = tmp_path / "file"
+    f.write_text("x")
+    code, _, err = run(capsys, "report", "--out", str(f))
+    assert code == 2 and "existing file" in err
 
 
 def _strip(report):
