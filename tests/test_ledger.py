@@ -82,7 +82,9 @@ def test_claim_holds_across_random_regimes(claim):
     @settings(max_examples=6)
     @given(params=params_strategy(claim), seed=st.integers(0, 2**32 - 1))
     def run(params, seed):
-        result = check_point(claim, params, seed=seed, mode="quick")
+        # one pilot-sized batch, no plan: a random regime tests the claim, not the plan's budget
+        trials = claim.trials["quick"] if claim.trials is not None else None
+        result = check_point(claim, params, seed=seed, mode="quick", trials=trials)
         assert math.isfinite(result.measured)
         assert result.verdict in (PASS, UNDERPOWERED), (
             f"{claim.id} at {params} seed={seed}: predicted {result.predicted}, measured "
