@@ -13,7 +13,8 @@ point and the quantity. TeX control words contain letters only, so:
 * the regime point is named by its parameters in the claim's order, ``<Name><Value>`` each, so
   it does not depend on the grid order or the mode: ``N=16, d_k=4, d_v=4`` -> ``NOneSixDKFourDVFour``;
 * the quantity comes last: ``Predicted``, ``Measured``, ``Se`` (standard error), ``Z``,
-  ``Trials``, ``Pm`` (``measured \pm SE``, for math mode); per claim ``Verdict``.
+  ``Trials``, ``Resolution`` (in percent: the smallest relative error the check surely detects),
+  ``Pm`` (``measured \pm SE``, for math mode); per claim ``Verdict``.
 
 So ``\amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightMeasured`` is the measured
 ratio-estimand inverse SNR at ``N=128, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
@@ -151,6 +152,9 @@ def macro_table(report: Mapping[str, Any]) -> dict[str, str]:
             put(stem + "Se", number_text(se, 3), where + " SE")
             put(stem + "Z", number_text(p.get("z"), 3), where + " z")
             put(stem + "Trials", number_text(p.get("trials")), where + " trials")
+            res = p.get("resolution")
+            put(stem + "Resolution", number_text(100 * res, 2) if isinstance(res, (int, float)) else "--",
+                where + " resolution (percent)")
             put(stem + "Pm", f"\\ensuremath{{{number_text(p.get('measured'))} \\pm {number_text(se, 2)}}}", where + " measured ± SE")
     return table
 

@@ -110,7 +110,7 @@ def test_macro_names_are_unique_over_the_whole_ledger():
             {"params": p, "predicted": 1.0, "measured": 1.0, "standard_error": 0.1, "z": 0.0, "trials": 1}
             for p in points.values()]})
     table = macro_table({"claims": claims})
-    assert len(table) == 7 + sum(1 + 6 * len(c["points"]) for c in claims)
+    assert len(table) == 7 + sum(1 + 7 * len(c["points"]) for c in claims)
 
 
 def test_macro_collisions_are_detected():
@@ -202,4 +202,4 @@ def test_failing_claim_exits_1_and_is_still_reported(tmp_path, monkeypatch):
     macros = (out / "macros.tex").read_text()
     assert r"\newcommand{\amvBasicsDemoWrongDoubleVerdict}{fail}" in macros
     assert r"\newcommand{\amvBasicsDemoWrongDoubleXThreeMeasured}{6}" in macros
-    assert "| `basics.demo.wrong_double` | suite | x=3 | 3 | 6 | -- | fail |" in (out / "summary.md").read_text()
+    assert "| `basics.demo.wrong_double` | suite | x=3 | 3 | 6 | -- | - | fail |" in (out / "summary.md").read_text()

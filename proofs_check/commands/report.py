@@ -34,7 +34,7 @@ def _cell(text: Any) -> str:
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """A Markdown summary of a JSON report: provenance, then one row per claim and regime point."""
     from proofs_check.citation import number_text
-    from proofs_check.report import format_regime
+    from proofs_check.report import format_regime, format_resolution
 
     git = report.get("git") or {}
     commit = git.get("commit") or "unknown"
@@ -52,23 +52,26 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
         f"| packages | {packages} |",
         f"| machine | {_cell((report.get('machine') or {}).get('platform', ''))} |",
         f"| date | {report.get('created')} |",
-        f"| rule | pass iff \\|measured - predicted\\| <= z SE (+ bound), z = {number_text(engine.get('z'), 4)} "
-        f"(false-failure budget {engine.get('false_failure_budget')} over {engine.get('max_checks')} checks) |",
+        f"| rule | pass iff \\|measured - predicted\\| <= z SE (+ bound), z = {number_text(engine.get('z'), 4)}; "
+        f"each control at least {number_text(engine.get('separation'), 4)} SE away (planned) "
+        f"(false-failure budget {engine.get('false_failure_budget')} over {engine.get('max_checks')} comparisons) |",
         "",
-        "| claim | provenance | regime | predicted | measured ± SE | z | verdict |",
-        "|---|---|---|---|---|---|---|",
+        "| claim | provenance | regime | predicted | measured ± SE | z | resolution | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in report.get("claims", []):
         if not c.get("points"):
-            lines.append(f"| `{c['id']}` | {c['provenance']} | symbolic: {c['symbolic']['status']} | - | - | - "
+            lines.append(f"| `{c['id']}` | {c['provenance']} | symbolic: {c['symbolic']['status']} | - | - | - | - "
                          f"| {c['verdict']} |")
         for p in c.get("points", []):
             verdict = p["verdict"] + (f" ({p['message']})" if p.get("message") else "")
             measured = number_text(p["measured"])
             if p.get("standard_error"):
                 measured += f" ± {number_text(p['standard_error'], 2)}"
+            res = p.get("resolution")
             lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
-                         f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | {_cell(verdict)} |")
+                         f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | "
+                         f"{format_resolution(res) if isinstance(res, (int, float)) else '-'} | {_cell(verdict)} |")
     s = report.get("summary", {})
     lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items()), "",
               "Cite numbers with `macros.tex` (`\\input{macros}`), the claims with `claims.tex`, and the paper "
