@@ -29,7 +29,9 @@ prediction and brings the point's resolution within :data:`RESOLUTION_TARGET` fo
 batch has its own random stream (:func:`proofs_check.seeds.batch_rng`) and the batches merge by
 concatenation, so the result depends only on the seed and the plan. A control that cannot be
 separated within ``claim.max_batches`` batches makes the point *underpowered*: a verdict of its
-own, naming the control and the trials it would need, that fails the run. The plan reads only the
+own, naming the control and the trials it would need, that fails the run; so is a point whose final
+resolution misses the mode's target (a bound or tolerance too wide to catch a wrong constant). The
+plan reads only the
 pilot's spread (and, for a route control, its pilot distance from the prediction), never the
 main estimate's z.
 
@@ -380,7 +382,12 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
     resolution = None
     if claim.kind is not Kind.IDENTITY and est.finite and predicted != 0:
         resolution = (SEPARATION * est.standard_error + fixed) / abs(predicted)
-    if short and verdict == PASS:  # underpowered means: the claim agreed, but a control could not be decided
+    target = RESOLUTION_TARGET[mode]
+    missed_target = (planned and trials is None and resolution is not None and verdict == PASS
+                     and not short and resolution > target)
+    if (short or missed_target) and verdict == PASS:
+        # underpowered means: the claim agreed, but a control could not be decided or the check could not
+        # reach the resolution its mode promises (a bound or tolerance too wide to catch a wrong constant)
         verdict = UNDERPOWERED
         if not planned:
             limit = f" with {est.trials} trials (unplanned numeric side)"
@@ -390,6 +397,10 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
             limit = f" within the cap of {claim.max_batches} x {claim.trials[mode]} trials"
         message = "cannot separate " + ", ".join(
             f"{name} (needs {_fmt_trials(needs[name])} trials)" for name in short) + limit
+    elif verdict == UNDERPOWERED:
+        message = (f"resolution {100 * resolution:.2g}% misses the {100 * target:.2g}% target "
+                   f"(needs {_fmt_trials(needs.get('resolution', math.inf))} trials; cap "
+                   f"{claim.max_batches} x {claim.trials[mode]})")
     return PointResult(claim.id, dict(params), predicted, est.estimate, est.standard_error, est.trials, est.ess,
                        z, tol, verdict, controls, time.perf_counter() - start, est.method, message, resolution,
                        n_batches, needed)

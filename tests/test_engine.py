@@ -258,3 +258,21 @@ def replace_prediction(claim, value):
     import sympy as sp
 
     return dataclasses.replace(claim, derivation=lambda: Derivation("wrong", sp.Float(value)))
+
+
+def test_a_point_that_cannot_reach_its_resolution_target_is_underpowered():
+    """A finite-size bound of 5 % of the prediction can never give the default 2 % resolution: the point is
+    underpowered (a bound or tolerance too wide to catch a wrong constant does not pass)."""
+    import dataclasses
+
+    import sympy as sp
+
+    from proofs_check.engine import UNDERPOWERED
+
+    far = (NegativeControl("far", "x", prediction=lambda: sp.Float(20.0)),)
+    claim = dataclasses.replace(_mc_claim(controls=far, max_batches=400), kind=Kind.ASYMPTOTIC,
+                                bound=lambda p: 0.5)
+    result = check_point(claim, {"n": 1}, seed=0, mode="default")
+    assert result.verdict == UNDERPOWERED and "misses the 2% target" in result.message
+    narrow = dataclasses.replace(claim, bound=lambda p: 0.01)
+    assert check_point(narrow, {"n": 1}, seed=0, mode="default").verdict == PASS
