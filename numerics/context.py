@@ -106,7 +106,7 @@ def ols_intercept_weights(x) -> np.ndarray:
 
     ``w_m = 1/M - xbar (x_m - xbar) / sum_l (x_l - xbar)^2``; they sum to 1 and ``sum_m w_m x_m = 0``.
 
-    >>> ols_intercept_weights([1.0, 2.0, 4.0]).tolist()
+    >>> ols_intercept_weights([1.0, 2.0, 4.0]).round(12).tolist()
     [1.0, 0.5, -0.5]
     """
     x = np.asarray(x, dtype=float)

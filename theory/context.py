@@ -215,13 +215,15 @@ def least_squares_error() -> Derivation:
     E_trace = sp.Symbol(r"\mathbb{E}\,\mathrm{tr}\,H^{-1}", positive=True)
     E_diag = sp.Symbol(r"\mathbb{E}\,(H^{-1})_{11}", positive=True)
     E_inv_chi2 = sp.Symbol(r"\mathbb{E}[1/\chi^2_{T-d_k+1}]", positive=True)
-    # E (eps^T m)^2 = ||m||^2 for eps ~ N(0, I_3): one column of Eps against one column of M
-    m = sp.symbols("m_1:4", real=True)
-    eps = [Normal(f"epsilon_{i}", 0, 1) for i in range(1, 4)]
-    column_check = E(sp.expand(sum(e * mi for e, mi in zip(eps, m)) ** 2)) - sum(mi**2 for mi in m)
+    # E (eps^T m)^2 = ||m||^2 for eps ~ N(0, I): one column of Eps against one column of M
+    m = sp.symbols("m_1:3", real=True)
+    eps = [Normal(f"epsilon_{i}", 0, 1) for i in (1, 2)]
+    column_check = E(sp.expand((eps[0] * m[0] + eps[1] * m[1]) ** 2)) - (m[0] ** 2 + m[1] ** 2)
     K = sp.Matrix(3, 2, lambda a, b: sp.Symbol(f"k_{a}{b}", real=True))
-    Hinv = (K.T * K).inv()
-    trace_check = (Hinv * K.T * K * Hinv).trace() - Hinv.trace()
+    H = K.T * K
+    Hinv = H.inv()
+    # ||K H^{-1}||_F^2 = tr H^{-1}, cleared of the determinant: ||K adj H||_F^2 = det H tr adj H (a polynomial)
+    trace_check = sp.expand(sum((K * H.adjugate()).applyfunc(lambda e: e**2)) - H.det() * H.adjugate().trace())
     x, y = K[:, 0], K[:, 1]
     schur_check = Hinv[0, 0] - 1 / ((x.T * x)[0] - (x.T * y)[0] ** 2 / (y.T * y)[0])
     dof = sp.Symbol("m", positive=True)
@@ -231,7 +233,7 @@ def least_squares_error() -> Derivation:
                    lhs=sp.Symbol(r"\mathbb{E}\|S_T - S^\star\|_F^2"))
         .substitute(E_noise, d_v * E_trace,
                     "E_Eps ||Eps^T M||^2 = d_v ||M||^2 (E (eps^T m)^2 = ||m||^2, sympy.stats) and "
-                    "||K H^{-1}||_F^2 = tr H^{-1} (symbolic 3 x 2 K)",
+                    "||K H^{-1}||_F^2 = tr H^{-1} (as ||K adj H||^2 = det H tr adj H, symbolic 3 x 2 K)",
                     proof=d_v * E_trace, conditions=(column_check, trace_check))
         .substitute(E_trace, d_k * E_diag, "the d_k diagonal entries of H^{-1} share one law; (H^{-1})_11 = "
                                            "1/||(I - P_{-1}) K e_1||^2 (Schur complement, symbolic 3 x 2 K)",
