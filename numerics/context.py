@@ -31,6 +31,7 @@ __all__ = [
     "exp_inverse_snr_direct",
     "exp_tilt",
     "extrapolation_sizes",
+    "extrapolation_weights",
     "least_squares_error_direct",
     "linear_snr_direct",
     "measure_delta_mean_memory",
@@ -41,7 +42,6 @@ __all__ = [
     "measure_least_squares_self_influence",
     "measure_linear_snr",
     "measure_linear_snr_limit",
-    "ols_intercept_weights",
     "regression_stream",
 ]
 
@@ -96,60 +96,75 @@ def measure_linear_snr(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -
 
 
 def extrapolation_sizes(T: int) -> tuple[int, int, int]:
-    """The context lengths ``(T // 4, T // 2, T)`` over which ``T * SNR`` is extrapolated to ``T -> oo``."""
+    """The context lengths ``(T // 4, T // 2, T)`` from which ``T * SNR`` is extrapolated to ``T -> oo``."""
     _require(T >= 12, f"T={T!r} must be at least 12 so that the smallest size T // 4 holds 2 other pairs")
     return (T // 4, T // 2, T)
 
 
-def ols_intercept_weights(x) -> np.ndarray:
-    """Weights ``w`` with ``sum_m w_m y_m`` the ordinary least-squares intercept of ``y`` on ``x``.
+def extrapolation_weights(x) -> np.ndarray:
+    """Weights ``w`` with ``sum_m w_m y_m`` the value at ``x = 0`` of the polynomial through the points ``(x_m, y_m)``.
 
-    ``w_m = 1/M - xbar (x_m - xbar) / sum_l (x_l - xbar)^2``; they sum to 1 and ``sum_m w_m x_m = 0``.
+    Lagrange's basis at 0, ``w_m = prod_{l != m} x_l / (x_l - x_m)``: with M points the extrapolation
+    is exact for polynomials of degree ``M - 1`` (Richardson extrapolation).
 
-    >>> ols_intercept_weights([1.0, 2.0, 4.0]).round(12).tolist()
-    [1.0, 0.5, -0.5]
+    >>> extrapolation_weights([1.0, 2.0, 4.0]).round(12).tolist()
+    [2.666666666667, -2.0, 0.333333333333]
     """
     x = np.asarray(x, dtype=float)
-    return 1.0 / x.size - x.mean() * (x - x.mean()) / np.sum((x - x.mean()) ** 2)
+    return np.array([np.prod([x[l] / (x[l] - x[m]) for l in range(x.size) if l != m]) for m in range(x.size)])
 
 
 def _reduce_linear_snr_limit(columns, *, T: int, **_) -> Estimate:
-    """Extrapolate ``y(T_m) = T_m SNR(T_m)`` linearly in ``1/T_m`` to ``1/T = 0`` (the OLS intercept).
+    """Extrapolate ``y(T_m) = T_m SNR(T_m)`` to ``1/T = 0`` through a quadratic in ``1/T_m`` (three sizes).
 
-    Each size's ``y`` is a ratio of means with a delta-method SE; the sizes are independent draws,
-    so the intercept's SE is ``sqrt(sum_m w_m^2 se_m^2)``.
+    ``y(T_m) = T_m mean(signal) / mean(noise_m)``; the three sizes share each trial's stream, so the SE
+    of ``sum_m w_m y(T_m)`` is the delta method's with the full covariance of the four column means.
     """
-    sizes = extrapolation_sizes(T)
-    values, ses = [], []
-    for m, size in enumerate(sizes):
-        est = ratio_of_means(columns[f"signal_{m}"], columns[f"noise_{m}"], method="")
-        values.append(size * est.estimate)
-        ses.append(size * est.standard_error)
-    w = ols_intercept_weights([1.0 / s for s in sizes])
-    x = np.array([1.0 / s for s in sizes])
-    slope_w = (x - x.mean()) / np.sum((x - x.mean()) ** 2)
-    diagnostics = {f"T_SNR_at_{s}": v for s, v in zip(sizes, values)}
-    diagnostics["slope_in_1_over_T"] = float(slope_w @ np.asarray(values))
-    return Estimate(float(w @ np.asarray(values)), float(np.sqrt(np.sum(w**2 * np.asarray(ses) ** 2))),
-                    len(columns["signal_0"]), None,
-                    f"T SNR(T) at T = {sizes}, each a ratio of means (delta method), extrapolated linearly "
-                    "in 1/T to 1/T = 0 (OLS intercept)", diagnostics)
+    sizes = np.array(extrapolation_sizes(T), dtype=float)
+    data = np.stack([columns["signal"]] + [columns[f"noise_{m}"] for m in range(sizes.size)])
+    n = data.shape[1]
+    mean = data.mean(axis=1)
+    values = sizes * mean[0] / mean[1:]
+    w = extrapolation_weights(1.0 / sizes)
+    grad = np.concatenate([[np.sum(w * sizes / mean[1:])], -w * sizes * mean[0] / mean[1:] ** 2])
+    se = float(np.sqrt(max(grad @ np.cov(data, ddof=1) @ grad, 0.0) / n))
+    diagnostics = {f"T_SNR_at_{int(s)}": float(v) for s, v in zip(sizes, values)}
+    # derivative at 1/T = 0 of the interpolating quadratic: the coefficient of the 1/T approach
+    x = 1.0 / sizes
+    diagnostics["slope_in_1_over_T"] = float(np.polyfit(x, values, 2)[1])
+    return Estimate(float(w @ values), se, n, None,
+                    f"T SNR(T) read at T = {tuple(int(s) for s in sizes)} along one growing stream per trial, "
+                    "each a ratio of means; quadratic extrapolation in 1/T to 1/T = 0 (delta-method SE, "
+                    "joint covariance)", diagnostics)
 
 
 @monte_carlo(_reduce_linear_snr_limit)
 def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -> dict:
     """``lim T * SNR(T)`` of the linear memory, extrapolated from finite sizes (an asymptotic numeric side).
 
-    Each trial simulates the memory at the three sizes of :func:`extrapolation_sizes` independently
-    (columns ``signal_m``, ``noise_m`` as in :func:`measure_linear_snr`); the reducer fits
-    ``T_m SNR(T_m)`` linearly in ``1/T_m`` and reports the intercept, with the per-size values and
-    the fitted slope as diagnostics. The extrapolation assumes only that the finite-size correction
-    is ``O(1/T)``; its remaining bias is the claim's finite-size bound.
+    Each trial is one growing context read at the three sizes of :func:`extrapolation_sizes`: the
+    stored pair's ``a = ||k_i||^2`` (``d_k`` normals) and the crosstalk of the other pairs accumulated
+    in increments, ``sum_{j != i, j < T_m} (k_j^T k_i)^2 = a (chi^2_{T_0 - 1} + chi^2_{T_1 - T_0} + ...)``
+    (the reduction of :func:`measure_linear_snr`). Columns ``signal = a^2`` and ``noise_m``; the
+    reducer extrapolates ``T_m SNR(T_m)`` to ``1/T = 0`` with a quadratic in ``1/T_m`` and reports the
+    per-size values and the fitted slope as diagnostics. The extrapolation assumes only that
+    ``T SNR(T)`` is smooth in ``1/T``; its remaining bias is the claim's finite-size bound.
     """
-    out = {}
-    for m, size in enumerate(extrapolation_sizes(T)):
-        out[f"signal_{m}"], out[f"noise_{m}"] = _linear_snr_trials(rng, size, d_k, trials)
-    return out
+    sizes = extrapolation_sizes(T)
+    signal = np.empty(trials)
+    noise = np.empty((len(sizes), trials))
+    start = 0
+    for n in _chunks(trials, d_k + len(sizes)):
+        a = np.sum(rng.standard_normal((n, d_k)) ** 2, axis=1)
+        crosstalk = np.zeros(n)
+        previous = 1  # the stored pair itself
+        for m, size in enumerate(sizes):
+            crosstalk = crosstalk + rng.chisquare(size - previous, size=n)
+            previous = size
+            noise[m, start:start + n] = a * crosstalk
+        signal[start:start + n] = a * a
+        start += n
+    return {"signal": signal, **{f"noise_{m}": noise[m] for m in range(len(sizes))}}
 
 
 def linear_snr_direct(rng, *, T: int, d_k: int, d_v: int, trials: int) -> Estimate:

@@ -31,25 +31,36 @@ def test_linear_snr_vanishes_like_d_over_T():
 
 
 def test_extrapolation_gap_is_the_fit_applied_to_the_exact_values():
-    """The bound of context.additive.linear_snr_decay equals the numerics' OLS intercept of the exact
-    T (d_k + 2)/(T - 1) at the extrapolation sizes, minus d_k + 2 (floats, computed independently), and is
-    far below the 2 % resolution at every default point."""
+    """The bound of context.additive.linear_snr_decay equals the numerics' extrapolation of the exact
+    T (d_k + 2)/(T - 1) from the three sizes, minus d_k + 2 (floats, computed independently), and is
+    below 0.01 % of the limit at every default point."""
     claim = get_claim("context.additive.linear_snr_decay")
     for p in claim.grids["default"] + claim.grids["full"]:
         sizes = num.extrapolation_sizes(p["T"])
         exact = np.array([n * (p["d_k"] + 2) / (n - 1) for n in sizes])
-        intercept = num.ols_intercept_weights([1.0 / n for n in sizes]) @ exact
+        extrapolated = num.extrapolation_weights([1.0 / n for n in sizes]) @ exact
         gap = evaluate(th.linear_snr_extrapolation_gap(sizes), p)
-        assert gap == pytest.approx(intercept - (p["d_k"] + 2), rel=1e-9)
-        assert abs(gap) < 0.002 * (p["d_k"] + 2)
+        assert gap == pytest.approx(extrapolated - (p["d_k"] + 2), rel=1e-6, abs=1e-12)
+        assert abs(gap) < 1e-4 * (p["d_k"] + 2)
 
 
-def test_ols_intercept_weights_recover_a_line_exactly():
-    """Applied to y = a + b x the weights return a, whatever the sizes."""
-    x = np.array([1 / 16, 1 / 32, 1 / 64, 1 / 100])
-    w = num.ols_intercept_weights(x)
-    assert w @ (3.5 + 7.0 * x) == pytest.approx(3.5, rel=1e-12)
-    assert w.sum() == pytest.approx(1.0) and w @ x == pytest.approx(0.0, abs=1e-12)
+def test_extrapolation_weights_are_exact_for_quadratics():
+    """Applied to y = a + b x + c x^2 at three points the weights return a, whatever the points."""
+    x = np.array([1 / 16, 1 / 32, 1 / 64])
+    w = num.extrapolation_weights(x)
+    assert w @ (3.5 + 7.0 * x - 40.0 * x**2) == pytest.approx(3.5, rel=1e-12)
+    assert w.sum() == pytest.approx(1.0)
+
+
+def test_limit_extrapolation_se_is_calibrated():
+    """Over 200 independent batches the spread of the extrapolated limit matches the reported SE (the delta
+    method with the sizes' joint covariance), and its mean is the limit d_k + 2."""
+    rng = np.random.default_rng(13)
+    ests = [num.measure_linear_snr_limit(rng, T=64, d_k=8, d_v=4, trials=2000) for _ in range(200)]
+    values = np.array([e.estimate for e in ests])
+    ses = np.array([e.standard_error for e in ests])
+    assert values.std(ddof=1) == pytest.approx(np.mean(ses), rel=0.15)
+    assert abs(values.mean() - 10.0) < 5 * values.std(ddof=1) / np.sqrt(values.size)
 
 
 def test_linear_snr_reduction_agrees_with_the_direct_read_out():
@@ -64,12 +75,13 @@ def test_linear_snr_reduction_agrees_with_the_direct_read_out():
 
 
 def test_linear_snr_limit_reports_the_sizes_and_a_slope_near_the_limit():
-    """The extrapolation reports T SNR at each size (decreasing towards the limit) and a slope in 1/T of
-    the order of d_k + 2 (the exact expansion is (d_k + 2)(1 + 1/T + ...))."""
-    est = num.measure_linear_snr_limit(np.random.default_rng(4), T=64, d_k=8, d_v=4, trials=100_000)
+    """The extrapolation reports T SNR at each size, falling towards the limit along one stream, and a slope
+    in 1/T of the order of d_k + 2 (the exact expansion is (d_k + 2)(1 + 1/T + 1/T^2 + ...))."""
+    est = num.measure_linear_snr_limit(np.random.default_rng(4), T=64, d_k=8, d_v=4, trials=200_000)
     values = [est.diagnostics[f"T_SNR_at_{n}"] for n in (16, 32, 64)]
-    assert values[0] > values[2] > 10 - 5 * est.standard_error
-    assert 0 < est.diagnostics["slope_in_1_over_T"] < 30
+    assert values[0] > values[1] > values[2] > 10 - 5 * est.standard_error
+    assert values[0] - values[2] == pytest.approx(10 * (16 / 15 - 64 / 63), rel=0.25)
+    assert 5 < est.diagnostics["slope_in_1_over_T"] < 15
 
 
 def test_exp_reduction_and_tilt_agree_with_plain_matrix_sampling():
@@ -240,3 +252,17 @@ def test_bad_input_names_the_constraint():
     with pytest.raises(ValueError, match="d_k"):
         num.measure_least_squares_error(np.random.default_rng(0), T=3, d_k=4, d_v=1, key_scale2=1.0, noise2=1.0,
                                         trials=4)
+
+
+def test_quick_points_meet_the_resolution_target_and_reject_their_near_misses():
+    """At every quick point of every statistical context claim the planned check resolves 10 % of the
+    prediction, and every applicable near-miss control is rejected (a loose bound or a weak plan fails)."""
+    from proofs_check.engine import RESOLUTION_TARGET, check_point
+
+    for claim in STATISTICAL:
+        for p in claim.grids["quick"]:
+            r = check_point(claim, p, seed=3, mode="quick")
+            assert r.verdict == "pass", (claim.id, p, r.message)
+            assert r.resolution <= RESOLUTION_TARGET["quick"], (claim.id, p, r.resolution)
+            near = [c for c in r.controls if c.near_miss and c.verdict != "n/a"]
+            assert near and all(c.verdict == "rejected" for c in near), (claim.id, p, near)

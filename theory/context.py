@@ -85,23 +85,21 @@ def linear_snr_finite() -> Derivation:
 
 @cache
 def linear_snr_extrapolation_gap(sizes) -> sp.Expr:
-    """The bias of the linear-in-``1/T`` extrapolation of ``y(T) = T SNR_lin(T)`` from ``sizes`` to ``1/T = 0``.
+    """The bias of extrapolating ``y(T) = T SNR_lin(T)`` from ``sizes`` to ``1/T = 0`` by the polynomial in ``1/T``
+    through the exact finite-size values ``y(T_m) = T_m (d_k + 2)/(T_m - 1)``, minus ``lim_{T->oo} y(T)``.
 
-    The OLS intercept of the exact finite-size values ``y(T_m) = T_m (d_k + 2)/(T_m - 1)`` on ``x_m = 1/T_m``,
-    minus ``lim_{T->oo} y(T)``; both are computed from the finite-size formula alone (never from the
-    claim's predicted limit), so the bound does not grow with an error in the prediction. The
-    ``O(1/T)`` term is removed exactly by the fit; what remains is ``O(1/T^2)``.
+    Both terms come from the finite-size formula alone (never from the claim's predicted limit), so
+    the bound does not grow with an error in the prediction. With three sizes the quadratic removes
+    the ``1/T`` and ``1/T^2`` terms exactly; what remains is ``O(1/T^3)``.
 
     >>> linear_snr_extrapolation_gap((4, 8, 16))
-    -d_k/35 - 2/35
+    d_k/315 + 2/315
     """
     y = _linear_snr_times_T()
     x = [sp.Rational(1, int(n)) for n in sizes]
-    xbar = sum(x) / len(x)
-    sxx = sum((xi - xbar) ** 2 for xi in x)
-    weights = [sp.Rational(1, len(x)) - xbar * (xi - xbar) / sxx for xi in x]
-    intercept = sum(w * y.subs(T, int(n)) for w, n in zip(weights, sizes))
-    return sp.simplify(intercept - sp.limit(y, T, sp.oo))
+    weights = [sp.prod([x[l] / (x[l] - x[m]) for l in range(len(x)) if l != m]) for m in range(len(x))]
+    value_at_zero = sum(w * y.subs(T, int(n)) for w, n in zip(weights, sizes))
+    return sp.simplify(value_at_zero - sp.limit(y, T, sp.oo))
 
 
 @cache
