@@ -6,9 +6,13 @@ values ``v = S_0 k + sigma eps`` with ``S_0`` entries ``N(0, 1/d_k)`` drawn per 
 ``eps ~ N(0, I_{d_v})`` (``sigma^2 = noise2``): ``v`` depends on ``k``, and the population least-squares
 memory is ``S* = E[v k^T] E[k k^T]^{-1} = S_0``, while the Hebbian average ``E[v k^T] = s^2 S_0``.
 
-Every trial is independent; SEs are over trials. Trials run side by side in batches of at most
-``2^21 / (T d)`` streams, so a worker's working set stays near 2^21 numbers per array (tens of MB)
-whatever ``trials`` and ``T`` are (:data:`BATCH_NUMBERS`).
+Every statistical numeric side is a :class:`numerics.estimate.MonteCarlo`: it returns per-trial
+columns, trials are independent and SEs are over trials. Inside one call the trials run side by
+side in chunks of at most :data:`CHUNK_NUMBERS` numbers per array, so a worker's working set stays
+bounded (tens of MB) whatever ``trials`` and ``T`` are. Where a function simulates a reduced form
+(an expectation taken analytically given the keys, or a score drawn from its exact law) its
+docstring derives the reduction, and a direct matrix-level route (``*_direct``) is kept beside it
+for the tests that check the two agree.
 """
 
 from __future__ import annotations
@@ -16,40 +20,178 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate
-from numerics.linear_memory import measure_inverse_snr_ratio
+from numerics.estimate import (Estimate, check_variant, exact_value, mean_estimate, mean_of, monte_carlo, ratio_of,
+                               ratio_of_means, weighted_mean_of)
 
 __all__ = [
+    "CHUNK_NUMBERS",
+    "delta_self_influence",
+    "delta_step",
     "delta_stream",
+    "exp_inverse_snr_direct",
     "exp_tilt",
+    "extrapolation_sizes",
+    "extrapolation_weights",
+    "least_squares_error_direct",
+    "linear_snr_direct",
     "measure_delta_mean_memory",
     "measure_delta_mean_square_error",
     "measure_delta_self_influence",
     "measure_exp_inverse_snr",
     "measure_least_squares_error",
     "measure_least_squares_self_influence",
-    "measure_snr_times_length",
+    "measure_linear_snr",
+    "measure_linear_snr_limit",
     "regression_stream",
 ]
 
+CHUNK_NUMBERS = 2**20  # numbers per array of one chunk of side-by-side trials: bounds the working set
 
-def measure_snr_times_length(rng, *, T: int, d_k: int, d_v: int, trials: int = 200) -> Estimate:
-    """``T * SNR`` of the linear memory after T pairs, ``SNR = 1 / (E||r||^2 / E||c v_i||^2)`` (ratio estimand).
 
-    The inverse SNR is the Monte Carlo of :func:`numerics.linear_memory.measure_inverse_snr_ratio` with
-    ``N = T``; its SE is carried through ``x -> T / x`` by the delta method.
+def _chunks(trials: int, per_trial: int):
+    """Sizes of the chunks of side-by-side trials, each holding at most ``CHUNK_NUMBERS / per_trial`` trials."""
+    step = max(1, CHUNK_NUMBERS // max(1, per_trial))
+    return [min(step, trials - start) for start in range(0, trials, step)]
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+# --- additive linear memory: the SNR of one stored pair after T pairs ----------------------------
+
+def _linear_snr_trials(rng, T: int, d_k: int, trials: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-trial ``(signal, noise)`` of the linear memory holding T Gaussian pairs, queried at ``q = k_i``.
+
+    Reduction (values and the other keys' directions integrated exactly): the read-out is
+    ``S k_i = ||k_i||^2 v_i + r``, ``r = sum_{j != i} v_j (k_j^T k_i)``. Given the keys,
+    ``E_V ||c v_i||^2 = d_v ||k_i||^4`` and ``E_V ||r||^2 = d_v sum_{j != i} (k_j^T k_i)^2``; given ``k_i``
+    the scores ``k_j^T k_i`` are i.i.d. ``N(0, ||k_i||^2)``, so the sum is ``||k_i||^2 chi^2_{T-1}``. A
+    trial draws ``k_i`` (``d_k`` normals) and one ``chi^2_{T-1}``; the common factor ``d_v`` is dropped.
     """
-    inv = measure_inverse_snr_ratio(rng, N=T, d_k=d_k, d_v=d_v, trials=trials)
-    value = T / inv.estimate
-    return Estimate(value, T * inv.standard_error / inv.estimate**2, inv.trials, None,
-                    "T / (ratio-of-means inverse SNR), delta method")
+    signal, noise = np.empty(trials), np.empty(trials)
+    start = 0
+    for n in _chunks(trials, d_k):
+        a = np.sum(rng.standard_normal((n, d_k)) ** 2, axis=1)  # ||k_i||^2
+        crosstalk = rng.chisquare(T - 1, size=n)  # sum_{j != i} (k_j^T k_i)^2 / ||k_i||^2
+        signal[start:start + n] = a * a
+        noise[start:start + n] = a * crosstalk
+        start += n
+    return signal, noise
 
+
+@monte_carlo(ratio_of("signal", "noise", "ratio of means E||c v_i||^2 / E||r||^2 (delta method); values and "
+                                         "score directions integrated exactly, crosstalk ||k_i||^2 chi^2_{T-1}"))
+def measure_linear_snr(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -> dict:
+    """SNR of one stored pair of the additive linear memory after T pairs: ``E||c v_i||^2 / E||r||^2``.
+
+    Keys ``k ~ N(0, I_{d_k})``, values ``v ~ N(0, I_{d_v})``, ``c = ||k_i||^2``; per-trial columns
+    ``signal`` and ``noise`` as derived in :func:`_linear_snr_trials` (``d_v`` cancels). The reducer is
+    the ratio of their means with a delta-method SE.
+    """
+    _require(T >= 2, f"T={T!r} must be at least 2 (one other pair)")
+    signal, noise = _linear_snr_trials(rng, T, d_k, trials)
+    return {"signal": signal, "noise": noise}
+
+
+def extrapolation_sizes(T: int) -> tuple[int, int, int]:
+    """The context lengths ``(T // 4, T // 2, T)`` from which ``T * SNR`` is extrapolated to ``T -> oo``."""
+    _require(T >= 12, f"T={T!r} must be at least 12 so that the smallest size T // 4 holds 2 other pairs")
+    return (T // 4, T // 2, T)
+
+
+def extrapolation_weights(x) -> np.ndarray:
+    """Weights ``w`` with ``sum_m w_m y_m`` the value at ``x = 0`` of the polynomial through the points ``(x_m, y_m)``.
+
+    Lagrange's basis at 0, ``w_m = prod_{l != m} x_l / (x_l - x_m)``: with M points the extrapolation
+    is exact for polynomials of degree ``M - 1`` (Richardson extrapolation).
+
+    >>> extrapolation_weights([1.0, 2.0, 4.0]).round(12).tolist()
+    [2.666666666667, -2.0, 0.333333333333]
+    """
+    x = np.asarray(x, dtype=float)
+    return np.array([np.prod([x[l] / (x[l] - x[m]) for l in range(x.size) if l != m]) for m in range(x.size)])
+
+
+def _reduce_linear_snr_limit(columns, *, T: int, **_) -> Estimate:
+    """Extrapolate ``y(T_m) = T_m SNR(T_m)`` to ``1/T = 0`` through a quadratic in ``1/T_m`` (three sizes).
+
+    ``y(T_m) = T_m mean(signal) / mean(noise_m)``; the three sizes share each trial's stream, so the SE
+    of ``sum_m w_m y(T_m)`` is the delta method's with the full covariance of the four column means.
+    """
+    sizes = np.array(extrapolation_sizes(T), dtype=float)
+    data = np.stack([columns["signal"]] + [columns[f"noise_{m}"] for m in range(sizes.size)])
+    n = data.shape[1]
+    mean = data.mean(axis=1)
+    values = sizes * mean[0] / mean[1:]
+    w = extrapolation_weights(1.0 / sizes)
+    grad = np.concatenate([[np.sum(w * sizes / mean[1:])], -w * sizes * mean[0] / mean[1:] ** 2])
+    se = float(np.sqrt(max(grad @ np.cov(data, ddof=1) @ grad, 0.0) / n))
+    diagnostics = {f"T_SNR_at_{int(s)}": float(v) for s, v in zip(sizes, values)}
+    # derivative at 1/T = 0 of the interpolating quadratic: the coefficient of the 1/T approach
+    x = 1.0 / sizes
+    diagnostics["slope_in_1_over_T"] = float(np.polyfit(x, values, 2)[1])
+    return Estimate(float(w @ values), se, n, None,
+                    f"T SNR(T) read at T = {tuple(int(s) for s in sizes)} along one growing stream per trial, "
+                    "each a ratio of means; quadratic extrapolation in 1/T to 1/T = 0 (delta-method SE, "
+                    "joint covariance)", diagnostics)
+
+
+@monte_carlo(_reduce_linear_snr_limit)
+def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -> dict:
+    """``lim T * SNR(T)`` of the linear memory, extrapolated from finite sizes (an asymptotic numeric side).
+
+    Each trial is one growing context read at the three sizes of :func:`extrapolation_sizes`: the
+    stored pair's ``a = ||k_i||^2`` (``d_k`` normals) and the crosstalk of the other pairs accumulated
+    in increments, ``sum_{j != i, j < T_m} (k_j^T k_i)^2 = a (chi^2_{T_0 - 1} + chi^2_{T_1 - T_0} + ...)``
+    (the reduction of :func:`measure_linear_snr`). Columns ``signal = a^2`` and ``noise_m``; the
+    reducer extrapolates ``T_m SNR(T_m)`` to ``1/T = 0`` with a quadratic in ``1/T_m`` and reports the
+    per-size values and the fitted slope as diagnostics. The extrapolation assumes only that
+    ``T SNR(T)`` is smooth in ``1/T``; its remaining bias is the claim's finite-size bound.
+    """
+    sizes = extrapolation_sizes(T)
+    signal = np.empty(trials)
+    noise = np.empty((len(sizes), trials))
+    start = 0
+    for n in _chunks(trials, d_k + len(sizes)):
+        a = np.sum(rng.standard_normal((n, d_k)) ** 2, axis=1)
+        crosstalk = np.zeros(n)
+        previous = 1  # the stored pair itself
+        for m, size in enumerate(sizes):
+            crosstalk = crosstalk + rng.chisquare(size - previous, size=n)
+            previous = size
+            noise[m, start:start + n] = a * crosstalk
+        signal[start:start + n] = a * a
+        start += n
+    return {"signal": signal, **{f"noise_{m}": noise[m] for m in range(len(sizes))}}
+
+
+def linear_snr_direct(rng, *, T: int, d_k: int, d_v: int, trials: int) -> Estimate:
+    """The same SNR as :func:`measure_linear_snr` by the direct matrix-level route (no reduction).
+
+    Each trial stores T fresh Gaussian pairs in ``S = V^T K``, reads out every stored key
+    (``K S^T``), and contributes the means over ``i`` of ``||r_i||^2`` and ``||c_i v_i||^2`` with
+    ``r_i = S k_i - c_i v_i``; the ratio of the trial means gets a delta-method SE. Working set
+    ``O(trials T (d_k + d_v))``.
+    """
+    K = rng.standard_normal((trials, T, d_k))
+    V = rng.standard_normal((trials, T, d_v))
+    c = np.sum(K**2, axis=2)  # (trials, T): c_i = ||k_i||^2
+    S = np.einsum("ntv,ntk->nvk", V, K)  # the memory V^T K of each trial
+    r = np.einsum("ntk,nvk->ntv", K, S) - c[:, :, None] * V
+    noise = np.mean(np.sum(r**2, axis=2), axis=1)
+    signal = np.mean(c**2 * np.sum(V**2, axis=2), axis=1)
+    return ratio_of_means(signal, noise, method="direct read-out of S = V^T K at every stored key")
+
+
+# --- softmax attention: conditional inverse SNR --------------------------------------------------
 
 TILT_TARGET = 2.0  # log-variance of each tilted key term: relative variance e^2 - 1 (about 6.4)
 
 
 def exp_tilt(tau: float, key_norm2: float) -> float:
-    """The tilt ``lambda`` in ``[0, 1)`` of the key proposal ``N(lambda (2/tau) k_i, I)``.
+    """The tilt ``lambda`` in ``[0, 1)`` of the score proposal (see :func:`measure_exp_inverse_snr`).
 
     A term ``exp(2 k_j^T k_i / tau)`` is log-normal with log-variance ``A = 4 ||k_i||^2 / tau^2``; under the
     proposal its importance-weighted value has log-variance ``(1 - lambda)^2 A``. ``lambda`` is the
@@ -61,53 +203,67 @@ def exp_tilt(tau: float, key_norm2: float) -> float:
     return 0.0 if log_var <= TILT_TARGET else 1.0 - float(np.sqrt(TILT_TARGET / log_var))
 
 
+@monte_carlo(weighted_mean_of("y", "softmax read-out MC over the other T - 1 pairs, scores k_j^T k_i from a "
+                                  "partially tilted proposal (importance weights, Kish ESS)"))
 def measure_exp_inverse_snr(rng, *, T: int, d_k: int, d_v: int, tau: float, key_norm2: float,
-                            value_norm2: float, trials: int = 2000) -> Estimate:
+                            value_norm2: float, trials: int = 4000) -> dict:
     """Conditional inverse SNR of the softmax (exponential-kernel) memory holding T pairs.
 
-    The stored pair has ``||k_i||^2 = key_norm2``, ``||v_i||^2 = value_norm2`` (fixed directions); each trial
-    draws the other T - 1 Gaussian keys and reads out ``q = k_i`` with normalized weights
-    ``p_j = softmax_j(k_j^T k_i / tau)``. Signal ``p_i v_i``, noise ``r = sum_{j != i} p_j v_j``; the trial's value
-    is ``E_V ||r||^2 / (p_i^2 ||v_i||^2) = d_v sum_{j != i} (p_j / p_i)^2 / ||v_i||^2`` (values integrated exactly
-    given the keys; the normalizer cancels, computed as ``exp(s_j - s_i)`` in log space).
+    The stored pair has ``||k_i||^2 = key_norm2 = a``, ``||v_i||^2 = value_norm2``; each trial draws the
+    other T - 1 Gaussian pairs and reads out ``q = k_i`` with normalized weights
+    ``p_j = softmax_j(k_j^T k_i / tau)``. Signal ``p_i v_i``, noise ``r = sum_{j != i} p_j v_j``; the trial's
+    value is ``E_V ||r||^2 / (p_i^2 ||v_i||^2) = d_v sum_{j != i} exp(2 (k_j^T k_i - a) / tau) / ||v_i||^2``
+    (values integrated exactly given the keys; the normalizer cancels).
 
-    Heavy tails: ``(p_j / p_i)^2`` is log-normal with log-variance ``4 key_norm2 / tau^2`` (16 at typical
-    keys, ``d_k = 16``, ``tau = 2``), where plain sampling is dominated by rare keys. The keys are
-    therefore drawn from ``N(mu, I)``, ``mu = lambda (2 / tau) k_i`` with the partial tilt of
-    :func:`exp_tilt`, and each term carries the weight ``phi(k_j) / phi(k_j - mu) = exp(-mu^T k_j +
-    ||mu||^2 / 2)``. The ESS is Kish's over all weighted terms.
+    Reduction: given ``k_i``, the scores ``k_j^T k_i = sqrt(a) z_j`` with ``z_j`` i.i.d. ``N(0, 1)`` (the
+    key's components orthogonal to ``k_i`` never enter), so a trial draws T - 1 normals, not
+    ``(T - 1) d_k``; ``d_k`` does not enter the conditional estimand.
+
+    Heavy tails: each term is log-normal with log-variance ``A = 4 a / tau^2`` (16 at typical keys,
+    ``d_k = 16``, ``tau = 2``), where plain sampling is dominated by rare keys. The ``z_j`` are therefore
+    drawn from ``N(mu, 1)``, ``mu = lambda (2 / tau) sqrt(a)`` with the partial tilt of :func:`exp_tilt`,
+    and each term carries the weight ``phi(z) / phi(z - mu) = exp(-mu z + mu^2 / 2)``. Columns: ``y``
+    (the trial's value) and ``log_sum``, ``log_sum_sq`` (log of the sum of its weighted terms and of
+    their squares) from which the reducer forms Kish's ESS over all weighted terms.
     """
-    k_i = rng.standard_normal(d_k)
-    k_i *= np.sqrt(key_norm2) / np.linalg.norm(k_i)
-    s_i = key_norm2 / tau
-    tilt = exp_tilt(tau, key_norm2)
-    mu = tilt * (2.0 / tau) * k_i
-    half_mu2 = 0.5 * float(mu @ mu)
-    samples = np.empty(trials)
-    log_sum, log_sum_sq = -np.inf, -np.inf  # log sum x and log sum x^2 over all weighted terms (Kish's ESS)
-    batch = max(1, 2**20 // (T * d_k))  # bounded working set: about 2^20 numbers per batch
-    for start in range(0, trials, batch):
-        n = min(batch, trials - start)
-        K = rng.standard_normal((n, T - 1, d_k)) + mu
-        # log of (p_j / p_i)^2 times the importance weight; E_V ||sum_j w_j v_j||^2 = d_v sum_j w_j^2
-        logs = 2.0 * (K @ k_i / tau - s_i) - K @ mu + half_mu2
-        log_sum = np.logaddexp(log_sum, logsumexp(logs))
-        log_sum_sq = np.logaddexp(log_sum_sq, logsumexp(2.0 * logs))
-        samples[start:start + n] = d_v * np.exp(logs).sum(axis=1) / value_norm2
-    est = mean_estimate(samples, method="softmax read-out MC over the other T - 1 pairs, keys from the "
-                                        f"partially tilted proposal (lambda = {tilt:.3f})")
-    return Estimate(est.estimate, est.standard_error, est.trials, float(np.exp(2.0 * log_sum - log_sum_sq)),
-                    est.method)
+    _require(T >= 2, f"T={T!r} must be at least 2 (one other pair)")
+    root_a = float(np.sqrt(key_norm2))
+    mu = exp_tilt(tau, key_norm2) * 2.0 * root_a / tau
+    y, log_sum, log_sum_sq = np.empty(trials), np.empty(trials), np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T - 1):
+        z = rng.standard_normal((n, T - 1)) + mu
+        # log of (p_j / p_i)^2 times the importance weight
+        logs = 2.0 * (root_a * z - key_norm2) / tau - mu * z + 0.5 * mu * mu
+        y[start:start + n] = d_v * np.exp(logs).sum(axis=1) / value_norm2
+        log_sum[start:start + n] = logsumexp(logs, axis=1)
+        log_sum_sq[start:start + n] = logsumexp(2.0 * logs, axis=1)
+        start += n
+    return {"y": y, "log_sum": log_sum, "log_sum_sq": log_sum_sq}
 
 
-BATCH_NUMBERS = 2**21  # numbers per (batch, T, d) array: bounds the working set
+def exp_inverse_snr_direct(rng, *, T: int, d_k: int, d_v: int, tau: float, key_norm2: float, value_norm2: float,
+                           trials: int) -> Estimate:
+    """The estimand of :func:`measure_exp_inverse_snr` by plain matrix-level sampling (no reduction, no tilt).
+
+    Each trial draws ``k_i`` with ``||k_i||^2 = key_norm2`` in a random direction, T - 1 other Gaussian pairs
+    ``(K, V)`` of full dimension, forms the softmax weights over all T keys at ``q = k_i`` and takes
+    ``||r||^2 / (p_i^2 ||v_i||^2)`` with the drawn values (``||v_i||^2 = value_norm2``). Usable only where
+    plain sampling is (small ``4 key_norm2 / tau^2``); working set ``O(trials T (d_k + d_v))``.
+    """
+    k_i = rng.standard_normal((trials, d_k))
+    k_i *= np.sqrt(key_norm2 / np.sum(k_i**2, axis=1, keepdims=True))
+    K = rng.standard_normal((trials, T - 1, d_k))
+    V = rng.standard_normal((trials, T - 1, d_v))
+    scores = np.concatenate([np.full((trials, 1), key_norm2), np.einsum("ntd,nd->nt", K, k_i)], axis=1) / tau
+    p = np.exp(scores - logsumexp(scores, axis=1, keepdims=True))  # softmax over all T stored keys
+    r = np.einsum("nt,ntd->nd", p[:, 1:], V)
+    # ||v_i||^2 = value_norm2 whatever its direction
+    samples = np.sum(r**2, axis=1) / (p[:, 0] ** 2 * value_norm2)
+    return mean_estimate(samples, method="plain softmax read-out with drawn values")
 
 
-def _batched_samples(rng, trials: int, T: int, d: int, per_batch) -> np.ndarray:
-    """Concatenate ``per_batch(rng, n)`` (one sample per trial) over batches of at most ``2^21 / (T d)`` trials."""
-    batch = max(1, BATCH_NUMBERS // (T * d))
-    return np.concatenate([per_batch(rng, min(batch, trials - start)) for start in range(0, trials, batch)])
-
+# --- converging memories: the delta rule and least squares --------------------------------------
 
 def regression_stream(rng, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, trials: int = 1):
     """``(K, V, S_0)`` for ``trials`` independent streams: ``K`` ``(trials, T, d_k)`` with ``k ~ N(0, s^2 I)``,
@@ -118,6 +274,16 @@ def regression_stream(rng, T: int, d_k: int, d_v: int, key_scale2: float, noise2
     return K, V, S0
 
 
+def delta_step(S: np.ndarray, k: np.ndarray, v: np.ndarray, beta: float) -> np.ndarray:
+    """One delta-rule write ``S <- S + beta (v - S k) k^T`` for trials side by side.
+
+    ``S`` ``(n, d_v, d_k)``, ``k`` ``(n, d_k)``, ``v`` ``(n, d_v)``; returns the new ``S`` (``S`` is updated in place).
+    """
+    err = v - np.einsum("nij,nj->ni", S, k)
+    S += beta * err[:, :, None] * k[:, None, :]
+    return S
+
+
 def delta_stream(K, V, beta: float) -> np.ndarray:
     """``S_T`` of the delta rule ``S_t = S_{t-1} + beta (v_t - S_{t-1} k_t) k_t^T`` from ``S_0 = 0``.
 
@@ -125,77 +291,129 @@ def delta_stream(K, V, beta: float) -> np.ndarray:
     """
     S = np.zeros((K.shape[0], V.shape[2], K.shape[2]))
     for t in range(K.shape[1]):
-        k, v = K[:, t], V[:, t]
-        err = v - np.einsum("nij,nj->ni", S, k)
-        S += beta * err[:, :, None] * k[:, None, :]
+        delta_step(S, K[:, t], V[:, t], beta)
     return S
 
 
+def _delta_streams(rng, n: int, *, T: int, d_k: int, d_v: int, beta: float, key_scale2: float,
+                   noise2: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(S_T, S_0)`` of ``n`` independent delta-rule streams on the regression model, drawn token by token.
+
+    ``S_0`` ``(n, d_v, d_k)`` has entries ``N(0, 1/d_k)``; at each step ``k ~ N(0, s^2 I)`` and
+    ``v = S_0 k + sigma eps``. Only the current token is held, so the working set is ``O(n d_v d_k)``.
+    """
+    S0 = rng.standard_normal((n, d_v, d_k)) / np.sqrt(d_k)
+    S = np.zeros_like(S0)
+    scale, sigma = np.sqrt(key_scale2), np.sqrt(noise2)
+    for _ in range(T):
+        k = rng.standard_normal((n, d_k)) * scale
+        v = np.einsum("nij,nj->ni", S0, k) + sigma * rng.standard_normal((n, d_v))
+        delta_step(S, k, v, beta)
+    return S, S0
+
+
+@monte_carlo(mean_of("y", "delta-rule streams, projection of S_T on S* per trial"))
 def measure_delta_mean_memory(rng, *, T: int, d_k: int, d_v: int, beta: float, key_scale2: float, noise2: float,
-                              trials: int = 400) -> Estimate:
-    """Mean over trials of ``<S_T, S_0>_F / ||S_0||_F^2`` for the delta rule on the regression stream."""
-    def batch(rng, n):
-        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
-        return np.sum(delta_stream(K, V, beta) * S0, axis=(1, 2)) / np.sum(S0**2, axis=(1, 2))
+                              trials: int = 4000) -> dict:
+    """Per-trial ``<S_T, S_0>_F / ||S_0||_F^2`` of the delta rule on the regression stream (column ``y``)."""
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, d_v * d_k):
+        S, S0 = _delta_streams(rng, n, T=T, d_k=d_k, d_v=d_v, beta=beta, key_scale2=key_scale2, noise2=noise2)
+        y[start:start + n] = np.sum(S * S0, axis=(1, 2)) / np.sum(S0**2, axis=(1, 2))
+        start += n
+    return {"y": y}
 
-    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
-    return mean_estimate(samples, method="delta-rule stream MC, projection on S*")
 
-
+@monte_carlo(mean_of("y", "delta-rule streams, squared distance of S_T to S* per trial"))
 def measure_delta_mean_square_error(rng, *, T: int, d_k: int, d_v: int, beta: float, key_scale2: float,
-                                    noise2: float, trials: int = 400) -> Estimate:
-    """Mean over trials of ``||S_T - S_0||_F^2`` for the delta rule on the regression stream."""
-    def batch(rng, n):
-        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
-        return np.sum((delta_stream(K, V, beta) - S0) ** 2, axis=(1, 2))
+                                    noise2: float, trials: int = 4000) -> dict:
+    """Per-trial ``||S_T - S_0||_F^2`` of the delta rule on the regression stream (column ``y``)."""
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, d_v * d_k):
+        S, S0 = _delta_streams(rng, n, T=T, d_k=d_k, d_v=d_v, beta=beta, key_scale2=key_scale2, noise2=noise2)
+        y[start:start + n] = np.sum((S - S0) ** 2, axis=(1, 2))
+        start += n
+    return {"y": y}
 
-    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
-    return mean_estimate(samples, method="delta-rule stream MC, squared distance to S*")
 
-
+@monte_carlo(mean_of("y", "least-squares memory, noise integrated exactly given the keys: "
+                          "sigma^2 d_v tr (K^T K)^{-1} per trial"))
 def measure_least_squares_error(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float,
-                                trials: int = 400) -> Estimate:
-    """Mean over trials of ``||S_T - S_0||_F^2`` for ``S_T = V^T K (K^T K)^{-1}`` (the least-squares memory)."""
-    def batch(rng, n):
-        K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, n)
-        Kt = K.transpose(0, 2, 1)
-        S = np.linalg.solve(Kt @ K, Kt @ V).transpose(0, 2, 1)
-        return np.sum((S - S0) ** 2, axis=(1, 2))
+                                trials: int = 4000) -> dict:
+    """Per-trial ``E[||S_T - S_0||_F^2 | K]`` of the least-squares memory ``S_T = V^T K (K^T K)^{-1}``.
 
-    samples = _batched_samples(rng, trials, T, max(d_k, d_v), batch)
-    return mean_estimate(samples, method="least-squares memory MC, squared distance to S*")
+    Reduction: ``V = K S_0^T + sigma Eps`` gives ``S_T - S_0 = sigma Eps^T K H^{-1}`` with ``H = K^T K``
+    (``S_0`` cancels exactly), and for ``Eps`` ``(T, d_v)`` with i.i.d. standard entries
+    ``E ||Eps^T M||_F^2 = d_v ||M||_F^2``, so given the keys the error is
+    ``sigma^2 d_v ||K H^{-1}||_F^2 = sigma^2 d_v tr H^{-1}``. A trial draws the ``T x d_k`` keys only.
+    """
+    _require(T >= d_k, f"T={T!r} must be at least d_k={d_k!r} for K^T K to be invertible")
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T * d_k):
+        K = rng.standard_normal((n, T, d_k)) * np.sqrt(key_scale2)
+        H = np.einsum("nti,ntj->nij", K, K)
+        y[start:start + n] = noise2 * d_v * np.trace(np.linalg.inv(H), axis1=1, axis2=2)
+        start += n
+    return {"y": y}
+
+
+def least_squares_error_direct(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float,
+                               trials: int) -> Estimate:
+    """``E||S_T - S_0||_F^2`` by the direct route: draw ``S_0``, keys, noisy values, solve for ``S_T``."""
+    K, V, S0 = regression_stream(rng, T, d_k, d_v, key_scale2, noise2, trials)
+    Kt = K.transpose(0, 2, 1)
+    S = np.linalg.solve(Kt @ K, Kt @ V).transpose(0, 2, 1)
+    return mean_estimate(np.sum((S - S0) ** 2, axis=(1, 2)), method="least-squares memory, direct regression")
 
 
 def measure_least_squares_self_influence(rng, *, T: int, d_k: int, key_scale2: float = 1.0, variant=None) -> Estimate:
     """``sum_j d(S_T k_j)/d v_j = sum_j k_j^T (K^T K)^{-1} k_j`` for one random key set (T >= d_k).
 
-    Variant ``"additive"``: the additive memory's ``sum_j ||k_j||^2`` (its read-out of ``k_j`` carries
-    ``||k_j||^2 v_j``).
+    Each leverage is computed on its own (``K H^{-1}`` row by row), not through the trace identity.
+    Variants (negative controls): ``"additive"``, the additive memory's ``sum_j ||k_j||^2`` (its read-out
+    of ``k_j`` carries ``||k_j||^2 v_j``); ``"ridge"``, the leverages of a ridge memory
+    ``(K^T K + s^2 I)^{-1}`` (a regularised hat matrix, whose trace falls short of ``d_k``).
     """
-    check_variant(variant, {"additive"})
+    check_variant(variant, {"additive", "ridge"})
     K = rng.standard_normal((T, d_k)) * np.sqrt(key_scale2)
     if variant == "additive":
         return exact_value(float(np.sum(K**2)), method="additive memory: sum of squared key norms")
-    leverages = np.einsum("ij,ij->i", K, np.linalg.solve(K.T @ K, K.T).T)
+    H = K.T @ K
+    if variant == "ridge":
+        H = H + key_scale2 * np.eye(d_k)
+    leverages = np.einsum("ij,ij->i", K, np.linalg.solve(H, K.T).T)
     return exact_value(float(leverages.sum()), method="sum of leverages of the least-squares memory")
 
 
-def measure_delta_self_influence(rng, *, T: int, d_k: int, beta: float, key_scale2: float,
-                                 trials: int = 400) -> Estimate:
-    """Mean over trials of ``sum_j beta k_j^T P_j k_j``, ``P_j = (I - beta k_{j+1} k_{j+1}^T) ... (I - beta k_T k_T^T)``.
+def delta_self_influence(K: np.ndarray, beta: float) -> np.ndarray:
+    """``sum_j beta k_j^T P_j k_j`` per stream, ``P_j = (I - beta k_{j+1} k_{j+1}^T) ... (I - beta k_T k_T^T)``.
 
-    ``beta k_j^T P_j k_j`` is ``d(S_T k_j)/d v_j`` (a scalar times the identity) for the delta rule; ``P_j``
-    is accumulated backwards from ``P_T = I``, all trials side by side.
+    ``K`` ``(n, T, d_k)``; returns ``(n,)``. ``beta k_j^T P_j k_j`` is ``d(S_T k_j)/d v_j`` (a scalar times
+    the identity) for the delta rule from ``S_0 = 0``. Each term is computed as defined, ``P_j``
+    accumulated backwards from ``P_T = I`` (not through the telescoping identity the tests check).
     """
-    def batch(rng, n):
-        K = rng.standard_normal((n, T, d_k)) * np.sqrt(key_scale2)
-        P = np.broadcast_to(np.eye(d_k), (n, d_k, d_k)).copy()
-        total = np.zeros(n)
-        for t in range(T - 1, -1, -1):
-            k = K[:, t]
-            kP = np.einsum("ni,nij->nj", k, P)
-            total += beta * np.einsum("nj,nj->n", kP, k)
-            P -= beta * k[:, :, None] * kP[:, None, :]
-        return total
+    n, T, d = K.shape
+    P = np.broadcast_to(np.eye(d), (n, d, d)).copy()
+    total = np.zeros(n)
+    for t in range(T - 1, -1, -1):
+        k = K[:, t]
+        kP = np.einsum("ni,nij->nj", k, P)
+        total += beta * np.einsum("nj,nj->n", kP, k)
+        P -= beta * k[:, :, None] * kP[:, None, :]
+    return total
 
-    return mean_estimate(_batched_samples(rng, trials, T, d_k, batch), method="delta-rule self-influence MC")
+
+@monte_carlo(mean_of("y", "delta-rule self-influence MC, P_j accumulated backwards"))
+def measure_delta_self_influence(rng, *, T: int, d_k: int, beta: float, key_scale2: float,
+                                 trials: int = 4000) -> dict:
+    """Per-trial total self-influence :func:`delta_self_influence` of a stream of T keys ``k ~ N(0, s^2 I)``."""
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T * d_k + d_k * d_k):
+        K = rng.standard_normal((n, T, d_k)) * np.sqrt(key_scale2)
+        y[start:start + n] = delta_self_influence(K, beta)
+        start += n
+    return {"y": y}
