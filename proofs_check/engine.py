@@ -395,12 +395,12 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
             limit = f" with {trials} trials"
         else:
             limit = f" within the cap of {claim.max_batches} x {claim.trials[mode]} trials"
-        message = "cannot separate " + ", ".join(
-            f"{name} (needs {_fmt_trials(needs[name])} trials)" for name in short) + limit
-    elif verdict == UNDERPOWERED:
-        message = (f"resolution {100 * resolution:.2g}% misses the {100 * target:.2g}% target "
-                   f"(needs {_fmt_trials(needs.get('resolution', math.inf))} trials; cap "
-                   f"{claim.max_batches} x {claim.trials[mode]})")
+        if short:
+            message = "cannot separate " + ", ".join(
+                f"{name} (needs {_fmt_trials(needs[name])} trials)" for name in short) + limit
+        else:
+            message = (f"resolution {100 * resolution:.2g}% misses the {100 * target:.2g}% target "
+                       f"(needs {_fmt_trials(needs.get('resolution', math.inf))} trials){limit}")
     return PointResult(claim.id, dict(params), predicted, est.estimate, est.standard_error, est.trials, est.ess,
                        z, tol, verdict, controls, time.perf_counter() - start, est.method, message, resolution,
                        n_batches, needed)
