@@ -473,7 +473,7 @@ def _gaussian_moments(n_max: int) -> tuple:
 
 def _truncated_moment_by_expansion(P: int) -> sp.Expr:
     """``E[kappa_P(Z)^2] = sum_{q,r<=P} E[Z^{q+r}]/(tau^{q+r} q! r!)`` with the MGF moments (linearity)."""
-    m = _gaussian_moments(2 * P)
+    m = _gaussian_moments(2 * max(P, TRUNCATION_DEGREES.stop - 1))  # one cached series for every degree
     weight = {}
     for q_ in range(P + 1):
         for r_ in range(P + 1):
