@@ -4,6 +4,26 @@ Shapes: the other stored keys of one trial are ``K`` ``(n, d_k)`` with ``n = N -
 ``V`` ``(n, d_v)``; the queried stored key ``k_i`` is ``(d_k,)``. Kernels of the inner product are
 evaluated through one matrix-vector product ``K k_i`` per trial; no ``N x N`` Gram matrix is built.
 
+The reduced estimator
+---------------------
+Querying the stored key ``k_i`` gives ``o = c v_i + r`` with ``c = kappa(k_i^T k_i)`` and
+``r = sum_{j != i} v_j kappa(z_j)``, ``z_j = k_j^T k_i``. The estimand of every conditional claim is
+``E[||r||^2 | k_i, v_i] / (c^2 ||v_i||^2)``. Two facts reduce it to scalars:
+
+1. Given ``k_i``, the scores ``z_j = k_j^T k_i`` of independent ``k_j ~ N(0, I_{d_k})`` are i.i.d.
+   ``N(0, ||k_i||^2)`` (a linear map of a Gaussian vector; its variance is ``k_i^T I k_i``). The
+   direction of ``k_i`` and the dimension ``d_k`` do not enter.
+2. Given the keys, ``E_V ||r||^2 = sum_{j,l} kappa(z_j) kappa(z_l) E[v_j^T v_l] = d_v sum_j kappa(z_j)^2``
+   for independent ``v_j ~ N(0, I_{d_v})``: the cross terms ``j != l`` have mean zero and
+   ``E||v_j||^2 = d_v``. Integrating ``V`` out this way (Rao-Blackwell) keeps the mean and
+   lowers the variance.
+
+So one trial draws ``n`` standard normals ``g_j``, sets ``z_j = ||k_i|| g_j`` and records
+``y = d_v sum_j kappa(z_j)^2 / (c^2 ||v_i||^2)``, whose mean over ``(k_j)`` is the estimand exactly.
+The direct route (``route="direct"``) simulates the memory itself (a random direction for ``k_i``,
+full ``K`` and ``V``, the read-out ``r = V^T kappa(K k_i)``); ``tests/test_kernels.py`` checks the two
+routes agree, which checks the reduction.
+
 The exponential kernel of softmax attention, whose weights are heavy-tailed, has its own module,
 :mod:`numerics.exp_kernel`.
 """
@@ -12,15 +32,16 @@ from __future__ import annotations
 
 import math
 from itertools import combinations_with_replacement
+from typing import Callable
 
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, ols_slope
+from numerics.estimate import Estimate, check_variant, exact_value, mean_of, monte_carlo, ols_slope
 
 __all__ = [
+    "ROUTES",
     "kish_ess",
-    "measure_accuracy_cliff",
     "measure_feature_map_dimension",
     "measure_feature_map_identity",
     "measure_inverse_snr_poly",
@@ -28,10 +49,15 @@ __all__ = [
     "measure_inverse_snr_truncated",
     "measure_poly_capacity_exponent",
     "measure_truncation_error",
+    "monomial_indices",
     "poly_features",
     "stored_key",
     "top1_accuracy",
+    "truncated_exp",
 ]
+
+ROUTES = ("reduced", "direct")
+_BLOCK = 1 << 20  # floats drawn at once by the conditional estimators (8 MiB)
 
 
 def stored_key(rng: np.random.Generator, d_k: int, key_norm2: float) -> np.ndarray:
@@ -46,16 +72,39 @@ def kish_ess(log_terms: np.ndarray) -> float:
     return float(np.exp(2 * logsumexp(log_terms) - logsumexp(2 * log_terms)))
 
 
-# --- polynomial and ReLU kernels (light tails: the full read-out is simulated) ------------------
+# --- conditional inverse SNR of a kernel of the inner product -----------------------------------
 
-def _readout_inverse_snr(rng, kernel, *, N, d_k, d_v, key_norm2, value_norm2, signal, trials, batch=64):
-    """Per-trial ``||r||^2 / (c^2 ||v_i||^2)`` with ``r = sum_{j != i} v_j kappa(k_j^T k_i)``.
+def _power(x: np.ndarray, k: int) -> np.ndarray:
+    """``x**k`` for an integer ``k >= 0`` by repeated multiplication (numpy's general ``pow`` is ~10x slower)."""
+    if int(k) != k or k < 0:
+        raise ValueError(f"the polynomial degree must be a non-negative integer, got {k!r}")
+    out = np.ones_like(x)
+    for _ in range(int(k)):
+        out = out * x
+    return out
 
-    ``kernel`` maps inner products to kernel values; ``signal = kappa(k_i, k_i)``. Each trial draws
-    a fresh stored key direction and ``N - 1`` Gaussian pairs; ``batch`` trials share one
-    ``(batch, N - 1, d)`` draw, so memory is O(batch N (d_k + d_v)) floats.
+
+def _reduced_trials(rng, kernel: Callable, *, N, d_v, key_norm2, value_norm2, signal, trials) -> np.ndarray:
+    """Per-trial ``d_v sum_j kappa(z_j)^2 / (c^2 ||v_i||^2)``, ``z_j ~ N(0, key_norm2)`` i.i.d. (module docstring).
+
+    Memory: blocks of at most ``_BLOCK`` scores (``(rows, N - 1)``), whatever ``trials`` and ``N`` are.
+    """
+    out = np.empty(trials)
+    step = max(1, _BLOCK // (N - 1))
+    for t in range(0, trials, step):
+        w = kernel(math.sqrt(key_norm2) * rng.standard_normal((min(step, trials - t), N - 1)))
+        out[t:t + step] = np.einsum("tn,tn->t", w, w)
+    return d_v * out / (signal**2 * value_norm2)
+
+
+def _direct_trials(rng, kernel: Callable, *, N, d_k, d_v, key_norm2, value_norm2, signal, trials) -> np.ndarray:
+    """Per-trial ``||r||^2 / (c^2 ||v_i||^2)`` with ``r = sum_{j != i} v_j kappa(k_j^T k_i)``, simulated in full.
+
+    Each trial draws a fresh stored-key direction and ``N - 1`` Gaussian pairs ``(k_j, v_j)``;
+    ``batch`` trials share one ``(batch, N - 1, d)`` draw, at most about ``_BLOCK`` floats.
     """
     n = N - 1
+    batch = max(1, _BLOCK // (n * (d_k + d_v)))
     out = np.empty(trials)
     done = 0
     while done < trials:
@@ -64,102 +113,140 @@ def _readout_inverse_snr(rng, kernel, *, N, d_k, d_v, key_norm2, value_norm2, si
         k_i = u * (math.sqrt(key_norm2) / np.linalg.norm(u, axis=1, keepdims=True))
         K = rng.standard_normal((b, n, d_k))
         V = rng.standard_normal((b, n, d_v))
-        scores = np.einsum("bnd,bd->bn", K, k_i)
-        r = np.einsum("bn,bnv->bv", kernel(scores), V)
+        r = np.einsum("bn,bnv->bv", kernel(np.einsum("bnd,bd->bn", K, k_i)), V)
         out[done:done + b] = np.sum(r * r, axis=1) / (signal**2 * value_norm2)
         done += b
     return out
 
 
+def _inverse_snr_trials(rng, kernel, route, *, N, d_k, d_v, key_norm2, value_norm2, signal, trials):
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; expected one of {ROUTES!r}")
+    if N < 2:
+        raise ValueError(f"the crosstalk needs another stored pair: N >= 2, got N={N!r}")
+    if route == "direct":
+        return _direct_trials(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                              signal=signal, trials=trials)
+    return _reduced_trials(rng, kernel, N=N, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                           signal=signal, trials=trials)
+
+
+_REDUCED = "conditional MC: scores k_j^T k_i ~ N(0, ||k_i||^2) drawn, values integrated exactly given the keys"
+
+
+@monte_carlo(mean_of("y", _REDUCED + "; kernel (x^T y)^p"))
 def measure_inverse_snr_poly(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
-                             p: int, trials: int = 2000) -> Estimate:
-    """Conditional SNR^{-1} of the kernel ``(x^T y)^p`` by simulating the memory read-out.
+                             p: int, trials: int = 2000, route: str = "reduced") -> dict:
+    """Conditional SNR^{-1} of the kernel ``(x^T y)^p``: per-trial column ``y`` (module docstring).
 
-    Estimand: ``E ||r||^2 / (||k_i||^{4p} ||v_i||^2)`` over Gaussian ``(k_j, v_j)``, given the norms.
+    Estimand: ``E ||r||^2 / (||k_i||^{4p} ||v_i||^2)`` over Gaussian ``(k_j, v_j)``, given the norms;
+    ``c = (k_i^T k_i)^p = ||k_i||^{2p}``.
     """
-    y = _readout_inverse_snr(rng, lambda s: s**p, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
-                             value_norm2=value_norm2, signal=key_norm2**p, trials=trials)
-    return mean_estimate(y, method=f"memory read-out MC, kernel (x^T y)^{p}")
+    y = _inverse_snr_trials(rng, lambda s: _power(s, p), route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
+                            value_norm2=value_norm2, signal=key_norm2**p, trials=trials)
+    return {"y": y}
 
 
+@monte_carlo(mean_of("y", _REDUCED + "; ReLU kernel"))
 def measure_inverse_snr_relu(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
-                             trials: int = 2000, variant=None) -> Estimate:
-    """Conditional SNR^{-1} of the ReLU kernel ``max(x^T y, 0)`` (read-out MC).
+                             trials: int = 2000, variant=None, route: str = "reduced") -> dict:
+    """Conditional SNR^{-1} of the ReLU kernel ``max(x^T y, 0)``; ``c = ||k_i||^2``.
 
-    Variant ``"abs"`` uses ``|x^T y|`` (whose crosstalk equals the linear kernel's) instead.
+    Variant ``"abs"`` uses ``|x^T y|`` (whose crosstalk equals the linear kernel's) on the same draws.
     """
     check_variant(variant, {"abs"})
     kernel = np.abs if variant == "abs" else (lambda s: np.maximum(s, 0.0))
-    y = _readout_inverse_snr(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
-                             value_norm2=value_norm2, signal=key_norm2, trials=trials)
-    return mean_estimate(y, method="memory read-out MC, ReLU kernel")
+    y = _inverse_snr_trials(rng, kernel, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
+                            value_norm2=value_norm2, signal=key_norm2, trials=trials)
+    return {"y": y}
 
 
+def truncated_exp(u: np.ndarray, P: int) -> np.ndarray:
+    """``sum_{q<=P} u^q / q!``, the degree-``P`` Taylor polynomial of ``e^u`` (elementwise)."""
+    u = np.asarray(u, dtype=float)
+    out, term = np.ones_like(u), np.ones_like(u)
+    for q in range(1, P + 1):
+        term = term * u / q
+        out = out + term
+    return out
+
+
+@monte_carlo(mean_of("y", _REDUCED + "; exp kernel truncated at degree P"))
 def measure_inverse_snr_truncated(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
-                                  tau: float, P: int, trials: int = 2000, variant=None) -> Estimate:
-    """Conditional SNR^{-1} of the truncated exp kernel ``sum_{q<=P} (x^T y/tau)^q/q!`` (read-out MC).
+                                  tau: float, P: int, trials: int = 2000, variant=None,
+                                  route: str = "reduced") -> dict:
+    """Conditional SNR^{-1} of ``kappa_P(x, y) = sum_{q<=P} (x^T y/tau)^q/q!``; ``c = kappa_P(||k_i||^2)``.
 
-    Variant ``"full_exp"`` reads out with the untruncated ``exp(x^T y/tau)`` instead.
+    Variant ``"one_more_degree"`` sums one term too many (degree ``P + 1``, read-out and signal alike),
+    on the same draws.
     """
-    check_variant(variant, {"full_exp"})
+    check_variant(variant, {"one_more_degree"})
+    degree = P + 1 if variant == "one_more_degree" else P
 
-    def truncated(s):
-        u = s / tau
-        out, term = np.ones_like(u), np.ones_like(u)
-        for q in range(1, P + 1):
-            term = term * u / q
-            out = out + term
-        return out
+    def kernel(s):
+        return truncated_exp(s / tau, degree)
 
-    kernel = (lambda s: np.exp(s / tau)) if variant == "full_exp" else truncated
-    y = _readout_inverse_snr(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
-                             signal=float(kernel(np.array(key_norm2))), trials=trials)
-    return mean_estimate(y, method=f"memory read-out MC, exp kernel truncated at degree {P}")
+    y = _inverse_snr_trials(rng, kernel, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                            signal=float(kernel(np.array(key_norm2))), trials=trials)
+    return {"y": y}
 
 
 # --- explicit polynomial feature map ------------------------------------------------------------
 
-def poly_features(X: np.ndarray, p: int, *, multinomial: bool = True) -> np.ndarray:
+def monomial_indices(d: int, p: int) -> np.ndarray:
+    """The multisets of ``p`` coordinates out of ``d`` as sorted index rows, shape ``(F, p)``."""
+    return np.array(list(combinations_with_replacement(range(d), p)), dtype=np.int64).reshape(-1, p)
+
+
+def _multinomial(rows: np.ndarray, p: int) -> np.ndarray:
+    """``p! / alpha!`` for each sorted index row (``alpha`` the multiplicities of its entries)."""
+    out = np.full(rows.shape[0], float(math.factorial(p)))
+    run = np.ones(rows.shape[0])
+    for a in range(1, p):
+        # a sorted row repeats an index in a run; dividing by 1, 2, ..., m along a run of length m gives m!
+        same = rows[:, a] == rows[:, a - 1]
+        run = np.where(same, run + 1, 1.0)
+        out /= np.where(same, run, 1.0)
+    return out
+
+
+def poly_features(X: np.ndarray, p: int, *, coefficients: str = "sqrt_multinomial") -> np.ndarray:
     """Feature map ``phi_alpha(x) = sqrt(p!/alpha!) x^alpha`` over multi-indices ``|alpha| = p``.
 
-    ``X`` is ``(m, d)``; returns ``(m, F)`` with one column per multiset of ``p`` coordinates.
-    ``multinomial=False`` drops the coefficients (a wrong map used as a negative control).
+    ``X`` is ``(m, d)``; returns ``(m, F)``, ``F = C(d + p - 1, p)``, one column per multiset of ``p``
+    coordinates. ``coefficients`` other than ``"sqrt_multinomial"`` build wrong maps used as negative
+    controls: ``"none"`` (bare monomials) and ``"multinomial"`` (``p!/alpha!`` without the square root).
     """
-    m, d = X.shape
-    cols = []
-    for combo in combinations_with_replacement(range(d), p):
-        coef = math.factorial(p)
-        for a in set(combo):
-            coef //= math.factorial(combo.count(a))
-        col = np.prod(X[:, list(combo)], axis=1)
-        cols.append(col * math.sqrt(coef) if multinomial else col)
-    return np.stack(cols, axis=1) if cols else np.ones((m, 1))
+    allowed = ("sqrt_multinomial", "none", "multinomial")
+    if coefficients not in allowed:
+        raise ValueError(f"unknown coefficients {coefficients!r}; expected one of {allowed!r}")
+    rows = monomial_indices(X.shape[1], p)
+    monomials = np.prod(X[:, rows], axis=2)
+    if coefficients == "none":
+        return monomials
+    coef = _multinomial(rows, p)
+    return monomials * (np.sqrt(coef) if coefficients == "sqrt_multinomial" else coef)
 
 
 def measure_feature_map_identity(rng, *, d: int, p: int, variant=None) -> Estimate:
     """Max relative gap between ``phi(X) phi(Y)^T`` and ``(X Y^T)^p`` for 8 Gaussian vectors each.
 
-    Variant ``"no_multinomial"`` omits the multinomial coefficients.
+    Variants: ``"no_multinomial"`` omits the coefficients, ``"no_sqrt"`` uses ``p!/alpha!`` unrooted.
     """
-    check_variant(variant, {"no_multinomial"})
+    check_variant(variant, {"no_multinomial", "no_sqrt"})
+    coefficients = {None: "sqrt_multinomial", "no_multinomial": "none", "no_sqrt": "multinomial"}[variant]
     X = rng.standard_normal((8, d))
     Y = rng.standard_normal((8, d))
-    gram = poly_features(X, p, multinomial=variant is None) @ poly_features(Y, p, multinomial=variant is None).T
+    gram = poly_features(X, p, coefficients=coefficients) @ poly_features(Y, p, coefficients=coefficients).T
     kernel = (X @ Y.T) ** p
     return exact_value(float(np.max(np.abs(gram - kernel)) / np.max(np.abs(kernel))),
                        method="explicit feature map vs kernel, float64")
 
 
-def measure_feature_map_dimension(rng, *, d: int, p: int, variant=None) -> Estimate:
-    """Number of features the explicit map enumerates (counted, not computed from a formula).
-
-    Variant ``"ordered"`` counts ordered index tuples (``d^p``) instead of multisets.
-    """
-    check_variant(variant, {"ordered"})
-    if variant == "ordered":
-        return exact_value(float(d**p), method="ordered tuples d^p")
-    count = sum(1 for _ in combinations_with_replacement(range(d), p))
-    return exact_value(float(count), method="enumerated multisets of p coordinates")
+def measure_feature_map_dimension(rng, *, d: int, p: int) -> Estimate:
+    """Number of columns :func:`poly_features` produces for one input in ``d`` dimensions (counted, not a formula)."""
+    return exact_value(float(poly_features(np.zeros((1, d)), p).shape[1]),
+                       method="columns of the explicit feature map")
 
 
 def measure_truncation_error(rng, *, R: float, P: int, variant=None) -> Estimate:
@@ -170,18 +257,13 @@ def measure_truncation_error(rng, *, R: float, P: int, variant=None) -> Estimate
     check_variant(variant, {"negative_side"})
     hi = 0.0 if variant == "negative_side" else R
     u = np.concatenate([np.linspace(-R, hi, 2001), rng.uniform(-R, hi, 64)])
-    head = np.zeros_like(u)
-    term = np.ones_like(u)
-    for q in range(P + 1):
-        head += term
-        term = term * u / (q + 1)
-    return exact_value(float(np.max(np.abs(np.exp(u) - head))), method="dense grid over [-R, R], float64")
+    return exact_value(float(np.max(np.abs(np.exp(u) - truncated_exp(u, P)))), method="dense grid over [-R, R], float64")
 
 
 # --- capacity growth ----------------------------------------------------------------------------
 
 def _doubling(d_min, d_max):
-    dims = [d_min]
+    dims = [int(d_min)]
     while dims[-1] * 2 <= d_max:
         dims.append(dims[-1] * 2)
     if len(dims) < 3:
@@ -189,25 +271,35 @@ def _doubling(d_min, d_max):
     return dims
 
 
-def measure_poly_capacity_exponent(rng, *, p: int, d_min: int, d_max: int, rho: float,
-                                   trials: int = 400) -> Estimate:
-    """Fitted exponent of the polynomial-kernel capacity against ``d_k`` (doubling grid).
+def _capacity_slope(columns, *, d_min, d_max, rho, **_) -> Estimate:
+    """OLS slope of ``log C(d)`` on ``log d``, ``C = rho / g(d)``, from per-trial crosstalk columns ``g``.
 
-    At each ``d_k`` the read-out MC at a typical stored pair (``||k_i||^2 = d_k``, ``d_v = 8``,
-    ``||v_i||^2 = 8``, ``N = 33``) gives the crosstalk per stored pair ``g``; ``N* = 1 + rho/g``; the
-    exponent is the OLS slope of ``log N*`` on ``log d_k`` with delta-method SE.
+    Each dimension's ``g`` is a sample mean; ``log C`` gets the delta-method SE ``se(g)/g``; the
+    dimensions are independent, so :func:`numerics.estimate.ols_slope` propagates them.
     """
-    logs, ses = [], []
     dims = _doubling(d_min, d_max)
-    for dk in dims:
-        est = measure_inverse_snr_poly(rng, N=33, d_k=dk, d_v=8, key_norm2=float(dk), value_norm2=8.0, p=p,
-                                       trials=trials)
-        g, g_se = est.estimate / 32, est.standard_error / 32
-        cap = 1.0 + rho / g
-        logs.append(math.log(cap))
-        ses.append(rho / g**2 * g_se / cap)
-    slope, se = ols_slope(np.log(dims), logs, ses)
-    return Estimate(slope, se, trials * len(dims), None, "OLS exponent of MC capacity, polynomial kernel")
+    g = np.asarray(columns["g"], dtype=float)
+    n = g.shape[0]
+    mean = g.mean(axis=0)
+    se = g.std(axis=0, ddof=1) / math.sqrt(n)
+    slope, slope_se = ols_slope(np.log(dims), np.log(rho) - np.log(mean), se / mean)
+    return Estimate(slope, slope_se, n, None, "OLS exponent of MC capacity C = rho/g (other pairs), "
+                    "polynomial kernel, typical norms", {"points": float(len(dims))})
+
+
+@monte_carlo(_capacity_slope)
+def measure_poly_capacity_exponent(rng, *, p: int, d_min: int, d_max: int, rho: float, trials: int = 400) -> dict:
+    """Per-trial crosstalk per other pair ``g(d_k)`` of the kernel ``(x^T y)^p`` over a doubling grid of ``d_k``.
+
+    At a typical stored pair (``||k_i||^2 = d_k``, ``||v_i||^2 = d_v``) one other pair adds
+    ``E[z^{2p}] d_v / (d_k^{2p} d_v)`` to SNR^{-1}, ``z = k_j^T k_i ~ N(0, d_k)`` (module docstring), so a
+    trial draws one score per ``d_k`` and records ``g = z^{2p} / d_k^{2p}``; column ``g`` is
+    ``(trials, len(dims))``. The reducer takes ``C = rho / mean(g)``, the number of other pairs a
+    typical stored pair tolerates at SNR^{-1} = rho, and fits the slope of ``log C`` on ``log d_k``.
+    """
+    dims = np.asarray(_doubling(d_min, d_max), dtype=float)
+    z = np.sqrt(dims) * rng.standard_normal((trials, dims.size))
+    return {"g": _power(z / dims, 2 * p)}
 
 
 # --- retrieval accuracy -------------------------------------------------------------------------
@@ -278,30 +370,3 @@ def top1_accuracy(rng, *, kernel: str, N: int, d_k: int, d_v: int, tau: float = 
         arg[better] = j[better] + c * chunk
     return float(np.mean(arg == idx))
 
-
-def measure_accuracy_cliff(rng, *, kernel_id: int, d_k: int, trials: int = 4, variant=None) -> Estimate:
-    """``log2`` of the ``N`` where top-1 accuracy first falls below 1/2 (``N`` on a doubling grid).
-
-    ``kernel_id``: 0 linear, 1 quadratic ``(x^T y)^2``, 2 exp at ``tau = 2``; ``d_v = 64``. Accuracy at
-    each ``N`` averages ``trials`` memories of 64 sampled queries. Returns ``log2 N_cliff`` (the
-    first grid ``N`` below 1/2, interpolated linearly in ``log2 N``) as an exact value, or ``inf``
-    when accuracy stays at or above 1/2 up to ``N = 2^21``.
-    """
-    check_variant(variant, {"linear_readout"})
-    kernel = {0: "linear", 1: "poly", 2: "exp"}[kernel_id]
-    if variant == "linear_readout":
-        kernel = "linear"
-    prev = None
-    n = 4
-    while n <= 2**21:
-        acc = float(np.mean([top1_accuracy(rng, kernel=kernel, N=n, d_k=d_k, d_v=64) for _ in range(trials)]))
-        if acc < 0.5:
-            if prev is None:
-                return exact_value(math.log2(n), method="first N with top-1 accuracy < 1/2")
-            lo_n, lo_acc = prev
-            frac = (lo_acc - 0.5) / (lo_acc - acc)
-            return exact_value(math.log2(lo_n) + frac, method="log2 N where top-1 accuracy crosses 1/2")
-        prev = (n, acc)
-        n *= 2
-    # no crossing found: a non-finite value, which the engine reports as an error, never a pass
-    return exact_value(math.inf, method="accuracy never fell below 1/2 up to N = 2^21")

@@ -1,9 +1,13 @@
-"""Kernel memories: feature maps, estimators, the typical-vs-mean finding, streamed retrieval."""
+"""Kernel memories: feature maps, the reduced estimators against the full read-out, the Lagrange bound,
+the truncated kernel's limit, the typical-vs-mean finding, streamed retrieval."""
 
 import math
+from collections import Counter
+from itertools import combinations_with_replacement
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +15,7 @@ from numerics import exp_kernel
 from numerics import kernels as num
 from proofs_check.ledger import evaluate
 from theory import kernels as th
+from theory.linear_memory import doubling_grid
 
 
 @settings(max_examples=25)
@@ -23,15 +28,134 @@ def test_feature_map_reproduces_polynomial_kernel(d, p, seed):
 
 @pytest.mark.parametrize("d,p", [(1, 4), (2, 3), (5, 2), (9, 4), (17, 3)])
 def test_feature_count_is_the_binomial(d, p):
-    """The enumerated feature count equals the theory's C(d + p - 1, p) (and math.comb)."""
+    """The feature map's column count equals the theory's C(d + p - 1, p) (and math.comb)."""
     count = num.measure_feature_map_dimension(None, d=d, p=p).estimate
     assert count == evaluate(th.feature_map_dimension(), {"d": d, "p": p}) == math.comb(d + p - 1, p)
 
 
-def test_feature_map_without_coefficients_is_wrong():
-    """Dropping the multinomial coefficients breaks the identity (the control has power)."""
-    est = num.measure_feature_map_identity(np.random.default_rng(0), d=4, p=3, variant="no_multinomial")
+@pytest.mark.parametrize("d,p", [(1, 3), (3, 1), (4, 3), (3, 4), (6, 2)])
+def test_multinomial_coefficients_match_factorial_formula(d, p):
+    """Each column's coefficient is sqrt(p!/prod(alpha_a!)), with alpha counted independently (Counter)."""
+    X = np.ones((1, d))  # every monomial is 1, so a column is its coefficient
+    expected = [math.sqrt(math.factorial(p) / math.prod(math.factorial(c) for c in Counter(combo).values()))
+                for combo in combinations_with_replacement(range(d), p)]
+    np.testing.assert_allclose(num.poly_features(X, p)[0], expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("variant", ["no_multinomial", "no_sqrt"])
+def test_feature_map_with_wrong_coefficients_is_wrong(variant):
+    """Dropping the multinomial coefficients, or their square root, breaks the identity (the controls have power)."""
+    est = num.measure_feature_map_identity(np.random.default_rng(0), d=4, p=3, variant=variant)
     assert est.estimate > 0.1
+
+
+# --- the reduced estimators against the full matrix-level read-out ------------------------------
+
+_SMALL = {"N": 5, "d_k": 3, "d_v": 2, "key_norm2": 1.5, "value_norm2": 3.0}
+_ROUTE_CASES = [
+    (num.measure_inverse_snr_poly, {"p": 1}),
+    (num.measure_inverse_snr_poly, {"p": 2}),
+    (num.measure_inverse_snr_poly, {"p": 3}),
+    (num.measure_inverse_snr_relu, {}),
+    (num.measure_inverse_snr_relu, {"variant": "abs"}),
+    (num.measure_inverse_snr_truncated, {"tau": 1.5, "P": 2}),
+    (num.measure_inverse_snr_truncated, {"tau": 2.0, "P": 4, "variant": "one_more_degree"}),
+]
+
+
+@pytest.mark.parametrize("measure,extra", _ROUTE_CASES,
+                         ids=[f"{m.__name__}-{e}" for m, e in _ROUTE_CASES])
+def test_reduced_route_agrees_with_full_readout(measure, extra):
+    """Scores drawn as N(0, ||k_i||^2) with values integrated out give the same SNR^{-1} as simulating K, V and
+    the read-out r = V^T kappa(K k_i) in full (two-sample z within 5.33); both SEs are a few % of the value,
+    so a wrong reduction (a lost d_v = 2, the norm instead of its square) would fail."""
+    params = {**_SMALL, **extra}
+    reduced = measure(np.random.default_rng(1), trials=40000, **params)
+    direct = measure(np.random.default_rng(2), trials=20000, route="direct", **params)
+    se = math.hypot(reduced.standard_error, direct.standard_error)
+    assert se < 0.05 * reduced.estimate
+    assert abs(reduced.estimate - direct.estimate) <= 5.33 * se, (reduced, direct)
+
+
+def test_full_readout_route_agrees_with_theory():
+    """The direct route alone (no reduction) matches the polynomial theory at off-typical norms."""
+    params = {**_SMALL, "p": 2}
+    est = num.measure_inverse_snr_poly(np.random.default_rng(3), trials=20000, route="direct", **params)
+    exact = evaluate(th.inverse_snr_poly().result, params)
+    assert abs(est.estimate - exact) <= 5.33 * est.standard_error
+
+
+def test_abs_route_reuses_the_main_route_draws():
+    """The abs-kernel control runs on the same scores as the ReLU route (common random numbers): relu^2 <= abs^2."""
+    relu = num.measure_inverse_snr_relu.simulate(np.random.default_rng(5), trials=500, **_SMALL)["y"]
+    absolute = num.measure_inverse_snr_relu.simulate(np.random.default_rng(5), trials=500, variant="abs",
+                                                     **_SMALL)["y"]
+    assert np.all(relu <= absolute) and np.any(relu < absolute)
+
+
+def test_conditional_estimators_reject_bad_input():
+    """An unknown route and a memory without another pair raise errors naming the constraint."""
+    with pytest.raises(ValueError, match="route"):
+        num.measure_inverse_snr_relu(np.random.default_rng(0), trials=10, route="dense", **_SMALL)
+    with pytest.raises(ValueError, match="N >= 2"):
+        num.measure_inverse_snr_relu(np.random.default_rng(0), trials=10, **{**_SMALL, "N": 1})
+
+
+def test_reduced_estimator_memory_is_blocked():
+    """A memory of a million pairs is simulated in blocks: a few trials run without a huge allocation."""
+    est = num.measure_inverse_snr_relu(np.random.default_rng(0), trials=4, N=10**6, d_k=8, d_v=4,
+                                       key_norm2=8.0, value_norm2=4.0)
+    exact = evaluate(th.inverse_snr_relu().result, {"N": 10**6, "d_v": 4, "key_norm2": 8.0, "value_norm2": 4.0})
+    assert abs(est.estimate / exact - 1) < 0.02
+
+
+# --- the polynomial capacity exponent -----------------------------------------------------------
+
+@pytest.mark.parametrize("degree,d_min,d_max,target", [(2, 4, 32, 1.0), (3, 4, 16, 1.0), (2, 8, 64, 0.25), (1, 8, 64, 2.0)])
+def test_slope_with_query_matches_independent_fit(degree, d_min, d_max, target):
+    """The near-miss prediction (slope of log(1 + C), C = rho d^p/(2p-1)!!) equals numpy's polyfit of the same curve."""
+    dims = np.array(doubling_grid(d_min, d_max), dtype=float)
+    capacity = target * dims**degree / math.prod(range(1, 2 * degree, 2))
+    expected = np.polyfit(np.log(dims), np.log1p(capacity), 1)[0]
+    assert th.capacity_poly_exponent_finite_size(list(dims.astype(int)), degree, target) == pytest.approx(expected, rel=1e-12)
+    assert float(th.capacity_poly_slope_with_query(degree, d_min, d_max, sp.nsimplify(target))) == pytest.approx(expected,
+                                                                                                                   rel=1e-12)
+
+
+def test_capacity_pairs_is_the_conditional_snr_solved_for_n_minus_1():
+    """At C other pairs and typical norms the polynomial SNR^{-1} equals rho (theory solved, then substituted back)."""
+    values = {"d_k": 12, "p": 3, "rho": 0.7}
+    C = evaluate(th.capacity_poly_pairs(), values)
+    snr = evaluate(th.inverse_snr_poly().result, {"N": C + 1, "d_k": 12, "d_v": 5, "key_norm2": 12.0,
+                                                  "value_norm2": 5.0, "p": 3})
+    assert snr == pytest.approx(0.7, rel=1e-12) and C == pytest.approx(0.7 * 12**3 / 15, rel=1e-12)
+
+
+# --- kernel expansion ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("R,P", [(0.05, 0), (0.5, 0), (1.0, 3), (3.0, 6), (4.0, 12), (0.2, 5)])
+def test_lagrange_bound_sandwiches_the_worst_error(R, P):
+    """R^{P+1}/(P+1)! <= worst error <= Lagrange bound R^{P+1} e^R/(P+1)! <= e^R worst error: the bound holds
+    and is tight to within e^R, both for the theory's exact worst error and for the measured one."""
+    bound = evaluate(th.taylor_remainder_bound(), {"R": R, "P": P})
+    exact = evaluate(th.truncation_bound().result, {"R": R, "P": P})
+    measured = num.measure_truncation_error(np.random.default_rng(0), R=R, P=P).estimate
+    first_term = R ** (P + 1) / math.factorial(P + 1)
+    for err in (exact, measured):
+        assert first_term * (1 - 1e-9) <= err <= bound * (1 + 1e-12)
+        assert bound <= math.exp(R) * err * (1 + 1e-9)
+
+
+def test_truncated_snr_tends_to_the_exp_value_not_monotonically():
+    """Theory: the degree-P inverse SNR reaches the exp-kernel value (Gaussian MGF) as P grows, dipping below it
+    on the way (P = 3 < limit < P = 2 at d_k = 8, ||k_i||^2 = 4, tau = 2, N = 33)."""
+    params = {"N": 33, "d_k": 8, "d_v": 4, "key_norm2": 4.0, "value_norm2": 6.0, "tau": 2.0}
+    truncated = th.inverse_snr_truncated().result
+    limit = evaluate(th.inverse_snr_exp().result, params)
+    at = {P: evaluate(truncated, {**params, "P": P}) for P in (2, 3, 12, 40)}
+    assert at[3] < limit < at[2]
+    assert abs(at[12] / limit - 1) < 1e-3
+    assert abs(at[40] / limit - 1) < 1e-12
 
 
 def test_mean_estimand_decays_like_two_to_minus_half_d_at_tau_2():
@@ -63,13 +187,6 @@ def test_kish_ess_extremes():
     """Equal terms give ESS = n; one dominating term gives ESS ~ 1."""
     assert num.kish_ess(np.zeros(50)) == pytest.approx(50)
     assert num.kish_ess(np.array([0.0] * 49 + [60.0])) == pytest.approx(1.0, rel=1e-6)
-
-
-@pytest.mark.parametrize("R,P", [(0.5, 0), (1.0, 3), (3.0, 6), (4.0, 12)])
-def test_truncation_error_below_lagrange_bound(R, P):
-    """The measured worst truncation error never exceeds the Lagrange bound R^{P+1} e^R/(P+1)!."""
-    err = num.measure_truncation_error(np.random.default_rng(0), R=R, P=P).estimate
-    assert err <= evaluate(th.taylor_remainder_bound(), {"R": R, "P": P}) * (1 + 1e-12)
 
 
 def test_streamed_retrieval_perfect_when_capacity_is_ample():
