@@ -6,7 +6,6 @@ Run from the repository root:
     python3 bench/capacity_bench.py            # everything
     python3 bench/capacity_bench.py --memory   # only the retrieval memory measurement
     python3 bench/capacity_bench.py --timing   # only the check timings
-    python3 bench/capacity_bench.py --cliff    # peak RSS of the accuracy-cliff check (N up to 2^19)
 
 Memory is measured with tracemalloc (numpy registers its buffers with it), so the number is the
 peak of Python + numpy allocations during the call, and the process's ru_maxrss is printed too.
@@ -84,30 +83,13 @@ def timing() -> None:
     print(f"capacity + ffn quick: {total:.1f} s wall (target < 60 s on 2 cores)")
 
 
-def cliff_check() -> None:
-    """Peak RSS of the full-grid cliff point (exp kernel, d_k = 24: memories of up to 2^19 stored keys)."""
-    cmd = [sys.executable, "-m", "proofs_check", "eval", "capacity.compare.accuracy_cliff", "kernel_id=2", "d_k=24",
-           "--trials", "2"]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    sec = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    measured = [line for line in proc.stdout.splitlines() if "measured" in line or "verdict" in line]
-    print(f"{' '.join(cmd[1:])}: exit {proc.returncode}, {sec:.1f} s, child peak RSS {rss:.0f} MiB "
-          f"({'ok' if rss < 1024 else 'EXCEEDED'} vs 1 GiB)  {' | '.join(m.strip() for m in measured)}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--timing", action="store_true")
-    parser.add_argument("--cliff", action="store_true", help="peak RSS of the largest accuracy-cliff check")
     parser.add_argument("--n", type=int, default=10**6, help="stored keys for the memory measurement")
     args = parser.parse_args()
-    both = not (args.memory or args.timing or args.cliff)
-    # the child's ru_maxrss includes the parent's pages copied at fork, so measure it first
-    if args.cliff or both:
-        cliff_check()
+    both = not (args.memory or args.timing)
     if args.memory or both:
         memory(args.n, 200_000, d_k=24, d_v=64)
     if args.timing or both:
