@@ -47,6 +47,7 @@ __all__ = [
     "householder_transition",
     "kernel_u_recursion",
     "largest_coherent_prefix",
+    "log_first_moment_size",
     "measure_coherence_exponent",
     "measure_householder_spectrum",
     "measure_householder_tracking",
@@ -370,7 +371,7 @@ def _log_mean(log_y: np.ndarray) -> tuple[float, float, float]:
     return top + math.log(mean), float(y.std(ddof=1) / (math.sqrt(y.size) * mean)), float(y.sum() ** 2 / (y**2).sum())
 
 
-def _log_size(log_p: float) -> tuple[float, float]:
+def log_first_moment_size(log_p: float) -> tuple[float, float]:
     """``log n*`` for ``n* = (1 + s)/2``, ``s = sqrt(1 + 8/p)``, and ``d log n* / d log p = -(1 - 1/s)/2``;
     computed from ``log p`` so that ``p`` far below the float range is fine."""
     log_s = 0.5 * (math.log(8.0) - log_p) + 0.5 * math.log1p(math.exp(log_p) / 8.0)
@@ -390,7 +391,7 @@ def _reduce_coherence_rate(columns, *, d_min: int, d_max: int, epsilon: float, *
     logs, ses, ess = [], [], []
     for k in range(dims.size):
         log_p, se_log_p, ess_k = _log_mean(columns["log_y"][:, k])
-        log_n, slope = _log_size(log_p)
+        log_n, slope = log_first_moment_size(log_p)
         logs.append(log_n)
         ses.append(abs(slope) * se_log_p)
         ess.append(ess_k)
@@ -500,32 +501,43 @@ def measure_householder_spectrum(rng, *, d: int, beta: float, variant=None) -> E
     return exact_value(float(np.max(np.abs(eig - expected))), method="eigvalsh of I - beta k k^T")
 
 
-def measure_monotone_under_repetition(rng, *, d: int, T: int, variant=None) -> Estimate:
-    """Sign changes of ``o_{t+1} - o_t`` for one DeltaNet layer fed the same token ``T`` times.
+def measure_monotone_under_repetition(rng, *, d: int, T: int, layers: int = 32, variant=None) -> Estimate:
+    """Sign changes of ``o_{t+1} - o_t`` for ``layers`` random DeltaNet layers, each fed one token ``T`` times.
 
-    ``S_t = S_{t-1}(I - beta k k^T) + beta v k^T``, ``o_t = S_t q``, with a random unit ``k``,
-    Gaussian ``S_0`` (``d x d``), ``v``, ``q`` and ``beta ~ U[0, 1]``. Differences below
-    ``1e-9`` times the scale are float noise and skipped. The estimate is the largest count of
-    sign changes over the output coordinates (0: every coordinate is monotone in ``t``). Variant
-    ``"negative_eigenvalue"`` draws ``beta ~ U[1.5, 2]``.
+    Layer ``l``: ``S_t = S_{t-1}(I - beta k k^T) + beta v k^T``, ``o_t = S_t q``, with a random unit ``k``,
+    Gaussian ``S_0`` (``d x d``), ``v``, ``q``; ``beta = 1`` for the first layer and ``beta ~ U[0, 1]`` for
+    the others (so the whole interval, endpoint included, is exercised). Differences below ``1e-9``
+    times the layer's scale are float noise and skipped. The estimate is the largest count of sign
+    changes over layers and output coordinates (0: every coordinate is monotone in ``t``). Variant
+    ``"negative_eigenvalue"`` draws ``beta ~ U[1.5, 2]``. Memory O(layers (d^2 + T d)).
     """
     check_variant(variant, {"negative_eigenvalue"})
-    k = unit_rows(rng.standard_normal((1, d)))[0]
-    S = rng.standard_normal((d, d))
-    v, q = rng.standard_normal(d), rng.standard_normal(d)
-    beta = rng.uniform(1.5, 2.0) if variant == "negative_eigenvalue" else rng.uniform(0.0, 1.0)
-    outs = np.empty((T + 1, d))
-    outs[0] = S @ q
+    k = unit_rows(rng.standard_normal((layers, d)))
+    S = rng.standard_normal((layers, d, d))
+    v, q = rng.standard_normal((layers, d)), rng.standard_normal((layers, d))
+    if variant == "negative_eigenvalue":
+        beta = rng.uniform(1.5, 2.0, size=layers)
+    else:
+        beta = np.concatenate([[1.0], rng.uniform(0.0, 1.0, size=layers - 1)])
+    outs = np.empty((T + 1, layers, d))
+    kq = np.stack([k, q], axis=2)  # (layers, d, 2): one batched product gives S k and S q
+    Sk_Sq = S @ kq
+    outs[0] = Sk_Sq[:, :, 1]
     for t in range(1, T + 1):
-        S = S - beta * np.outer(S @ k - v, k)
-        outs[t] = S @ q
+        residual = beta[:, None] * (Sk_Sq[:, :, 0] - v)
+        S -= residual[:, :, None] * k[:, None, :]
+        Sk_Sq = S @ kq
+        outs[t] = Sk_Sq[:, :, 1]
     diffs = np.diff(outs, axis=0)
-    scale = 1e-9 * max(1.0, float(np.max(np.abs(outs))))
-    changes = 0
-    for col in diffs.T:
-        signs = np.sign(col[np.abs(col) > scale])
-        changes = max(changes, int(np.count_nonzero(signs[1:] != signs[:-1])))
-    return exact_value(float(changes), method="sign changes of successive read-out differences", beta=float(beta))
+    scale = 1e-9 * np.maximum(1.0, np.max(np.abs(outs), axis=(0, 2)))
+    signs = np.where(np.abs(diffs) > scale[None, :, None], np.sign(diffs), 0.0)
+    # carry the last resolved sign over the skipped (noise) steps, then count the flips
+    last = np.maximum.accumulate(np.where(signs != 0, np.arange(T)[:, None, None], 0), axis=0)
+    filled = np.take_along_axis(signs, last, axis=0)
+    flips = (filled[1:] != filled[:-1]) & (filled[:-1] != 0) & (filled[1:] != 0)
+    changes = int(flips.sum(axis=0).max()) if T > 1 else 0
+    return exact_value(float(changes), method=f"sign changes of successive read-out differences, {layers} layers",
+                       beta_max=float(beta.max()))
 
 
 # --- reachability --------------------------------------------------------------------------------

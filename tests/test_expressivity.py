@@ -257,6 +257,20 @@ def test_fit_recovers_the_predicted_approach():
     assert abs(est.diagnostics["g"] - 0.25) < 5 * est.diagnostics["g_se"]
 
 
+@pytest.mark.parametrize("p", [0.5, 1e-3, 1e-40])
+def test_first_moment_size_and_its_slope(p):
+    """log n* from log p equals log((1 + sqrt(1 + 8/p))/2) (as mpmath computes it), and the returned
+    d log n*/d log p matches a central difference."""
+    import mpmath as mp
+
+    log_n, slope = ex.log_first_moment_size(np.log(p))
+    exact = float(mp.log((1 + mp.sqrt(1 + 8 / mp.mpf(p))) / 2))
+    assert log_n == pytest.approx(exact, rel=1e-12, abs=1e-12)
+    h = 1e-5
+    numeric = (ex.log_first_moment_size(np.log(p) + h)[0] - ex.log_first_moment_size(np.log(p) - h)[0]) / (2 * h)
+    assert slope == pytest.approx(numeric, rel=1e-6)
+
+
 @pytest.mark.parametrize("claim_id", ["expressivity.dimension.violation_count",
                                       "expressivity.dimension.coherence_exponent"])
 def test_monte_carlo_sides_vary_with_the_seed(claim_id):

@@ -428,9 +428,9 @@ register(Claim(
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(
-        quantity="max over output coordinates of the sign changes of o_{t+1} - o_t, t < T",
-        distributions="k uniform unit, S_0, v, q Gaussian, beta ~ U[0, 1]",
-        conditioning="one random layer per point; differences below 1e-9 x scale are float noise and skipped",
+        quantity="max over 32 layers and their output coordinates of the sign changes of o_{t+1} - o_t, t < T",
+        distributions="per layer: k uniform unit, S_0, v, q Gaussian; beta = 1 (first layer) and beta ~ U[0, 1]",
+        conditioning="32 random layers per point; differences below 1e-9 x scale are float noise and skipped",
     ),
     params=(Param("d", 1, 64, description="dimension"), Param("T", 2, 200, description="repetitions")),
     derivation=th.repetition_monotone,
