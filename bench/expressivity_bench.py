@@ -185,7 +185,7 @@ MUTANTS = [
     ("theory: label recorded before the swap", "theory/expressivity.py",
      "    arrangement[0], arrangement[1] = arrangement[1], arrangement[0]\n", ""),
     ("theory: n^2/2 pairs in the violation count", "theory/expressivity.py",
-     ".step(n * (n - 1) / 2 * mirrored, ", ".step(n**2 / 2 * mirrored, "),
+     ".substitute(sp.binomial(n, 2), n * (n - 1) / 2,", ".substitute(sp.binomial(n, 2), n**2 / 2,"),
     ("theory: rate bound without the next order (bound 0)", "theory/expressivity.py",
      "return float(abs(slope(False) - slope(True)))", "return float(abs(slope(False) - slope(False)))"),
     ("theory: Householder beta 2 -> 1", "theory/expressivity.py",
@@ -239,7 +239,7 @@ MUTANTS = [
     ("numerics: orthonormal keys not orthogonalised", "numerics/expressivity.py",
      "    keys = Qm.T\n", "    keys = unit_rows(rng.standard_normal((n, d)))\n"),
     ("numerics: repeated-token beta up to 1.2", "numerics/expressivity.py",
-     "else rng.uniform(0.0, 1.0)", "else rng.uniform(0.0, 1.2)"),
+     "rng.uniform(0.0, 1.0, size=layers - 1)", "rng.uniform(0.0, 1.2, size=layers - 1)"),
 ]
 
 
@@ -257,12 +257,13 @@ def _section_tests_fail(scratch: pathlib.Path, env) -> bool:
     return subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True).returncode != 0
 
 
-def run_mutants(mode: str) -> None:
+def run_mutants(mode: str, only: str = "") -> None:
     """Apply each mutant alone to a scratch copy and run the section there; print what killed it."""
     root = pathlib.Path(__file__).resolve().parents[1]
     print(f"## mutants: amverify check --section expressivity ({mode} mode), one mutant per scratch copy")
     killed = 0
-    for name, rel, old, new in MUTANTS:
+    chosen = [m for m in MUTANTS if only in m[0]]
+    for name, rel, old, new in chosen:
         scratch = _scratch_copy(root)
         try:
             target = scratch / rel
@@ -289,16 +290,17 @@ def run_mutants(mode: str) -> None:
             shutil.rmtree(scratch)
         killed += bool(failed)
         print(f"{name:66s} {verdict}")
-    print(f"killed by the ledger: {killed} of {len(MUTANTS)}\n")
+    print(f"killed by the ledger: {killed} of {len(chosen)}\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--mutants", action="store_true", help="run the mutant catalogue (minutes)")
+    parser.add_argument("--only", default="", help="with --mutants: only mutants whose name contains this text")
     args = parser.parse_args()
     if args.mutants:
-        run_mutants("quick" if args.quick else "default")
+        run_mutants("quick" if args.quick else "default", args.only)
         return
     bench_speed(repeats=3 if args.quick else 7)
     reps = 1 if args.quick else 3

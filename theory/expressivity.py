@@ -238,13 +238,14 @@ def _beta_law_ratio() -> sp.Expr:
     """Density of ``X = G / (G + R)``, ``G ~ chi^2_1``, ``R ~ chi^2_{2m}`` independent, over the
     ``Beta(1/2, m)`` density (1 when the law is Beta). Computed by the change of variables
     ``G = X U``, ``R = (1 - X) U`` (Jacobian ``U``) and integrating ``U`` out; ``q`` stands for
-    ``1 - X`` until the integral is done."""
+    ``1 - X`` (positive) until the ratio is formed, then ``X + q = 1``."""
     m, x, q, u = (sp.Symbol(s, positive=True) for s in ("m", "x", "q", "u"))
     chi2_1 = (x * u) ** -_HALF * sp.exp(-x * u / 2) / (sp.sqrt(2) * sp.gamma(_HALF))
     chi2_2m = (q * u) ** (m - 1) * sp.exp(-q * u / 2) / (2**m * sp.gamma(m))
-    density = sp.integrate(sp.powsimp(chi2_1 * chi2_2m * u), (u, 0, sp.oo), conds="none").subs(q, 1 - x)
-    beta_density = x**-_HALF * (1 - x) ** (m - 1) / sp.beta(_HALF, m)
-    return sp.gammasimp((density / beta_density).rewrite(sp.gamma))
+    density = sp.integrate(sp.powsimp(chi2_1 * chi2_2m * u), (u, 0, sp.oo), conds="none")
+    beta_density = x**-_HALF * q ** (m - 1) / sp.beta(_HALF, m)
+    ratio = sp.powsimp(sp.gammasimp((density / beta_density).rewrite(sp.gamma)), force=True)
+    return sp.simplify(ratio.subs(q, 1 - x))
 
 
 @cache
@@ -273,9 +274,10 @@ def violation_count() -> Derivation:
                     proof=beta_tail, conditions=(_rotation_invariance(), _beta_law_ratio() - 1))
         .substitute(beta_tail, mirrored, "1 - I_{e^2}(1/2, m) = I_{1-e^2}(m, 1/2): equal derivatives in eps, "
                     "equal values at eps = 1", proof=mirrored, conditions=(same_slope, same_end))
-        .step(n * (n - 1) / 2 * mirrored, "binomial(n, 2) = n (n - 1)/2",
-              # Archimedes at d = 3: k^T k_j is uniform on [-1, 1], so the probability is 1 - eps.
-              check=mirrored.subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps))
+        .substitute(sp.binomial(n, 2), n * (n - 1) / 2, "binomial(n, 2) = n (n - 1)/2",
+                    proof=sp.expand_func(sp.binomial(n, 2)),
+                    # Archimedes at d = 3: k^T k_j is uniform on [-1, 1], so the probability is 1 - eps.
+                    conditions=(mirrored.subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps),))
     )
 
 
@@ -453,15 +455,18 @@ def householder_eigenvalues() -> Derivation:
     """The characteristic polynomial of ``I - beta k k^T`` (unit ``k`` in R^3) is ``(l - 1)^2 (l - 1 + beta)``.
 
     So the eigenvalues are 1 (twice) and ``1 - beta``: in ``[0, 1]`` for ``beta in [0, 1]``, down to
-    ``-1`` at ``beta = 2``.
+    ``-1`` at ``beta = 2``. ``k = (a, b, c)`` with ``c^2 = 1 - a^2 - b^2`` (unit norm).
     """
-    th, ph, lam = sp.Symbol("theta", real=True), sp.Symbol("phi", real=True), sp.Symbol("lambda")
-    k = sp.Matrix([sp.sin(th) * sp.cos(ph), sp.sin(th) * sp.sin(ph), sp.cos(th)])
+    a, b, c = sp.symbols("a b c", real=True)
+    lam = sp.Symbol("lambda")
+    k = sp.Matrix([a, b, c])
     H = sp.eye(3) - beta * k * k.T
+    unit = sp.solve(a**2 + b**2 + c**2 - 1, c**2, dict=True)[0][c**2]
     return (
-        Derivation("spectrum of a generalized Householder matrix", (lam * sp.eye(3) - H).det(),
+        Derivation("spectrum of a generalized Householder matrix", sp.expand((lam * sp.eye(3) - H).det()),
                    lhs=sp.Symbol(r"\det(\lambda I - (I - \beta k k^\top))"))
-        .step((lam - 1) ** 2 * (lam - 1 + beta), "k^T k = 1")
+        .substitute(c**2, 1 - a**2 - b**2, "k^T k = 1", proof=unit)
+        .step((lam - 1) ** 2 * (lam - 1 + beta), "collect")
     )
 
 
