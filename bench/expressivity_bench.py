@@ -187,7 +187,7 @@ MUTANTS = [
     ("theory: n^2/2 pairs in the violation count", "theory/expressivity.py",
      ".substitute(sp.binomial(n, 2), n * (n - 1) / 2,", ".substitute(sp.binomial(n, 2), n**2 / 2,"),
     ("theory: rate bound without the next order (bound 0)", "theory/expressivity.py",
-     "return float(abs(slope(False) - slope(True)))", "return float(abs(slope(False) - slope(False)))"),
+     "max(abs(first - slope(True)), RICHARDSON_FLOOR * abs(first))", "0.0 * abs(first)"),
     ("theory: Householder beta 2 -> 1", "theory/expressivity.py",
      "householder = D(r, c) - 2 * ", "householder = D(r, c) - 1 * "),
     ("theory: Householder eigenvalue 1 - 2 beta", "theory/expressivity.py",

@@ -236,7 +236,8 @@ def _exact_fit(dims, eps):
 
 
 @pytest.mark.parametrize("d_min, d_max, eps", [(32, 512, 0.5), (96, 1536, 0.35), (128, 2048, 0.3),
-                                                (24, 192, 0.6), (64, 512, 0.4)])
+                                                (24, 192, 0.6), (64, 512, 0.4), (192, 3072, 0.35),
+                                                (50, 400, 0.45), (400, 3200, 0.2)])
 def test_extrapolation_bound_covers_the_true_bias(d_min, d_max, eps):
     """The claim's finite-size bound (twice the gap to the next-order fit, computed without the limit)
     exceeds the true bias of the fit on the exact p_d, which only this test may compute with the limit."""

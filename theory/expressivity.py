@@ -34,6 +34,7 @@ from theory.symbols import d
 
 __all__ = [
     "COHERENCE_BOUND",
+    "RICHARDSON_FLOOR",
     "beta",
     "cited_fact",
     "coherence_exponent",
@@ -58,6 +59,7 @@ n = sp.Symbol("n", positive=True, integer=True)
 eps = sp.Symbol("epsilon", positive=True)
 beta = sp.Symbol("beta", nonnegative=True)
 COHERENCE_BOUND = sp.Rational(1, 8)
+RICHARDSON_FLOOR = 5e-4  # relative floor of the extrapolation error estimate (see coherence_extrapolation_error)
 _HALF = sp.Rational(1, 2)
 
 
@@ -380,7 +382,10 @@ def coherence_extrapolation_error(dims, epsilon) -> float:
     exact ``p_d``: ``log p_d = (d/2) ln(1 - eps^2) - (1/2) ln d + const + O(1/d)``) and reports ``c``.
     Here the same fit and the next-order fit (an extra ``b_2/d^2``) run on the exact finite-size
     values :func:`log_first_moment_size`; the difference of their ``c`` estimates the truncation
-    error of the first. The limit ``c`` itself is never used. Needs at least 5 dimensions.
+    error of the first. Where the two fits agree by accident (the error changes sign between
+    orders) that difference understates the error, so it is floored at ``5e-4 |c_fit|`` (the
+    fit's own value, a finite-size number). The limit ``c`` itself is never used. Needs at least
+    5 dimensions.
     """
     dims = [int(x) for x in dims]
     if len(dims) < 5:
@@ -392,7 +397,8 @@ def coherence_extrapolation_error(dims, epsilon) -> float:
         X = sp.Matrix(rows).evalf(30)
         return ((X.T * X).inv() * X.T * y)[1]
 
-    return float(abs(slope(False) - slope(True)))
+    first = slope(False)
+    return float(max(abs(first - slope(True)), RICHARDSON_FLOOR * abs(first)))
 
 
 # --- negative eigenvalues: generalized Householder products --------------------------------------
