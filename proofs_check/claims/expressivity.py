@@ -295,10 +295,6 @@ register(Claim(
 ))
 
 
-def _ladder(p):
-    return num.coherence_ladder(p["d_min"], p["d_max"])
-
-
 @cache
 def _extrapolation_bound(d_min: int, d_max: int, epsilon: float) -> float:
     """Twice the Richardson estimate of the fit's truncation error (theory, exact p_d; never the limit)."""
