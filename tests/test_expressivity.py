@@ -143,10 +143,39 @@ def test_coherent_keys_report_an_impossible_request():
         ex.coherent_unit_keys(np.random.default_rng(0), 40, 4, max_draws=2000)
 
 
-def test_sufficient_dimension_and_cache_formulas():
-    """d = (4/eps^2) ln n leaves (n - 1)/n < 1 expected violations; the cache is 2 (n + T) ceil(256 ln n)."""
-    assert sp.simplify(th.sufficient_dimension().result - (th.n - 1) / th.n) == 0
-    assert th.cache_size().result.subs({th.n: 32, th.T: 500}) == 2 * 532 * 888
+def test_swap_key_sign_is_immaterial():
+    """k_a - k_b and k_b - k_a give bit-identical read-outs (u flips sign, u w^T does not): an equivalent
+    mutant, pinned so that the claim's sum_key control is the one that covers a wrong swap key."""
+    rng = np.random.default_rng(11)
+    n, T = 6, 40
+    keys = ex.coherent_unit_keys(rng, n, 48)
+    swaps = ex.random_swaps(rng, n, T)
+    forward, _, _ = ex.track_swaps(keys, np.eye(n), swaps)
+    backward, _, _ = ex.track_swaps(keys, np.eye(n), swaps[:, ::-1])
+    np.testing.assert_array_equal(forward, backward)
+
+
+def test_rounding_lemma_counts_four_cross_terms():
+    """Lemma 1 by enumeration: token-key inner products are integers in {-2..2} plus at most 4 cross terms."""
+    worst_int, worst_cross = th.rounding_lemma()
+    assert (worst_int, worst_cross) == (2, 4)
+
+
+def test_linear_kernel_stays_above_the_eckart_young_floor():
+    """With f = identity and n > d the n x n read-out has rank <= d, so ||R - P||_F^2 >= n - d at every
+    step; the rounding kernel on coherent keys (rank n) tracks exactly and goes below it. (This was the
+    retired claim linear_kernel_rank_floor: true of every linear read-out, so kept as a test of the code.)"""
+    rng = np.random.default_rng(12)
+    n, d, T = 24, 10, 120
+    swaps = ex.random_swaps(rng, n, T)
+    expected = np.eye(n)[ex.tracked_positions(n, swaps)]
+    keys = rng.standard_normal((n, d))
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)
+    linear, _, _ = ex.track_swaps(keys, np.eye(n), swaps, kernel="identity")
+    assert np.all(np.linalg.matrix_rank(linear) <= d)
+    assert np.min(np.sum((linear - expected) ** 2, axis=(1, 2))) >= (n - d) * (1 - 1e-9)
+    exact, _, _ = ex.track_swaps(ex.coherent_unit_keys(rng, n, 4 * n + 24), np.eye(n), swaps)
+    assert np.max(np.sum((exact - expected) ** 2, axis=(1, 2))) == 0.0
 
 
 def test_violation_probability_matches_scipy():
@@ -155,6 +184,114 @@ def test_violation_probability_matches_scipy():
 
     value = float(th.violation_probability().subs({th.d: 64, th.eps: sp.Rational(1, 4)}).evalf(30))
     assert value == pytest.approx(betainc(63 / 2, 0.5, 1 - 1 / 16), rel=1e-12)
+
+
+# --- the dimension needed: violation law and growth rate -----------------------------------------
+
+def _exact_p(d, eps):
+    return float(th.violation_probability().subs({th.d: d, th.eps: sp.nsimplify(eps)}).evalf(30))
+
+
+def test_violation_pairs_are_pairwise_independent():
+    """Var #violations = n(n-1)/2 p (1 - p): pairs sharing a key are independent events (rotation invariance),
+    which the claim's power plan relies on. Sample variance within 5 SE of the exact value."""
+    n, d, eps, trials = 10, 8, 0.5, 60_000
+    counts = ex.violation_counts(np.random.default_rng(21), n, d, eps, trials)
+    p = _exact_p(d, eps)
+    var = n * (n - 1) / 2 * p * (1 - p)
+    fourth = np.mean((counts - counts.mean()) ** 4)
+    se_var = np.sqrt((fourth - counts.var() ** 2) / trials)
+    assert abs(counts.var(ddof=1) - var) < 5 * se_var
+
+
+@pytest.mark.parametrize("d, eps", [(8, 0.5), (16, 0.5), (24, 0.4)])
+def test_reduced_route_matches_direct_pair_counts(d, eps):
+    """The tilted conditional draws of p_d (reduced form g / sqrt(g^2 + chi^2_{d-1})) agree with the direct
+    matrix-level count of violating pairs among uniform unit keys (both are Monte Carlo; 5 combined SEs)."""
+    rng = np.random.default_rng([31, d])
+    n = 16
+    direct = ex.measure_violation_count(rng, n=n, d=d, epsilon=eps, trials=20_000)
+    p_direct, se_direct = direct.estimate / (n * (n - 1) / 2), direct.standard_error / (n * (n - 1) / 2)
+    y = np.exp(ex.violation_probability_draws(rng, d=d, epsilon=eps, trials=40_000))
+    p_reduced, se_reduced = y.mean(), y.std(ddof=1) / np.sqrt(y.size)
+    assert abs(p_direct - p_reduced) < 5 * np.hypot(se_direct, se_reduced)
+
+
+@pytest.mark.parametrize("d, eps", [(64, 0.5), (512, 0.5), (1536, 0.35), (2048, 0.3)])
+def test_reduced_route_matches_the_exact_tail_far_out(d, eps):
+    """Where direct counting is hopeless (p_d down to 1e-45) the tilted route still agrees with the exact
+    I_{1-eps^2}((d-1)/2, 1/2) in log space (5 SE), with a healthy effective sample size."""
+    log_y = ex.violation_probability_draws(np.random.default_rng([32, d]), d=d, epsilon=eps, trials=20_000)
+    top = log_y.max()
+    y = np.exp(log_y - top)
+    log_p, se = top + np.log(y.mean()), y.std(ddof=1) / (np.sqrt(y.size) * y.mean())
+    exact = float(sp.log(th.violation_probability().subs({th.d: d, th.eps: sp.nsimplify(eps)})).evalf(30))
+    assert abs(log_p - exact) < 5 * se
+    assert y.sum() ** 2 / (y**2).sum() > 2000  # relative variance about 1 per draw by design, not 0
+
+
+def _exact_fit(dims, eps):
+    logs = np.array([float(th.log_first_moment_size(x, eps)) for x in dims])
+    return ex.extrapolation_weights(dims) @ logs
+
+
+@pytest.mark.parametrize("d_min, d_max, eps", [(32, 512, 0.5), (96, 1536, 0.35), (128, 2048, 0.3),
+                                                (24, 192, 0.6), (64, 512, 0.4), (192, 3072, 0.35),
+                                                (50, 400, 0.45), (400, 3200, 0.2)])
+def test_extrapolation_bound_covers_the_true_bias(d_min, d_max, eps):
+    """The claim's finite-size bound (twice the gap to the next-order fit, computed without the limit)
+    exceeds the true bias of the fit on the exact p_d, which only this test may compute with the limit."""
+    claim = get_claim("expressivity.dimension.coherence_exponent")
+    params = claim.validate({"d_min": d_min, "d_max": d_max, "epsilon": eps})
+    dims = ex.coherence_ladder(d_min, d_max)
+    bias = abs(_exact_fit(dims, eps)[1] - float(th.coherence_rate().subs(th.eps, sp.nsimplify(eps))))
+    assert bias <= claim.bound(params)
+    assert claim.bound(params) < 0.005 * float(th.coherence_rate().subs(th.eps, sp.nsimplify(eps)))
+
+
+def test_fit_recovers_the_predicted_approach():
+    """The fitted coefficient of ln d (the approach of log n*/d to its limit, c + g ln d / d) is 1/4 as the
+    Beta asymptotics predict: on exact values to 0.05, and from Monte Carlo within 5 SE."""
+    dims = ex.coherence_ladder(32, 512)
+    assert abs(_exact_fit(dims, 0.5)[2] - 0.25) < 0.05
+    est = ex.measure_coherence_exponent(np.random.default_rng(41), d_min=32, d_max=512, epsilon=0.5, trials=20_000)
+    assert abs(est.diagnostics["g"] - 0.25) < 5 * est.diagnostics["g_se"]
+
+
+@pytest.mark.parametrize("p", [0.5, 1e-3, 1e-40])
+def test_first_moment_size_and_its_slope(p):
+    """log n* from log p equals log((1 + sqrt(1 + 8/p))/2) (as mpmath computes it), and the returned
+    d log n*/d log p matches a central difference."""
+    import mpmath as mp
+
+    log_n, slope = ex.log_first_moment_size(np.log(p))
+    exact = float(mp.log((1 + mp.sqrt(1 + 8 / mp.mpf(p))) / 2))
+    assert log_n == pytest.approx(exact, rel=1e-12, abs=1e-12)
+    h = 1e-5
+    numeric = (ex.log_first_moment_size(np.log(p) + h)[0] - ex.log_first_moment_size(np.log(p) - h)[0]) / (2 * h)
+    assert slope == pytest.approx(numeric, rel=1e-6)
+
+
+@pytest.mark.parametrize("claim_id", ["expressivity.dimension.violation_count",
+                                      "expressivity.dimension.coherence_exponent"])
+def test_monte_carlo_sides_vary_with_the_seed(claim_id):
+    """Each Monte Carlo side is a genuine simulation: its estimate changes from seed to seed by about its own SE."""
+    claim = get_claim(claim_id)
+    params = dict(claim.grids["quick"][0])
+    ests = [claim.measure(np.random.default_rng(s), trials=claim.trials["quick"], **params) for s in range(6)]
+    values = np.array([e.estimate for e in ests])
+    se = np.mean([e.standard_error for e in ests])
+    assert se > 0 and 0.2 * se < values.std(ddof=1) < 5 * se
+
+
+def test_dimension_inputs_are_checked():
+    """Bad inputs name the constraint: eps outside (0, 1), a single key, a ladder too short."""
+    with pytest.raises(ValueError, match="epsilon"):
+        ex.violation_counts(np.random.default_rng(0), 4, 8, 1.5, 10)
+    with pytest.raises(ValueError, match="n=1"):
+        ex.violation_counts(np.random.default_rng(0), 1, 8, 0.5, 10)
+    with pytest.raises(ValueError, match="d_max"):
+        ex.coherence_ladder(32, 40)
 
 
 # --- cited claims through the CLI -----------------------------------------------------------------
@@ -183,7 +320,7 @@ def test_cli_check_reports_cited_claims_as_cited(capsys, tmp_path):
     out = tmp_path / "r.json"
     assert main(["check", *CITED, "--quick", "-q", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert f"0 pass, 0 fail, 0 error, {len(CITED)} cited" in text
+    assert f"0 pass, 0 fail, 0 error, 0 underpowered, {len(CITED)} cited" in text
     report = json.loads(out.read_text())
     assert {c["verdict"] for c in report["claims"]} == {"cited"}
     assert {c["symbolic"]["status"] for c in report["claims"]} == {"cited"}

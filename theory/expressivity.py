@@ -1,14 +1,16 @@
-"""Expressivity (paper §4, notes §5.5): state tracking with DeltaFormer and with negative eigenvalues.
+"""Expressivity (notes §5.5): state tracking with DeltaFormer and with negative eigenvalues.
 
 Symbolic sides of the section ``expressivity``:
 
 * the swap construction of Theorem 1 (one swap token exchanges two stored values; the rounding
-  kernel turns near-orthogonal keys into exactly orthogonal ones);
-* the linear kernel's rank floor ``||R - P||_F^2 >= n - d`` (Eckart-Young) when ``n > d``;
-* the dimension needed: violation count of random unit keys, its growth rate
-  ``-(1/4) ln(1 - eps^2)``, the sufficient dimension ``(4/eps^2) ln n`` and the KU cache size;
-* generalized Householder matrices: a swap is ``I - 2 k k^T``; the eigenvalues of ``I - beta k k^T``;
-  the monotone closed form of a repeated DeltaNet token (the parity obstruction for beta in [0, 1]);
+  kernel turns near-orthogonal keys into exactly orthogonal ones, Lemma 1 checked by enumerating
+  every coincidence pattern of token keys);
+* the dimension needed: the exact law of the coherence violations of random unit keys (a Gamma
+  ratio gives the Beta law), and the growth rate ``-(1/4) ln(1 - eps^2)`` of the largest set with
+  fewer than one expected violation (a squeeze between elementary bounds whose limits sympy takes);
+* generalized Householder matrices: a swap is ``I - 2 k k^T``; every permutation is a product of at
+  most ``n - 1`` swaps; the eigenvalues of ``I - beta k k^T``; the monotone closed form of a repeated
+  DeltaNet token (the parity obstruction for beta in [0, 1]);
 * reachability: ``(I - A)^{-1} = sum_k A^k`` for a nilpotent DAG adjacency;
 * the complexity-class facts, recorded as cited statements.
 
@@ -22,29 +24,31 @@ Symbolic sides of the section ``expressivity``:
 from __future__ import annotations
 
 from functools import cache
+from itertools import combinations, permutations
 
 import sympy as sp
+from sympy.combinatorics import Permutation
 
 from theory.derivation import Derivation, latex_text
 from theory.symbols import d
 
 __all__ = [
-    "T",
+    "COHERENCE_BOUND",
+    "RICHARDSON_FLOOR",
     "beta",
-    "cache_size",
     "cited_fact",
     "coherence_exponent",
-    "coherence_exponent_finite_size",
+    "coherence_extrapolation_error",
     "coherence_rate",
     "eps",
     "householder_eigenvalues",
     "householder_swap",
     "linear_orthonormal",
-    "linear_rank_floor",
+    "log_first_moment_size",
     "n",
     "reachability_inverse",
     "repetition_monotone",
-    "sufficient_dimension",
+    "rounding_lemma",
     "swap_construction",
     "swap_task_labels",
     "violation_count",
@@ -52,40 +56,108 @@ __all__ = [
 ]
 
 n = sp.Symbol("n", positive=True, integer=True)
-T = sp.Symbol("T", positive=True, integer=True)
 eps = sp.Symbol("epsilon", positive=True)
 beta = sp.Symbol("beta", nonnegative=True)
 COHERENCE_BOUND = sp.Rational(1, 8)
+RICHARDSON_FLOOR = 5e-4  # relative floor of the extrapolation error estimate (see coherence_extrapolation_error)
+_HALF = sp.Rational(1, 2)
 
 
-def _swap_residual(n_pos: int = 3):
-    """Residual of one swap token on an ideal (orthonormal) memory holding symbolic values.
+# --- Theorem 1: the swap construction ------------------------------------------------------------
 
-    Memory ``S = sum_j x_j k_j^T`` with ``k_j = e_j``; the swap of positions 0 and 1 is the token
-    with key ``k_1 - k_0`` and value 0, so ``u = 0 - S (k_1 - k_0)`` and ``S' = S + u (k_1 - k_0)^T``.
-    Returns the stacked ``S' k_j - x_{pi(j)}`` for ``j = 0..n_pos-1`` (must vanish).
+def rounding_lemma(positions: int = 4) -> tuple[sp.Expr, sp.Expr]:
+    """Lemma 1, by enumeration: ``(largest integer part, largest cross-term weight)`` of ``w^T w'``.
+
+    Every token key is a stored key ``k_a`` or a swap key ``k_a - k_b`` (``a != b``), so the inner
+    product of two token keys (or of a query ``k_j`` and a token key) involves at most four
+    positions. With the Gram matrix ``k_i^T k_j = delta_ij + eta_ij`` (``eta`` symmetric, zero on the
+    diagonal) it is an integer (its value for orthonormal keys) plus a sum of ``eta`` terms. Over
+    every pair of token keys on ``positions`` positions (4 covers every coincidence pattern) this
+    returns the largest ``|integer|`` and the largest sum of ``|coefficient|`` of the ``eta`` terms.
+    With ``|eta_ij| < eps`` the error of the integer is below ``weight * eps``.
     """
-    xs = [sp.Matrix(sp.symbols(f"x_{j}_0:2", real=True)) for j in range(n_pos)]
-    keys = [sp.eye(n_pos)[:, j] for j in range(n_pos)]
-    S = sum((x * k.T for x, k in zip(xs, keys)), sp.zeros(2, n_pos))
+    etas = {(i, j): sp.Symbol(f"eta_{i}{j}", real=True) for i, j in combinations(range(positions), 2)}
+
+    def gram(i, j):
+        return sp.Integer(1) if i == j else etas[(min(i, j), max(i, j))]
+
+    keys = [{a: 1} for a in range(positions)]
+    keys += [{a: 1, b: -1} for a in range(positions) for b in range(positions) if a != b]
+    worst_int, worst_cross = sp.Integer(0), sp.Integer(0)
+    for w in keys:
+        for v in keys:
+            value = sp.expand(sum(cw * cv * gram(i, j) for i, cw in w.items() for j, cv in v.items()))
+            integer = value.subs({e: 0 for e in etas.values()})
+            cross = sum(abs(value.coeff(e)) for e in etas.values())
+            worst_int, worst_cross = sp.Max(worst_int, abs(integer)), sp.Max(worst_cross, cross)
+    return worst_int, worst_cross
+
+
+def _rounding_conditions() -> tuple[sp.Expr, ...]:
+    """Lemma 1 as expressions that vanish when it holds: integers in {-2..2}, at most 4 cross terms of
+    weight 1, and ``4 eps <= 1/2`` at ``eps = 1/8`` (so ``round`` returns the integer)."""
+    worst_int, worst_cross = rounding_lemma()
+    return (sp.Max(0, worst_int - 2), sp.Max(0, worst_cross - 4),
+            sp.Max(0, worst_cross * COHERENCE_BOUND - _HALF))
+
+
+def _values(n_pos: int):
+    return [sp.Matrix(sp.symbols(f"x_{j}_0:2", real=True)) for j in range(n_pos)]
+
+
+def _read_outs_after_swap(values) -> list[sp.Matrix]:
+    """Read-outs ``S' k_j`` after one swap token on the ideal memory ``S = sum_j v_j k_j^T``, ``k_j = e_j``.
+
+    The swap of positions 0 and 1 is the token with key ``w = k_1 - k_0`` and value 0, so ``u = 0 - S w``
+    and ``S' = S + u w^T`` (the delta rule).
+    """
+    size, width = len(values), values[0].shape[0]
+    keys = [sp.eye(size)[:, j] for j in range(size)]
+    S = sum((v * k.T for v, k in zip(values, keys)), sp.zeros(width, size))
     w = keys[1] - keys[0]
-    u = sp.zeros(2, 1) - S * w
-    S_new = S + u * w.T
+    S_new = S + (sp.zeros(width, 1) - S * w) * w.T
+    return [S_new * k for k in keys]
+
+
+def _swap_residual_memory(n_pos: int = 3) -> sp.Matrix:
+    """Delta-rule form of one swap token on a memory holding symbolic values: ``S' k_j - x_{pi(j)}``
+    stacked over ``j = 0..n_pos-1`` (must vanish)."""
+    xs = _values(n_pos)
     swapped = [xs[1], xs[0]] + xs[2:]
-    return sp.Matrix.vstack(*[S_new * k - x for k, x in zip(keys, swapped)])
+    return sp.Matrix.vstack(*[o - x for o, x in zip(_read_outs_after_swap(xs), swapped)])
 
 
-_SWAP_STEP = ("u = -S(k_1 - k_0) = x_0 - x_1; S' k_0 = x_1, S' k_1 = x_0, S' k_2 = x_2; "
-              "by induction over the swap tokens every read-out is exact")
+def _swap_residual_recursion(n_pos: int = 3) -> sp.Matrix:
+    """The same residual computed the way the construction runs: the u-recursion over the token list.
+
+    Tokens: the stored pairs ``(k_j, x_j)`` (``k_j = e_j``), then the swap token ``(k_1 - k_0, 0)``;
+    kernel values are the orthonormal-key integers ``w^T k``; ``u_t = v_t - sum_{i<t} f(w_t^T k_i) u_i``
+    and ``o(q) = sum_i f(q^T k_i) u_i``. Returns ``o(k_j) - x_{pi(j)}`` stacked over ``j``.
+    """
+    xs = _values(n_pos)
+    keys = [sp.eye(n_pos)[:, j] for j in range(n_pos)]
+    tokens = [(k, x) for k, x in zip(keys, xs)] + [(keys[1] - keys[0], sp.zeros(2, 1))]
+    us = []
+    for t, (w, v) in enumerate(tokens):
+        us.append(v - sum((((w.T * tokens[i][0])[0, 0]) * us[i] for i in range(t)), sp.zeros(2, 1)))
+    swapped = [xs[1], xs[0]] + xs[2:]
+    reads = [sum((((q.T * tokens[i][0])[0, 0]) * us[i] for i in range(len(tokens))), sp.zeros(2, 1)) for q in keys]
+    return sp.Matrix.vstack(*[o - x for o, x in zip(reads, swapped)])
 
 
-def _swap_derivation(title: str, lhs: str, premise: str, **step_options) -> Derivation:
-    """``premise`` (assumed) reduces the run to the delta rule on ``S = sum_j x_j k_j^T``; sympy then
-    checks that one swap token exchanges the two stored values (:func:`_swap_residual`)."""
+_SWAP_STEP = ("u = -S(k_1 - k_0) = x_0 - x_1, so S' k_0 = x_1, S' k_1 = x_0, S' k_2 = x_2: one swap token "
+              "exchanges two stored values of an arbitrary memory; induction over the tokens")
+_LINEAR_FORM = ("linear kernel on orthonormal keys: sum_{i<t} (w^T k_i) u_i = S_{t-1} w with "
+                "S_{t-1} = sum_{i<t} u_i k_i^T, so the u-recursion is the delta rule on S")
+
+
+def _swap_chain(title: str, lhs: str, why: str, conditions=()) -> Derivation:
+    """``max error`` -> the one-swap residual of the ideal run (``why``, with ``conditions``) -> 0."""
+    err = sp.Symbol(lhs)
     return (
-        Derivation(title, sp.Symbol("E"), lhs=sp.Symbol(lhs))
-        .assume(_swap_residual(), premise)
-        .step(sp.zeros(6, 1), _SWAP_STEP, **step_options)
+        Derivation(title, err, lhs=err)
+        .substitute(err, _swap_residual_memory(), why, proof=_swap_residual_recursion(), conditions=conditions)
+        .step(sp.zeros(6, 1), _SWAP_STEP)
     )
 
 
@@ -93,75 +165,121 @@ def _swap_derivation(title: str, lhs: str, premise: str, **step_options) -> Deri
 def swap_construction() -> Derivation:
     """Theorem 1 (reconstructed): after any swaps, ``o(k_j)`` is exactly the value now at ``j``.
 
-    Lemma (rounding): every token key is ``k_a`` or ``k_a - k_b``, so an inner product of two token
-    keys is an integer ``m`` in ``{-2..2}`` (its value for orthonormal keys) plus at most four cross
-    terms ``k_i^T k_j``, ``i != j``, each below ``eps``; with ``eps < 1/8`` the error is below
-    ``4 eps <= 1/2`` and ``round`` returns ``m``. The recursion therefore runs exactly as with
-    orthonormal keys, i.e. the delta rule ``S' = S + u w^T``, ``u = v - S w`` on the memory
-    ``S = sum_j x_j k_j^T``; one swap token maps it to the swapped memory (checked with symbolic
-    values), and induction over the tokens gives the claim. The read-out error is 0.
+    Lemma 1 (rounding, :func:`rounding_lemma`): every inner product of token keys is an integer in
+    ``{-2..2}`` (its value for orthonormal keys) plus at most four cross terms ``k_i^T k_j``,
+    ``i != j``, each below ``eps``; with ``eps <= 1/8`` the error is below ``1/2`` and ``round``
+    returns the integer. The run therefore computes exactly the linear-kernel run on orthonormal
+    keys, which is the delta rule ``S' = S + u w^T``, ``u = v - S w`` on ``S = sum_j x_j k_j^T``
+    (the recursion and the delta-rule forms of the residual agree); one swap token maps an arbitrary
+    memory to the swapped memory, and induction over the tokens gives the claim. Every step verifies.
     """
-    return _swap_derivation(
+    return _swap_chain(
         "Theorem 1: a swap token exchanges two stored values", r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
-        "Lemma 1 with f = round and Assumption 1 (eps < 1/8): every kernel value equals its orthonormal-key "
-        "integer, so the recursion is the delta rule on S = sum_j x_j k_j^T",
-        check=4 * COHERENCE_BOUND - sp.Rational(1, 2))  # the rounding margin closes exactly at 1/8
+        "Lemma 1 (enumerated): every kernel value round(w^T k) is its orthonormal-key integer in {-2..2} "
+        "(at most 4 cross terms below eps = 1/8); so the run is the linear-kernel run on orthonormal keys, "
+        + _LINEAR_FORM,
+        conditions=_rounding_conditions())
 
 
 @cache
 def linear_orthonormal() -> Derivation:
     """With f = identity and exactly orthonormal keys the kernel values are the inner products themselves,
-    so the recursion is the delta rule on ``S = sum_j x_j k_j^T`` and one swap token exchanges two values."""
-    return _swap_derivation(
+    so the u-recursion is the delta rule on ``S = sum_j x_j k_j^T`` and one swap token exchanges two values."""
+    return _swap_chain(
         "linear kernel, orthonormal keys: a swap token exchanges two stored values",
         r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
-        "f = identity and k_i^T k_j = delta_ij (n <= d): the recursion is the delta rule on S = sum_j x_j k_j^T")
+        "f = identity and k_i^T k_j = delta_ij (the claim's hypothesis, n <= d): " + _LINEAR_FORM)
 
 
 @cache
 def swap_task_labels() -> Derivation:
-    """The task label (element at position 0 after each swap) is Theorem 1's read-out at ``k_0``."""
-    return _swap_derivation(
-        "swap-task labels are the construction's read-out at k_0",
-        r"\#\{t: \mathrm{label}_t \ne \arg\max o_t(k_0)\}",
-        "label_t = element at position 0 after swap t, which Theorem 1's construction reads out exactly")
+    """The task label (element at position 0 after each swap) is Theorem 1's read-out at ``k_0``.
 
-
-@cache
-def linear_rank_floor() -> Derivation:
-    """With ``f`` = identity and ``n > d`` keys the read-out matrix misses the permutation by ``n - d``.
-
-    ``R = K S^T``-type read-outs have rank at most ``d``; the tracked permutation matrix ``P`` has
-    ``n`` singular values equal to 1, so ``||R - P||_F^2 >= sum_{i > d} sigma_i(P)^2 = n - d``.
+    Theorem 1's chain, then one-hot values: after the swap of positions 0 and 1 the read-out at ``k_0``
+    is ``e_1``; its argmax equals the label the generator's bookkeeping records (the element at
+    position 0 after the swap).
     """
-    i = sp.Symbol("i", integer=True)
+    read_k0 = _read_outs_after_swap([sp.eye(3)[:, e] for e in range(3)])[0]
+    argmax = max(range(3), key=lambda e: read_k0[e])
+    arrangement = [0, 1, 2]
+    arrangement[0], arrangement[1] = arrangement[1], arrangement[0]
     return (
-        Derivation("rank floor of a linear-kernel tracker", sp.Symbol(r"\min_{\mathrm{rank} R \le d}\|R - P\|_F^2"),
-                   lhs=sp.Symbol(r"\|R - P\|_F^2"))
-        .cite(sp.Sum(1, (i, d + 1, n)), "Eckart-Young-Mirsky theorem (1936): the best rank-d approximation in "
-              "Frobenius norm leaves the trailing singular values sigma_{d+1..n}(P)^2, each 1 for a permutation matrix")
-        .step(n - d, "sum of n - d ones")
+        swap_construction()
+        .step(sp.zeros(6, 1), "one-hot values: o_t(k_0) = e_{pi_t(0)}, whose argmax is the label "
+                              "(element at position 0 after swap t)", check=sp.Integer(argmax - arrangement[0]))
     )
 
 
+# --- the dimension needed ------------------------------------------------------------------------
+
 def violation_probability() -> sp.Expr:
     """``P(|k_i^T k_j| >= eps)`` for independent uniform unit vectors in R^d: ``I_{1-eps^2}((d-1)/2, 1/2)``."""
-    return sp.betainc_regularized((d - 1) / 2, sp.Rational(1, 2), 0, 1 - eps**2)
+    return sp.betainc_regularized((d - 1) / 2, _HALF, 0, 1 - eps**2)
+
+
+def _at_endpoints(expr) -> sp.Expr:
+    """Evaluate the regularized incomplete beta functions of ``expr`` taken from 0 to 0 or from 0 to 1.
+
+    ``I_0(a, b) = 0`` (an empty integral) and ``I_1(a, b) = 1`` (``B(a, b)`` is by definition the full
+    integral); then ``doit`` (explicit integrals over an empty interval vanish).
+    """
+    def at_end(e):
+        return isinstance(e, sp.betainc_regularized) and e.args[2] == 0 and e.args[3] in (0, 1)
+
+    return expr.replace(at_end, lambda e: sp.Integer(e.args[3])).doit()
+
+
+def _rotation_invariance() -> sp.Expr:
+    """0 when ``(Q g)^T (Q g) = g^T g`` given ``Q^T Q = I`` (the Gaussian density is rotation invariant)."""
+    Q, g = sp.MatrixSymbol("Q", d, d), sp.MatrixSymbol("g", d, 1)
+    rotated = ((Q * g).T * (Q * g)).subs(Q.T * Q, sp.Identity(d))
+    return sp.Integer(0) if rotated == g.T * g else sp.Integer(1)
+
+
+def _beta_law_ratio() -> sp.Expr:
+    """Density of ``X = G / (G + R)``, ``G ~ chi^2_1``, ``R ~ chi^2_{2m}`` independent, over the
+    ``Beta(1/2, m)`` density (1 when the law is Beta). Computed by the change of variables
+    ``G = X U``, ``R = (1 - X) U`` (Jacobian ``U``) and integrating ``U`` out; ``q`` stands for
+    ``1 - X`` (positive) until the ratio is formed, then ``X + q = 1``."""
+    m, x, q, u = (sp.Symbol(s, positive=True) for s in ("m", "x", "q", "u"))
+    chi2_1 = (x * u) ** -_HALF * sp.exp(-x * u / 2) / (sp.sqrt(2) * sp.gamma(_HALF))
+    chi2_2m = (q * u) ** (m - 1) * sp.exp(-q * u / 2) / (2**m * sp.gamma(m))
+    density = sp.integrate(sp.powsimp(chi2_1 * chi2_2m * u), (u, 0, sp.oo), conds="none")
+    beta_density = x**-_HALF * q ** (m - 1) / sp.beta(_HALF, m)
+    ratio = sp.powsimp(sp.gammasimp((density / beta_density).rewrite(sp.gamma)), force=True)
+    return sp.simplify(ratio.subs(q, 1 - x))
 
 
 @cache
 def violation_count() -> Derivation:
-    """Expected number of coherence violations among ``n`` i.i.d. uniform unit keys in R^d."""
-    x2 = sp.Symbol(r"P((k_i^\top k_j)^2 \ge \epsilon^2)", positive=True)
+    """Expected number of coherence violations among ``n`` i.i.d. uniform unit keys in R^d.
+
+    Keys are normalised Gaussians ``k = g/||g||``. Condition on ``k_i`` and rotate it to ``e_1`` by an
+    orthogonal ``Q``: ``Q g_j`` has the law of ``g_j`` (the density depends on ``g^T g`` only), so
+    ``(k_i^T k_j)^2 = G / (G + R)`` with ``G ~ chi^2_1``, ``R ~ chi^2_{d-1}`` independent; that ratio is
+    ``Beta(1/2, (d-1)/2)`` (sympy integrates the change of variables), and its upper tail at ``eps^2``
+    is ``I_{1-eps^2}((d-1)/2, 1/2)`` (equal derivatives in ``eps`` and equal values at ``eps = 1``).
+    Linearity of expectation over the ``n(n-1)/2`` pairs gives the count.
+    """
+    m = (d - 1) / 2
+    tail = sp.Symbol(r"P((k_i^\top k_j)^2 \ge \epsilon^2)", positive=True)
+    beta_tail = 1 - sp.betainc_regularized(_HALF, m, 0, eps**2)
+    mirrored = violation_probability()
+    same_slope = (sp.diff(beta_tail, eps) - sp.diff(mirrored, eps)).rewrite(sp.gamma)
+    same_end = _at_endpoints((beta_tail - mirrored).subs(eps, 1))
     return (
-        Derivation("expected coherence violations", sp.binomial(n, 2) * x2,
+        Derivation("expected coherence violations", sp.binomial(n, 2) * tail,
                    lhs=sp.Symbol(r"\mathbb{E}\#\{i<j: |k_i^\top k_j| \ge \epsilon\}"))
-        .cite(sp.binomial(n, 2) * violation_probability(),
-              "(k_i^T k_j)^2 ~ Beta(1/2, (d-1)/2) for independent uniform unit vectors (law of one coordinate "
-              "of a uniform vector; e.g. Cai, Fan & Jiang 2013, JMLR 14), and 1 - I_{e^2}(1/2, b) = I_{1-e^2}(b, 1/2)")
-        .step(n * (n - 1) / 2 * violation_probability(), "binomial(n, 2) = n (n - 1)/2",
-              # Archimedes at d = 3: k^T k_j is uniform on [-1, 1], so the probability is 1 - eps.
-              check=violation_probability().subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps))
+        .substitute(tail, beta_tail,
+                    "rotation invariance: (k_i^T k_j)^2 = G/(G + R), G ~ chi^2_1, R ~ chi^2_{d-1}; the Gamma "
+                    "ratio is Beta(1/2, (d-1)/2) (density integrated by sympy)",
+                    proof=beta_tail, conditions=(_rotation_invariance(), _beta_law_ratio() - 1))
+        .substitute(beta_tail, mirrored, "1 - I_{e^2}(1/2, m) = I_{1-e^2}(m, 1/2): equal derivatives in eps, "
+                    "equal values at eps = 1", proof=mirrored, conditions=(same_slope, same_end))
+        .substitute(sp.binomial(n, 2), n * (n - 1) / 2, "binomial(n, 2) = n (n - 1)/2",
+                    proof=sp.expand_func(sp.binomial(n, 2)),
+                    # Archimedes at d = 3: k^T k_j is uniform on [-1, 1], so the probability is 1 - eps.
+                    conditions=(mirrored.subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps),))
     )
 
 
@@ -170,103 +288,171 @@ def coherence_rate() -> sp.Expr:
     return -sp.log(1 - eps**2) / 4
 
 
+def _probability_squeeze():
+    """Elementary bounds ``p_lo(d) <= p_d <= p_hi(d)`` with their certificates (each vanishes when it holds).
+
+    With ``m = (d - 1)/2 >= 1``: ``p_d = (2 / B(1/2, m)) int_eps^1 (1 - x^2)^{m-1} dx`` (substitute
+    ``t = 1 - x^2`` in the incomplete beta; certified by equal derivatives in ``eps`` and equal values
+    at ``eps = 1``). On ``[eps, 1]``: ``(1 - x)(1 + eps) <= 1 - x^2 <= 1 - eps^2``, the gaps being
+    ``(1 - x)(x - eps)`` and ``(x - eps)(x + eps)``; and ``1/m <= B(1/2, m) <= 2`` from
+    ``(1 - t)^{m-1} <= 1 <= t^{-1/2}`` on ``[0, 1]``. Integrating gives the bounds below.
+    """
+    m_s, x = sp.Symbol("m", positive=True), sp.Symbol("x", positive=True)
+    y, z = sp.symbols("y z", nonnegative=True)  # y = x - eps, z = 1 - x on [eps, 1]
+    integral = 2 / sp.beta(_HALF, m_s) * sp.Integral((1 - x**2) ** (m_s - 1), (x, eps, 1))
+    p_m = sp.betainc_regularized(m_s, _HALF, 0, 1 - eps**2)
+    lower_int = sp.integrate((1 - x) ** (m_s - 1) * (1 + eps) ** (m_s - 1), (x, eps, 1), conds="none")
+    upper_int = sp.integrate((1 - eps**2) ** (m_s - 1), (x, eps, 1))
+    t = sp.Symbol("t", positive=True)
+    beta_low, beta_high = sp.integrate((1 - t) ** (m_s - 1), (t, 0, 1), conds="none"), sp.integrate(t**-_HALF, (t, 0, 1))
+    certificates = (
+        sp.diff(p_m - integral, eps).rewrite(sp.gamma),
+        _at_endpoints((p_m - integral).subs(eps, 1)),
+        upper_int - (1 - eps**2) ** (m_s - 1) * (1 - eps),
+        sp.expand((1 - x**2) - (1 - x) * (1 + eps) - (1 - x) * (x - eps)),
+        sp.expand((1 - eps**2) - (1 - x**2) - (x - eps) * (x + eps)),
+        sp.Max(0, -z * y), sp.Max(0, -y * (y + 2 * eps)),  # the gaps are products of non-negative factors
+        beta_low - 1 / m_s, beta_high - 2,
+    )
+    m = (d - 1) / 2
+    p_lo = (2 / 2 * lower_int).subs(m_s, m)  # B <= 2
+    p_hi = (2 * m_s * (1 - eps**2) ** (m_s - 1) * (1 - eps)).subs(m_s, m)  # B >= 1/m; upper_int certified
+    return p_lo, p_hi, certificates
+
+
+def _size_squeeze(p):
+    """``log n*`` between ``(1/2) log(2/p)`` and ``log 2 + (1/2) log(2/p)`` for ``p <= 2``, with certificates.
+
+    ``n* = (1 + s)/2``, ``s = sqrt(1 + 8/p)``: ``s >= sqrt(8/p)`` and ``s <= 1 + sqrt(8/p)`` (the square
+    of the right side exceeds ``s^2`` by ``2 sqrt(8/p) >= 0``), and ``1 + sqrt(2/p) <= 2 sqrt(2/p)``.
+    """
+    r = sp.Symbol("r", positive=True)  # r = sqrt(8/p)
+    certificates = (sp.expand((1 + r) ** 2 - (1 + r**2) - 2 * r),)
+    return sp.log(2 / p) / 2, sp.log(2) + sp.log(2 / p) / 2, certificates
+
+
 @cache
 def coherence_exponent() -> Derivation:
     """``n*(d)``, the largest ``n`` with expected violations ``n(n-1)/2 p_d < 1``, grows like ``e^{c d}``.
 
-    ``n* ~ sqrt(2 / p_d)`` and ``p_d = I_{1-eps^2}((d-1)/2, 1/2) ~ C (1 - eps^2)^{(d-1)/2} / sqrt(d)``
-    for fixed ``eps`` (large-parameter asymptotics of the incomplete beta function, DLMF §8.18);
-    writing ``L = -ln(1 - eps^2)`` the limit of ``log n* / d`` is ``L / 4``. So ``d = O(log n)``.
+    ``n*(d) = (1 + sqrt(1 + 8/p_d))/2`` with ``p_d = I_{1-eps^2}((d-1)/2, 1/2)``. Squeeze, every step
+    verified: ``p_lo(d) <= p_d <= p_hi(d)`` (:func:`_probability_squeeze`, elementary bounds on the
+    integral and on ``B(1/2, m)``) and ``(1/2) log(2/p) <= log n* <= log 2 + (1/2) log(2/p)``
+    (:func:`_size_squeeze`); sympy takes the limits of ``log n*/d`` along both bounds and finds the
+    same value, ``-(1/4) ln(1 - eps^2)``. So ``d = O(log n)`` keys suffice for ``n`` coherent keys.
     """
-    L, C = sp.Symbol("L", positive=True), sp.Symbol("C", positive=True)
-    p_asym = C * sp.exp(-L * (d - 1) / 2) / sp.sqrt(d)
-    rate = sp.Limit(sp.log(sp.sqrt(2 / p_asym)) / d, d, sp.oo)
+    p_lo, p_hi, p_certs = _probability_squeeze()
+    P = sp.Symbol("p", positive=True)
+    low_size, high_size, s_certs = _size_squeeze(P)
+
+    def rate(log_p):
+        # lim log_p / d, term by term (each term of the expanded sum has a finite limit)
+        terms = sp.Add.make_args(sp.expand(sp.expand_log(log_p, force=True) / d))
+        limits = []
+        for term in terms:
+            factor, dependent = term.as_independent(d, as_Add=False)
+            limits.append(factor * sp.limit(dependent, d, sp.oo))
+        return sp.Add(*limits)
+
+    lim_n = sp.Symbol(r"\lim_{d\to\infty} \log n^*(d) / d")
+    lim_p = sp.Symbol(r"\lim_{d\to\infty} \log p_d / d")
+    same_limit = sp.logcombine(rate(sp.log(p_lo)) - rate(sp.log(p_hi)), force=True)
     return (
-        Derivation("growth rate of the largest coherent random key set", sp.Symbol("c"),
-                   lhs=sp.Symbol(r"\lim_{d\to\infty} \log n^*(d) / d"))
-        .cite(rate, "first moment: n*(d) ~ sqrt(2/p_d); p_d ~ C (1-eps^2)^{(d-1)/2}/sqrt(d) (DLMF 8.18), "
-              "L = -ln(1 - eps^2)")
-        .step(L / 4, "evaluate the limit")
-        .substitute(L, -sp.log(1 - eps**2), "L = -ln(1 - eps^2)", proof=-sp.log(1 - eps**2))
+        Derivation("growth rate of the largest coherent random key set", lim_n, lhs=lim_n)
+        .substitute(lim_n, -lim_p / 2, "log n*(d) = -(1/2) log p_d + O(1): sqrt(2/p) <= n* <= 2 sqrt(2/p)",
+                    proof=-lim_p / 2, conditions=s_certs + (high_size - low_size - sp.log(2),))
+        .substitute(lim_p, sp.log(1 - eps**2) / 2,
+                    "squeeze p_lo(d) <= p_d <= p_hi(d) (integral of the Beta density bounded on [eps, 1], "
+                    "1/m <= B(1/2, m) <= 2); both bounds have log p / d -> (1/2) ln(1 - eps^2)",
+                    proof=rate(sp.log(p_hi)), conditions=p_certs + (same_limit,))
+        .step(coherence_rate(), "c = -(1/4) ln(1 - eps^2)")
     )
 
 
-def coherence_exponent_finite_size(dims, epsilon: float) -> float:
-    """Exact OLS slope of ``log n*(d)`` on ``d`` over ``dims`` (the estimand of the numeric side).
+def log_first_moment_size(dim: int, epsilon) -> sp.Float:
+    """``log n*(d)`` at one dimension, exact: ``n* = (1 + sqrt(1 + 8/p_d))/2`` with the exact ``p_d`` (30 digits)."""
+    pd = violation_probability().subs({d: dim, eps: sp.nsimplify(epsilon)})
+    return sp.N(sp.log((1 + sp.sqrt(1 + 8 / pd)) / 2), 30)
 
-    ``n*(d) = (1 + sqrt(1 + 8 / p_d)) / 2`` with the exact ``p_d`` of :func:`violation_probability`.
+
+def coherence_extrapolation_error(dims, epsilon) -> float:
+    """Richardson estimate of the truncation error of the extrapolated growth rate over ``dims``.
+
+    The numeric side fits ``log n*(d) = a + c d + g ln d + b/d`` (the large-``d`` expansion of the
+    exact ``p_d``: ``log p_d = (d/2) ln(1 - eps^2) - (1/2) ln d + const + O(1/d)``) and reports ``c``.
+    Here the same fit and the next-order fit (an extra ``b_2/d^2``) run on the exact finite-size
+    values :func:`log_first_moment_size`; the difference of their ``c`` estimates the truncation
+    error of the first. Where the two fits agree by accident (the error changes sign between
+    orders) that difference understates the error, so it is floored at ``5e-4 |c_fit|`` (the
+    fit's own value, a finite-size number). The limit ``c`` itself is never used. Needs at least
+    5 dimensions.
     """
-    logs = []
-    for dim in dims:
-        pd = violation_probability().subs({d: dim, eps: sp.nsimplify(epsilon)})
-        logs.append(sp.log((1 + sp.sqrt(1 + 8 / pd)) / 2))
-    xs = [sp.Integer(int(x)) for x in dims]
-    mean_x = sum(xs) / len(xs)
-    weights = [(x - mean_x) / sum((y - mean_x) ** 2 for y in xs) for x in xs]
-    return float(sp.N(sum(w * lg for w, lg in zip(weights, logs)), 20))
+    dims = [int(x) for x in dims]
+    if len(dims) < 5:
+        raise ValueError(f"the next-order fit needs at least 5 dimensions, got dims={dims!r}")
+    y = sp.Matrix([log_first_moment_size(x, epsilon) for x in dims])
+
+    def slope(extra: bool):
+        rows = [[1, x, sp.log(x), sp.Rational(1, x)] + ([sp.Rational(1, x**2)] if extra else []) for x in dims]
+        X = sp.Matrix(rows).evalf(30)
+        return ((X.T * X).inv() * X.T * y)[1]
+
+    first = slope(False)
+    return float(max(abs(first - slope(True)), RICHARDSON_FLOOR * abs(first)))
+
+
+# --- negative eigenvalues: generalized Householder products --------------------------------------
+
+def _transposition_is_householder() -> sp.Expr:
+    """``(I - 2 k k^T)_{rc} - (P_{(i j)})_{rc}`` for ``k = (e_i - e_j)/sqrt 2``, any size, symbolic indices.
+
+    Entries through Kronecker deltas: ``(I - 2kk^T)_{rc} = delta_rc - (delta_ri - delta_rj)(delta_ci - delta_cj)``;
+    the transposition matrix (rows ``i`` and ``j`` of ``I`` exchanged, ``i != j``) has
+    ``delta_rc - delta_ri delta_ci - delta_rj delta_cj + delta_ri delta_cj + delta_rj delta_ci``.
+    """
+    r, c, i, j = sp.symbols("r c i j", integer=True)
+    D = sp.KroneckerDelta
+    householder = D(r, c) - 2 * ((D(r, i) - D(r, j)) / sp.sqrt(2)) * ((D(c, i) - D(c, j)) / sp.sqrt(2))
+    transposition = D(r, c) - D(r, i) * D(c, i) - D(r, j) * D(c, j) + D(r, i) * D(c, j) + D(r, j) * D(c, i)
+    return sp.expand(householder - transposition)
+
+
+def _decomposition_failures(max_cycle: int = 8, exhaustive: int = 5) -> int:
+    """Counterexamples to "every permutation is a product of at most ``n - 1`` transpositions" (0 when none).
+
+    A ``k``-cycle ``(c_1 ... c_k)`` is the product of the ``k - 1`` transpositions ``(c_1 c_j)``: checked
+    for every ``k <= max_cycle`` (so for every permutation of at most ``max_cycle`` points, a product of
+    disjoint cycles, with ``n - #cycles <= n - 1`` transpositions); and exhaustively over ``S_n`` for
+    ``n <= exhaustive`` with sympy's own decomposition.
+    """
+    failures = 0
+    for k in range(2, max_cycle + 1):
+        product = Permutation(list(range(k)))
+        for j in range(1, k):
+            product = product * Permutation([[0, j]], size=k)
+        failures += product != Permutation([list(range(k))], size=k)
+    for size in range(2, exhaustive + 1):
+        for image in permutations(range(size)):
+            sigma = Permutation(list(image))
+            swaps = sigma.transpositions()
+            product = Permutation(list(range(size)))
+            for a, b in reversed(swaps):
+                product = product * Permutation([[a, b]], size=size)
+            failures += (product != sigma) + (len(swaps) > size - 1)
+    return failures
 
 
 @cache
-def sufficient_dimension() -> Derivation:
-    """``d = (4/eps^2) ln n`` makes the expected number of violations below 1 (so a key set exists).
-
-    Spherical-cap bound ``P(|k_i^T k_j| >= eps) <= 2 exp(-d eps^2 / 2)`` (Ball 1997, Lemma 2.2);
-    then ``n(n-1)/2 * 2 exp(-d eps^2/2)`` at ``d = (4/eps^2) ln n`` is ``(n - 1)/n < 1``.
-    """
-    bound = n * (n - 1) / 2 * 2 * sp.exp(-d * eps**2 / 2)
+def householder_swap() -> Derivation:
+    """``I - 2 k k^T`` with ``k = (e_i - e_j)/sqrt 2`` is the transposition matrix of ``(i j)`` at every
+    size, and every permutation of ``n <= 8`` points is a product of at most ``n - 1`` transpositions."""
     return (
-        Derivation("sufficient key dimension", sp.Symbol(r"\mathbb{E}\#\mathrm{violations}"),
-                   lhs=sp.Symbol(r"\mathbb{E}\#\mathrm{violations}"))
-        .cite(bound, "spherical-cap bound P(|x| >= eps) <= 2 exp(-d eps^2/2) (Ball 1997, Lemma 2.2); an upper bound")
-        .substitute(d, 4 * sp.log(n) / eps**2, "choose d = (4/eps^2) ln n", proof=4 * sp.log(n) / eps**2)
-        .step((n - 1) / n, "exp(-2 ln n) = 1/n^2")
-    )
-
-
-@cache
-def cache_size() -> Derivation:
-    """KU-cache floats of the construction after ``T`` swaps, against the ``n^2`` state of a linear tracker.
-
-    ``n + T`` cached tokens, each a key and a ``u`` of dimension ``d = ceil(4 ln n / eps^2)`` at
-    ``eps = 1/8`` (values coded by the keys): ``2 (n + T) ceil(256 ln n) = O(T log n)``. The linear
-    kernel is exact only with orthonormal keys, so ``d_k >= n`` and, with ``d_v = n``, its state has
-    ``n^2`` entries. Side checks: ``cache / (T ln n) -> 8/eps^2`` as ``T -> oo`` (real ``d``), and
-    the cache at ``T = n`` over ``n^2`` tends to 0.
-    """
-    d_k, d_v = sp.symbols("d_k d_v", positive=True, integer=True)
-    d_real = 4 * sp.log(n) / eps**2
-    per_swap = sp.limit((n + T) * 2 * d_real / (T * sp.log(n)), T, sp.oo)
-    versus_state = sp.limit((2 * n) * 2 * d_real / n**2, n, sp.oo)
-    return (
-        Derivation("KU cache of the swap construction", (n + T) * (d_k + d_v),
-                   lhs=sp.Symbol(r"\#\mathrm{cache}"))
-        .substitute(d_k, sp.ceiling(d_real), "keys: d_k = ceil(4 ln n/eps^2) suffices (sufficient_dimension)",
-                    proof=sp.ceiling(sufficient_dimension().steps[1].substitution[1]))
-        .substitute(d_v, sp.ceiling(d_real), "values coded by the element keys: d_v = d_k",
-                    proof=sp.ceiling(d_real))
-        .step(2 * (n + T) * sp.ceiling(d_real), "collect", check=per_swap - 8 / eps**2)
-        .substitute(eps, COHERENCE_BOUND, "eps = 1/8 (Assumption 2 with f = round)", proof=COHERENCE_BOUND)
-        .step(2 * (n + T) * sp.ceiling(256 * sp.log(n)), "4/eps^2 = 256", check=versus_state)
-    )
-
-
-@cache
-def householder_swap(size: int = 5) -> Derivation:
-    """``I - 2 k k^T`` with ``k = (e_i - e_j)/sqrt 2`` is the transposition matrix of ``(i j)``, all pairs."""
-    residuals = []
-    for i in range(size):
-        for j in range(i + 1, size):
-            k = (sp.eye(size)[:, i] - sp.eye(size)[:, j]) / sp.sqrt(2)
-            P = sp.eye(size)
-            P.col_swap(i, j)
-            residuals.append(sp.eye(size) - 2 * k * k.T - P)
-    total = sum((r.applyfunc(sp.Abs) for r in residuals), sp.zeros(size, size))
-    return (
-        Derivation("a swap is a generalized Householder reflection (beta = 2)", total,
-                   lhs=sp.Symbol(r"\sum_{i<j} |I - 2kk^\top - P_{(ij)}|"))
-        .step(sp.zeros(size, size), "entrywise for every pair of S_5")
-        .cite(sp.zeros(size, size), "every permutation is a product of at most n - 1 transpositions (cycle "
-              "decomposition): products of Householder factors with beta in [0, 2] realise S_n")
+        Derivation("a swap is a generalized Householder reflection (beta = 2)", _transposition_is_householder(),
+                   lhs=sp.Symbol(r"(I - 2kk^\top - P_{(ij)})_{rc}"))
+        .step(sp.Integer(0), "entrywise in Kronecker deltas, any size and any pair i != j")
+        .step(sp.Integer(0), "cycle decomposition: a k-cycle is k - 1 transpositions (checked for k <= 8) and "
+                             "exhaustively over S_2..S_5, so S_n words are products of Householder factors",
+              check=sp.Integer(_decomposition_failures()))
     )
 
 
@@ -275,15 +461,18 @@ def householder_eigenvalues() -> Derivation:
     """The characteristic polynomial of ``I - beta k k^T`` (unit ``k`` in R^3) is ``(l - 1)^2 (l - 1 + beta)``.
 
     So the eigenvalues are 1 (twice) and ``1 - beta``: in ``[0, 1]`` for ``beta in [0, 1]``, down to
-    ``-1`` at ``beta = 2``.
+    ``-1`` at ``beta = 2``. ``k = (a, b, c)`` with ``c^2 = 1 - a^2 - b^2`` (unit norm).
     """
-    th, ph, lam = sp.Symbol("theta", real=True), sp.Symbol("phi", real=True), sp.Symbol("lambda")
-    k = sp.Matrix([sp.sin(th) * sp.cos(ph), sp.sin(th) * sp.sin(ph), sp.cos(th)])
+    a, b, c = sp.symbols("a b c", real=True)
+    lam = sp.Symbol("lambda")
+    k = sp.Matrix([a, b, c])
     H = sp.eye(3) - beta * k * k.T
+    unit = sp.solve(a**2 + b**2 + c**2 - 1, c**2, dict=True)[0][c**2]
     return (
-        Derivation("spectrum of a generalized Householder matrix", (lam * sp.eye(3) - H).det(),
+        Derivation("spectrum of a generalized Householder matrix", sp.expand((lam * sp.eye(3) - H).det()),
                    lhs=sp.Symbol(r"\det(\lambda I - (I - \beta k k^\top))"))
-        .step((lam - 1) ** 2 * (lam - 1 + beta), "k^T k = 1")
+        .substitute(c**2, 1 - a**2 - b**2, "k^T k = 1", proof=unit)
+        .step((lam - 1) ** 2 * (lam - 1 + beta), "collect")
     )
 
 
@@ -318,6 +507,8 @@ def repetition_monotone() -> Derivation:
     )
 
 
+# --- reachability --------------------------------------------------------------------------------
+
 @cache
 def reachability_inverse(size: int = 4) -> Derivation:
     """For strictly lower-triangular ``A`` (a DAG), ``(I - A) sum_{k<n} A^k = I``: the inverse counts paths.
@@ -339,4 +530,3 @@ def cited_fact(statement: str, source: str) -> Derivation:
     """A literature fact as a derivation: the statement, then a cited step to ``True``."""
     text = sp.Symbol(r"\text{" + latex_text(statement) + "}")  # the statement as LaTeX text, escaped
     return Derivation(statement, text).cite(sp.true, source)
-
