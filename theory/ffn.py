@@ -23,7 +23,7 @@ by order statistics (:class:`TopKTailMoment`) and tends to the threshold formula
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import mpmath
 import sympy as sp
@@ -155,6 +155,18 @@ def _sigmoid(x):
     return 1 / (1 + sp.exp(-x))
 
 
+@lru_cache(maxsize=256)
+def _sigmoid_slope_moment(s2_mpf: tuple, prec: int):
+    """``E[Z^2 sigmoid'(Z)]``, ``Z ~ N(0, s2)``, by tanh-sinh quadrature at ``prec + 20`` bits (cached: the
+    engine evaluates the same value for a claim and for the controls that use it)."""
+    with mpmath.workprec(prec + 20):
+        s2 = mpmath.mpf(s2_mpf)
+        sd = mpmath.sqrt(s2)
+        points = sorted({mpmath.mpf(0), sd, 4 * sd, 12 * sd, mpmath.mpf(2), mpmath.mpf(40)}) + [mpmath.inf]
+        integrand = lambda z: z**2 * mpmath.exp(-z**2 / (2 * s2)) / (4 * mpmath.cosh(z / 2) ** 2)  # noqa: E731
+        return 2 * mpmath.quad(integrand, points) / mpmath.sqrt(2 * mpmath.pi * s2)
+
+
 class SigmoidSlopeMoment(sp.Function):
     """``E[Z^2 sigmoid'(Z)]`` for ``Z ~ N(0, s2)``, ``sigmoid'(z) = 1/(4 cosh(z/2)^2)``.
 
@@ -180,13 +192,7 @@ class SigmoidSlopeMoment(sp.Function):
         arg = self.args[0].evalf(prec)
         if not arg.is_Number:
             return None
-        with mpmath.workprec(prec + 20):
-            s2 = arg._to_mpmath(prec + 20)
-            sd = mpmath.sqrt(s2)
-            points = sorted({mpmath.mpf(0), sd, 4 * sd, 12 * sd, mpmath.mpf(2), mpmath.mpf(40)}) + [mpmath.inf]
-            integrand = lambda z: z**2 * mpmath.exp(-z**2 / (2 * s2)) / (4 * mpmath.cosh(z / 2) ** 2)
-            value = 2 * mpmath.quad(integrand, points) / mpmath.sqrt(2 * mpmath.pi * s2)
-        return sp.Expr._from_mpmath(value, prec)
+        return sp.Expr._from_mpmath(_sigmoid_slope_moment(arg._to_mpmath(prec + 20)._mpf_, prec), prec)
 
     def _latex(self, printer, exp=None):
         body = r"\mathbb{E}\left[Z^{2}\sigma'(Z)\right]_{Z\sim\mathcal{N}(0,\,%s)}" % printer._print(self.args[0])
@@ -238,6 +244,31 @@ def inverse_snr_threshold() -> Derivation:
     )
 
 
+@lru_cache(maxsize=256)
+def _top_tail_moment(n: int, m: int, prec: int):
+    """``M(n, m)`` of :class:`TopKTailMoment` at ``prec + 20`` bits (cached)."""
+    with mpmath.workprec(prec + 20):
+        a, b = n - m, m
+        log_norm = mpmath.log(mpmath.beta(a, b))
+
+        def integrand(x):  # Beta(a, b) density at u = Phi(x), times du/dx = phi(x), times h(max(x, 0))
+            lower, upper = mpmath.ncdf(x), mpmath.ncdf(-x)
+            if lower <= 0 or upper <= 0:
+                return mpmath.mpf(0)
+            density = mpmath.exp((a - 1) * mpmath.log(lower) + (b - 1) * mpmath.log(upper) - log_norm)
+            c = max(x, 0)
+            return density * mpmath.npdf(x) * (mpmath.ncdf(-c) + c * mpmath.npdf(c))
+
+        # breakpoints: 0 (the kink of h(max(x, 0))), and the Beta law's mean a/n mapped to x with
+        # its standard deviation (mapped by the local slope of Phi^{-1}) on either side
+        mean = mpmath.mpf(a) / n
+        centre = mpmath.sqrt(2) * mpmath.erfinv(2 * mean - 1)
+        spread = mpmath.sqrt(mpmath.mpf(a) * b / (n * n * (n + 1))) / mpmath.npdf(centre)
+        points = {mpmath.mpf(0)} | {centre + j * spread for j in (-12, -4, 0, 4, 12)}
+        nodes = [-mpmath.inf, *sorted(points), mpmath.inf]
+        return n * mpmath.quad(integrand, nodes, method="gauss-legendre")
+
+
 class TopKTailMoment(sp.Function):
     """``E[sum_{r=1}^{m} ReLU(X_(r))^2]``: the kept second moment of the ``m`` largest of ``n`` i.i.d.
     standard normals (``X_(1) >= X_(2) >= ...``), arguments ``(n, m)``.
@@ -265,28 +296,7 @@ class TopKTailMoment(sp.Function):
         n, m = (arg.evalf(prec) for arg in self.args)
         if not (n.is_Number and m.is_Number):
             return None
-        with mpmath.workprec(prec + 20):
-            n, m = int(n), int(m)
-            a, b = n - m, m
-            log_norm = mpmath.log(mpmath.beta(a, b))
-
-            def integrand(x):  # Beta(a, b) density at u = Phi(x), times du/dx = phi(x), times h(max(x, 0))
-                lower, upper = mpmath.ncdf(x), mpmath.ncdf(-x)
-                if lower <= 0 or upper <= 0:
-                    return mpmath.mpf(0)
-                density = mpmath.exp((a - 1) * mpmath.log(lower) + (b - 1) * mpmath.log(upper) - log_norm)
-                c = max(x, 0)
-                return density * mpmath.npdf(x) * (mpmath.ncdf(-c) + c * mpmath.npdf(c))
-
-            # breakpoints: 0 (the kink of h(max(x, 0))), and the Beta law's mean a/n mapped to x with
-            # its standard deviation (mapped by the local slope of Phi^{-1}) on either side
-            mean = mpmath.mpf(a) / n
-            centre = mpmath.sqrt(2) * mpmath.erfinv(2 * mean - 1)
-            spread = mpmath.sqrt(mpmath.mpf(a) * b / (n * n * (n + 1))) / mpmath.npdf(centre)
-            points = {mpmath.mpf(0)} | {centre + j * spread for j in (-12, -4, 0, 4, 12)}
-            nodes = [-mpmath.inf, *sorted(points), mpmath.inf]
-            value = n * mpmath.quad(integrand, nodes, method="gauss-legendre")
-        return sp.Expr._from_mpmath(value, prec)
+        return sp.Expr._from_mpmath(_top_tail_moment(int(n), int(m), prec), prec)
 
     def _latex(self, printer, exp=None):
         body = r"M_{%s}\!\left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
