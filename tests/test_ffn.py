@@ -259,3 +259,20 @@ def test_topk_mask_keeps_the_k_largest():
     """Exactly the k largest entries of each row survive."""
     h = np.array([[3.0, -1.0, 5.0, 2.0], [0.1, 0.4, 0.3, 0.2]])
     np.testing.assert_array_equal(num.topk_mask(h, 2), [[3.0, 0.0, 5.0, 0.0], [0.0, 0.4, 0.3, 0.0]])
+
+
+def test_gelu_derivation_verifies_every_step_and_rejects_a_wrong_closed_form(monkeypatch):
+    """Stein's lemma and the heat-equation (Sheppard) step verify in sympy, so the GELU derivation has no cited step;
+    with the asin argument s^2/(1 + 2 s^2) in the closed form the final step fails."""
+    assert [c.status for c in th.inverse_snr_gelu().verify()] == ["verified"] * 6
+    s2 = th.key_norm2
+    right = th.gelu_inverse_snr_value()
+    wrong = right.subs(sp.asin(s2 / (1 + s2)), sp.asin(s2 / (1 + 2 * s2)))
+    assert wrong != right
+    monkeypatch.setattr(th, "gelu_inverse_snr_value", lambda: wrong)
+    th.inverse_snr_gelu.cache_clear()
+    try:
+        assert th.inverse_snr_gelu().verify()[-1].status == "failed"
+    finally:
+        monkeypatch.undo()
+        th.inverse_snr_gelu.cache_clear()

@@ -40,11 +40,10 @@ _REDUCED = ("Simulated in reduced form: given k_i the pre-activations k_j^T k_i 
 _N_RESOLVABLE = Constraint("N <= 129 (N for N - 1 is then a slip of at least 0.78%)", lambda q: q["N"] <= 129)
 
 
-def _n_for_n_minus_1(derivation):
-    """The near miss ``N`` for ``N - 1``: the queried slot counted among the noise slots."""
+def _n_for_n_minus_1(value):
+    """The near miss ``N`` for ``N - 1`` in the claim's ``value()``: the queried slot counted among the noise slots."""
     return NegativeControl("N_for_N_minus_1", "N slots of crosstalk instead of N - 1 (the queried slot counted as noise)",
-                           prediction=lambda: derivation().result.subs(N, N + 1), applies_when=_N_RESOLVABLE,
-                           near_miss=True)
+                           prediction=lambda: value().subs(N, N + 1), applies_when=_N_RESOLVABLE, near_miss=True)
 
 
 def _caps(caps, kf=0.5, vf=1.5):
@@ -81,7 +80,7 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 16, 8, 8.0, 12.0), _pt(33, 32, 16, 40.0, 16.0)),
            "default": _RELU_DEFAULT, "full": _RELU_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_relu_ffn),
+        _n_for_n_minus_1(lambda: th.inverse_snr_relu_ffn().result),
         NegativeControl("variance_not_second_moment", "Var[ReLU(Z)] = ||k_i||^2 (1/2 - 1/(2 pi)) for E[ReLU(Z)^2]: "
                         "the activations' mean subtracted",
                         prediction=lambda: th.inverse_snr_relu_ffn().result * (1 - 1 / sp.pi)),
@@ -116,6 +115,7 @@ register(Claim(
                             "3%, 10% and 2% from SiLU. " + _REDUCED),
     params=(_N, _D, _DV, _KN, _VN),
     derivation=th.inverse_snr_gelu,
+    prediction=th.gelu_inverse_snr_value,  # the derivation's last step, without building the derivation
     symbol=r"\mathrm{SNR}^{-1}_{\mathrm{FFN,GELU}}",
     measure=num.measure_ffn_inverse_snr,
     fixed={"activation": "gelu"},
@@ -123,7 +123,7 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 8, 8, 1.0, 8.0), _pt(17, 16, 4, 0.7, 6.0)),
            "default": _GELU_DEFAULT, "full": _GELU_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_gelu),
+        _n_for_n_minus_1(th.gelu_inverse_snr_value),
         NegativeControl("silu_value", "the SiLU value (the other smooth ReLU)", near_miss=True,
                         prediction=lambda: th.inverse_snr_silu().result),
         NegativeControl("stein_factor_dropped", "Stein's lemma without its factor 2: the last term of "
@@ -159,9 +159,9 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 16, 16, 0.7, 16.0), _pt(17, 16, 16, 7.0, 16.0)),
            "default": _SILU_DEFAULT, "full": _SILU_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_silu),
+        _n_for_n_minus_1(lambda: th.inverse_snr_silu().result),
         NegativeControl("gelu_value", "the GELU closed form (the other smooth ReLU)", near_miss=True,
-                        prediction=lambda: th.inverse_snr_gelu().result),
+                        prediction=th.gelu_inverse_snr_value),
         NegativeControl("relu_value", "the ReLU value (N-1) d_v/(2 ||k_i||^2 ||v_i||^2)", near_miss=True,
                         prediction=lambda: th.inverse_snr_relu_ffn().result),
     ),
@@ -195,7 +195,7 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 16, 8, 6.0, 8.0, beta=0.45), _pt(17, 16, 8, 12.0, 8.0, beta=1.0)),
            "default": _EXP_DEFAULT, "full": _EXP_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_exp_activation),
+        _n_for_n_minus_1(lambda: th.inverse_snr_exp_activation().result),
         NegativeControl("beta_inverted", "the temperature applied the wrong way: the exp-kernel value at tau = beta "
                         "instead of 1/beta", near_miss=True,
                         prediction=lambda: th.inverse_snr_exp_activation().result.subs(th.beta, 1 / th.beta)),
@@ -229,7 +229,7 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 16, 8, 8.0, 12.0), _pt(33, 24, 8, 30.0, 8.0)),
            "default": _GLU_DEFAULT, "full": _GLU_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_reglu),
+        _n_for_n_minus_1(lambda: th.inverse_snr_reglu().result),
         NegativeControl("ungated", "gate removed: the pure quadratic kernel (crosstalk twice as large); same draws",
                         variant="ungated"),
         NegativeControl("relu_value", "the plain ReLU FFN value", prediction=lambda: th.inverse_snr_relu_ffn().result),
@@ -264,7 +264,7 @@ register(Claim(
     grids={"quick": _grid(_pt(17, 16, 8, 16.0, 12.0, a=0.7), _pt(17, 32, 8, 24.0, 8.0, a=2.0)),
            "default": _THRESHOLD_DEFAULT, "full": _THRESHOLD_DEFAULT},
     negative_controls=(
-        _n_for_n_minus_1(th.inverse_snr_threshold),
+        _n_for_n_minus_1(lambda: th.inverse_snr_threshold().result),
         NegativeControl("dense", "the dense ReLU value (sparsity has no effect); a few % away at a = 0.5",
                         prediction=lambda: th.inverse_snr_relu_ffn().result, near_miss=True),
         NegativeControl("fraction_kept", "noise proportional to the fraction of active slots: (N-1) d_v Q(a)/"
