@@ -274,7 +274,8 @@ def measure_ffn_layer(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_
     check_variant(variant, set())
     _check_common(N, key_norm2, value_norm2, trials)
     if glu not in (None, "tied") or rule not in (None, "threshold", "topk"):
-        raise ValueError(f"glu={glu!r}, rule={rule!r}: expected glu in (None, 'tied'), rule in (None, 'threshold', 'topk')")
+        raise ValueError(f"glu={glu!r}, rule={rule!r}: expected glu in (None, 'tied') and "
+                         "rule in (None, 'threshold', 'topk')")
     if rule is not None and not (a is not None and a > 0):
         raise ValueError(f"a={a!r}: a sparsity rule needs a positive threshold a")
     y = np.empty(trials)

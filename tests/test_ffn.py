@@ -99,8 +99,8 @@ def test_bad_input_is_named(call, match):
 # --- the exp activation: a genuine importance-sampled Monte Carlo -----------------------------------------
 
 def test_exp_tilt_caps_the_log_variance():
-    """Below the cap the proposal is plain sampling; above it the weighted term's log-variance (1 - lambda)^2 4 beta^2 s^2
-    equals the cap, and the tilt stays short of the zero-variance value 1."""
+    """Below the cap the proposal is plain sampling; above it the weighted term's log-variance
+    (1 - lambda)^2 4 beta^2 s^2 equals the cap, and the tilt stays short of the zero-variance value 1."""
     assert num.exp_tilt(0.5, 0.9) == 0.0
     for beta, s2 in ((0.5, 16.0), (1.0, 12.0), (0.25, 400.0)):
         tilt = num.exp_tilt(beta, s2)
@@ -276,3 +276,10 @@ def test_gelu_derivation_verifies_every_step_and_rejects_a_wrong_closed_form(mon
     finally:
         monkeypatch.undo()
         th.inverse_snr_gelu.cache_clear()
+
+
+def test_optimal_beta_is_one_half():
+    """The exponent 2 beta (beta - 1) of the exp activation is minimised at beta = 1/2, verified in sympy."""
+    derivation = th.optimal_beta()
+    assert [c.status for c in derivation.verify()] == ["verified"]
+    assert derivation.result == sp.Matrix([sp.Rational(1, 2)])

@@ -42,7 +42,8 @@ _N_RESOLVABLE = Constraint("N <= 129 (N for N - 1 is then a slip of at least 0.7
 
 def _n_for_n_minus_1(value):
     """The near miss ``N`` for ``N - 1`` in the claim's ``value()``: the queried slot counted among the noise slots."""
-    return NegativeControl("N_for_N_minus_1", "N slots of crosstalk instead of N - 1 (the queried slot counted as noise)",
+    return NegativeControl("N_for_N_minus_1",
+                           "N slots of crosstalk instead of N - 1 (the queried slot counted as noise)",
                            prediction=lambda: value().subs(N, N + 1), applies_when=_N_RESOLVABLE, near_miss=True)
 
 
