@@ -1,12 +1,30 @@
-"""Monte Carlo of the FFN read as an associative memory, ``FFN(x) = W_2 sigma(W_1 x)``.
+"""Monte Carlo of the FFN read as an associative memory, ``FFN(x) = W_2 sigma(beta W_1 x)``.
 
-Shapes: ``W_1`` is ``(N, d)`` (row ``i`` is the key ``k_i`` of slot ``i``), ``W_2`` is ``(d_v, N)``
-(column ``i`` is the value ``v_i``); gated units add ``W_3`` ``(N, d)`` and compute
-``W_2 (sigma(W_1 x) * (W_3 x))``. Querying slot 0 with ``x = k_0`` gives
-``FFN(k_0) = h_0 v_0 + r`` with ``h = sigma(W_1 k_0)`` (times ``W_3 k_0`` for a GLU); the estimand is
-``E ||r||^2 / (h_0^2 ||v_0||^2)`` over the other slots, conditional on ``||k_0||^2`` and ``||v_0||^2``.
-Everything runs through the two matrix products of the layer; ``batch`` trials share one
-``(batch, N, d)`` draw, O(batch N (d + d_v)) floats.
+Shapes: ``W_1`` is ``(N, d)`` (row ``j`` is the key ``k_j`` of slot ``j``), ``W_2`` is ``(d_v, N)``
+(column ``j`` is the value ``v_j``); a gated unit adds ``W_3`` ``(N, d)`` and computes
+``W_2 (sigma(W_1 x) * (W_3 x))``. Querying slot 0 with ``x = k_0`` gives ``FFN(k_0) = h_0 v_0 + r``,
+``r = sum_{j >= 1} h_j v_j``, ``h_j = sigma(beta k_j^T k_0)`` (times ``k_j^T k_0`` for the tied GLU,
+with a sparsity mask where one applies). Every measure estimates the conditional inverse SNR
+``E ||r||^2 / (h_0^2 ||v_0||^2)`` over the other slots, given ``||k_0||^2 = s^2`` and ``||v_0||^2``.
+
+**The reduced form (the ledger's route).** Given ``k_0``, the other keys ``k_j ~ N(0, I_d)`` are
+independent of it and of each other, so the pre-activations ``z_j = k_j^T k_0`` are i.i.d.
+``N(0, s^2)`` (rotation invariance: only ``||k_0||`` matters, so ``d`` drops out). The values are
+independent of the keys with ``E v_j v_l^T = delta_{jl} I``; given the ``z_j``,
+``E_V ||r||^2 = sum_{j,l} h_j h_l E[v_j^T v_l] = d_v sum_j h_j^2``. Every mask used here (a threshold
+on ``z_j``, the ranks of the activations) is a function of the ``z_j`` alone, and ``h_0`` is fixed
+(``sigma(beta s^2)``, times ``s^2`` for the tied GLU). Hence a trial of ``N - 1`` scalars,
+
+    Y = d_v sum_{j=1}^{N-1} h_j^2 / (h_0^2 ||v_0||^2),    z_j ~ N(0, s^2) i.i.d.,
+
+has the estimand as its mean (the expectation over ``V`` is done exactly: Rao-Blackwellised). A
+reduced-form trial draws ``N - 1`` Gaussians where the layer draws ``N (d + d_v)``.
+
+**The layer route** (:func:`measure_ffn_layer`) draws ``W_1``, ``W_2`` whole and reads ``||r||^2``
+off ``W_2 sigma(W_1 k_0)``; it is kept as an independent check of the reduction at small sizes
+(``tests/test_ffn.py``). Its masks (:func:`topk_mask`) are written separately from the reduced ones.
+
+Working set: a reduced batch holds at most :data:`CHUNK_NUMBERS` pre-activations at a time.
 """
 
 from __future__ import annotations
@@ -14,20 +32,26 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import expit, logsumexp, ndtr
 
-from numerics import exp_kernel
-from numerics.estimate import Estimate, check_variant, mean_estimate
+from numerics.estimate import Estimate, check_variant, mean_estimate, monte_carlo, weighted_mean_of
 
 __all__ = [
     "ACTIVATIONS",
+    "CHUNK_NUMBERS",
+    "EXP_LOG_VAR_CAP",
+    "exp_tilt",
     "ffn_forward",
     "measure_ffn_exp",
     "measure_ffn_inverse_snr",
+    "measure_ffn_layer",
     "measure_ffn_sparsity",
     "topk_active",
     "topk_mask",
 ]
+
+CHUNK_NUMBERS = 2**20  # pre-activations held at once by a reduced-form batch (8 MB of float64)
+EXP_LOG_VAR_CAP = 1.0  # log-variance of each importance-weighted exp term: relative variance e - 1
 
 
 def _relu(z):
@@ -39,105 +63,234 @@ def _gelu(z):
 
 
 def _silu(z):
-    return z / (1.0 + np.exp(-z))
+    return z * expit(z)
 
 
-ACTIVATIONS = {"relu": _relu, "gelu": _gelu, "silu": _silu, "identity": lambda z: z}
+ACTIVATIONS = {"relu": _relu, "gelu": _gelu, "silu": _silu, "exp": np.exp, "identity": lambda z: z}
 
 
-def ffn_forward(W1: np.ndarray, W2: np.ndarray, x: np.ndarray, *, activation: str = "relu",
+def _activation(name: str):
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)!r}") from None
+
+
+def ffn_forward(W1: np.ndarray, W2: np.ndarray, x: np.ndarray, *, activation: str = "relu", beta: float = 1.0,
                 W3: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(W_2 h, h)`` with ``h = sigma(W_1 x)`` or, with ``W3``, ``h = sigma(W_1 x) * (W_3 x)`` (GLU).
+    """``(W_2 h, h)`` with ``h = sigma(beta W_1 x)`` or, with ``W3``, ``h = sigma(beta W_1 x) * (W_3 x)`` (GLU).
 
-    Batched: ``W1`` ``(B, N, d)``, ``W2`` ``(B, d_v, N)``, ``x`` ``(B, d)``.
+    Batched: ``W1`` ``(B, N, d)``, ``W2`` ``(B, d_v, N)``, ``x`` ``(B, d)``; returns ``(B, d_v)`` and ``(B, N)``.
     """
     pre = np.einsum("bnd,bd->bn", W1, x)
-    h = ACTIVATIONS[activation](pre)
+    h = _activation(activation)(beta * pre)
     if W3 is not None:
         h = h * np.einsum("bnd,bd->bn", W3, x)
     return np.einsum("bvn,bn->bv", W2, h), h
 
 
 def topk_mask(h: np.ndarray, k: int) -> np.ndarray:
-    """Zero all but the ``k`` largest entries of each row of ``h`` (``(B, N)``)."""
+    """Zero all but the ``k`` largest entries of each row of ``h`` (``(B, N)``; ties have probability 0)."""
     if k >= h.shape[1]:
         return h
     cut = np.partition(h, h.shape[1] - k, axis=1)[:, h.shape[1] - k][:, None]
     return np.where(h >= cut, h, 0.0)
 
 
-def _ffn_trials(rng, *, N, d, d_v, key_norm2, value_norm2, activation, glu, trials, threshold=None, topk=None,
-                batch=32):
-    out = np.empty(trials)
-    done = 0
-    while done < trials:
-        b = min(batch, trials - done)
+def topk_active(N: int, a: float) -> int:
+    """``k = round((N - 1) Q(a)) + 1``: the top-k rule keeping the stored slot plus, on average, as many
+    others as the threshold ``a ||k_0||`` would (``Q = 1 - Phi``)."""
+    return int(round((N - 1) * (1.0 - ndtr(a)))) + 1
+
+
+def exp_tilt(beta: float, key_norm2: float) -> float:
+    """Tilt ``lambda`` in ``[0, 1)`` of the pre-activation proposal ``N(lambda 2 beta s^2, s^2)``.
+
+    A term ``exp(2 beta z)``, ``z ~ N(0, s^2)``, is log-normal with log-variance ``A = 4 beta^2 s^2``;
+    drawn from the proposal and multiplied by its weight it stays log-normal with log-variance
+    ``(1 - lambda)^2 A``. ``lambda`` is the smallest tilt that caps that at :data:`EXP_LOG_VAR_CAP`
+    (0, plain sampling, when ``A`` is already below it). ``lambda = 1`` would be the zero-variance
+    proposal, every weighted term the closed form: a partial tilt keeps the estimate a Monte Carlo.
+    """
+    log_var = 4.0 * beta**2 * key_norm2
+    return 0.0 if log_var <= EXP_LOG_VAR_CAP else 1.0 - math.sqrt(EXP_LOG_VAR_CAP / log_var)
+
+
+# --- the reduced form -----------------------------------------------------------------------------
+
+def _chunks(trials: int, N: int):
+    """Trial ranges whose ``(n, N - 1)`` pre-activation array holds at most :data:`CHUNK_NUMBERS` numbers."""
+    step = max(1, CHUNK_NUMBERS // max(N - 1, 1))
+    for start in range(0, trials, step):
+        yield start, min(step, trials - start)
+
+
+def _check_common(N, key_norm2, value_norm2, trials):
+    if N < 2:
+        raise ValueError(f"N={N!r} must be >= 2: the crosstalk needs another slot")
+    if not (key_norm2 > 0 and value_norm2 > 0):
+        raise ValueError(f"key_norm2={key_norm2!r} and value_norm2={value_norm2!r} must be positive")
+    if trials < 2:
+        raise ValueError(f"trials={trials!r} must be >= 2 (the standard error needs two trials)")
+
+
+def _unit(activation: str, glu: str | None, variant: str | None):
+    """The slot's response ``u(z)`` to its pre-activation ``z`` (the kernel ``kappa(k_j, k_0) = u(k_j^T k_0)``).
+
+    ``glu = "tied"`` is the gated unit with equal gate and up keys, ``u(z) = sigma(z) z``; its variant
+    ``"ungated"`` drops the gate (``u(z) = z^2``, the bare quadratic kernel).
+    """
+    if glu not in (None, "tied"):
+        raise ValueError(f"glu={glu!r}: the reduced form covers None (plain) or 'tied' (gate keys = up keys)")
+    sigma = _activation(activation)
+    if glu is None:
+        return sigma
+    if variant == "ungated":
+        return lambda z: z * z
+    return lambda z: sigma(z) * z
+
+
+def _reduce_inverse_snr(columns, *, activation="relu", glu=None, **_) -> Estimate:
+    unit = f"{activation} gated by the up projection (tied keys)" if glu else activation
+    return mean_estimate(columns["y"], method=f"reduced-form MC over the N - 1 pre-activations (sigma = {unit}), "
+                                              "values integrated exactly")
+
+
+@monte_carlo(_reduce_inverse_snr)
+def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
+                            activation: str = "relu", glu: str | None = None, trials: int = 1000,
+                            variant=None) -> dict:
+    """Conditional SNR^{-1} of slot 0 of a Gaussian FFN, reduced form (module docstring).
+
+    Per trial ``Y = d_v sum_j u(z_j)^2 / (u(s^2)^2 ||v_0||^2)`` with ``z_j ~ N(0, s^2)``, ``j < N``, and ``u``
+    the slot response of :func:`_unit`. Column ``y`` has one row per trial. ``d`` does not enter (the
+    estimand depends on ``k_0`` only through ``s^2``); it is a parameter of the layer this reduces.
+    """
+    check_variant(variant, {"ungated"})
+    _check_common(N, key_norm2, value_norm2, trials)
+    u = _unit(activation, glu, variant)
+    s = math.sqrt(key_norm2)
+    scale = d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2)
+    y = np.empty(trials)
+    for start, n in _chunks(trials, N):
+        h = u(s * rng.standard_normal((n, N - 1)))
+        y[start:start + n] = scale * np.einsum("tj,tj->t", h, h)
+    return {"y": y}
+
+
+def _reduce_sparsity(columns, *, rule="threshold", **_) -> Estimate:
+    what = "top-k" if rule == "topk" else "threshold"
+    return mean_estimate(columns["y"], method=f"reduced-form MC over the N - 1 pre-activations, ReLU with {what} "
+                                              "sparsity, values integrated exactly")
+
+
+@monte_carlo(_reduce_sparsity)
+def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, a: float,
+                         rule: str = "threshold", trials: int = 1000, variant=None) -> dict:
+    """Sparse ReLU FFN, reduced form: only some activations reach ``W_2``.
+
+    ``rule = "threshold"`` keeps slot ``j`` when ``z_j > t = a ||k_0||``; the stored slot (``z_0 = s^2``)
+    is kept since ``s > a`` (a claim constraint). Trial value ``d_v sum_j z_j^2 1{z_j > t} / (s^4 ||v_0||^2)``.
+
+    ``rule = "topk"`` keeps the ``k = round((N - 1) Q(a)) + 1`` largest of all ``N`` activations
+    ``ReLU(z_j)`` and ``h_0 = s^2``. When ``k`` or more others exceed ``s^2`` the stored slot is dropped
+    and the trial's value is ``inf`` (no signal); otherwise the kept crosstalk is the ``k - 1`` largest
+    ``ReLU(z_j)^2``. Ranks are taken with a full sort, independently of :func:`topk_mask`.
+    """
+    check_variant(variant, set())
+    _check_common(N, key_norm2, value_norm2, trials)
+    if rule not in ("threshold", "topk"):
+        raise ValueError(f"rule={rule!r}; expected 'threshold' or 'topk'")
+    if not a > 0:
+        raise ValueError(f"a={a!r} must be positive")
+    s = math.sqrt(key_norm2)
+    scale = d_v / (key_norm2**2 * value_norm2)
+    if rule == "threshold" and not key_norm2 > a * s:
+        raise ValueError(f"key_norm2={key_norm2!r} must exceed a^2 = {a * a!r} (the stored slot is kept)")
+    k = topk_active(N, a)
+    y = np.empty(trials)
+    for start, n in _chunks(trials, N):
+        z = s * rng.standard_normal((n, N - 1))
+        if rule == "threshold":
+            kept = np.where(z > a * s, z * z, 0.0)
+            y[start:start + n] = scale * kept.sum(axis=1)
+        else:
+            h = np.sort(np.maximum(z, 0.0), axis=1)[:, ::-1]  # descending
+            others = h[:, :k - 1]
+            dropped = np.sum(h > key_norm2, axis=1) >= k
+            y[start:start + n] = np.where(dropped, np.inf, scale * np.einsum("tj,tj->t", others, others))
+    return {"y": y}
+
+
+@monte_carlo(weighted_mean_of("y", "reduced-form MC over the N - 1 pre-activations of an exp(beta z) FFN, "
+                                   "partially tilted proposal (log-variance of each weighted term capped at 1), "
+                                   "values integrated exactly"))
+def measure_ffn_exp(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, beta: float,
+                    trials: int = 1000, variant=None) -> dict:
+    """Conditional SNR^{-1} with slot activation ``exp(beta z)``: importance-sampled reduced form.
+
+    The trial value is ``d_v sum_j exp(2 beta (z_j - s^2)) / ||v_0||^2`` (``h_j / h_0 = exp(beta (z_j - s^2))``).
+    Its terms are log-normal with log-variance ``4 beta^2 s^2``, hopeless for plain sampling at
+    working scale, so ``z_j`` is drawn from ``N(m, s^2)``, ``m = lambda 2 beta s^2`` (tilt of
+    :func:`exp_tilt`), and each term carries the likelihood ratio ``exp(-m z_j / s^2 + m^2 / (2 s^2))``;
+    the weighted term is ``exp(2 beta (1 - lambda) z_j + m^2 / (2 s^2) - 2 beta s^2)``. Columns: ``y``,
+    and per trial ``log_sum`` / ``log_sum_sq`` (log of the sum of the weighted terms and of their
+    squares) for Kish's effective sample size over every weighted term.
+    """
+    check_variant(variant, set())
+    _check_common(N, key_norm2, value_norm2, trials)
+    if not beta > 0:
+        raise ValueError(f"beta={beta!r} must be positive")
+    s = math.sqrt(key_norm2)
+    tilt = exp_tilt(beta, key_norm2)
+    m = tilt * 2.0 * beta * key_norm2
+    slope, offset = 2.0 * beta * (1.0 - tilt), m * m / (2.0 * key_norm2) - 2.0 * beta * key_norm2
+    out = {name: np.empty(trials) for name in ("y", "log_sum", "log_sum_sq")}
+    for start, n in _chunks(trials, N):
+        logs = slope * (m + s * rng.standard_normal((n, N - 1))) + offset
+        out["log_sum"][start:start + n] = logsumexp(logs, axis=1)
+        out["log_sum_sq"][start:start + n] = logsumexp(2.0 * logs, axis=1)
+    out["y"] = d_v * np.exp(out["log_sum"]) / value_norm2
+    return out
+
+
+# --- the layer route ------------------------------------------------------------------------------
+
+@monte_carlo(lambda columns, **_: mean_estimate(columns["y"], method="layer-level MC: W_1, W_2 drawn whole, "
+                                                                     "||r||^2 read off W_2 sigma(beta W_1 k_0)"))
+def measure_ffn_layer(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
+                      activation: str = "relu", beta: float = 1.0, glu: str | None = None, rule: str | None = None,
+                      a: float | None = None, trials: int = 1000, batch: int = 64, variant=None) -> dict:
+    """The same estimand through the layer's matrices, plain sampling, nothing integrated.
+
+    Each trial draws ``W_1`` ``(N, d)`` and ``W_2`` ``(d_v, N)`` with standard normal entries, rescales
+    row 0 of ``W_1`` to ``||k_0||^2 = key_norm2`` and column 0 of ``W_2`` to ``||v_0||^2 = value_norm2``
+    (their directions stay uniform), forms ``h`` by :func:`ffn_forward` at ``x = k_0`` (``glu = "tied"``:
+    ``W_3 = W_1``), masks it (``rule = "threshold"``: pre-activation ``> a ||k_0||``; ``"topk"``:
+    :func:`topk_mask` with :func:`topk_active`), and records ``||W_2 h - h_0 v_0||^2 / (h_0^2 ||v_0||^2)``.
+    ``batch`` trials share one ``(batch, N, d)`` draw. Plain sampling: for ``exp`` use it only where
+    ``4 beta^2 key_norm2`` is small.
+    """
+    check_variant(variant, set())
+    _check_common(N, key_norm2, value_norm2, trials)
+    if glu not in (None, "tied") or rule not in (None, "threshold", "topk"):
+        raise ValueError(f"glu={glu!r}, rule={rule!r}: expected glu in (None, 'tied') and "
+                         "rule in (None, 'threshold', 'topk')")
+    if rule is not None and not (a is not None and a > 0):
+        raise ValueError(f"a={a!r}: a sparsity rule needs a positive threshold a")
+    y = np.empty(trials)
+    for start in range(0, trials, batch):
+        b = min(batch, trials - start)
         W1 = rng.standard_normal((b, N, d))
         W1[:, 0] *= (math.sqrt(key_norm2) / np.linalg.norm(W1[:, 0], axis=1))[:, None]
         W2 = rng.standard_normal((b, d_v, N))
         W2[:, :, 0] *= (math.sqrt(value_norm2) / np.linalg.norm(W2[:, :, 0], axis=1))[:, None]
-        W3 = None
-        if glu == "tied":
-            W3 = W1
-        elif glu == "untied":
-            W3 = rng.standard_normal((b, N, d))
         x = W1[:, 0]
-        if threshold is None and topk is None:
-            y, h = ffn_forward(W1, W2, x, activation=activation, W3=W3)
-        else:
-            _, h = ffn_forward(W1, W2, x, activation=activation, W3=W3)
-            if threshold is not None:
-                h = np.where(np.einsum("bnd,bd->bn", W1, x) > threshold, h, 0.0)
-            if topk is not None:
-                h = topk_mask(h, topk)
-            y = np.einsum("bvn,bn->bv", W2, h)
-        r = y - h[:, :1] * W2[:, :, 0]
-        out[done:done + b] = np.sum(r * r, axis=1) / (h[:, 0] ** 2 * value_norm2)
-        done += b
-    return out
-
-
-def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
-                            activation: str = "relu", glu: str | None = None, trials: int = 1000,
-                            variant=None) -> Estimate:
-    """Conditional SNR^{-1} of slot 0 of a Gaussian FFN (read-out MC through the layer's matrices).
-
-    ``glu`` is ``None`` (plain FFN), ``"tied"`` (gate and up keys equal) or ``"untied"``. Variant
-    ``"ungated"`` drops the gate of a GLU (``sigma = identity``, a pure quadratic kernel).
-    """
-    check_variant(variant, {"ungated"})
-    act = "identity" if variant == "ungated" else activation
-    y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation=act,
-                    glu=glu, trials=trials)
-    return mean_estimate(y, method=f"FFN read-out MC, sigma = {act}" + (f", GLU ({glu})" if glu else ""))
-
-
-def measure_ffn_exp(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, beta: float,
-                    trials: int = 100, variant=None) -> Estimate:
-    """Slot activation ``exp(beta z)``: the exp kernel at ``tau = 1/beta`` (tilted IS; ESS reported)."""
-    return exp_kernel.measure_inverse_snr_exp(rng, N=N, d_k=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
-                                           tau=1.0 / beta, trials=trials, variant=variant)
-
-
-def topk_active(N: int, a: float) -> int:
-    """``k = round((N - 1) Q(a)) + 1``: the top-k rule keeping the stored slot plus, on average, as many
-    others as the threshold ``a ||k_i||`` would."""
-    return int(round((N - 1) * (1.0 - ndtr(a)))) + 1
-
-
-def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, a: float,
-                         trials: int = 1000, variant=None) -> Estimate:
-    """ReLU FFN keeping only slots whose pre-activation exceeds ``t = a ||k_0||`` (threshold sparsity).
-
-    Variant ``"topk"`` keeps instead the ``k = round((N - 1) Q(a)) + 1`` largest activations, the
-    top-k rule with the same expected number of active slots.
-    """
-    check_variant(variant, {"topk"})
-    if variant == "topk":
-        k = topk_active(N, a)
-        y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation="relu",
-                        glu=None, trials=trials, topk=k)
-    else:
-        y = _ffn_trials(rng, N=N, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2, activation="relu",
-                        glu=None, trials=trials, threshold=a * math.sqrt(key_norm2))
-    return mean_estimate(y, method="FFN read-out MC, ReLU with " + ("top-k" if variant else "threshold") + " sparsity")
+        _, h = ffn_forward(W1, W2, x, activation=activation, beta=beta, W3=W1 if glu == "tied" else None)
+        if rule == "threshold":
+            h = np.where(np.einsum("bnd,bd->bn", W1, x) > a * math.sqrt(key_norm2), h, 0.0)
+        elif rule == "topk":
+            h = topk_mask(h, topk_active(N, a))
+        r = np.einsum("bvn,bn->bv", W2, h) - h[:, :1] * W2[:, :, 0]
+        y[start:start + b] = np.sum(r * r, axis=1) / (h[:, 0] ** 2 * value_norm2)
+    return {"y": y}

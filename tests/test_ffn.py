@@ -1,9 +1,11 @@
-"""FFN as associative memory: the layer equals its slot sum, closed forms match quadrature."""
+"""FFN as associative memory: the layer equals its slot sum, the reduced form equals the layer, closed forms
+match quadrature, the exp simulation is a genuine Monte Carlo."""
 
 import math
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
@@ -15,17 +17,128 @@ from theory import ffn as th
 
 
 @settings(max_examples=25)
-@given(n=st.integers(1, 20), d=st.integers(1, 8), dv=st.integers(1, 6), act=st.sampled_from(["relu", "gelu", "silu"]),
-       glu=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_ffn_equals_sum_over_slots(n, d, dv, act, glu, seed):
-    """W_2 sigma(W_1 x) (times W_3 x for a GLU) equals sum_i v_i sigma(k_i^T x) (k'_i^T x), slot by slot."""
+@given(n=st.integers(1, 20), d=st.integers(1, 8), dv=st.integers(1, 6),
+       act=st.sampled_from(["relu", "gelu", "silu", "exp"]), beta=st.floats(0.1, 2.0), glu=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_ffn_equals_sum_over_slots(n, d, dv, act, beta, glu, seed):
+    """W_2 sigma(beta W_1 x) (times W_3 x for a GLU) equals sum_i v_i sigma(beta k_i^T x) (k'_i^T x), slot by slot,
+    with sigma written out here independently of numerics.ffn."""
+    reference = {"relu": lambda z: max(z, 0.0), "gelu": lambda z: z * 0.5 * math.erfc(-z / math.sqrt(2)),
+                 "silu": lambda z: z / (1 + math.exp(-z)), "exp": math.exp}[act]
     rng = np.random.default_rng(seed)
     W1, W3 = rng.standard_normal((1, n, d)), rng.standard_normal((1, n, d))
     W2, x = rng.standard_normal((1, dv, n)), rng.standard_normal((1, d))
-    out, _ = num.ffn_forward(W1, W2, x, activation=act, W3=W3 if glu else None)
-    sigma = num.ACTIVATIONS[act]
-    slots = sum(W2[0, :, i] * sigma(W1[0, i] @ x[0]) * ((W3[0, i] @ x[0]) if glu else 1.0) for i in range(n))
+    out, _ = num.ffn_forward(W1, W2, x, activation=act, beta=beta, W3=W3 if glu else None)
+    slots = sum(W2[0, :, i] * reference(beta * (W1[0, i] @ x[0])) * ((W3[0, i] @ x[0]) if glu else 1.0)
+                for i in range(n))
     np.testing.assert_allclose(out[0], slots, rtol=1e-10, atol=1e-10)
+
+
+# --- the reduced form against the layer ---------------------------------------------------------------
+
+_SMALL = {"N": 9, "d": 4, "d_v": 3, "key_norm2": 2.0, "value_norm2": 2.5}
+_SMALL_SPARSE = dict(_SMALL, key_norm2=25.0)  # the stored slot survives top-k except with probability ~2e-12
+_ROUTES = [  # (name, reduced measure, its keyword arguments, layer keyword arguments, point)
+    ("relu", num.measure_ffn_inverse_snr, {"activation": "relu"}, {"activation": "relu"}, _SMALL),
+    ("gelu", num.measure_ffn_inverse_snr, {"activation": "gelu"}, {"activation": "gelu"}, _SMALL),
+    ("silu", num.measure_ffn_inverse_snr, {"activation": "silu"}, {"activation": "silu"}, _SMALL),
+    ("reglu", num.measure_ffn_inverse_snr, {"activation": "relu", "glu": "tied"},
+     {"activation": "relu", "glu": "tied"}, _SMALL),
+    # tilt 0.29 on the reduced side (4 beta^2 s^2 = 2 > 1); plain sampling through the layer
+    ("exp", num.measure_ffn_exp, {"beta": 0.5}, {"activation": "exp", "beta": 0.5}, _SMALL),
+    ("threshold", num.measure_ffn_sparsity, {"a": 1.0}, {"rule": "threshold", "a": 1.0}, _SMALL_SPARSE),
+    ("topk", num.measure_ffn_sparsity, {"a": 1.0, "rule": "topk"}, {"rule": "topk", "a": 1.0}, _SMALL_SPARSE),
+]
+
+
+@pytest.mark.parametrize("name,reduced,kwargs,layer_kwargs,point", _ROUTES, ids=[r[0] for r in _ROUTES])
+def test_reduced_form_agrees_with_the_layer(name, reduced, kwargs, layer_kwargs, point):
+    """The reduced form (N - 1 pre-activations ~ N(0, ||k_0||^2), values integrated exactly) and the layer route
+    (W_1, W_2 drawn whole, ||r||^2 read off W_2 sigma(W_1 k_0)) estimate the same number: within 5 two-sample SEs,
+    with SEs small enough that a reduction off by 8% would be caught."""
+    rng = np.random.default_rng(sum(map(ord, name)))
+    a = reduced(rng, trials=40_000, **point, **kwargs)
+    b = num.measure_ffn_layer(rng, trials=40_000, **point, **layer_kwargs)
+    se = math.hypot(a.standard_error, b.standard_error)
+    assert 5 * se <= 0.08 * abs(a.estimate), (name, a, b)
+    assert abs(a.estimate - b.estimate) <= 5 * se, (name, a.estimate, b.estimate, se)
+
+
+def test_ungated_route_reuses_the_main_draws():
+    """The ungated route of the tied GLU reads the same pre-activations (common random numbers): with one seed,
+    trial by trial its crosstalk z^4 is at least the gated z^4 1{z > 0}, over the same signal h_0 = ||k_0||^4."""
+    point = dict(_SMALL)
+    gated = num.measure_ffn_inverse_snr.simulate(np.random.default_rng(3), trials=500, activation="relu", glu="tied",
+                                                 **point)["y"]
+    ungated = num.measure_ffn_inverse_snr.simulate(np.random.default_rng(3), trials=500, activation="relu", glu="tied",
+                                                   variant="ungated", **point)["y"]
+    assert np.all(ungated >= gated) and np.any(ungated > gated)
+
+
+def test_topk_drops_the_stored_slot_as_infinity():
+    """When k or more of the other activations exceed ||k_0||^2 the stored slot is not kept: the trial has no signal
+    and its value is inf (an error for the engine), not a silently finite number."""
+    y = num.measure_ffn_sparsity.simulate(np.random.default_rng(0), N=17, d=4, d_v=2, key_norm2=1.5, value_norm2=1.0,
+                                          a=1.0, rule="topk", trials=400)["y"]
+    assert np.isinf(y).any() and np.isfinite(y).any()
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: num.measure_ffn_inverse_snr(np.random.default_rng(0), trials=10, **dict(_SMALL, N=1)), "N=1"),
+    (lambda: num.measure_ffn_inverse_snr(np.random.default_rng(0), trials=1, **_SMALL), "trials=1"),
+    (lambda: num.measure_ffn_inverse_snr(np.random.default_rng(0), trials=10, activation="tanh", **_SMALL), "tanh"),
+    (lambda: num.measure_ffn_sparsity(np.random.default_rng(0), trials=10, a=2.0, **_SMALL), "a\\^2"),
+    (lambda: num.measure_ffn_exp(np.random.default_rng(0), trials=10, beta=0.0, **_SMALL), "beta=0.0"),
+])
+def test_bad_input_is_named(call, match):
+    """Invalid parameters raise a ValueError that names the constraint and the value."""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- the exp activation: a genuine importance-sampled Monte Carlo -----------------------------------------
+
+def test_exp_tilt_caps_the_log_variance():
+    """Below the cap the proposal is plain sampling; above it the weighted term's log-variance
+    (1 - lambda)^2 4 beta^2 s^2 equals the cap, and the tilt stays short of the zero-variance value 1."""
+    assert num.exp_tilt(0.5, 0.9) == 0.0
+    for beta, s2 in ((0.5, 16.0), (1.0, 12.0), (0.25, 400.0)):
+        tilt = num.exp_tilt(beta, s2)
+        assert 0 < tilt < 1
+        assert (1 - tilt) ** 2 * 4 * beta**2 * s2 == pytest.approx(num.EXP_LOG_VAR_CAP)
+
+
+def test_exp_estimate_varies_from_seed_to_seed():
+    """At a heavily tilted point (lambda = 0.75) the estimate changes with the seed, its SE is the spread of the trials
+    (no floor), the per-trial values are not constant, and Kish's ESS is a fraction of the weighted terms."""
+    point = dict(N=33, d=16, d_v=8, key_norm2=16.0, value_norm2=8.0, beta=0.5)
+    runs = [num.measure_ffn_exp(np.random.default_rng(seed), trials=400, **point) for seed in (1, 2, 3)]
+    assert len({r.estimate for r in runs}) == 3
+    y = num.measure_ffn_exp.simulate(np.random.default_rng(1), trials=400, **point)["y"]
+    assert np.std(y) / np.mean(y) > 0.1
+    assert runs[0].standard_error == pytest.approx(np.std(y, ddof=1) / math.sqrt(y.size))
+    assert 0.2 * 400 * 32 < runs[0].ess < 0.6 * 400 * 32  # about n / e for log-variance 1
+
+
+def test_exp_importance_sampling_is_unbiased_against_the_closed_form():
+    """With the tilt active (lambda = 0.75), the estimate lies within 5 SE of the Gaussian-MGF value
+    (N-1) d_v/||v||^2 exp(2 beta (beta - 1) s^2), and 5 SE is under 5% of it."""
+    point = dict(N=33, d=16, d_v=8, key_norm2=16.0, value_norm2=8.0, beta=0.5)
+    est = num.measure_ffn_exp(np.random.default_rng(11), trials=4000, **point)
+    exact = 32 * 8 / 8 * math.exp(2 * 0.5 * (0.5 - 1) * 16.0)
+    assert 5 * est.standard_error < 0.05 * exact
+    assert abs(est.estimate - exact) <= 5 * est.standard_error
+
+
+# --- the top-k count: the claim's sympy count and the simulation's round agree ----------------------------
+
+def test_topk_count_in_theory_matches_the_simulation():
+    """The sympy count floor((N-1) Q(a) + 1/2) + 1 the claim predicts with equals topk_active's round, over a grid."""
+    from proofs_check.claims.ffn import _topk_count
+
+    for N in (3, 17, 33, 65, 129, 257, 1025):
+        for a in (0.3, 0.5, 1.0, 1.5, 2.0, 2.5):
+            assert int(_topk_count(sp.Integer(N), sp.nsimplify(a))) == num.topk_active(N, a), (N, a)
 
 
 def gaussian_second_moment(sigma, s2: float) -> float:
@@ -146,3 +259,27 @@ def test_topk_mask_keeps_the_k_largest():
     """Exactly the k largest entries of each row survive."""
     h = np.array([[3.0, -1.0, 5.0, 2.0], [0.1, 0.4, 0.3, 0.2]])
     np.testing.assert_array_equal(num.topk_mask(h, 2), [[3.0, 0.0, 5.0, 0.0], [0.0, 0.4, 0.3, 0.0]])
+
+
+def test_gelu_derivation_verifies_every_step_and_rejects_a_wrong_closed_form(monkeypatch):
+    """Stein's lemma and the heat-equation (Sheppard) step verify in sympy, so the GELU derivation has no cited step;
+    with the asin argument s^2/(1 + 2 s^2) in the closed form the final step fails."""
+    assert [c.status for c in th.inverse_snr_gelu().verify()] == ["verified"] * 6
+    s2 = th.key_norm2
+    right = th.gelu_inverse_snr_value()
+    wrong = right.subs(sp.asin(s2 / (1 + s2)), sp.asin(s2 / (1 + 2 * s2)))
+    assert wrong != right
+    monkeypatch.setattr(th, "gelu_inverse_snr_value", lambda: wrong)
+    th.inverse_snr_gelu.cache_clear()
+    try:
+        assert th.inverse_snr_gelu().verify()[-1].status == "failed"
+    finally:
+        monkeypatch.undo()
+        th.inverse_snr_gelu.cache_clear()
+
+
+def test_optimal_beta_is_one_half():
+    """The exponent 2 beta (beta - 1) of the exp activation is minimised at beta = 1/2, verified in sympy."""
+    derivation = th.optimal_beta()
+    assert [c.status for c in derivation.verify()] == ["verified"]
+    assert derivation.result == sp.Matrix([sp.Rational(1, 2)])

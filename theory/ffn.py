@@ -23,7 +23,7 @@ by order statistics (:class:`TopKTailMoment`) and tends to the threshold formula
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import mpmath
 import sympy as sp
@@ -36,6 +36,7 @@ from theory.symbols import N, d_v, key_norm2, value_norm2
 __all__ = [
     "a_threshold",
     "beta",
+    "gelu_inverse_snr_value",
     "inverse_snr_exp_activation",
     "inverse_snr_gelu",
     "inverse_snr_relu_ffn",
@@ -122,37 +123,93 @@ def std_normal_cdf(x):
     return (1 + sp.erf(x / sp.sqrt(2))) / 2
 
 
+def gelu_inverse_snr_value() -> sp.Expr:
+    """The value :func:`inverse_snr_gelu` derives (its last step), without building the derivation:
+    ``(N-1) d_v s^2 [1/4 + asin(s^2/(1+s^2))/(2 pi) + s^2/(pi (1+s^2) sqrt(1+2s^2))] / (GELU(s^2)^2 ||v_i||^2)``."""
+    s2 = key_norm2
+    second = s2 * (sp.Rational(1, 4) + sp.asin(s2 / (1 + s2)) / (2 * sp.pi)
+                   + s2 / (sp.pi * (1 + s2) * sp.sqrt(1 + 2 * s2)))
+    return (N - 1) * d_v * second / ((s2 * std_normal_cdf(s2)) ** 2 * value_norm2)
+
+
 @cache
 def inverse_snr_gelu() -> Derivation:
     """GELU ``z Phi(z)``: ``E[GELU(Z)^2] = s^2 [1/4 + asin(s^2/(1+s^2))/(2 pi) + s^2/(pi (1+s^2) sqrt(1+2s^2))]``.
 
-    Stein's lemma ``E[Z g(Z)] = s^2 E[g'(Z)]`` with ``g = z Phi^2`` gives
-    ``E[Z^2 Phi^2] = s^2 (E[Phi(Z)^2] + 2 E[Z Phi(Z) phi(Z)])``, and again with ``g = Phi phi``,
-    ``E[Z Phi phi] = s^2 E[phi(Z)^2] / (1 + s^2)``; ``E[phi(Z)^2] = 1/(2 pi sqrt(1 + 2 s^2))`` is
-    integrated by sympy; ``E[Phi(Z)^2] = 1/4 + asin(s^2/(1+s^2))/(2 pi)`` is the bivariate-normal
-    orthant probability (Sheppard), cited. Signal ``c = GELU(||k_i||^2)``.
+    Every step is verified in sympy, from two facts about ``Z ~ N(0, s^2)`` with density ``phi_s``:
+
+    * Stein's lemma ``E[Z g(Z)] = s^2 E[g'(Z)]`` (integration by parts: ``z g phi_s - s^2 g' phi_s`` is the
+      exact derivative of ``-s^2 g phi_s``, which vanishes at both infinities). With ``g = z Phi^2``,
+      ``E[Z^2 Phi^2] = s^2 (E[Phi^2] + 2 E[Z Phi phi])``; with ``g = Phi phi`` and ``phi' = -z phi``,
+      ``E[Z Phi phi] = s^2 (E[phi^2] - E[Z Phi phi])``, solved for ``E[Z Phi phi]``. Sympy checks the
+      exact derivatives, the limits and ``phi' = -z phi``, and solves the linear relation itself.
+    * The heat equation ``d/ds^2 E[f(Z)] = E[f''(Z)]/2`` (``d phi_s/ds^2 = phi_s''/2``, then integration by
+      parts twice). With ``f = Phi^2``, ``f'' = 2 phi^2 - 2 z Phi phi``, so ``d/ds^2 E[Phi^2] = E[phi^2] -
+      E[Z Phi phi] = E[phi^2]/(1 + s^2)`` and ``E[Phi^2] = 1/4`` at ``s^2 = 0``: the closed form
+      ``1/4 + asin(s^2/(1+s^2))/(2 pi)`` (Sheppard's orthant probability) is the solution, which sympy
+      checks by its derivative and its value at 0.
+
+    ``E[phi(Z)^2] = 1/(2 pi sqrt(1 + 2 s^2))`` is integrated by sympy. Signal ``c = GELU(||k_i||^2)``.
     """
     s2 = key_norm2
     E_phi2 = sp.Symbol(r"\mathbb{E}\varphi(Z)^2", positive=True)
     E_Phi2 = sp.Symbol(r"\mathbb{E}\Phi(Z)^2", positive=True)
-    phi_std = sp.exp(-_z**2 / 2) / sp.sqrt(2 * sp.pi)
-    proof_phi2 = sp.integrate(phi_std**2 * _gauss_density(_a), (_z, -sp.oo, sp.oo)).subs(_a, s2)
+    E_ZPhiphi = sp.Symbol(r"\mathbb{E}Z\Phi(Z)\varphi(Z)", real=True)
+    Phi, phi = std_normal_cdf(_z), sp.exp(-_z**2 / 2) / sp.sqrt(2 * sp.pi)
+    density = _gauss_density(s2)
+
+    def stein(g):  # z g phi_s - s^2 g' phi_s minus the derivative of -s^2 g phi_s: zero pointwise
+        return sp.diff(-s2 * g * density, _z) - (_z * g * density - s2 * sp.diff(g, _z) * density)
+
+    # the boundary terms -s^2 g phi_s vanish at both ends: |z Phi^2| <= |z| and |Phi phi| <= 1, and z phi_s, phi_s -> 0
+    boundary = [sp.limit(g * density, _z, end) for g in (_z, sp.S.One) for end in (sp.oo, -sp.oo)]
+
+    # the two Stein relations, solved by sympy for E[Z Phi phi] and substituted into E[Z^2 Phi^2]
+    relation = E_ZPhiphi - s2 * (E_phi2 - E_ZPhiphi)  # linear in E[Z Phi phi]: its root is -f(0)/f'
+    cross = -relation.subs(E_ZPhiphi, 0) / sp.diff(relation, E_ZPhiphi)
+    stein_proof = s2 * (E_Phi2 + 2 * cross)
     second = s2 * (E_Phi2 + 2 * s2 * E_phi2 / (1 + s2))
+    phi2 = 1 / (2 * sp.pi * sp.sqrt(1 + 2 * s2))
+    # phi^2 phi_s is the Gaussian exp(-w z^2) times a constant; sympy integrates exp(-w z^2) for a symbol w > 0
+    w = sp.Symbol("w", positive=True)
+    weight = 1 + 1 / (2 * s2)
+    scale = 1 / (2 * sp.pi * sp.sqrt(2 * sp.pi * s2))
+    proof_phi2 = (scale * sp.integrate(sp.exp(-w * _z**2), (_z, -sp.oo, sp.oo))).subs(w, weight)
+    sheppard = sp.Rational(1, 4) + sp.asin(s2 / (1 + s2)) / (2 * sp.pi)
+    rate = (phi2 - cross).subs(E_phi2, phi2)  # d/ds^2 E[Phi^2] = E[phi^2] - E[Z Phi phi]
     gelu_ii = s2 * std_normal_cdf(s2)
     return (
         inverse_snr_general()
         .substitute(kernel_ii, gelu_ii, "sigma(||k_i||^2) = ||k_i||^2 Phi(||k_i||^2)", proof=gelu_ii)
-        .cite((N - 1) * d_v * second / (gelu_ii**2 * value_norm2),
-              "Stein's lemma twice: E[Z^2 Phi^2] = s^2 (E Phi^2 + 2 s^2 E phi^2/(1+s^2))")
-        .substitute(E_phi2, 1 / (2 * sp.pi * sp.sqrt(1 + 2 * s2)), "Gaussian integral of phi^2", proof=proof_phi2)
-        .cite((N - 1) * d_v * s2 * (sp.Rational(1, 4) + sp.asin(s2 / (1 + s2)) / (2 * sp.pi)
-                                    + s2 / (sp.pi * (1 + s2) * sp.sqrt(1 + 2 * s2))) / (gelu_ii**2 * value_norm2),
-              "Sheppard's orthant probability: E Phi(Z)^2 = P(U_1 <= Z, U_2 <= Z) = 1/4 + asin(s^2/(1+s^2))/(2 pi)")
+        .substitute(E_kernel2, second, "Stein's lemma with g = z Phi^2, then g = Phi phi: E[Z^2 Phi^2] = "
+                    "s^2 (E Phi^2 + 2 s^2 E phi^2/(1+s^2))", proof=stein_proof,
+                    conditions=(stein(_z * Phi**2), stein(Phi * phi), sp.diff(Phi, _z) - phi,
+                                sp.diff(phi, _z) + _z * phi, *boundary))
+        .substitute(E_phi2, phi2, "Gaussian integral of phi^2", proof=proof_phi2,
+                    conditions=(phi**2 * density - scale * sp.exp(-weight * _z**2),))
+        .substitute(E_Phi2, sheppard, "heat equation: d/ds^2 E Phi^2 = E[(Phi^2)'']/2 = E phi^2/(1+s^2), "
+                    "E Phi^2 = 1/4 at s^2 = 0 (Sheppard's orthant probability)", proof=sheppard,
+                    conditions=(sp.diff(density, s2) - sp.diff(density, _z, 2) / 2,
+                                sp.diff(Phi**2, _z, 2) - (2 * phi**2 - 2 * _z * Phi * phi),
+                                sp.diff(sheppard, s2) - rate, sheppard.subs(s2, 0) - Phi.subs(_z, 0) ** 2))
+        .step(gelu_inverse_snr_value(), "collect the terms")
     )
 
 
 def _sigmoid(x):
     return 1 / (1 + sp.exp(-x))
+
+
+@lru_cache(maxsize=256)
+def _sigmoid_slope_moment(s2_mpf: tuple, prec: int):
+    """``E[Z^2 sigmoid'(Z)]``, ``Z ~ N(0, s2)``, by tanh-sinh quadrature at ``prec + 20`` bits (cached: the
+    engine evaluates the same value for a claim and for the controls that use it)."""
+    with mpmath.workprec(prec + 20):
+        s2 = mpmath.mpf(s2_mpf)
+        sd = mpmath.sqrt(s2)
+        points = sorted({mpmath.mpf(0), sd, 4 * sd, 12 * sd, mpmath.mpf(2), mpmath.mpf(40)}) + [mpmath.inf]
+        integrand = lambda z: z**2 * mpmath.exp(-z**2 / (2 * s2)) / (4 * mpmath.cosh(z / 2) ** 2)  # noqa: E731
+        return 2 * mpmath.quad(integrand, points) / mpmath.sqrt(2 * mpmath.pi * s2)
 
 
 class SigmoidSlopeMoment(sp.Function):
@@ -180,13 +237,7 @@ class SigmoidSlopeMoment(sp.Function):
         arg = self.args[0].evalf(prec)
         if not arg.is_Number:
             return None
-        with mpmath.workprec(prec + 20):
-            s2 = arg._to_mpmath(prec + 20)
-            sd = mpmath.sqrt(s2)
-            points = sorted({mpmath.mpf(0), sd, 4 * sd, 12 * sd, mpmath.mpf(2), mpmath.mpf(40)}) + [mpmath.inf]
-            integrand = lambda z: z**2 * mpmath.exp(-z**2 / (2 * s2)) / (4 * mpmath.cosh(z / 2) ** 2)
-            value = 2 * mpmath.quad(integrand, points) / mpmath.sqrt(2 * mpmath.pi * s2)
-        return sp.Expr._from_mpmath(value, prec)
+        return sp.Expr._from_mpmath(_sigmoid_slope_moment(arg._to_mpmath(prec + 20)._mpf_, prec), prec)
 
     def _latex(self, printer, exp=None):
         body = r"\mathbb{E}\left[Z^{2}\sigma'(Z)\right]_{Z\sim\mathcal{N}(0,\,%s)}" % printer._print(self.args[0])
@@ -238,6 +289,31 @@ def inverse_snr_threshold() -> Derivation:
     )
 
 
+@lru_cache(maxsize=256)
+def _top_tail_moment(n: int, m: int, prec: int):
+    """``M(n, m)`` of :class:`TopKTailMoment` at ``prec + 20`` bits (cached)."""
+    with mpmath.workprec(prec + 20):
+        a, b = n - m, m
+        log_norm = mpmath.log(mpmath.beta(a, b))
+
+        def integrand(x):  # Beta(a, b) density at u = Phi(x), times du/dx = phi(x), times h(max(x, 0))
+            lower, upper = mpmath.ncdf(x), mpmath.ncdf(-x)
+            if lower <= 0 or upper <= 0:
+                return mpmath.mpf(0)
+            density = mpmath.exp((a - 1) * mpmath.log(lower) + (b - 1) * mpmath.log(upper) - log_norm)
+            c = max(x, 0)
+            return density * mpmath.npdf(x) * (mpmath.ncdf(-c) + c * mpmath.npdf(c))
+
+        # breakpoints: 0 (the kink of h(max(x, 0))), and the Beta law's mean a/n mapped to x with
+        # its standard deviation (mapped by the local slope of Phi^{-1}) on either side
+        mean = mpmath.mpf(a) / n
+        centre = mpmath.sqrt(2) * mpmath.erfinv(2 * mean - 1)
+        spread = mpmath.sqrt(mpmath.mpf(a) * b / (n * n * (n + 1))) / mpmath.npdf(centre)
+        points = {mpmath.mpf(0)} | {centre + j * spread for j in (-12, -4, 0, 4, 12)}
+        nodes = [-mpmath.inf, *sorted(points), mpmath.inf]
+        return n * mpmath.quad(integrand, nodes, method="gauss-legendre")
+
+
 class TopKTailMoment(sp.Function):
     """``E[sum_{r=1}^{m} ReLU(X_(r))^2]``: the kept second moment of the ``m`` largest of ``n`` i.i.d.
     standard normals (``X_(1) >= X_(2) >= ...``), arguments ``(n, m)``.
@@ -265,28 +341,7 @@ class TopKTailMoment(sp.Function):
         n, m = (arg.evalf(prec) for arg in self.args)
         if not (n.is_Number and m.is_Number):
             return None
-        with mpmath.workprec(prec + 20):
-            n, m = int(n), int(m)
-            a, b = n - m, m
-            log_norm = mpmath.log(mpmath.beta(a, b))
-
-            def integrand(x):  # Beta(a, b) density at u = Phi(x), times du/dx = phi(x), times h(max(x, 0))
-                lower, upper = mpmath.ncdf(x), mpmath.ncdf(-x)
-                if lower <= 0 or upper <= 0:
-                    return mpmath.mpf(0)
-                density = mpmath.exp((a - 1) * mpmath.log(lower) + (b - 1) * mpmath.log(upper) - log_norm)
-                c = max(x, 0)
-                return density * mpmath.npdf(x) * (mpmath.ncdf(-c) + c * mpmath.npdf(c))
-
-            # breakpoints: 0 (the kink of h(max(x, 0))), and the Beta law's mean a/n mapped to x with
-            # its standard deviation (mapped by the local slope of Phi^{-1}) on either side
-            mean = mpmath.mpf(a) / n
-            centre = mpmath.sqrt(2) * mpmath.erfinv(2 * mean - 1)
-            spread = mpmath.sqrt(mpmath.mpf(a) * b / (n * n * (n + 1))) / mpmath.npdf(centre)
-            points = {mpmath.mpf(0)} | {centre + j * spread for j in (-12, -4, 0, 4, 12)}
-            nodes = [-mpmath.inf, *sorted(points), mpmath.inf]
-            value = n * mpmath.quad(integrand, nodes, method="gauss-legendre")
-        return sp.Expr._from_mpmath(value, prec)
+        return sp.Expr._from_mpmath(_top_tail_moment(int(n), int(m), prec), prec)
 
     def _latex(self, printer, exp=None):
         body = r"M_{%s}\!\left(%s\right)" % (printer._print(self.args[1]), printer._print(self.args[0]))
