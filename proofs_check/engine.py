@@ -7,8 +7,9 @@ Rules (docs/explanation.md gives the reasoning):
 * asymptotic: pass iff ``|measured - predicted| <= Z * SE + bound + atol``, where ``measured`` is the
   numeric side's extrapolation to the limit and ``bound`` a finite-size bound from theory derived
   without the prediction; the claim's derivation (a sympy limit) verifies;
-* a non-finite estimate or SE, or an effective sample size below :data:`MIN_ESS`, is an *error*,
-  which fails the check: NaN is never a pass;
+* a non-finite estimate or SE, an effective sample size below :data:`MIN_ESS`, or a statistical or
+  asymptotic estimate with standard error 0 (a "simulation" that re-evaluates a closed form) is an
+  *error*, which fails the check: NaN is never a pass;
 * at every grid point each applicable negative control must be *rejected* by the same rule, or the
   point fails for lack of power. A control whose wrong value equals the prediction at that point
   (a slip that changes nothing there) is not applicable.
@@ -199,6 +200,9 @@ def _compare(claim: Claim, predicted: float, est: Estimate, params) -> tuple[str
         return ERROR, None, math.nan, "non-finite estimate, SE or prediction"
     if est.ess is not None and est.ess < MIN_ESS:
         return ERROR, None, math.nan, f"effective sample size {est.ess:.1f} < {MIN_ESS:g}: estimate unreliable"
+    if claim.kind is not Kind.IDENTITY and not est.standard_error > 0:
+        return ERROR, None, math.nan, ("standard error 0: a statistical estimate without sampling variance "
+                                       "re-evaluates a closed form instead of simulating it")
     diff = abs(est.estimate - predicted)
     se = est.standard_error
     if claim.kind is Kind.IDENTITY:

@@ -276,3 +276,11 @@ def test_a_point_that_cannot_reach_its_resolution_target_is_underpowered():
     assert result.verdict == UNDERPOWERED and "misses the 2% target" in result.message
     narrow = dataclasses.replace(claim, bound=lambda p: 0.01)
     assert check_point(narrow, {"n": 1}, seed=0, mode="default").verdict == PASS
+
+
+def test_a_statistical_estimate_with_zero_standard_error_is_an_error():
+    """A statistical 'simulation' with no sampling variance (e.g. the zero-variance importance proposal, which
+    returns the closed form) is an error, not a pass: the check would put nothing at risk."""
+    claim = _fake_claim(lambda rng, n: Estimate(1.0, 0.0, 100))
+    result = check_point(claim, {"n": 1}, seed=0)
+    assert result.verdict == ERROR and "standard error 0" in result.message
