@@ -205,6 +205,13 @@ def test_vertex_reducer_recovers_a_known_parabola():
     assert est.standard_error < 1e-3
 
 
+def test_typical_exponent_is_the_conditional_at_typical_norms():
+    """The exponent 2 d_k (1 - tau)/tau^2 used by the plug-in controls is log of the conditional value per pair
+    at ||k_i||^2 = d_k, ||v_i||^2 = d_v."""
+    per_pair = th.inverse_snr_exp().result.subs({th.key_norm2: th.d_k, th.value_norm2: th.d_v}) / (th.N - 1)
+    assert th.sp.simplify(th.sp.expand_log(th.sp.log(per_pair), force=True) - th.exp_typical_exponent()) == 0
+
+
 @pytest.mark.parametrize("d_min, d_max, rho", [(4, 28, 0.1), (8, 64, 1e-3), (12, 96, 1e-5), (16, 40, 2.0)])
 def test_slope_with_stored_pair_matches_numpy(d_min, d_max, rho):
     """The near-miss control's exact finite-size slope of log(1 + rho e^{d/2}) agrees with numpy's polyfit."""
