@@ -171,13 +171,11 @@ def exp_log_crosstalk() -> Derivation:
     (Gaussian MGF, by ``sympy.stats``) and ``kappa(k_i, k_i)^2 = exp(2 ||k_i||^2 / tau)``: the log is
     ``2 ||k_i||^2 (sigma^2/tau^2 - 1/tau)``, a parabola in ``u = 1/tau`` (``sigma^2 = key_var``).
     """
-    moment = sp.Symbol(r"\mathbb{E}[\kappa^2(k_j,k_i)\mid k_i]", positive=True)
-    mgf = E(sp.exp(2 * Normal("Z", 0, sp.sqrt(key_var * key_norm2)) / tau))
     return (
-        Derivation("log per-pair crosstalk of the exp kernel", sp.log(moment) - 2 * sp.log(kernel_ii),
+        Derivation("log per-pair crosstalk of the exp kernel", sp.log(E_kernel2) - 2 * sp.log(kernel_ii),
                    lhs=sp.Symbol(r"\log(\mathbb{E}[\kappa^2\mid k_i]/\kappa_{ii}^2)"))
-        .substitute(moment, sp.exp(2 * key_var * key_norm2 / tau**2),
-                    "Gaussian MGF: k_j^T k_i ~ N(0, sigma^2 ||k_i||^2)", proof=mgf)
+        .substitute(E_kernel2, sp.exp(2 * key_var * key_norm2 / tau**2),
+                    "Gaussian MGF: k_j^T k_i ~ N(0, sigma^2 ||k_i||^2)", proof=_exp_mgf().subs(_a, key_var * key_norm2))
         .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
                     proof=sp.exp(key_norm2 / tau))
         .step(2 * key_norm2 * (key_var / tau**2 - 1 / tau), "log exp, collect")
