@@ -102,8 +102,8 @@ def tilted_exp_terms(rng, a: np.ndarray, m: int, tilt: np.ndarray) -> np.ndarray
     return (a - shift)[:, None] * z + 0.5 * (shift * shift)[:, None]
 
 
-def chi2_tilt(b: float, dof: float, target: float = TILT_TARGET) -> float:
-    """Scale ``theta`` of the proposal ``Gamma(dof/2, theta)`` for the integrand ``exp(b X)``, ``X ~ chi^2(dof)``, ``b < 1/2``.
+def chi2_tilt(b: float, dof: float, target: float = STORED_KEY_TILT_TARGET) -> float:
+    """Scale ``theta`` of the proposal ``Gamma(dof/2, theta)`` for ``exp(b X)``, ``X ~ chi^2(dof)``, ``b < 1/2``.
 
     With ``r = theta (1 - 2b)/2`` the weighted term has ``1 + RV = (r^2/(2r - 1))^{dof/2}`` (``r > 1/2``;
     infinite otherwise), which is 1 at the full tilt ``r = 1``. Plain sampling is ``theta = 2``, i.e.
@@ -126,8 +126,8 @@ def chi2_tilt(b: float, dof: float, target: float = TILT_TARGET) -> float:
 
 
 def _tilted_chi2(rng, b: float, dof: int, size: int, *, plain: bool = False):
-    """``X ~ Gamma(dof/2, theta)`` (``theta`` from :func:`chi2_tilt`, or 2 if ``plain``) and ``log w(X)`` for ``chi^2(dof)``."""
-    theta = 2.0 if plain else chi2_tilt(b, dof, STORED_KEY_TILT_TARGET)
+    """``X ~ Gamma(dof/2, theta)`` (``theta`` of :func:`chi2_tilt`, 2 if ``plain``), ``log w`` for ``chi^2(dof)``."""
+    theta = 2.0 if plain else chi2_tilt(b, dof)
     x = rng.gamma(0.5 * dof, theta, size=size)
     return x, 0.5 * dof * math.log(theta / 2.0) + x * (1.0 / theta - 0.5)
 
@@ -227,7 +227,7 @@ def _ratio_readout_reduce(columns, **_) -> Estimate:
 @monte_carlo(_ratio_readout_reduce)
 def measure_exp_ratio_readout(rng, *, N: int, d_k: int, d_v: int, tau: float, trials: int = 4000, batch: int = 256,
                               variant=None) -> dict:
-    """``E||r||^2 / E[c^2 ||v_i||^2]`` by the full read-out with all pairs Gaussian (query ``k_i``, stored pair ``i = 0``).
+    """``E||r||^2 / E[c^2 ||v_i||^2]`` by the full read-out, all pairs Gaussian (query ``k_i``, stored pair ``i = 0``).
 
     Columns per trial: ``noise = ||sum_{j != i} w_j v_j||^2`` and ``signal = w_i^2 ||v_i||^2``, with ``w_j =
     exp(k_j^T k_i / tau)``. Variant ``"softmax"`` divides every weight by ``Z = sum_j w_j`` first: the
@@ -457,7 +457,7 @@ def _slope_reduce(columns, *, d_min, d_max, rho, **_) -> Estimate:
 @monte_carlo(_slope_reduce)
 def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trials: int = 200,
                                keys_per_trial: int = 64, variant=None) -> dict:
-    """Per-pair crosstalk ``g(d) = E[kappa^2 | k_i] / kappa(k_i, k_i)^2`` at a typical pair, ``tau = 2``, for each ``d``.
+    """Per-pair crosstalk ``g(d) = E[kappa^2 | k_i] / kappa(k_i, k_i)^2`` at a typical pair, ``tau = 2``, each ``d``.
 
     ``||k_i||^2 = d``, ``||v_i||^2 = d_v`` (the value factor is 1), so ``g = E exp(sqrt(d) z) / e^d``, estimated
     from ``keys_per_trial`` partially tilted draws (independent across ``d``). The capacity in other pairs
