@@ -238,3 +238,21 @@ def test_ratio_estimand_tilted_beats_naive():
     naive = num.measure_inverse_snr_exp_ratio(np.random.default_rng(4), N=100, d_k=8, d_v=8, tau=6.0, trials=4000,
                                               variant="naive")
     assert tilted.ess > 3 * naive.ess
+
+
+@pytest.mark.parametrize("claim_id", STATISTICAL)
+def test_a_near_miss_control_applies_at_every_default_point(claim_id):
+    """Each default point has a near-miss control (a few per cent from the prediction) that the engine will apply."""
+    from proofs_check.engine import _same_value
+
+    claim = get_claim(claim_id)
+    for params in claim.grids["default"]:
+        predicted = evaluate(claim.predicted_expr(), params)
+        gaps = []
+        for control in claim.negative_controls:
+            if not control.near_miss or (control.applies_when and not control.applies_when.holds(params)):
+                continue
+            wrong = evaluate(control.prediction(), params)
+            if not _same_value(wrong, predicted):
+                gaps.append(abs(wrong / predicted - 1))
+        assert gaps and min(gaps) < 0.15, (claim_id, params, gaps)
