@@ -233,7 +233,8 @@ def _kwargs(claim: Claim, params, variant=None) -> dict:
 
 
 def _same_value(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+    """Equal up to float rounding, relative to the values (predictions can be 1e-12 and smaller)."""
+    return abs(a - b) <= 1e-12 * max(abs(a), abs(b)) or a == b
 
 
 def _separation(gap: float, se: float) -> float | None:

@@ -46,6 +46,7 @@ __all__ = [
     "capacity_poly_exponent_finite_size",
     "capacity_poly_slope_with_query",
     "double_factorial_odd",
+    "exp_log_crosstalk",
     "exp_typical_exponent",
     "exp_typical_optimum",
     "feature_map_dimension",
@@ -59,6 +60,7 @@ __all__ = [
     "inverse_snr_poly",
     "inverse_snr_relu",
     "inverse_snr_value_mean",
+    "key_var",
     "normalization_invariance",
     "poly_feature_map",
     "taylor_remainder_bound",
@@ -76,6 +78,7 @@ E_kernel2 = sp.Symbol(r"\mathbb{E}[\kappa^2(k_j,k_i)\mid k_i]", positive=True)
 E_kernel = sp.Symbol(r"\mathbb{E}[\kappa(k_j,k_i)\mid k_i]", positive=True)
 kernel_ii = sp.Symbol(r"\kappa(k_i,k_i)", positive=True)
 value_mean_norm2 = sp.Symbol("mu_norm2", nonnegative=True)  # ||mu||^2 of the value mean
+key_var = sp.Symbol("key_var", positive=True)  # per-coordinate variance sigma^2 of the keys (1 in the paper)
 
 _a = sp.Symbol("a", positive=True)  # variance of the projection k_j^T k_i given k_i
 _z = sp.Symbol("z", real=True)
@@ -167,21 +170,45 @@ def exp_typical_exponent() -> sp.Expr:
 
 
 @cache
-def exp_typical_optimum() -> Derivation:
-    """``argmin_tau 2 d_k (1-tau)/tau^2 = 2`` with minimum ``-d_k/2``: the chain ends in ``tau* = 2``.
+def exp_log_crosstalk() -> Derivation:
+    """Log of the per-pair crosstalk ``E[kappa^2 | k_i] / kappa(k_i, k_i)^2`` for keys ``N(0, sigma^2 I)``.
 
-    The stationarity equation is solved by sympy; the second derivative at ``tau = 2`` is
-    ``d_k / 4 > 0`` (side condition), so it is the minimum over ``tau > 0``.
+    Given ``k_i``, ``k_j^T k_i ~ N(0, sigma^2 ||k_i||^2)``, so ``E exp(2 k_j^T k_i / tau) = exp(2 sigma^2 ||k_i||^2 / tau^2)``
+    (Gaussian MGF, by ``sympy.stats``) and ``kappa(k_i, k_i)^2 = exp(2 ||k_i||^2 / tau)``: the log is
+    ``2 ||k_i||^2 (sigma^2/tau^2 - 1/tau)``, a parabola in ``u = 1/tau`` (``sigma^2 = key_var``).
     """
-    f = exp_typical_exponent()
-    stationary = sp.solve(sp.diff(f, tau), tau)
-    second = sp.diff(f, tau, 2).subs(tau, 2)
     return (
-        Derivation("optimal temperature at typical keys", sp.Matrix(stationary),
-                   lhs=sp.Symbol(r"\arg\min_\tau 2 d_k (1-\tau)/\tau^2"))
-        .step(sp.Matrix([2]), "the only stationary point of 2 d_k (1 - tau)/tau^2 (tau > 0)",
-              check=second - d_k / 4)
-        .step(sp.Matrix([2]), "its value there is -d_k/2", check=f.subs(tau, 2) + d_k / 2)
+        Derivation("log per-pair crosstalk of the exp kernel", sp.log(E_kernel2) - 2 * sp.log(kernel_ii),
+                   lhs=sp.Symbol(r"\log(\mathbb{E}[\kappa^2\mid k_i]/\kappa_{ii}^2)"))
+        .substitute(E_kernel2, sp.exp(2 * key_var * key_norm2 / tau**2),
+                    "Gaussian MGF: k_j^T k_i ~ N(0, sigma^2 ||k_i||^2)", proof=_exp_mgf().subs(_a, key_var * key_norm2))
+        .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
+                    proof=sp.exp(key_norm2 / tau))
+        .step(2 * key_norm2 * (key_var / tau**2 - 1 / tau), "log exp, collect")
+    )
+
+
+@cache
+def exp_typical_optimum() -> Derivation:
+    """``argmin_tau`` of the exp-kernel SNR^{-1} for keys ``N(0, sigma^2 I)``: ``tau* = 2 sigma^2`` (2 for unit variance).
+
+    Only the per-pair crosstalk depends on ``tau`` (:func:`exp_log_crosstalk`); its stationarity equation
+    is solved by sympy. The side conditions: the second derivative at ``tau* = 2 sigma^2`` is
+    ``||k_i||^2/(4 sigma^6) > 0`` (a minimum over ``tau > 0``), the minimum value is ``-||k_i||^2/(2 sigma^2)``
+    (``-d_k/2`` at a typical unit-variance key), and ``tau*`` does not depend on ``||k_i||``.
+    """
+    f = exp_log_crosstalk().result
+    stationary = sp.solve(sp.diff(f, tau), tau)
+    optimum = 2 * key_var
+    second = sp.diff(f, tau, 2).subs(tau, optimum)
+    return (
+        Derivation("optimal temperature of the exp kernel", sp.Matrix(stationary),
+                   lhs=sp.Symbol(r"\arg\min_\tau \mathrm{SNR}^{-1}_{\exp}"))
+        .step(sp.Matrix([optimum]), "the only stationary point over tau > 0; a minimum",
+              check=second - key_norm2 / (4 * key_var**3))
+        .step(sp.Matrix([optimum]), "its value is -||k_i||^2/(2 sigma^2), i.e. -d_k/2 at a typical unit-variance key",
+              check=sp.Matrix([f.subs(tau, optimum) + key_norm2 / (2 * key_var),
+                               f.subs({tau: 2, key_var: 1, key_norm2: d_k}) + d_k / 2]))
     )
 
 
@@ -192,7 +219,8 @@ def inverse_snr_exp_typical() -> Derivation:
     return (
         Derivation("exp kernel at typical keys, tau = 2", conditional.subs({key_norm2: d_k, value_norm2: d_v}),
                    lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\exp}(\tau)"))
-        .substitute(tau, 2, "the optimal temperature tau* = 2", proof=exp_typical_optimum().result[0])
+        .substitute(tau, 2, "the optimal temperature tau* = 2 (unit-variance keys)",
+                    proof=exp_typical_optimum().result[0].subs(key_var, 1))
         .step((N - 1) * sp.exp(-d_k / 2), "2 d_k (1 - 2)/4 = -d_k/2")
     )
 
@@ -307,13 +335,19 @@ def capacity_exp() -> sp.Expr:
 
 @cache
 def capacity_exp_slope() -> Derivation:
-    """The slope ``d log N* / d d_k`` of the exp-kernel capacity (tau = 2) tends to ``1/2``."""
+    """Capacity in other pairs at ``tau = 2``, typical pair: ``N* - 1 = rho / g``, ``g = e^{-d_k/2}``, slope exactly 1/2.
+
+    ``g`` is the per-pair crosstalk ``SNR^{-1}/(N - 1)`` of :func:`inverse_snr_exp_typical`. ``log(rho/g) =
+    log rho + d_k/2`` is linear in ``d_k``, so its derivative, and the least-squares slope of exact
+    values over any grid of ``d_k``, is exactly ``1/2`` at every finite size (``N* = 1 + rho e^{d_k/2}``
+    itself only tends to that slope: :func:`capacity_exp_slope_finite_size`).
+    """
     x = sp.Symbol("x", positive=True)
-    local = sp.diff(sp.log(capacity_exp().subs(d_k, x)), x)
+    per_pair = (inverse_snr_exp_typical().result / (N - 1)).subs(d_k, x)
     return (
-        Derivation("log-capacity slope of the exp kernel", sp.Limit(local, x, sp.oo),
-                   lhs=sp.Symbol(r"\lim_{d_k\to\infty} d\log N^*/d d_k"))
-        .step(sp.Rational(1, 2), "N* = 1 + rho e^{d_k/2}")
+        Derivation("log-capacity slope of the exp kernel", sp.diff(sp.log(rho / per_pair), x),
+                   lhs=sp.Symbol(r"d\log(N^*-1)/d d_k"))
+        .step(sp.Rational(1, 2), "log(rho/g) = log rho + d_k/2")
     )
 
 
@@ -348,10 +382,26 @@ class capacity_poly_slope_with_query(sp.Function):
         return None
 
 
-def capacity_exp_slope_finite_size(dims, target: float) -> float:
-    """Exact OLS slope of ``log N*`` on ``d_k`` over ``dims`` for ``N* = 1 + rho e^{d_k/2}``."""
-    cap = capacity_exp().subs(rho, sp.nsimplify(target))
-    return _ols_slope([sp.Integer(int(x)) for x in dims], [sp.log(cap.subs(d_k, int(x))) for x in dims])
+class capacity_exp_slope_finite_size(sp.Function):
+    """Exact OLS slope of ``log N* = log(1 + rho e^{d/2})`` on ``d = d_min, d_min + 4, ..., <= d_max``.
+
+    The stored pair counted in the capacity (``N*`` rather than ``N* - 1``) bends the slope below the
+    other-pairs slope ``1/2`` of :func:`capacity_exp_slope`; explicit (a finite sum of logs) once
+    ``d_min``, ``d_max`` are integers and ``rho`` a number.
+
+    >>> float(capacity_exp_slope_finite_size(4, 28, sp.Rational(1, 10)))  # doctest: +ELLIPSIS
+    0.47385...
+    """
+
+    @classmethod
+    def eval(cls, d_min, d_max, rho_):
+        if d_min.is_Integer and d_max.is_Integer and rho_.is_Number:
+            dims = [sp.Integer(x) for x in range(int(d_min), int(d_max) + 1, 4)]
+            cap = capacity_exp().subs(rho, rho_)
+            ys = [sp.log(cap.subs(d_k, x)) for x in dims]
+            xbar = sum(dims) / len(dims)
+            return sum((x - xbar) * y for x, y in zip(dims, ys)) / sum((x - xbar) ** 2 for x in dims)
+        return None
 
 
 def feature_map_dimension() -> sp.Expr:

@@ -23,6 +23,8 @@ LATEX_NAMES = {
     key_norm2: r"\|k_i\|^2",
     value_norm2: r"\|v_i\|^2",
 }
+# symbols defined in the topic modules, named here by their sympy name (the key variance sigma^2 of theory.kernels)
+LATEX_NAMES_BY_NAME = {"key_var": r"\sigma^2"}
 
 
 def latex(expr) -> str:
@@ -33,6 +35,8 @@ def latex(expr) -> str:
     """
     expr = sp.sympify(expr)
     names = dict(LATEX_NAMES)
+    names.update({s: LATEX_NAMES_BY_NAME[s.name] for s in expr.free_symbols
+                  if isinstance(s, sp.Symbol) and s.name in LATEX_NAMES_BY_NAME})
     # a symbol named in LaTeX (e.g. the placeholder ``\|K K^\top\|_F^2``) is printed as written:
     # sympy would otherwise read its ``_`` and ``^`` as subscripts
     names.update({s: s.name for s in expr.free_symbols if isinstance(s, sp.Symbol) and "\\" in s.name})
