@@ -316,11 +316,37 @@ def _ratio_through_memory(rng, trials: int, N: int, d_k: int, d_v: int, unit_key
     return {"noise": noise, "signal": signal}
 
 
-def _ratio_reduced(rng, trials: int, N: int, d_k: int, d_v: int) -> dict:
-    """Per trial, one Gaussian query: ``E_V ||r||^2 = d_v ||k_i||^2 sum_j z_j^2`` and ``E_V c^2 ||v_i||^2 = d_v ||k_i||^4``."""
-    kk = _sum_of_squares(rng, trials, d_k)
-    scores2 = kk * _sum_of_squares(rng, trials, N - 1)
-    return {"noise": d_v * scores2, "signal": d_v * kk**2}
+def _ratio_reduced(rng, trials: int, N: int, d_k: int, d_v: int, scales=(1,)) -> dict:
+    """Reduced ratio-estimand trials (one Gaussian query each, by R1 and R2) at every size ``(s N, s d_k)``.
+
+    Per trial and size: ``noise_s = E_V ||r||^2 = d_v ||k_i||^2 sum_j z_j^2`` over the ``s N - 1`` other
+    pairs and ``signal_s = E_V c^2 ||v_i||^2 = d_v ||k_i||^4``, ``||k_i||^2`` the sum of ``s d_k`` squared
+    normals. With several sizes, one trial draws the largest size once and size ``s`` uses the first
+    ``s d_k`` key coordinates and the first ``s N - 1`` normals: each size keeps its own law (a prefix of
+    i.i.d. normals is i.i.d.), and the sizes become positively correlated (common random numbers),
+    which the alternating extrapolation weights of :func:`measure_inverse_snr_ratio_limit` exploit.
+    """
+    s_max = max(scales)
+    out = {f"{name}_{s}": np.empty(trials) for name in ("noise", "signal") for s in scales}
+    rows_per_block = max(1, BLOCK_NUMBERS // (s_max * (d_k + N)))
+    for start in range(0, trials, rows_per_block):
+        n = min(rows_per_block, trials - start)
+        key = _nested_sums_of_squares(rng.standard_normal((n, s_max * d_k)), [s * d_k for s in scales])
+        others = _nested_sums_of_squares(rng.standard_normal((n, s_max * N - 1)), [s * N - 1 for s in scales])
+        for kk, z2, s in zip(key, others, scales):
+            out[f"noise_{s}"][start:start + n] = d_v * kk * z2
+            out[f"signal_{s}"][start:start + n] = d_v * kk**2
+    return out
+
+
+def _nested_sums_of_squares(z: np.ndarray, ends) -> list[np.ndarray]:
+    """Per row, ``sum_{c < e} z_c^2`` for each ``e`` in the increasing ``ends`` (prefix sums at those columns)."""
+    sums, total, begin = [], np.zeros(z.shape[0]), 0
+    for end in ends:
+        total = total + np.einsum("ij,ij->i", z[:, begin:end], z[:, begin:end])
+        sums.append(total)
+        begin = end
+    return sums
 
 
 @monte_carlo(_ratio_reducer({
@@ -336,7 +362,8 @@ def measure_inverse_snr_ratio(rng, *, N: int, d_k: int, d_v: int, trials: int = 
     """
     _check_route(route)
     if route == "reduced":
-        return _ratio_reduced(rng, trials, N, d_k, d_v)
+        cols = _ratio_reduced(rng, trials, N, d_k, d_v)
+        return {"noise": cols["noise_1"], "signal": cols["signal_1"]}
     return _ratio_through_memory(rng, trials, N, d_k, d_v, unit_keys=False)
 
 
@@ -394,37 +421,6 @@ def _extrapolated_ratio(columns, *, d_k: int, route: str = "reduced", **_) -> Es
     return Estimate(float(value), se, int(n), None, method, at_scale)
 
 
-def _nested_ratio_reduced(rng, trials: int, N: int, d_k: int, d_v: int) -> dict:
-    """Reduced ratio-estimand trials at every size ``(s N, s d_k)``, coupled as nested prefixes of one draw.
-
-    One trial draws the ``s_max d_k`` key coordinates of the query and the ``s_max N - 1`` normals of
-    (R2) once; size ``s`` uses the first ``s d_k`` and the first ``s N - 1`` of them. Each size keeps its
-    own law (a prefix of i.i.d. normals is i.i.d.), the sizes become positively correlated (common
-    random numbers), and the alternating extrapolation weights then cancel most of the shared noise.
-    """
-    s_max = max(LIMIT_SCALES)
-    out = {f"{name}_{s}": np.empty(trials) for name in ("noise", "signal") for s in LIMIT_SCALES}
-    rows_per_block = max(1, BLOCK_NUMBERS // (s_max * (d_k + N)))
-    for start in range(0, trials, rows_per_block):
-        n = min(rows_per_block, trials - start)
-        key = _nested_sums_of_squares(rng.standard_normal((n, s_max * d_k)), [s * d_k for s in LIMIT_SCALES])
-        others = _nested_sums_of_squares(rng.standard_normal((n, s_max * N - 1)), [s * N - 1 for s in LIMIT_SCALES])
-        for kk, z2, s in zip(key, others, LIMIT_SCALES):
-            out[f"noise_{s}"][start:start + n] = d_v * kk * z2
-            out[f"signal_{s}"][start:start + n] = d_v * kk**2
-    return out
-
-
-def _nested_sums_of_squares(z: np.ndarray, ends) -> list[np.ndarray]:
-    """Per row, ``sum_{c < e} z_c^2`` for each ``e`` in the increasing ``ends`` (prefix sums at those columns)."""
-    sums, total, begin = [], np.zeros(z.shape[0]), 0
-    for end in ends:
-        total = total + np.einsum("ij,ij->i", z[:, begin:end], z[:, begin:end])
-        sums.append(total)
-        begin = end
-    return sums
-
-
 @monte_carlo(_extrapolated_ratio)
 def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, trials: int = 200,
                                     route: str = "reduced") -> dict:
@@ -432,14 +428,14 @@ def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, tria
 
     Per trial, the ratio estimand's noise and signal at ``(s N, s d_k)`` for ``s`` in :data:`LIMIT_SCALES`
     (columns ``noise_s``, ``signal_s``): reduced route by (R1, R2) with the sizes coupled as nested
-    prefixes (:func:`_nested_ratio_reduced`); memory route by :func:`measure_inverse_snr_ratio`'s memory
+    prefixes (:func:`_ratio_reduced`); memory route by :func:`measure_inverse_snr_ratio`'s memory
     read-out, independently at each size. The reducer extrapolates the three ratios to ``x = 1/d_k = 0``
     through the quadratic in ``x`` (Lagrange weights 1/3, -2, 8/3): a finite-size value
     ``R_0 + R_1 x + R_2 x^2 + O(x^3)`` leaves an ``O(x^3)`` bias. ``d_v`` only matters to the memory route.
     """
     _check_route(route)
     if route == "reduced":
-        return _nested_ratio_reduced(rng, trials, N, d_k, d_v)
+        return _ratio_reduced(rng, trials, N, d_k, d_v, LIMIT_SCALES)
     out = {}
     for s in LIMIT_SCALES:
         cols = measure_inverse_snr_ratio.simulate(rng, N=s * N, d_k=s * d_k, d_v=d_v, trials=trials, route=route)

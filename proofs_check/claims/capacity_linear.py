@@ -78,7 +78,8 @@ register(Claim(
         quantity="E_{k_j, v_j, j != i} ||r||^2 / (c^2 ||v_i||^2), c = ||k_i||^2 (the paper's definition)",
         distributions=_GAUSS,
         conditioning="conditional on (k_i, v_i) with ||k_i||^2 = key_norm2, ||v_i||^2 = value_norm2",
-        notes="Typical norms are key_norm2 = d_k and value_norm2 = d_v, where the value is (N - 1)/d_k. "
+        notes="Typical norms are key_norm2 = d_k and value_norm2 = d_v, where the value is (N - 1)/d_k; grid "
+              "points set both norms off their typical values, so a formula blind to either fails. "
               "Simulated through the scores k_j^T k_i ~ N(0, ||k_i||^2) with the values integrated out; the "
               "memory read-out route is checked against it in tests/test_linear_memory.py.",
     ),
@@ -90,14 +91,14 @@ register(Claim(
     measure=num.measure_inverse_snr_conditional,
     trials=_BATCHES,
     grids={
-        "quick": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 4.0},
-                  {"N": 33, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 8.0}),
-        "default": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 4.0},
-                    {"N": 65, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 8.0},
-                    {"N": 257, "d_k": 64, "d_v": 64, "key_norm2": 32.0, "value_norm2": 64.0}),
-        "full": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 4.0},
-                 {"N": 257, "d_k": 64, "d_v": 64, "key_norm2": 32.0, "value_norm2": 64.0},
-                 {"N": 1025, "d_k": 256, "d_v": 256, "key_norm2": 128.0, "value_norm2": 256.0}),
+        "quick": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 6.0},
+                  {"N": 33, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 12.0}),
+        "default": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 6.0},
+                    {"N": 65, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 12.0},
+                    {"N": 257, "d_k": 64, "d_v": 64, "key_norm2": 32.0, "value_norm2": 48.0}),
+        "full": ({"N": 9, "d_k": 4, "d_v": 4, "key_norm2": 2.0, "value_norm2": 6.0},
+                 {"N": 257, "d_k": 64, "d_v": 64, "key_norm2": 32.0, "value_norm2": 48.0},
+                 {"N": 1025, "d_k": 256, "d_v": 256, "key_norm2": 128.0, "value_norm2": 384.0}),
     },
     negative_controls=(
         NegativeControl("N_not_N_minus_1", "N d_v/(||k_i||^2 ||v_i||^2): the query's own pair counted as noise",
@@ -109,7 +110,7 @@ register(Claim(
         NegativeControl("no_value_dim", "(N - 1)/(||k_i||^2 ||v_i||^2): the factor d_v dropped",
                         prediction=lambda: (N - 1) / (key_norm2 * value_norm2)),
     ),
-    strategy=_norm_caps(0.5, 1.0),
+    strategy=_norm_caps(0.5, 1.5),
 ))
 
 register(Claim(
