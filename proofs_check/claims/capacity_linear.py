@@ -133,10 +133,10 @@ register(Claim(
     derivation=th.inverse_snr_mean,
     symbol=r"\mathbb{E}_{k_i,v_i}\,\mathrm{SNR}^{-1}_{\mathrm{cond}}",
     measure=num.measure_inverse_snr_mean,
-    trials=_BATCHES,
+    trials={"quick": 4000, "default": 8000, "full": 16000},  # 1/chi^2 tails: a larger quick pilot
     grids={
-        "quick": ({"N": 17, "d_k": 10, "d_v": 16}, {"N": 33, "d_k": 32, "d_v": 12}),
-        "default": ({"N": 17, "d_k": 10, "d_v": 16}, {"N": 33, "d_k": 32, "d_v": 12},
+        "quick": ({"N": 17, "d_k": 10, "d_v": 16}, {"N": 33, "d_k": 32, "d_v": 24}),
+        "default": ({"N": 17, "d_k": 10, "d_v": 16}, {"N": 33, "d_k": 32, "d_v": 24},
                     {"N": 65, "d_k": 64, "d_v": 48}),
         "full": ({"N": 17, "d_k": 10, "d_v": 16}, {"N": 65, "d_k": 64, "d_v": 48}, {"N": 257, "d_k": 128, "d_v": 64}),
     },
@@ -270,9 +270,9 @@ register(Claim(
     measure=num.measure_inverse_snr_ratio_limit,
     trials=_BATCHES,
     grids={
-        "quick": ({"N": 8, "d_k": 32}, {"N": 16, "d_k": 8}),
-        "default": ({"N": 8, "d_k": 32}, {"N": 16, "d_k": 16}, {"N": 64, "d_k": 16}),
-        "full": ({"N": 8, "d_k": 32}, {"N": 64, "d_k": 16}, {"N": 256, "d_k": 32}),
+        "quick": ({"N": 8, "d_k": 32}, {"N": 32, "d_k": 32}),
+        "default": ({"N": 8, "d_k": 32}, {"N": 32, "d_k": 32}, {"N": 128, "d_k": 32}),
+        "full": ({"N": 8, "d_k": 32}, {"N": 128, "d_k": 32}, {"N": 256, "d_k": 64}),
     },
     negative_controls=(
         NegativeControl("largest_size_as_limit", "(4N - 1)/(4 d_k + 2): the limit read off the largest size "
