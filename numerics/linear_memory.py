@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import (Estimate, check_variant, exact_value, mean_estimate, monte_carlo, ols_slope, ratio_of_means,
-                               rows)
+from numerics.estimate import (Estimate, check_variant, exact_value, mean_estimate, monte_carlo, ols_slope,
+                               ratio_of_means, rows)
 
 __all__ = [
     "BLOCK_NUMBERS",
@@ -234,13 +234,15 @@ def _crosstalk_through_memory(K: np.ndarray, V: np.ndarray, i: int) -> tuple[np.
     return retrieve(build_memory(K, V), K[i:i + 1])[0] - c * V[i], c
 
 
-def _mean_reducer(methods: dict) -> "callable":
+def _mean_reducer(methods: dict):
+    """Reducer: the mean of column ``y``, with the method text of the route that produced it."""
     def reduce(columns, *, route: str = "reduced", **_) -> Estimate:
         return mean_estimate(columns["y"], method=methods[route])
     return reduce
 
 
-def _ratio_reducer(methods: dict) -> "callable":
+def _ratio_reducer(methods: dict):
+    """Reducer: the ratio of the means of ``noise`` and ``signal`` (delta-method SE), named by route."""
     def reduce(columns, *, route: str = "reduced", **_) -> Estimate:
         return ratio_of_means(columns["noise"], columns["signal"], method=methods[route])
     return reduce

@@ -144,6 +144,18 @@ def test_monte_carlo_is_a_simulation_with_its_own_standard_error(name, params):
     assert 0.35 < pooled.standard_error / a.standard_error < 0.65  # about 1/2
 
 
+@pytest.mark.parametrize("name,params", MC_CASES, ids=[c[0] for c in MC_CASES])
+def test_standard_error_matches_the_spread_of_replicates(name, params):
+    """Each measure's reported SE is its estimator's: over 60 independent replicates the spread of the
+    estimates matches the mean reported SE (within the sampling error of 60 replicates), so an SE that is
+    inflated (a weaker check than reported) or deflated (spurious failures) is caught."""
+    measure = getattr(num, name)
+    runs = [measure(np.random.default_rng(100 + s), trials=400, **params) for s in range(60)]
+    spread = np.std([r.estimate for r in runs], ddof=1)
+    reported = np.mean([r.standard_error for r in runs])
+    assert 0.7 < spread / reported < 1.35, (spread, reported)
+
+
 def test_unknown_route_is_refused():
     """A misspelt route names the allowed ones instead of silently running the reduced simulation."""
     with pytest.raises(ValueError, match="route"):
