@@ -32,18 +32,29 @@ from theory.symbols import N, d_k, d_v, key_norm2, rho, value_norm2
 
 __all__ = [
     "capacity_at_target",
+    "capacity_counting_query",
     "capacity_exponent",
-    "paper_limit",
+    "capacity_mean_estimand",
+    "capacity_ratio_estimand",
+    "capacity_slope_of",
     "crosstalk_decomposition",
+    "d_max",
+    "d_min",
+    "doubling_grid",
+    "grid_log_slope",
     "inverse_snr_conditional",
     "inverse_snr_mean",
     "inverse_snr_paper",
     "inverse_snr_ratio",
     "inverse_snr_sphere",
+    "lagrange_weights_at_zero",
+    "LIMIT_SCALES",
     "memory_accumulation",
     "noise_floor",
     "orthonormal_retrieval",
-    "paper_limit_deviation",
+    "paper_limit",
+    "ratio_at_largest_scale",
+    "ratio_limit_extrapolation_bias",
 ]
 
 # Placeholders for expectations that a derivation replaces by their sympy.stats value.
@@ -214,10 +225,58 @@ def paper_limit() -> Derivation:
     )
 
 
+LIMIT_SCALES = (1, 2, 4)  # sizes (s N, s d_k) whose ratio-estimand values are extrapolated to d_k -> oo
+
+
+def lagrange_weights_at_zero(xs) -> list[sp.Expr]:
+    """Weights ``w`` with ``P(0) = sum_s w_s f(x_s)`` for the polynomial ``P`` interpolating ``f`` at ``xs``.
+
+    ``w_s = prod_{t != s} x_t / (x_t - x_s)`` (Lagrange basis at 0): extrapolation to ``x = 0`` that is
+    exact for polynomials of degree ``len(xs) - 1``.
+
+    >>> lagrange_weights_at_zero([sp.Integer(1), sp.Rational(1, 2), sp.Rational(1, 4)])
+    [1/3, -2, 8/3]
+    """
+    xs = [sp.sympify(x) for x in xs]
+    return [sp.simplify(sp.prod([xt / (xt - xs_) for j, xt in enumerate(xs) if j != i])) for i, xs_ in enumerate(xs)]
+
+
+def _ratio_at_scale(s) -> sp.Expr:
+    """The exact ratio estimand at ``(s N, s d_k)`` (the suite's ``(s N - 1)/(s d_k + 2)``)."""
+    return inverse_snr_ratio().result.subs({N: s * N, d_k: s * d_k}, simultaneous=True)
+
+
 @cache
-def paper_limit_deviation() -> sp.Expr:
-    """Exact finite-size deviation of the ratio estimand from the paper: ``|(N-1)/(d_k+2) - N/d_k|``."""
-    return sp.simplify(inverse_snr_paper() - inverse_snr_ratio().result)  # positive: (d_k + 2N)/(d_k (d_k+2))
+def ratio_limit_extrapolation_bias() -> sp.Expr:
+    """Bias of the quadratic extrapolation in ``1/d_k`` of the exact ratio estimand: the finite-size bound
+    of :func:`paper_limit`'s numeric side, derived from the suite's exact value, not from the paper's.
+
+    ``sum_s w_s R(s N, s d_k) - lim_{t -> oo} R(t N, t d_k)`` with ``s`` in :data:`LIMIT_SCALES`, ``w`` the
+    Lagrange weights at ``x = 0`` through ``x_s = 1/(s d_k)`` and ``R = (N - 1)/(d_k + 2)``. Expanding
+    ``R = (a - x)/(1 + 2x)`` (``a = N/d_k``, ``x = 1/d_k``) in ``x``, the extrapolation cancels the ``x`` and
+    ``x^2`` terms; what remains is ``O(x^3)``.
+
+    >>> ratio_limit_extrapolation_bias()
+    -(2*N + d_k)/(d_k*(d_k + 1)*(d_k + 2)*(2*d_k + 1))
+    """
+    t = sp.Symbol("t", positive=True)
+    weights = lagrange_weights_at_zero([1 / (s * d_k) for s in LIMIT_SCALES])
+    extrapolated = sum(w * _ratio_at_scale(s) for w, s in zip(weights, LIMIT_SCALES))
+    limit = sp.limit(_ratio_at_scale(t), t, sp.oo)
+    return sp.factor(sp.simplify(extrapolated - limit))
+
+
+def ratio_at_largest_scale() -> sp.Expr:
+    """The exact ratio estimand at the largest size of the extrapolation, ``(4N - 1)/(4 d_k + 2)``: the
+    limit as one would read it off the biggest simulation (a near-miss control of :func:`paper_limit`)."""
+    return _ratio_at_scale(max(LIMIT_SCALES))
+
+
+def _capacity_solving(estimand: sp.Expr) -> sp.Expr:
+    """The number ``m = N - 1`` of interfering pairs at which ``estimand`` equals the target ``rho``."""
+    m = sp.Symbol("m", positive=True)  # m = N - 1, the pairs that interfere with the query
+    (solution,) = sp.solve(sp.Eq(estimand.subs(N, m + 1), rho), m)
+    return solution
 
 
 def capacity_at_target() -> sp.Expr:
@@ -226,10 +285,23 @@ def capacity_at_target() -> sp.Expr:
     Solves the conditional estimand at typical norms (``||k_i||^2 = d_k``, ``||v_i||^2 = d_v``),
     ``(N - 1)/d_k = rho``, for ``N - 1``.
     """
-    m = sp.Symbol("m", positive=True)  # m = N - 1, the pairs that interfere with the query
-    typical = inverse_snr_conditional().result.subs({key_norm2: d_k, value_norm2: d_v, N: m + 1})
-    (solution,) = sp.solve(sp.Eq(typical, rho), m)
-    return solution
+    return _capacity_solving(inverse_snr_conditional().result.subs({key_norm2: d_k, value_norm2: d_v}))
+
+
+def capacity_ratio_estimand() -> sp.Expr:
+    """Capacity defined through the ratio-of-expectations estimand instead: ``rho (d_k + 2)`` (a wrong
+    definition for the typical pair, used as a near-miss control of the capacity slope)."""
+    return _capacity_solving(inverse_snr_ratio().result)
+
+
+def capacity_mean_estimand() -> sp.Expr:
+    """Capacity defined through the mean over the stored pair instead: ``rho (d_k - 2)(d_v - 2)/d_v``."""
+    return _capacity_solving(inverse_snr_mean().result)
+
+
+def capacity_counting_query() -> sp.Expr:
+    """Capacity counted as stored pairs ``N`` (the query's own pair included): ``1 + rho d_k``."""
+    return 1 + capacity_at_target()
 
 
 @cache
@@ -242,6 +314,37 @@ def capacity_exponent() -> Derivation:
                    lhs=sp.Symbol(r"d\log C / d\log d_k"))
         .step(sp.Integer(1), "C = rho d_k is proportional to d_k")
     )
+
+
+d_min = sp.Symbol("d_min", positive=True, integer=True)  # the capacity claim's grid, named like its parameters
+d_max = sp.Symbol("d_max", positive=True, integer=True)
+
+
+class grid_log_slope(sp.Function):
+    """Exact OLS slope of ``log C(d)`` on ``log d`` over the doubling grid ``d_min, 2 d_min, ..., <= d_max``.
+
+    ``grid_log_slope(Lambda(d_k, C), d_min, d_max)``: the finite-size slope a fitted exponent measures
+    when the capacity is ``C(d_k)`` (explicit once the grid ends and every parameter of ``C`` are numbers).
+
+    >>> float(grid_log_slope(sp.Lambda(d_k, 3 * d_k), 8, 64))
+    1.0
+    >>> round(float(grid_log_slope(sp.Lambda(d_k, d_k + 2), 8, 64)), 4)
+    0.9085
+    """
+
+    @classmethod
+    def eval(cls, capacity, lo, hi):
+        if not (lo.is_Integer and hi.is_Integer) or capacity.free_symbols:
+            return None
+        xs = [sp.log(sp.Integer(x)) for x in doubling_grid(int(lo), int(hi))]
+        ys = [sp.log(capacity(sp.Integer(x))) for x in doubling_grid(int(lo), int(hi))]
+        xbar, ybar = sum(xs) / len(xs), sum(ys) / len(ys)
+        return sum((x - xbar) * (y - ybar) for x, y in zip(xs, ys)) / sum((x - xbar) ** 2 for x in xs)
+
+
+def capacity_slope_of(capacity: sp.Expr) -> sp.Expr:
+    """The finite-size fitted exponent of a capacity formula over the claim's grid (``d_min``, ``d_max``)."""
+    return grid_log_slope(sp.Lambda(d_k, capacity), d_min, d_max)
 
 
 def doubling_grid(d_min: int, d_max: int) -> list[int]:
