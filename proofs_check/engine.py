@@ -321,10 +321,24 @@ def _planned_point(claim: Claim, params, predicted: float, controls, *, seed: in
 def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str = "default",
                 trials: int | None = None, replicate: int = 0, validate: bool = True) -> PointResult:
     """Measure one regime point (by its plan, for Monte Carlo claims), compare it with theory, and
-    run every applicable negative control."""
+    run every applicable negative control.
+
+    Parameters outside the claim's domain raise :class:`proofs_check.ledger.DomainError`; any other
+    exception raised while measuring or evaluating is the point's *error* verdict, with the
+    exception named, so one broken claim does not stop a run.
+    """
     start = time.perf_counter()
     if validate:
         params = claim.validate(params)
+    try:
+        return _check_point(claim, params, seed=seed, mode=mode, trials=trials, replicate=replicate, start=start)
+    except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
+        return PointResult(claim.id, dict(params), math.nan, math.nan, math.nan, 0, None, None, math.nan, ERROR, (),
+                           time.perf_counter() - start, "", f"{type(exc).__name__}: {exc}")
+
+
+def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str, trials: int | None,
+                 replicate: int, start: float) -> PointResult:
     predicted = evaluate(claim.predicted_expr(), params)
     applicable: list[tuple[NegativeControl, float]] = []
     skipped: dict[str, ControlResult] = {}

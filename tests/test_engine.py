@@ -284,3 +284,12 @@ def test_a_statistical_estimate_with_zero_standard_error_is_an_error():
     claim = _fake_claim(lambda rng, n: Estimate(1.0, 0.0, 100))
     result = check_point(claim, {"n": 1}, seed=0)
     assert result.verdict == ERROR and "standard error 0" in result.message
+
+
+def test_a_measure_that_raises_is_the_points_error_not_a_crash():
+    """An exception inside a numeric side becomes the point's 'error' verdict naming it; the run goes on."""
+    def broken(rng, n):
+        raise ValueError("shapes (3,4) and (5,) not aligned")
+
+    result = check_point(_fake_claim(broken), {"n": 1}, seed=0)
+    assert result.verdict == ERROR and "ValueError: shapes" in result.message
