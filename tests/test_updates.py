@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numerics import updates as num
+from numerics.updates import chunked, parallel
 from theory import updates as th
 
 RTOL = 1e-10
@@ -86,9 +87,9 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     path long sequences take), matches the token loop, and gives the same bits as one thread."""
     gated, with_beta, delta = rule
     args = (p["K"], p["V"], p["Q"], p["alpha"] if gated else None, p["beta"] if with_beta else None, p["C"], delta)
-    threaded = num._gated_delta_chunked(*args, group=group, threads=True)
+    threaded = chunked._gated_delta_chunked(*args, group=group, threads=True)
     assert rel_gap(threaded, GATED_DELTA_LOOPS[rule](p)) <= RTOL
-    assert np.array_equal(threaded, num._gated_delta_chunked(*args, group=group, threads=False))
+    assert np.array_equal(threaded, chunked._gated_delta_chunked(*args, group=group, threads=False))
 
 
 @settings(max_examples=6, deadline=None)
@@ -230,9 +231,9 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
 
     rng = np.random.default_rng(seed)
     A = np.tril(rng.standard_normal((n, C, C)) * scale / np.sqrt(C), -1)
-    X = num._unit_lower_inverses(A)
+    X = chunked._unit_lower_inverses(A)
     assert X.shape == (n, C, C)
-    assert np.array_equal(num._unit_lower_inverses(A.astype(np.float32)), num._unit_lower_inverses(
+    assert np.array_equal(chunked._unit_lower_inverses(A.astype(np.float32)), chunked._unit_lower_inverses(
         A.astype(np.float32).astype(np.float64)))  # any input dtype is read as float64, never misread
     for c in range(n):
         ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
@@ -258,7 +259,7 @@ def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):
     A = np.divide(raw, sums, out=np.zeros_like(raw), where=sums > 0) * mass
     X = np.linalg.inv(np.eye(T) + A)
     assert 1.0 - 1e-12 <= np.abs(X).sum(axis=1).max() <= T * (1 + 1e-9)
-    assert np.allclose(num._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
+    assert np.allclose(parallel._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
 
 
 def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
