@@ -187,7 +187,8 @@ def _indicator(condition: bool) -> sp.Integer:
 def contraction_factor(d: int = 3) -> Derivation:
     """Along ``k`` the squared factor is ``(1 - x)^2``, ``x = beta ||k||^2``: ``||(I - beta k k^T) k||^2 / ||k||^2``
     with ``beta = x / ||k||^2`` (symbolic ``k`` in ``R^d``). The side condition checks that ``x = 2`` is a
-    reflection, ``(I - 2 k k^T / ||k||^2)^2 = I``, and that ``|1 - x| < 1`` exactly on ``0 < x < 2``. :func:`contraction_value` takes the square root.
+    reflection, ``(I - 2 k k^T / ||k||^2)^2 = I``, and that ``|1 - x| < 1`` exactly on ``0 < x < 2``.
+    :func:`contraction_value` takes the square root.
     """
     k = _vec("k", d)
     norm2 = (k.T * k)[0, 0]
@@ -205,7 +206,7 @@ def contraction_factor(d: int = 3) -> Derivation:
 
 def contraction_value() -> sp.Expr:
     """``|1 - x|``: the square root of :func:`contraction_factor`'s result (``x`` real)."""
-    return sp.sqrt(contraction_factor().result)
+    return sp.sqrt(contraction_factor(2).result)
 
 
 def contraction_interval() -> sp.Set:
