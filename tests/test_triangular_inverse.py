@@ -3,7 +3,6 @@ unstable for nonnegative entries as the size grows (confirming S15), while forwa
 
 import numpy as np
 import pytest
-import sympy as sp
 
 from numerics import triangular_inverse as tri
 from theory.updates import fast_inverse_identity

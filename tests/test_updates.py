@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from numerics import fixed_points as fp
 from numerics import updates as num
-from numerics.updates import chunked, measures, parallel
+from numerics.updates import chunked as chunked_forms
+from numerics.updates import measures
+from numerics.updates import parallel as parallel_forms
 from theory import updates as th
 
 RTOL = 1e-10
@@ -88,9 +90,9 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     path long sequences take), matches the token loop, and gives the same bits as one thread."""
     gated, with_beta, delta = rule
     args = (p["K"], p["V"], p["Q"], p["alpha"] if gated else None, p["beta"] if with_beta else None, p["C"], delta)
-    threaded = chunked._gated_delta_chunked(*args, group=group, threads=True)
+    threaded = chunked_forms._gated_delta_chunked(*args, group=group, threads=True)
     assert rel_gap(threaded, GATED_DELTA_LOOPS[rule](p)) <= RTOL
-    assert np.array_equal(threaded, chunked._gated_delta_chunked(*args, group=group, threads=False))
+    assert np.array_equal(threaded, chunked_forms._gated_delta_chunked(*args, group=group, threads=False))
 
 
 @settings(max_examples=6, deadline=None)
@@ -232,9 +234,9 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
 
     rng = np.random.default_rng(seed)
     A = np.tril(rng.standard_normal((n, C, C)) * scale / np.sqrt(C), -1)
-    X = chunked._unit_lower_inverses(A)
+    X = chunked_forms._unit_lower_inverses(A)
     assert X.shape == (n, C, C)
-    assert np.array_equal(chunked._unit_lower_inverses(A.astype(np.float32)), chunked._unit_lower_inverses(
+    assert np.array_equal(chunked_forms._unit_lower_inverses(A.astype(np.float32)), chunked_forms._unit_lower_inverses(
         A.astype(np.float32).astype(np.float64)))  # any input dtype is read as float64, never misread
     for c in range(n):
         ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
@@ -260,7 +262,7 @@ def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):
     A = np.divide(raw, sums, out=np.zeros_like(raw), where=sums > 0) * mass
     X = np.linalg.inv(np.eye(T) + A)
     assert 1.0 - 1e-12 <= np.abs(X).sum(axis=1).max() <= T * (1 + 1e-9)
-    assert np.allclose(parallel._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
+    assert np.allclose(parallel_forms._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
 
 
 def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
@@ -330,7 +332,8 @@ def test_a_kernel_multiplying_by_tau_is_caught(monkeypatch, d_k, tau1, tau2):
     healthy = measures.measure_deltaformer_forms(rng, T=20, d_k=d_k, d_v=3, C=6, tau1=tau1, tau2=tau2)
     assert healthy.estimate <= 1e-12
     monkeypatch.setattr(measures, "exp_kernel", _kernel_multiplying_by_tau)
-    broken = measures.measure_deltaformer_forms(np.random.default_rng(5), T=20, d_k=d_k, d_v=3, C=6, tau1=tau1, tau2=tau2)
+    broken = measures.measure_deltaformer_forms(np.random.default_rng(5), T=20, d_k=d_k, d_v=3, C=6, tau1=tau1,
+                                                tau2=tau2)
     assert broken.estimate > 1e-3
     spread = max(broken.diagnostics[r] for r in ("loop", "parallel", "chunked")) - \
         min(broken.diagnostics[r] for r in ("loop", "parallel", "chunked"))

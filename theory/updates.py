@@ -250,7 +250,8 @@ def delta_fixed_point(d: int = 2) -> Derivation:
     k1, k2 = sp.Matrix([1, 0]), sp.Matrix([c, sp.sqrt(1 - c**2)])
     epoch = (sp.eye(2) - x * k1 * k1.T) * (sp.eye(2) - x * k2 * k2.T)
     tr, det = epoch.trace(), epoch.det()
-    jury = sp.Matrix([det - (1 - x) ** 2, (1 - tr + det) - x**2 * (1 - c**2), (1 + tr + det) - ((2 - x) ** 2 + x**2 * c**2),
+    jury = sp.Matrix([det - (1 - x) ** 2, (1 - tr + det) - x**2 * (1 - c**2),
+                      (1 + tr + det) - ((2 - x) ** 2 + x**2 * c**2),
                       _indicator(sp.solve_univariate_inequality(sp.Abs((1 - x) ** 2) < 1, x, relational=False)
                                  == sp.Interval.open(0, 2))])
     return (
@@ -435,7 +436,8 @@ def softmax_forms(T: int = 4, C: int = 2) -> Derivation:
 
 def _deltaformer_loop(A1: sp.Matrix, A2: sp.Matrix, V: sp.Matrix, alphas, betas) -> sp.Matrix:
     """DeltaFormer's token loop (``d_v = 1``) with first-stage weights ``A1[t, i]`` (``i < t``) and second-stage
-    weights ``A2[t, i]`` (``i <= t``): ``u_t = alpha_t v_t - beta_t sum_{i<t} A1_ti u_i``, ``o_t = sum_{i<=t} A2_ti u_i``."""
+    weights ``A2[t, i]`` (``i <= t``): ``u_t = alpha_t v_t - beta_t sum_{i<t} A1_ti u_i``,
+    ``o_t = sum_{i<=t} A2_ti u_i``."""
     T = V.rows
     u, o = [], []
     for t in range(T):

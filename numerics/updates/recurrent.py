@@ -123,8 +123,9 @@ def deltaformer_recurrent(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=N
 
     K, Q, W: ``(T, d_k)`` (``W`` defaults to ``K``: k-k similarity); V: ``(T, d_v)``; alpha, beta:
     ``(T,)`` (default ones); kappa1, kappa2: callables ``(X (n, d), Y (m, d)) -> (n, m)``, e.g.
-    :func:`numerics.updates.kernels.exp_kernel`, ``linear_kernel``. Returns ``O`` of shape ``(T, d_v)``; the rows of ``U``
-    are the first-stage outputs (see :func:`numerics.updates.parallel.deltaformer_parallel` for both).
+    :func:`numerics.updates.kernels.exp_kernel`, ``linear_kernel``. Returns ``O`` of shape ``(T, d_v)``;
+    the rows of ``U`` are the first-stage outputs (see :func:`numerics.updates.parallel.deltaformer_parallel`
+    for both).
     """
     T = K.shape[0]
     W = K if W is None else W

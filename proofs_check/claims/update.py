@@ -165,11 +165,13 @@ register(Claim(
     symbol=r"\max|O_{\mathrm{form}} - O_{\mathrm{ref}}| / \max|O_{\mathrm{ref}}|",
     measure=num.measure_softmax_forms,
     grids={
-        "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau": 4.0}),
+        "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7},
+                  {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau": 4.0}),
         "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7},
                     {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau": 4.0},
                     {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0}),
-        "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7}, {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0},
+        "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7},
+                 {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0},
                  {"T": 1000, "d_k": 64, "d_v": 64, "C": 48, "tau": 8.0}),
     },
     negative_controls=(
