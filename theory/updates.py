@@ -226,7 +226,9 @@ def delta_fixed_point(d: int = 2) -> Derivation:
 
     so the error energy never grows, and drops whenever ``E k != 0``, exactly when ``0 < x < 2`` (sympy
     solves ``x (2 - x) > 0``). Started at 0 the iterates stay in the keys' row space, where the only
-    error orthogonal to every key is 0, so the limit is ``V^T (K K^T)^{-1} K`` (N <= d_k independent keys).
+    error orthogonal to every key is 0, so the limit is ``V^T (K K^T)^{-1} K`` (N <= d_k independent keys);
+    this last inference (a strict drop per epoch on the unit sphere of the row space, hence a uniform
+    one) is the argument joining the checked steps, not a sympy step.
     For two unit keys with ``k_1^T k_2 = c`` the epoch map on their span is checked to be Schur-stable
     (Jury: ``|det| < 1``, ``1 - tr + det > 0``, ``1 + tr + det > 0``) exactly when ``0 < x < 2`` and ``c^2 < 1``.
     At ``x = 2`` a step is a reflection and the error never shrinks.

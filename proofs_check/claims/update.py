@@ -39,7 +39,8 @@ _OBJECTIVES = {
                        (Param("alpha", 0.05, 1.0, integer=False, description="gate"),
                         Param("beta", 0.05, 2.0, integer=False, description="write strength")),
                        (NegativeControl("rate_one", "step size 1 instead of alpha beta", variant="rate_one"),
-                        NegativeControl("penalty_not_halved", "penalty (1 - alpha)/(alpha beta) ||S||_F^2 (the 1/2 dropped)",
+                        NegativeControl("penalty_not_halved",
+                                        "penalty (1 - alpha)/(alpha beta) ||S||_F^2 (the 1/2 dropped)",
                                         variant="penalty_not_halved"))),
 }
 _RULE_DEFAULTS = {"linear_attention": {}, "decay": {"gamma": 0.8}, "deltanet": {"beta": 0.7},
@@ -407,7 +408,6 @@ register(Claim(
                         prediction=lambda: th.decay_energy_variant("first_power")),
         NegativeControl("additive", "t d_k d_v (no forgetting)", prediction=lambda: th.decay_energy_variant("additive")),
     ),
-    max_batches=64,
     strategy={"t": (2, 30), "d_k": (2, 6), "d_v": (1, 4), "gamma": (0.3, 0.85)},
 ))
 
