@@ -9,14 +9,15 @@ Shapes: keys ``K`` ``(N, d_k)``, values ``V`` ``(N, d_v)``, memory ``S`` ``(d_v,
   ``S* = V^T K (K^T K)^{-1}`` (N > d_k). Presented one pair at a time with a constant ``beta`` the
   rule ends in a limit cycle near, but not at, ``S*`` (used as a wrong route);
 * additive rule: ``S_E = E V^T K`` after E epochs (no fixed point);
-* decayed rule with i.i.d. Gaussian pairs: ``E||S_t||_F^2 = d_k d_v (1 - gamma^{2t}) / (1 - gamma^2)``.
+* decayed rule with i.i.d. Gaussian pairs: ``E||S_t||_F^2 = d_k d_v (1 - gamma^{2t}) / (1 - gamma^2)``,
+  estimated by simulating the recurrence (a :class:`numerics.estimate.MonteCarlo`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate
+from numerics.estimate import Estimate, check_variant, exact_value, mean_of, monte_carlo
 
 __all__ = [
     "cyclic_delta",
@@ -75,10 +76,13 @@ def measure_delta_interpolation(rng, *, N: int, d_k: int, d_v: int, x: float, lo
 
     Keys: Gaussian rows normalized to unit length (independent with probability 1); values Gaussian.
     ``S* = V^T (K K^T)^{-1} K``. The epochs are composed exactly (:func:`epoch_map`, :func:`iterate_affine`);
-    ``diagnostics["one_epoch"]`` is the distance after a single simulated pass. Variant ``"additive"``
-    runs the additive rule instead (one pass adds ``V^T K``).
+    ``diagnostics["one_epoch"]`` is the distance after a single simulated pass. Variants: ``"additive"``
+    runs the additive rule instead (one pass adds ``V^T K``); ``"reflection"`` steps with ``x = 2``, the edge
+    of the interval, where each step reflects the error and the distance stays 1.
     """
-    check_variant(variant, {"additive"})
+    check_variant(variant, {"additive", "reflection"})
+    if variant == "reflection":
+        x = 2.0
     K = rng.standard_normal((N, d_k))
     K /= np.linalg.norm(K, axis=1, keepdims=True)
     V = rng.standard_normal((N, d_v))
@@ -97,19 +101,23 @@ def measure_delta_least_squares(rng, *, N: int, d_k: int, d_v: int, step_fractio
                                 variant=None) -> Estimate:
     """``||S_n - S*||_F / ||S*||_F`` for the batch delta rule with ``beta = step_fraction * 2 / lambda_max``.
 
-    Keys and values Gaussian, ``N > d_k``; ``S* = V^T K (K^T K)^{-1}``. Variant ``"cyclic"``: the pairs are
+    Keys and values Gaussian, ``N > d_k``; ``S* = V^T K (K^T K)^{-1}``. Variants: ``"cyclic"``: the pairs are
     presented one at a time with the constant ``beta = step_fraction / max_i ||k_i||^2`` for
-    ``iterations`` epochs (ends in a limit cycle, not at ``S*``).
+    ``2^ceil(log2(iterations))`` epochs (ends in a limit cycle, not at ``S*``); ``"beyond_limit"``: the batch rule with
+    ``beta = 2.05 / lambda_max``, just past the step-size limit (the top mode grows by 1.05 per iteration).
     """
-    check_variant(variant, {"cyclic"})
+    check_variant(variant, {"cyclic", "beyond_limit"})
     K = rng.standard_normal((N, d_k))
     V = rng.standard_normal((N, d_v))
     H, G = K.T @ K, V.T @ K
     target = np.linalg.solve(H, G.T).T
     if variant == "cyclic":
-        S = cyclic_delta(K, V, step_fraction / float(np.max(np.sum(K**2, axis=1))), iterations)
+        # 2^ceil(log2(iterations)) >= iterations epochs, composed exactly as affine maps (epoch_map)
+        beta = step_fraction / float(np.max(np.sum(K**2, axis=1)))
+        S = iterate_affine(*epoch_map(K, V, beta), max(0, int(np.ceil(np.log2(iterations)))))
     else:
-        beta = step_fraction * 2.0 / float(np.linalg.eigvalsh(H)[-1])
+        fraction = 1.025 if variant == "beyond_limit" else step_fraction
+        beta = fraction * 2.0 / float(np.linalg.eigvalsh(H)[-1])
         S = np.zeros_like(G)
         for _ in range(iterations):
             S = S + beta * (G - S @ H)  # S P + c with P = I - beta H, c = beta G
@@ -124,9 +132,20 @@ def measure_additive_growth(rng, *, N: int, d_k: int, d_v: int, E: int) -> Estim
     return exact_value(float(np.linalg.norm(S) / np.linalg.norm(V.T @ K)), method="additive memory under repetition")
 
 
-def measure_decay_energy(rng, *, t: int, d_k: int, d_v: int, gamma: float, trials: int = 400) -> Estimate:
-    """Mean over trials of ``||S_t||_F^2`` for ``S_t = gamma S_{t-1} + v_t k_t^T`` with i.i.d. Gaussian pairs."""
-    S = np.zeros((trials, d_v, d_k))  # trials side by side
+@monte_carlo(mean_of("energy", "||S_t||_F^2 of the decayed memory: t Gaussian writes simulated, mean over trials"))
+def measure_decay_energy(rng, *, t: int, d_k: int, d_v: int, gamma: float, trials: int, variant=None) -> dict:
+    """Per-trial ``||S_t||_F^2`` for ``S_t = gamma S_{t-1} + v_t k_t^T``, ``S_0 = 0``, i.i.d. ``k_t ~ N(0, I_{d_k})``,
+    ``v_t ~ N(0, I_{d_v})``: the recurrence itself, ``trials`` streams side by side (``(trials, d_v, d_k)``
+    states, ``O(trials d_v d_k)`` memory). One trial is one stream; trials are independent.
+
+    Nothing is integrated analytically: the claim is about the recurrence (which writes, which decay
+    exponents), so it is run as written. Returns the column ``energy`` (``trials`` rows).
+    """
+    check_variant(variant, set())
+    if t < 1 or not (0.0 <= gamma < 1.0):
+        raise ValueError(f"need t >= 1 and 0 <= gamma < 1, got t={t!r}, gamma={gamma!r}")
+    S = np.zeros((trials, d_v, d_k))
     for _ in range(t):
-        S = gamma * S + rng.standard_normal((trials, d_v, 1)) * rng.standard_normal((trials, 1, d_k))
-    return mean_estimate(np.sum(S**2, axis=(1, 2)), method="MC of the decayed memory energy")
+        S *= gamma
+        S += rng.standard_normal((trials, d_v, 1)) * rng.standard_normal((trials, 1, d_k))
+    return {"energy": np.einsum("nvk,nvk->n", S, S)}

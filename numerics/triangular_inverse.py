@@ -22,6 +22,7 @@ from numerics.estimate import Estimate, check_variant, exact_value
 
 __all__ = [
     "DISTRIBUTIONS",
+    "SHARPNESS",
     "fast_inverse",
     "forward_substitution_inverse",
     "inverse_error",
@@ -29,7 +30,8 @@ __all__ = [
     "strictly_lower",
 ]
 
-DISTRIBUTIONS = ("uniform_half", "softmax", "gaussian_small", "ones")
+DISTRIBUTIONS = ("uniform_half", "softmax", "sharp_softmax", "gaussian_small", "ones")
+SHARPNESS = 0.02  # weight the sharp_softmax law spreads over positions other than the predecessor
 
 
 def strictly_lower(rng, c: int, distribution: str) -> np.ndarray:
@@ -37,6 +39,9 @@ def strictly_lower(rng, c: int, distribution: str) -> np.ndarray:
 
     ``uniform_half``: entries ``U[0, 1/2)`` (as in S15); ``softmax``: rows of a strictly causal softmax of
     Gaussian scores (DeltaFormer's ``A`` with ``beta = 1``; each row after the first sums to 1);
+    ``sharp_softmax``: DeltaFormer's ``A`` for a sharp ``kappa_1`` that attends to the predecessor, rows
+    ``(1 - eps) e_{t-1} + eps softmax`` (``eps = SHARPNESS``; row 1 is ``e_0``), whose powers ``A^j`` stay
+    of order ``(1 - eps)^j`` so that every factor of the fast inverse matters;
     ``gaussian_small``: ``N(0, 1/c)`` entries; ``ones``: all ones below the diagonal.
     """
     mask = np.tril(np.ones((c, c), dtype=bool), k=-1)
@@ -48,6 +53,12 @@ def strictly_lower(rng, c: int, distribution: str) -> np.ndarray:
         e = np.where(mask, np.exp(s - m), 0.0)
         sums = e.sum(axis=1, keepdims=True)
         A = np.divide(e, sums, out=np.zeros_like(e), where=sums > 0)
+    elif distribution == "sharp_softmax":
+        spread = strictly_lower(rng, c, "softmax")
+        spread[1:2] = 0.0  # row 1 sees only position 0, its predecessor
+        A = (1.0 - SHARPNESS) * np.eye(c, k=-1) + SHARPNESS * spread
+        if c > 1:
+            A[1, 0] = 1.0
     elif distribution == "gaussian_small":
         A = rng.standard_normal((c, c)) / np.sqrt(c)
     elif distribution == "ones":
@@ -111,9 +122,14 @@ def inverse_error(A: np.ndarray, dtype) -> tuple[float, float]:
 
 def measure_fast_inverse_exactness(rng, *, m: int, variant=None) -> Estimate:
     """Relative gap between the float64 fast inverse and float64 forward substitution, ``A`` of size
-    ``2^m`` with ``N(0, 1/c)`` entries (a well-conditioned case where both routes are accurate)."""
+    ``2^m`` from the ``sharp_softmax`` law (row-stochastic, so both routes are accurate, and with
+    powers ``A^{2^j}`` of order 1 up to ``j = m - 1``, so a dropped or missing factor shows; with small
+    Gaussian entries the last factors are below rounding from ``m = 7`` on).
+
+    Variants: ``"no_first_factor"`` drops ``(I - A)``; ``"one_fewer"`` stops one squaring early.
+    """
     check_variant(variant, {"no_first_factor", "one_fewer"})
-    A = strictly_lower(rng, 2**m, "gaussian_small")
+    A = strictly_lower(rng, 2**m, "sharp_softmax")
     fast = fast_inverse(A, np.float64, variant=variant)
     ref = forward_substitution_inverse(A)
     return exact_value(float(np.max(np.abs(fast - ref)) / np.max(np.abs(ref))),

@@ -3,7 +3,6 @@ unstable for nonnegative entries as the size grows (confirming S15), while forwa
 
 import numpy as np
 import pytest
-import sympy as sp
 
 from numerics import triangular_inverse as tri
 from theory.updates import fast_inverse_identity
@@ -51,3 +50,25 @@ def test_softmax_rows_keep_the_fast_inverse_stable():
 def test_size_must_be_a_power_of_two():
     with pytest.raises(ValueError, match="power-of-2"):
         tri.fast_inverse(np.zeros((6, 6)))
+
+
+@pytest.mark.parametrize("m", [2, 5, 7, 9])
+def test_sharp_rows_make_every_factor_count(m):
+    """With DeltaFormer's sharp row-stochastic A the fast inverse is accurate in float64, and dropping the
+    first factor or the last squaring is seen at every size; with small Gaussian entries the last squaring
+    is below rounding from c = 128 on (why the ledger measures the sharp law)."""
+    rng = np.random.default_rng(m)
+    A = tri.strictly_lower(rng, 2**m, "sharp_softmax")
+    assert np.allclose(A.sum(axis=1)[1:], 1.0) and np.all(A >= 0) and np.all(np.triu(A) == 0)
+    ref = tri.forward_substitution_inverse(A)
+
+    def gap(X):
+        return np.max(np.abs(X - ref)) / np.max(np.abs(ref))
+
+    assert gap(tri.fast_inverse(A)) < 1e-13
+    assert gap(tri.fast_inverse(A, variant="no_first_factor")) > 1e-3
+    assert gap(tri.fast_inverse(A, variant="one_fewer")) > 1e-3
+    if m >= 7:
+        G = tri.strictly_lower(rng, 2**m, "gaussian_small")
+        ref_g = tri.forward_substitution_inverse(G)
+        assert np.max(np.abs(tri.fast_inverse(G, variant="one_fewer") - ref_g)) < 1e-12

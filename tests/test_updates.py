@@ -7,7 +7,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numerics import fixed_points as fp
 from numerics import updates as num
+from numerics.updates import chunked as chunked_forms
+from numerics.updates import measures
+from numerics.updates import parallel as parallel_forms
 from theory import updates as th
 
 RTOL = 1e-10
@@ -86,9 +90,9 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     path long sequences take), matches the token loop, and gives the same bits as one thread."""
     gated, with_beta, delta = rule
     args = (p["K"], p["V"], p["Q"], p["alpha"] if gated else None, p["beta"] if with_beta else None, p["C"], delta)
-    threaded = num._gated_delta_chunked(*args, group=group, threads=True)
+    threaded = chunked_forms._gated_delta_chunked(*args, group=group, threads=True)
     assert rel_gap(threaded, GATED_DELTA_LOOPS[rule](p)) <= RTOL
-    assert np.array_equal(threaded, num._gated_delta_chunked(*args, group=group, threads=False))
+    assert np.array_equal(threaded, chunked_forms._gated_delta_chunked(*args, group=group, threads=False))
 
 
 @settings(max_examples=6, deadline=None)
@@ -230,9 +234,9 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
 
     rng = np.random.default_rng(seed)
     A = np.tril(rng.standard_normal((n, C, C)) * scale / np.sqrt(C), -1)
-    X = num._unit_lower_inverses(A)
+    X = chunked_forms._unit_lower_inverses(A)
     assert X.shape == (n, C, C)
-    assert np.array_equal(num._unit_lower_inverses(A.astype(np.float32)), num._unit_lower_inverses(
+    assert np.array_equal(chunked_forms._unit_lower_inverses(A.astype(np.float32)), chunked_forms._unit_lower_inverses(
         A.astype(np.float32).astype(np.float64)))  # any input dtype is read as float64, never misread
     for c in range(n):
         ref = solve_triangular(np.eye(C) + A[c], np.eye(C), lower=True, unit_diagonal=True)
@@ -258,7 +262,7 @@ def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):
     A = np.divide(raw, sums, out=np.zeros_like(raw), where=sums > 0) * mass
     X = np.linalg.inv(np.eye(T) + A)
     assert 1.0 - 1e-12 <= np.abs(X).sum(axis=1).max() <= T * (1 + 1e-9)
-    assert np.allclose(num._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
+    assert np.allclose(parallel_forms._stage2_matrix(kernel, Q, K, True).sum(axis=1), 1.0)
 
 
 def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
@@ -278,3 +282,160 @@ def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
         threaded = chunked(True)
         assert np.array_equal(threaded, chunked(False))
         assert rel_gap(threaded, loop()) <= RTOL
+
+
+# --- temperatures and the independent references -----------------------------------------------
+
+@settings(max_examples=20, deadline=None)
+@given(T=st.integers(1, 30), d=st.integers(1, 8), d_v=st.integers(1, 4), C=st.integers(1, 12),
+       tau=st.one_of(st.floats(0.2, 6.0), st.just(None)), seed=st.integers(0, 2**32 - 1))
+def test_softmax_forms_match_the_naive_reference(T, d, d_v, C, tau, seed):
+    """Loop, matrix and chunked softmax attention equal the row-by-row reference at any temperature,
+    tau = sqrt(d) included (None draws it)."""
+    tau = np.sqrt(d) if tau is None else tau
+    rng = np.random.default_rng(seed)
+    Q, K, V = rng.standard_normal((T, d)), rng.standard_normal((T, d)), rng.standard_normal((T, d_v))
+    ref = num.softmax_attention_reference(Q, K, V, tau)
+    assert rel_gap(num.softmax_attention_recurrent(K, V, Q, tau), ref) <= RTOL
+    assert rel_gap(num.softmax_attention_parallel(K, V, Q, tau), ref) <= RTOL
+    assert rel_gap(num.softmax_attention_chunked(K, V, Q, tau, C), ref) <= RTOL
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=sequences(max_T=30, max_d=6), tau1=st.floats(0.3, 5.0), tau2=st.one_of(st.floats(0.3, 5.0), st.just(None)))
+def test_deltaformer_forms_match_the_naive_reference(p, tau1, tau2):
+    """DeltaFormer's loop, matrix and chunked forms with softmax kernels equal the independent reference
+    (tau2 = sqrt(d_k) when None is drawn)."""
+    K, V, Q = p["K"] * np.sqrt(p["K"].shape[1]), p["V"], p["Q"]
+    tau2 = np.sqrt(K.shape[1]) if tau2 is None else tau2
+    W = np.roll(Q, 1, axis=0)
+    alpha, beta = p["alpha"] + 0.3, p["beta"] / 2
+    ref = num.deltaformer_reference(Q, K, V, W, alpha, beta, tau1, tau2)
+    kw = dict(kappa1=num.exp_kernel(tau1), kappa2=num.exp_kernel(tau2), alpha=alpha, beta=beta, normalize1=True,
+              normalize2=True)
+    assert rel_gap(num.deltaformer_recurrent(K, V, Q, W, **kw), ref) <= RTOL
+    assert rel_gap(num.deltaformer_parallel(K, V, Q, W, **kw), ref) <= RTOL
+    assert rel_gap(num.deltaformer_chunked(K, V, Q, W, C=p["C"], **kw), ref) <= RTOL
+
+
+def _kernel_multiplying_by_tau(tau):
+    """The slip the ledger must catch: a kernel that multiplies the scores by tau instead of dividing."""
+    return num.Kernel("exp(x.y*tau)", lambda X, Y: np.exp((X * tau) @ Y.T), lambda X, Y: (X * tau) @ Y.T)
+
+
+@pytest.mark.parametrize("d_k, tau1, tau2", [(4, 0.7, 2.0), (16, 4.0, 4.0)])
+def test_a_kernel_multiplying_by_tau_is_caught(monkeypatch, d_k, tau1, tau2):
+    """With exp_kernel replaced by the multiply-by-tau mutant, all three DeltaFormer routes still agree
+    with each other (the slip cancels between them) but not with the naive reference: the forms and
+    reduction measurements report a gap far above their 1e-10 tolerance. At tau = 1 the slip is invisible."""
+    rng = np.random.default_rng(5)
+    healthy = measures.measure_deltaformer_forms(rng, T=20, d_k=d_k, d_v=3, C=6, tau1=tau1, tau2=tau2)
+    assert healthy.estimate <= 1e-12
+    monkeypatch.setattr(measures, "exp_kernel", _kernel_multiplying_by_tau)
+    broken = measures.measure_deltaformer_forms(np.random.default_rng(5), T=20, d_k=d_k, d_v=3, C=6, tau1=tau1,
+                                                tau2=tau2)
+    assert broken.estimate > 1e-3
+    spread = max(broken.diagnostics[r] for r in ("loop", "parallel", "chunked")) - \
+        min(broken.diagnostics[r] for r in ("loop", "parallel", "chunked"))
+    assert spread < 1e-9 * broken.estimate + 1e-12  # the routes agree with one another: only the reference sees it
+    reduced = measures.measure_deltaformer_reduction(np.random.default_rng(5), reduction="softmax", T=20, d_k=d_k,
+                                                     d_v=3, tau=tau2)
+    assert reduced.estimate > 1e-3
+    at_one = measures.measure_deltaformer_forms(np.random.default_rng(5), T=20, d_k=d_k, d_v=3, C=6, tau1=1.0, tau2=1.0)
+    assert at_one.estimate <= 1e-12
+
+
+@pytest.mark.parametrize("measure, kwargs", [
+    (measures.measure_softmax_forms, dict(T=20, d_k=4, d_v=3, C=6, tau=2.0)),
+    (measures.measure_deltaformer_forms, dict(T=20, d_k=4, d_v=3, C=6, tau1=0.7, tau2=2.0)),
+    (measures.measure_deltaformer_reduction, dict(reduction="softmax", T=20, d_k=4, d_v=3, tau=2.0)),
+])
+def test_tau_inverted_control_is_far_from_zero(measure, kwargs):
+    """The tau_inverted negative control (the routes run at 1/tau) is rejected by a wide margin."""
+    assert measure(np.random.default_rng(0), **kwargs).estimate <= 1e-12
+    assert measure(np.random.default_rng(0), variant="tau_inverted", **kwargs).estimate > 1e-2
+
+
+def test_references_reject_a_bad_temperature():
+    """The references name the constraint on tau."""
+    z = np.zeros((2, 1))
+    with pytest.raises(ValueError, match="tau"):
+        num.softmax_attention_reference(z, z, z, 0.0)
+    with pytest.raises(ValueError, match="tau"):
+        num.exp_kernel(-1.0)
+
+
+def test_recombined_softmax_row_is_the_softmax_row_and_swapped_shares_are_not():
+    """The symbolic chunked forms rest on this: a softmax row split into two blocks, each normalized and
+    re-weighted by sigma(Z_prev - Z_intra), sigma(Z_intra - Z_prev), is the full row; swapping the shares is not."""
+    e = sp.Matrix(1, 4, lambda _r, i: sp.exp(sp.Symbol(f"s_{i}", real=True) / th.tau_s))
+    full = th._softmax_row(e, 0, range(4))
+    split = th._recombined_row(e, 0, range(2), range(2, 4))
+    assert all(sp.simplify(full[i] - split[i]) == 0 for i in range(4))
+    z_prev, z_intra = (sp.log(sum(e[0, j] for j in block)) for block in (range(2), range(2, 4)))
+    wrong = 1 / (1 + sp.exp(z_prev - z_intra)) * th._softmax_row(e, 0, range(2))[0]
+    assert sp.simplify(wrong - full[0]) != 0
+
+
+# --- fixed points --------------------------------------------------------------------------------
+
+def test_decay_energy_is_a_genuine_monte_carlo():
+    """The decayed-memory energy is simulated: its estimate changes with the seed, its SE is the spread
+    of the per-trial energies over sqrt(trials), and it agrees with d_k d_v (1 - gamma^{2t})/(1 - gamma^2)."""
+    params = dict(t=6, d_k=4, d_v=3, gamma=0.8)
+    exact = 12 * (1 - 0.8**12) / (1 - 0.8**2)
+    estimates = [fp.measure_decay_energy(np.random.default_rng(s), trials=4000, **params) for s in range(3)]
+    assert len({e.estimate for e in estimates}) == 3
+    columns = fp.measure_decay_energy.simulate(np.random.default_rng(0), trials=4000, **params)
+    assert columns["energy"].shape == (4000,)
+    assert estimates[0].standard_error == pytest.approx(columns["energy"].std(ddof=1) / np.sqrt(4000))
+    for e in estimates:
+        assert abs(e.estimate - exact) <= 5 * e.standard_error
+
+
+def test_decay_energy_matches_the_update_rule_itself():
+    """The simulation's recurrence is the library's decayed rule: with the same draws, ||S_t||_F^2 from
+    decayed_attention_recurrent's state (read out with the identity as queries) equals the simulated one."""
+    rng = np.random.default_rng(3)
+    t, d_k, d_v, gamma = 5, 3, 2, 0.6
+    energy = fp.measure_decay_energy.simulate(rng, t=t, d_k=d_k, d_v=d_v, gamma=gamma, trials=1)["energy"][0]
+    rng = np.random.default_rng(3)
+    V, K = np.empty((t, d_v)), np.empty((t, d_k))
+    for s in range(t):
+        V[s], K[s] = rng.standard_normal((1, d_v, 1)).ravel(), rng.standard_normal((1, 1, d_k)).ravel()
+    S = np.stack([num.decayed_attention_recurrent(K, V, np.tile(e, (t, 1)), np.full(t, gamma))[-1]
+                  for e in np.eye(d_k)], axis=1)
+    assert energy == pytest.approx(float(np.sum(S**2)), rel=1e-12)
+
+
+def test_decay_controls_differ_by_their_slip():
+    """The near-miss predictions are the stated slips (sympy): one write short or long, decay after the write."""
+    right = th.decay_stationary_energy().result
+    t, g = th.t_s, th.gamma_s
+    assert sp.simplify(th.decay_energy_variant("one_term_short") - right
+                       - th.d_k_s * th.d_v_s * (g ** (2 * t) - g ** (2 * t - 2)) / (1 - g**2)) == 0
+    assert sp.simplify(th.decay_energy_variant("one_term_long") - right.subs(t, t + 1)) == 0
+    with pytest.raises(ValueError, match="unknown slip"):
+        th.decay_energy_variant("typo")
+
+
+def test_step_size_edges_do_not_converge():
+    """At x = beta ||k||^2 = 2 the cyclic delta rule reflects the error (distance stays 1); past 2/lambda_max the
+    batch rule diverges; inside both intervals they converge."""
+    rng = np.random.default_rng(1)
+    inside = fp.measure_delta_interpolation(rng, N=3, d_k=5, d_v=2, x=1.9, log2_epochs=20)
+    edge = fp.measure_delta_interpolation(np.random.default_rng(1), N=3, d_k=5, d_v=2, x=1.9, log2_epochs=20,
+                                          variant="reflection")
+    assert inside.estimate < 1e-8 and edge.estimate == pytest.approx(1.0, abs=1e-6)
+    ok = fp.measure_delta_least_squares(rng, N=20, d_k=4, d_v=2, step_fraction=0.95, iterations=500)
+    past = fp.measure_delta_least_squares(np.random.default_rng(2), N=20, d_k=4, d_v=2, step_fraction=0.95,
+                                          iterations=500, variant="beyond_limit")
+    assert ok.estimate < 1e-8 and past.estimate > 1e6
+
+
+@pytest.mark.parametrize("name", ["delta_fixed_point", "least_squares_step_condition", "decay_stationary_energy",
+                                  "deltaformer_forms", "softmax_forms", "deltaformer_reduces_to_softmax",
+                                  "deltaformer_reduces_to_deltanet"])
+def test_derivations_verify_every_step(name):
+    """The fixed-point, form and reduction derivations verify in sympy with no assumed or cited step."""
+    assert {c.status for c in getattr(th, name)().verify()} == {"verified"}

@@ -28,8 +28,11 @@ __all__ = [
     "contraction_interval",
     "contraction_value",
     "delta_fixed_point",
+    "decay_energy_variant",
     "decay_stationary_energy",
-    "deltaformer_reductions",
+    "deltaformer_forms",
+    "deltaformer_reduces_to_deltanet",
+    "deltaformer_reduces_to_softmax",
     "fast_inverse_identity",
     "first_stage_amplification",
     "first_stage_amplification_value",
@@ -38,6 +41,7 @@ __all__ = [
     "optimizer_step",
     "parallel_form",
     "rule_loss",
+    "softmax_forms",
     "wy_representation",
 ]
 
@@ -174,11 +178,17 @@ def householder_spectrum(d: int = 3) -> Derivation:
     )
 
 
+def _indicator(condition: bool) -> sp.Integer:
+    """0 when a set computation by sympy came out as stated (a step's side condition), else 1."""
+    return sp.Integer(0 if condition else 1)
+
+
 @cache
 def contraction_factor(d: int = 3) -> Derivation:
     """Along ``k`` the squared factor is ``(1 - x)^2``, ``x = beta ||k||^2``: ``||(I - beta k k^T) k||^2 / ||k||^2``
     with ``beta = x / ||k||^2`` (symbolic ``k`` in ``R^d``). The side condition checks that ``x = 2`` is a
-    reflection: ``(I - 2 k k^T / ||k||^2)^2 = I``. :func:`contraction_value` takes the square root.
+    reflection, ``(I - 2 k k^T / ||k||^2)^2 = I``, and that ``|1 - x| < 1`` exactly on ``0 < x < 2``.
+    :func:`contraction_value` takes the square root.
     """
     k = _vec("k", d)
     norm2 = (k.T * k)[0, 0]
@@ -187,14 +197,16 @@ def contraction_factor(d: int = 3) -> Derivation:
     return (
         Derivation("contraction of I - beta k k^T along k", (moved.T * moved)[0, 0] / norm2,
                    lhs=sp.Symbol(r"\|(I - \beta k k^\top) k\|^2 / \|k\|^2"))
-        .step((1 - x_s) ** 2, "(I - beta k k^T) k = (1 - beta ||k||^2) k; x = 2 is a reflection",
-              check=sp.Matrix([sum((H * H - sp.eye(d)).applyfunc(sp.simplify))]))
+        .step((1 - x_s) ** 2, "(I - beta k k^T) k = (1 - beta ||k||^2) k; x = 2 is a reflection; |1 - x| < 1 "
+                              "exactly on 0 < x < 2 (sympy solves the inequality)",
+              check=sp.Matrix([sum((H * H - sp.eye(d)).applyfunc(sp.simplify)),
+                               _indicator(contraction_interval() == sp.Interval.open(0, 2))]))
     )
 
 
 def contraction_value() -> sp.Expr:
     """``|1 - x|``: the square root of :func:`contraction_factor`'s result (``x`` real)."""
-    return sp.sqrt(contraction_factor().result)
+    return sp.sqrt(contraction_factor(2).result)
 
 
 def contraction_interval() -> sp.Set:
@@ -205,33 +217,86 @@ def contraction_interval() -> sp.Set:
 
 @cache
 def delta_fixed_point(d: int = 2) -> Derivation:
-    """A memory that interpolates (``S k = v``) is left unchanged by the delta step: ``S + beta (v - S k) k^T = S``.
+    """The cyclic delta rule converges to the minimum-norm interpolant when ``0 < x = beta ||k||^2 < 2``.
 
-    So every interpolating memory is a fixed point; started at 0 the iterates stay in the row space
-    of the keys, and the limit is the minimum-norm interpolant ``V^T (K K^T)^{-1} K`` (N <= d).
+    With ``S* k = v`` (an interpolating memory) one step maps the error ``E = S - S*`` to
+    ``E (I - beta k k^T)`` (so every interpolating memory is a fixed point), and
+
+        ||E (I - beta k k^T)||_F^2 = ||E||_F^2 - x (2 - x) ||E k||^2 / ||k||^2        (symbolic E, k),
+
+    so the error energy never grows, and drops whenever ``E k != 0``, exactly when ``0 < x < 2`` (sympy
+    solves ``x (2 - x) > 0``). Started at 0 the iterates stay in the keys' row space, where the only
+    error orthogonal to every key is 0, so the limit is ``V^T (K K^T)^{-1} K`` (N <= d_k independent keys);
+    this last inference (a strict drop per epoch on the unit sphere of the row space, hence a uniform
+    one) is the argument joining the checked steps, not a sympy step.
+    For two unit keys with ``k_1^T k_2 = c`` the epoch map on their span is checked to be Schur-stable
+    (Jury: ``|det| < 1``, ``1 - tr + det > 0``, ``1 + tr + det > 0``) exactly when ``0 < x < 2`` and ``c^2 < 1``.
+    At ``x = 2`` a step is a reflection and the error never shrinks.
     """
     S, k = _mat("S", d, d), _vec("k", d)
-    v = S * k  # interpolation condition
+    S_star = _mat("P", d, d)  # an interpolating memory: v = S* k
+    v = S_star * k
+    norm2 = (k.T * k)[0, 0]
+    beta = x_s / norm2
+    E = S - S_star
+    moved = E * (sp.eye(d) - beta * k * k.T)
+    frob2 = lambda M: sum(e**2 for e in M)  # noqa: E731
+    Ek = E * k
+    # the fixed point and the error recursion hold for any beta: checked with a plain symbol (cheaper)
+    plain = S * (sp.eye(d) - beta_s * k * k.T) + beta_s * v * k.T
+    fixed_and_error = sp.Matrix([*(plain.subs(dict(zip(S, S_star))) - S_star),
+                                 *(plain - S_star - E * (sp.eye(d) - beta_s * k * k.T))]).applyfunc(sp.expand)
+    x = sp.Symbol("x", real=True)
+    drop_interval = sp.solve_univariate_inequality(x * (2 - x) > 0, x, relational=False)
+    c = sp.Symbol("c", real=True)
+    k1, k2 = sp.Matrix([1, 0]), sp.Matrix([c, sp.sqrt(1 - c**2)])
+    epoch = (sp.eye(2) - x * k1 * k1.T) * (sp.eye(2) - x * k2 * k2.T)
+    tr, det = epoch.trace(), epoch.det()
+    jury = sp.Matrix([det - (1 - x) ** 2, (1 - tr + det) - x**2 * (1 - c**2),
+                      (1 + tr + det) - ((2 - x) ** 2 + x**2 * c**2),
+                      _indicator(sp.solve_univariate_inequality(sp.Abs((1 - x) ** 2) < 1, x, relational=False)
+                                 == sp.Interval.open(0, 2))])
     return (
-        Derivation("interpolating memories are fixed points of the delta rule",
-                   S + beta_s * (v - S * k) * k.T - S, lhs=sp.Symbol(r"\Delta S \mid S k = v"))
-        .step(sp.zeros(d, d), "the error v - S k vanishes")
+        Derivation("error energy of one delta step towards an interpolating memory", frob2(moved),
+                   lhs=sp.Symbol(r"\|(S - S^\star)(I - \beta k k^\top)\|_F^2"))
+        .step(frob2(E) - x_s * (2 - x_s) * (Ek.T * Ek)[0, 0] / norm2,
+              "expand; S* is fixed and the error moves as E -> E (I - beta k k^T)", check=fixed_and_error)
+        .step(frob2(E) - x_s * (2 - x_s) * (Ek.T * Ek)[0, 0] / norm2,
+              "the drop x (2 - x) ||E k||^2 / ||k||^2 is positive exactly on 0 < x < 2 (sympy solves the inequality)",
+              check=_indicator(drop_interval == sp.Interval.open(0, 2)))
+        .step(frob2(E) - x_s * (2 - x_s) * (Ek.T * Ek)[0, 0] / norm2,
+              "two unit keys, k_1^T k_2 = c: the epoch map has det (1 - x)^2, 1 - tr + det = x^2 (1 - c^2), "
+              "1 + tr + det = (2 - x)^2 + x^2 c^2, so it is Schur-stable (Jury) iff 0 < x < 2 and c^2 < 1",
+              check=jury)
     )
 
 
 @cache
 def least_squares_step_condition() -> Derivation:
-    """Batch delta rule ``S <- S + beta (G - S H)``: the error contracts iff ``|1 - beta lambda| < 1`` for all
-    eigenvalues ``lambda`` of ``H = K^T K``, i.e. ``0 < beta < 2 / lambda_max``; the fixed point is
-    ``S* = G H^{-1}`` (least squares). Checked: ``S*`` is stationary (2x2 symbolic H, G)."""
+    """Batch delta rule ``S <- S + beta (G - S H)`` with ``G = V^T K``, ``H = K^T K`` (2 x 2 symbolic):
+
+    * ``S* = G H^{-1}`` is stationary, and the error moves as ``S - S* -> (S - S*)(I - beta H)``;
+    * the eigenvalues of ``I - beta H`` are ``1 - beta lambda`` for the eigenvalues ``lambda`` of ``H``
+      (``det((mu - 1) I + beta H)`` at ``mu = 1 - beta lambda`` is ``beta^2 det(H - lambda I)``);
+    * ``|1 - beta lambda| < 1`` iff ``0 < beta < 2 / lambda`` (sympy solves the inequality for ``lambda > 0``),
+      so the error vanishes for every start iff ``0 < beta < 2 / lambda_max``.
+    """
     H = sp.Matrix([[sp.Symbol("h_0", positive=True), sp.Symbol("h_1", real=True)],
                    [sp.Symbol("h_1", real=True), sp.Symbol("h_2", positive=True)]])
-    G = _mat("g", 2, 2)
+    G, S = _mat("g", 2, 2), _mat("S", 2, 2)
     S_star = G * H.inv()
+    error = (S + beta_s * (G - S * H) - S_star) - (S - S_star) * (sp.eye(2) - beta_s * H)
+    mu, lam = sp.Symbol("mu"), sp.Symbol("lambda", positive=True)
+    spectrum = ((mu - 1) * sp.eye(2) + beta_s * H).det().subs(mu, 1 - beta_s * lam) \
+        - beta_s**2 * (H - lam * sp.eye(2)).det()
+    interval = sp.solve_univariate_inequality(sp.Abs(1 - beta_s * lam) < 1, beta_s, relational=False)
     return (
         Derivation("least-squares memory is the fixed point of the batch delta rule",
                    (beta_s * (G - S_star * H)).applyfunc(sp.simplify), lhs=sp.Symbol(r"\beta (G - S^\star H)"))
-        .step(sp.zeros(2, 2), "S* H = G")
+        .step(sp.zeros(2, 2), "S* H = G; the error moves as E -> E (I - beta H), whose eigenvalues are 1 - beta lambda",
+              check=sp.Matrix([*error.applyfunc(sp.expand), sp.expand(spectrum)]))
+        .step(sp.zeros(2, 2), "|1 - beta lambda| < 1 iff 0 < beta < 2 / lambda (sympy solves the inequality)",
+              check=_indicator(interval == sp.Interval.open(0, 2 / lam)))
     )
 
 
@@ -249,49 +314,235 @@ def additive_growth() -> Derivation:
 
 @cache
 def decay_stationary_energy() -> Derivation:
-    """Decayed memory with i.i.d. Gaussian pairs: ``S_t = sum_{j<=t} gamma^{t-j} v_j k_j^T`` and
-    ``E||S_t||_F^2 = d_k d_v (1 - gamma^{2t}) / (1 - gamma^2)`` (cross terms vanish, ``E||v||^2||k||^2 = d_v d_k``),
-    which tends to ``d_k d_v / (1 - gamma^2)``: bounded, converging in distribution."""
+    """Decayed memory with i.i.d. Gaussian pairs: ``S_t = sum_{j<=t} gamma^{t-j} v_j k_j^T``, so
+
+        E||S_t||_F^2 = sum_{j,l} gamma^{2t-j-l} E[(v_j^T v_l)(k_j^T k_l)]
+                     = E[||v||^2 ||k||^2] sum_{j<=t} gamma^{2(t-j)}                (cross terms vanish)
+                     = d_k d_v (1 - gamma^{2t}) / (1 - gamma^2) -> d_k d_v / (1 - gamma^2).
+
+    The moments come from ``sympy.stats`` (``||v||^2 ~ chi^2(d_v)``, ``||k||^2 ~ chi^2(d_k)``, independent;
+    a cross term is a sum of ``d_v d_k`` products of four independent standard normals, each of mean 0),
+    the geometric sum from ``sympy.Sum``, and the limit (``gamma = 1/(1 + g)``, ``g > 0``) from ``sympy.limit``.
+    """
+    from sympy.stats import ChiSquared, E, Normal
+
     j = sp.Symbol("j", integer=True, positive=True)
     geometric = sp.Symbol(r"\sum_{j\le t}\gamma^{2(t-j)}", positive=True)
+    diagonal = sp.Symbol(r"\mathbb{E}\|v\|^2\|k\|^2", positive=True)
+    cross = sp.Symbol(r"\mathbb{E}(v_j^\top v_l)(k_j^\top k_l)", real=True)
+    cross_sum = sp.Symbol(r"\sum_{j\ne l}\gamma^{2t-j-l}", positive=True)
+    a, b, c, e = (Normal(n, 0, 1) for n in ("a", "b", "c", "e"))
     # sympy sums the series piecewise; the claim's domain 0 < gamma < 1 is the branch gamma^2 != 1
     summed = sp.Sum(gamma_s ** (2 * (t_s - j)), (j, 1, t_s)).doit()
     summed = summed.replace(sp.Piecewise, lambda *branches: branches[-1][0])
+    g = sp.Symbol("g", positive=True)
+    limit = sp.limit((1 + g) ** (-2 * t_s), t_s, sp.oo)  # gamma^{2t} -> 0 for gamma = 1/(1 + g) < 1
     return (
-        Derivation("stationary energy of the decayed memory", d_k_s * d_v_s * geometric,
+        Derivation("stationary energy of the decayed memory", diagonal * geometric + cross * cross_sum,
                    lhs=sp.Symbol(r"\mathbb{E}\|S_t\|_F^2"))
+        .substitute(cross, 0, "a cross term is d_v d_k products of four independent N(0, 1), each of mean 0",
+                    proof=d_v_s * d_k_s * E(a) * E(b) * E(c) * E(e))
+        .substitute(diagonal, d_k_s * d_v_s, "||v||^2 ~ chi^2(d_v) and ||k||^2 ~ chi^2(d_k), independent",
+                    proof=E(ChiSquared("X", d_v_s)) * E(ChiSquared("Y", d_k_s)))
         .substitute(geometric, (1 - gamma_s ** (2 * t_s)) / (1 - gamma_s**2),
-                    "geometric sum (0 < gamma < 1)", proof=summed)
+                    "geometric sum (0 < gamma < 1); it tends to 1/(1 - gamma^2)", proof=summed, conditions=(limit,))
+    )
+
+
+def decay_energy_variant(slip: str) -> sp.Expr:
+    """Plausible wrong versions of ``E||S_t||_F^2`` (negative controls of ``update.fixed_point.decay_stationary``).
+
+    ``one_term_short``: ``t - 1`` writes counted, ``(1 - gamma^{2(t-1)})``; ``one_term_long``: ``t + 1``
+    writes, ``(1 - gamma^{2(t+1)})``; ``decay_after_write``: ``S_t = gamma (S_{t-1} + v_t k_t^T)`` (every
+    weight one power of gamma too many, a factor ``gamma^2``); ``first_power``: ``1 - gamma`` for
+    ``1 - gamma^2``; ``stationary_only``: the transient dropped; ``additive``: no forgetting, ``t d_k d_v``.
+
+    >>> sp.simplify(decay_energy_variant("decay_after_write") / decay_stationary_energy().result)
+    gamma**2
+    """
+    base = d_k_s * d_v_s / (1 - gamma_s**2)
+    forms = {
+        "one_term_short": base * (1 - gamma_s ** (2 * (t_s - 1))),
+        "one_term_long": base * (1 - gamma_s ** (2 * (t_s + 1))),
+        "decay_after_write": gamma_s**2 * base * (1 - gamma_s ** (2 * t_s)),
+        "first_power": d_k_s * d_v_s * (1 - gamma_s ** (2 * t_s)) / (1 - gamma_s),
+        "stationary_only": base,
+        "additive": t_s * d_k_s * d_v_s,
+    }
+    if slip not in forms:
+        raise ValueError(f"unknown slip {slip!r}; expected one of {sorted(forms)!r}")
+    return forms[slip]
+
+
+def _softmax_row(e: sp.Matrix, t: int, visible) -> dict:
+    """Row ``t`` of a kernel matrix ``e`` normalized over the positions ``visible``: ``{i: e_ti / sum_j e_tj}``."""
+    visible = list(visible)
+    Z = sum(e[t, j] for j in visible)
+    return {j: e[t, j] / Z for j in visible}
+
+
+def _recombined_row(e: sp.Matrix, t: int, prev, intra) -> dict:
+    """The same softmax row computed as the chunked forms do (notes §6 D.3): the block over earlier chunks
+    ``prev`` and the block inside the chunk ``intra`` are normalized on their own, with log-sum-exps
+    ``Z_prev``, ``Z_intra``, and re-weighted by ``sigma(Z_prev - Z_intra)`` and ``sigma(Z_intra - Z_prev)``."""
+    prev, intra = list(prev), list(intra)
+    if not prev or not intra:
+        return _softmax_row(e, t, prev or intra)
+    z_prev = sp.log(sum(e[t, j] for j in prev))
+    z_intra = sp.log(sum(e[t, j] for j in intra))
+    sigma = lambda z: 1 / (1 + sp.exp(-z))  # noqa: E731
+    out = {j: sigma(z_prev - z_intra) * w for j, w in _softmax_row(e, t, prev).items()}
+    out.update({j: sigma(z_intra - z_prev) * w for j, w in _softmax_row(e, t, intra).items()})
+    return out
+
+
+def _exp_scores(name: str, T: int, tau: sp.Symbol) -> sp.Matrix:
+    """``exp(s_ti / tau)`` with real symbolic scores ``s_ti`` (``s = Q K^T`` or ``W K^T``)."""
+    return sp.Matrix(T, T, lambda i, j: sp.exp(sp.Symbol(f"{name}_{i}{j}", real=True) / tau))
+
+
+tau_s = sp.Symbol("tau", positive=True)
+tau1_s = sp.Symbol("tau_1", positive=True)
+tau2_s = sp.Symbol("tau_2", positive=True)
+
+
+@cache
+def softmax_forms(T: int = 4, C: int = 2) -> Derivation:
+    """Causal softmax attention in three forms agree on symbolic scores ``s_tj = q_t^T k_j`` (``d_v = 1``):
+
+    * token loop ``o_t = sum_{j<=t} exp(s_tj / tau) v_j / sum_{j<=t} exp(s_tj / tau)``;
+    * matrix form ``O = softmax(Q K^T / tau + log M) V`` (rows of the masked exponential normalized);
+    * chunked form (chunks of ``C``): the scores against earlier chunks and inside the chunk normalized
+      separately and recombined by ``sigma(Z_prev - Z_intra)``, ``sigma(Z_intra - Z_prev)``.
+
+    ``T = 4``, ``C = 2`` has a row with both blocks non-empty.
+    """
+    e = _exp_scores("s", T, tau_s)
+    V = _mat("v", T, 1)
+    loop = sp.Matrix([sum(e[t, j] * V[j, 0] for j in range(t + 1)) / sum(e[t, j] for j in range(t + 1))
+                      for t in range(T)])
+    masked = sp.Matrix(T, T, lambda i, j: e[i, j] if j <= i else 0)
+    P = sp.Matrix.vstack(*[masked.row(t) / sum(masked.row(t)) for t in range(T)])
+    chunked = []
+    for t in range(T):
+        start = (t // C) * C
+        w = _recombined_row(e, t, range(start), range(start, t + 1))
+        chunked.append(sum(w[j] * V[j, 0] for j in w))
+    residual = sp.Matrix.vstack(loop - P * V, loop - sp.Matrix(chunked))
+    return (
+        Derivation("softmax attention: token loop, matrix form and chunked form", residual,
+                   lhs=sp.Symbol(r"(O_{\mathrm{loop}} - O_{\mathrm{matrix}},\ O_{\mathrm{loop}} - O_{\mathrm{chunked}})"))
+        .step(sp.zeros(2 * T, 1), "normalizers cancel; sigma(log a - log b) = a / (a + b)")
+    )
+
+
+def _deltaformer_loop(A1: sp.Matrix, A2: sp.Matrix, V: sp.Matrix, alphas, betas) -> sp.Matrix:
+    """DeltaFormer's token loop (``d_v = 1``) with first-stage weights ``A1[t, i]`` (``i < t``) and second-stage
+    weights ``A2[t, i]`` (``i <= t``): ``u_t = alpha_t v_t - beta_t sum_{i<t} A1_ti u_i``,
+    ``o_t = sum_{i<=t} A2_ti u_i``."""
+    T = V.rows
+    u, o = [], []
+    for t in range(T):
+        u.append(alphas[t] * V[t, 0] - betas[t] * sum((A1[t, i] * u[i] for i in range(t)), sp.Integer(0)))
+        o.append(sum(A2[t, i] * u[i] for i in range(t + 1)))
+    return sp.Matrix(o)
+
+
+def _softmax_matrix(e: sp.Matrix, strict: bool) -> sp.Matrix:
+    """Rows of ``e`` normalized over ``i < t`` (``strict``) or ``i <= t``; an empty row stays 0."""
+    T = e.rows
+    out = sp.zeros(T, T)
+    for t in range(T):
+        visible = range(t) if strict else range(t + 1)
+        for i, w in (_softmax_row(e, t, visible) if len(visible) else {}).items():
+            out[t, i] = w
+    return out
+
+
+@cache
+def deltaformer_forms(T: int = 4, C: int = 2) -> Derivation:
+    """DeltaFormer's token loop ``u_t = alpha_t v_t - beta_t sum_{i<t} a_ti u_i``, ``o_t = sum_{i<=t} p_ti u_i`` equals
+
+    * the matrix form ``U = (I + diag(beta) A)^{-1} diag(alpha) V``, ``O = P U`` (``A`` strictly lower), and
+    * the chunked form: chunk by chunk (size ``C``) ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
+      diag(beta_r) A_{r,prev} U_prev``, then ``O = P U``,
+
+    for any weights (symbolic ``a_ti``, ``p_ti``, ``alpha_t``, ``beta_t``; ``T = 4``, ``C = 2``). The side
+    condition is the chunked forms' other ingredient: a softmax row (scores ``s_i / tau``) split into a block
+    over earlier chunks and a block inside the chunk, each normalized on its own and re-weighted by
+    ``sigma(Z_prev - Z_intra)``, ``sigma(Z_intra - Z_prev)``, is the full softmax row (3 + 2 positions).
+    """
+    A = sp.Matrix(T, T, lambda t, i: sp.Symbol(f"a_{t}{i}", real=True) if i < t else 0)
+    P = sp.Matrix(T, T, lambda t, i: sp.Symbol(f"p_{t}{i}", real=True) if i <= t else 0)
+    V = _mat("v", T, 1)
+    alphas = [sp.Symbol(f"alpha_{t}", positive=True) for t in range(T)]
+    betas = [sp.Symbol(f"beta_{t}", positive=True) for t in range(T)]
+    B = sp.diag(*betas)
+    loop = _deltaformer_loop(A, P, V, alphas, betas)
+    matrix = P * (sp.eye(T) + B * A).inv() * sp.diag(*alphas) * V
+    U = sp.zeros(T, 1)
+    for start in range(0, T, C):
+        r = slice(start, min(start + C, T))
+        n = r.stop - start
+        rhs = sp.diag(*alphas[r]) * V[r, :] - sp.diag(*betas[r]) * A[r, :start] * U[:start, :]
+        U[r, :] = (sp.eye(n) + sp.diag(*betas[r]) * A[r, r]).inv() * rhs
+    residual = sp.Matrix.vstack(loop - matrix, loop - P * U).applyfunc(sp.expand)
+    e = sp.Matrix(1, 5, lambda _r, i: sp.exp(sp.Symbol(f"s_{i}", real=True) / tau_s))
+    full = _softmax_row(e, 0, range(5))
+    split = _recombined_row(e, 0, range(3), range(3, 5))
+    return (
+        Derivation("DeltaFormer: token loop, matrix form and chunked form", residual,
+                   lhs=sp.Symbol(r"(O_{\mathrm{loop}} - O_{\mathrm{matrix}},\ O_{\mathrm{loop}} - O_{\mathrm{chunked}})"))
+        .step(sp.zeros(2 * T, 1), "forward substitution, whole or by chunks; log-sum-exp shares rebuild a softmax row",
+              check=sp.Matrix([full[i] - split[i] for i in range(5)]))
     )
 
 
 @cache
-def deltaformer_reductions(T: int = 3, d: int = 2) -> Derivation:
-    """DeltaFormer's two reductions on symbolic inputs: ``beta = 0`` gives ``u = alpha v`` (so normalized
-    exponential ``kappa_2`` is softmax attention), and ``kappa_1 = kappa_2 = x^T y``, ``w = k``,
-    ``alpha = beta`` gives DeltaNet's ``u`` (the chain's residual stacks both)."""
-    K, V = _mat("k", T, d), _mat("v", T, 1)
-    betas = [sp.Symbol(f"beta_{t}", positive=True) for t in range(T)]
+def deltaformer_reduces_to_softmax(T: int = 3) -> Derivation:
+    """DeltaFormer's token loop (symbolic ``alpha``, ``beta``, first-stage scores) with ``beta = 0``, ``alpha = 1``
+    and a normalized exponential second stage is causal softmax attention, written on its own:
+    ``o_t = sum_{j<=t} exp(q_t^T k_j / tau) v_j / sum_{j<=t} exp(q_t^T k_j / tau)``."""
+    e1, e2 = _exp_scores("s", T, tau1_s), _exp_scores("r", T, tau_s)
+    V = _mat("v", T, 1)
     alphas = [sp.Symbol(f"alpha_{t}", positive=True) for t in range(T)]
-    # DeltaFormer first stage with beta = 0
-    u0 = [alphas[t] * V[t, 0] for t in range(T)]
-    zero_beta = [alphas[t] * V[t, 0] - 0 * sum(((K[t, :] * K[i, :].T)[0, 0] * u0[i] for i in range(t)), 0)
-                 - u0[t] for t in range(T)]
-    # DeltaFormer with linear kernels and alpha = beta, against DeltaNet's u_t = beta_t (v_t - S_{t-1} k_t)
-    u_df = []
+    betas = [sp.Symbol(f"beta_{t}", positive=True) for t in range(T)]
+    general = _deltaformer_loop(_softmax_matrix(e1, strict=True), _softmax_matrix(e2, strict=False), V, alphas, betas)
+    reduced = general.subs({**{b: 0 for b in betas}, **{a: 1 for a in alphas}})
+    scores = [[sp.Symbol(f"r_{t}{j}", real=True) for j in range(T)] for t in range(T)]
+    softmax = sp.Matrix([sum(sp.exp(scores[t][j] / tau_s) * V[j, 0] for j in range(t + 1))
+                         / sum(sp.exp(scores[t][j] / tau_s) for j in range(t + 1)) for t in range(T)])
+    return (
+        Derivation("DeltaFormer with beta = 0, alpha = 1 is softmax attention", reduced - softmax,
+                   lhs=sp.Symbol(r"O_{\mathrm{DeltaFormer}}^{\beta=0,\alpha=1} - O_{\mathrm{softmax}}"))
+        .step(sp.zeros(T, 1), "beta = 0 removes the first stage's correction, so u = v")
+    )
+
+
+@cache
+def deltaformer_reduces_to_deltanet(T: int = 3, d: int = 2) -> Derivation:
+    """DeltaFormer with ``kappa_1 = kappa_2 = x^T y`` (unnormalized), ``w = k`` and ``alpha = beta`` is DeltaNet
+    with per-token ``beta``: its ``u_t = beta_t v_t - beta_t sum_{i<t} (k_t^T k_i) u_i`` equals DeltaNet's
+    ``beta_t (v_t - S_{t-1} k_t)`` and its ``o_t = sum_{i<=t} (q_t^T k_i) u_i`` equals ``S_t q_t``
+    (symbolic keys, queries, values, ``beta``)."""
+    K, Q, V = _mat("k", T, d), _mat("q", T, d), _mat("v", T, 1)
+    betas = [sp.Symbol(f"beta_{t}", positive=True) for t in range(T)]
+    u = []
     for t in range(T):
-        u_df.append(betas[t] * V[t, 0] - betas[t] * sum(((K[t, :] * K[i, :].T)[0, 0] * u_df[i] for i in range(t)), 0))
+        u.append(betas[t] * V[t, 0] - betas[t] * sum(((K[t, :] * K[i, :].T)[0, 0] * u[i] for i in range(t)),
+                                                       sp.Integer(0)))
+    o_df = [sum(((Q[t, :] * K[i, :].T)[0, 0] * u[i] for i in range(t + 1)), sp.Integer(0)) for t in range(T)]
     S = sp.zeros(1, d)
-    u_dn = []
+    o_dn = []
     for t in range(T):
         k = K[t, :].T
-        u_dn.append(betas[t] * (V[t, 0] - (S * k)[0, 0]))
         S = S * (sp.eye(d) - betas[t] * k * k.T) + betas[t] * V[t, 0] * k.T
-    residual = sp.Matrix(zero_beta + [sp.expand(a - b) for a, b in zip(u_df, u_dn)])
+        o_dn.append((S * Q[t, :].T)[0, 0])
+    residual = sp.Matrix([sp.expand(a - b) for a, b in zip(o_df, o_dn)])
     return (
-        Derivation("DeltaFormer reductions (beta = 0; linear kernels)", residual,
-                   lhs=sp.Symbol(r"(u^{\beta=0} - \alpha v,\ u^{\mathrm{lin}} - u^{\mathrm{DeltaNet}})"))
-        .step(sp.zeros(2 * T, 1), "expand")
+        Derivation("DeltaFormer with linear kernels and alpha = beta is DeltaNet", residual,
+                   lhs=sp.Symbol(r"O_{\mathrm{DeltaFormer}}^{\mathrm{lin}} - O_{\mathrm{DeltaNet}}"))
+        .step(sp.zeros(T, 1), "expand")
     )
 
 

@@ -1,0 +1,349 @@
+"""Chunked forms of the update rules: chunks of ``C`` tokens, ``T / C`` sequential steps.
+
+Shapes as in :mod:`numerics.updates.recurrent`. Inside a chunk the rules use their matrix form
+(:mod:`numerics.updates.parallel`); across chunks the linear rules carry the state ``S``
+(the WY/UT representation) and the softmax forms combine the scores against earlier chunks and
+inside the chunk by their log-sum-exp shares (notes §6 D.3).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from scipy.linalg import solve_triangular
+
+from numerics.updates.parallel import _causal_block, _stage2_matrix
+
+__all__ = [
+    "decayed_attention_chunked",
+    "deltaformer_chunked",
+    "deltanet_chunked",
+    "gated_deltanet_chunked",
+    "linear_attention_chunked",
+    "softmax_attention_chunked",
+]
+
+
+def _ones(T, x):
+    return np.ones(T) if x is None else np.asarray(x, dtype=float)
+
+
+def _chunk_view(X: np.ndarray, C: int, fill: float = 0.0) -> np.ndarray:
+    """``X`` (``(T, ...)``) padded at the end to a multiple of ``C`` and reshaped to ``(T/C, C, ...)``."""
+    T = X.shape[0]
+    pad = (-T) % C
+    if pad:
+        X = np.concatenate([X, np.full((pad,) + X.shape[1:], fill)])
+    return X.reshape((-1, C) + X.shape[1:])
+
+
+def _unit_lower_inverses(A: np.ndarray) -> np.ndarray:
+    """``(I + A_c)^{-1}`` for a batch of strictly lower-triangular ``A`` (``(n, C, C)``).
+
+    Blocked inversion, bottom-up: with the inverses ``X11``, ``X22`` of the two diagonal halves of a
+    ``2s x 2s`` diagonal block known, the block's inverse has lower-left part ``-X22 A21 X11``
+    (as exact as forward substitution, unlike the power-series doubling of
+    :func:`numerics.triangular_inverse.fast_inverse`). Each level is two batched products over every
+    chunk and every diagonal block at once (strided views, no copies), so ``log2 C`` levels cost two
+    NumPy calls each. Only matrix products are used: BLAS ``trsm`` would be cheaper in arithmetic,
+    but a multi-threaded OpenBLAS leaves its workers spinning after it, which slowed the chunk pass
+    that follows by a fifth on 2 cores (``bench/update_bench.py``). ``C`` that is not a power of two
+    is padded with identity rows.
+    """
+    n, C, _ = A.shape
+    size = 1 << max(C - 1, 0).bit_length()
+    X = np.broadcast_to(np.eye(size), (n, size, size)).copy()
+    # the strided views below share one set of strides: A must be a contiguous float64 copy like X
+    A = np.ascontiguousarray(A, dtype=X.dtype)
+    if size != C:
+        A = np.pad(A, ((0, 0), (0, size - C), (0, size - C)))
+    item = X.itemsize
+    s = 1
+    while s < size:
+        shape = (n, size // (2 * s), 2 * s, 2 * s)
+        strides = (size * size * item, 2 * s * (size + 1) * item, size * item, item)
+        Xd = as_strided(X, shape, strides)
+        Ad = as_strided(A, shape, strides)
+        Xd[..., s:, :s] = -(Xd[..., s:, s:] @ (Ad[..., s:, :s] @ Xd[..., :s, :s]))
+        s *= 2
+    return X[:, :C, :C]
+
+
+def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None, group: int | None = None,
+                         threads: bool = True) -> np.ndarray:
+    """Chunks of ``C`` tokens; the state ``S`` (``d_v x d_k``) is passed across chunk boundaries.
+
+    Inside a chunk with incoming state ``S_0`` and local cumulative gates ``g_t = prod_{s<=t} alpha_s``
+    (from the chunk start): ``alpha_t S_{t-1} = g_t S_0 + sum_{j<t} (g_t / g_j) u_j k_j^T``, so with the
+    chunk's WY/UT transform ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
+
+        U = T_c diag(beta) (V - diag(g) K S_0^T),
+        O = diag(g) Q S_0^T + (Q K^T ⊙ Gamma) U,
+        S_C = g_C S_0 + U^T diag(g_C / g) K.
+
+    Only the pass that carries ``S`` is sequential: two ``C x d`` by ``d x d`` products and one
+    ``C x C`` by ``C x d`` product per chunk, the least the recurrence needs. The rest is batched
+    over ``group`` chunks at a time (default: 512 tokens' worth): the transforms ``T_c`` before a group's pass, and the outputs
+    (which do not feed back) after it, from the states saved on entry to each chunk. With more than
+    one group and ``threads``, a second thread does the batched work, the next group's transforms
+    and the last group's outputs, while this one carries the state: NumPy releases the GIL inside
+    the products, so the two run on two cores. Every number is computed by the same operations
+    either way. Memory beyond the inputs: ``O(T C + group (d_v d_k + C d_v))``. Cost
+    ``O(T C d + T d^2)``.
+
+    ``alpha=None`` means no gate. ``variant="no_carry"`` forgets the state between chunks (a
+    control). The sequence is padded at the end with zero keys, values and queries (gate 1, beta 0),
+    which changes no earlier output.
+    """
+    T, dk = K.shape
+    dv = V.shape[1]
+    group = max(1, 512 // C) if group is None else group
+    k, v, q = _chunk_view(K, C), _chunk_view(V, C), _chunk_view(Q, C)
+    n = k.shape[0]
+    lower = np.tril(np.ones((C, C), dtype=bool))
+    if alpha is None:
+        g, G, decay = None, lower, None
+        gk, gq, k_end = k, q, k
+    else:
+        log_g = np.cumsum(np.log(_chunk_view(alpha, C, 1.0)), axis=1)  # (n, C) local log cumulative gates
+        g = np.exp(log_g)
+        G = np.where(lower, np.exp(np.where(lower, log_g[:, :, None] - log_g[:, None, :], 0.0)), 0.0)
+        decay = g[:, -1]
+        gk, gq = g[:, :, None] * k, g[:, :, None] * q
+        k_end = (g[:, -1:] / g)[:, :, None] * k
+    b = _chunk_view(beta, C)[:, :, None] if delta else None
+    strict = G & ~np.eye(C, dtype=bool) if g is None else G * ~np.eye(C, dtype=bool)
+    out = np.empty((n, C, dv))
+
+    def transforms(g0: int, g1: int):
+        """``T_c``, ``beta v`` and ``beta g k`` for chunks ``g0 .. g1 - 1``."""
+        A = k[g0:g1] @ k[g0:g1].transpose(0, 2, 1)
+        A *= b[g0:g1]
+        A *= strict if g is None else strict[g0:g1]
+        return _unit_lower_inverses(A), b[g0:g1] * v[g0:g1], b[g0:g1] * gk[g0:g1]
+
+    def outputs(g0: int, g1: int, states: np.ndarray, U: np.ndarray) -> None:
+        o = out[g0:g1]
+        np.matmul(gq[g0:g1], states.transpose(0, 2, 1), out=o)
+        P = q[g0:g1] @ k[g0:g1].transpose(0, 2, 1)  # (Q K^T ⊙ Gamma) per chunk
+        P *= G if g is None else G[g0:g1]
+        o += P @ U
+
+    starts = list(range(0, n, group))
+    worker = ThreadPoolExecutor(max_workers=1) if threads and len(starts) > 1 else None
+    # groups cycle through a few reused buffers (fresh arrays would pay for their page faults)
+    slots = 3
+    width = min(group, n)
+    states_buf = np.empty((slots, width, dv, dk))
+    U_buf = np.empty((slots, width, C, dv)) if delta else None
+    r = np.empty((C, dv))
+    pending: list = [None] * slots
+    S = np.zeros((dv, dk))  # the state entering chunk c
+    try:
+        ready = {}
+        for index in range(min(2, len(starts))) if delta else ():
+            ready[index] = _later(worker, transforms, starts[index], min(starts[index] + group, n))
+        for index, g0 in enumerate(starts):
+            g1 = min(g0 + group, n)
+            slot = index % slots
+            if pending[slot] is not None:
+                pending[slot].result()  # that group's outputs are done with this slot
+            states = states_buf[slot, : g1 - g0]
+            U = U_buf[slot, : g1 - g0] if delta else v[g0:g1]
+            if delta:
+                T_c, bv, bgk = ready.pop(index).result()
+            for c in range(g0, g1):
+                states[c - g0] = S
+                u = U[c - g0]
+                if delta:  # u = T_c (beta v - beta g k S_0^T)
+                    j = c - g0
+                    np.matmul(bgk[j], S.T, out=r)
+                    np.subtract(bv[j], r, out=r)
+                    np.matmul(T_c[j], r, out=u)
+                if variant == "no_carry":
+                    S = np.zeros((dv, dk))
+                    continue
+                if decay is not None:
+                    S *= decay[c]
+                S += u.T @ k_end[c]
+            pending[slot] = _later(worker, outputs, g0, g1, states, U)
+            if delta and index + 2 < len(starts):
+                nxt = starts[index + 2]
+                ready[index + 2] = _later(worker, transforms, nxt, min(nxt + group, n))
+        for future in pending:
+            if future is not None:
+                future.result()
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=True)
+    return out.reshape(-1, dv)[:T]
+
+
+class _Ready:
+    """A finished computation with the ``result()`` of a future (the single-thread path)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _later(worker: ThreadPoolExecutor | None, fn, *args):
+    """``fn(*args)`` on the worker thread (a future), or now when there is no worker (a :class:`_Ready`)."""
+    return worker.submit(fn, *args) if worker is not None else _Ready(fn(*args))
+
+
+def linear_attention_chunked(K, V, Q, C: int, *, variant=None, threads: bool = True) -> np.ndarray:
+    """Chunked additive memory (state carried across chunks; ``threads``: see :func:`deltanet_chunked`)."""
+    return _gated_delta_chunked(K, V, Q, None, None, C, delta=False, variant=variant, threads=threads)
+
+
+def decayed_attention_chunked(K, V, Q, gamma, C: int, *, variant=None, threads: bool = True) -> np.ndarray:
+    """Chunked forget-gated memory."""
+    return _gated_delta_chunked(K, V, Q, np.asarray(gamma, float), None, C, delta=False, variant=variant,
+                                threads=threads)
+
+
+def deltanet_chunked(K, V, Q, beta=None, C: int = 64, *, variant=None, threads: bool = True) -> np.ndarray:
+    """Chunked DeltaNet (WY/UT form inside chunks, state carried across).
+
+    Past 512 tokens the batched work (chunk transforms, outputs) runs on a second thread while this
+    one carries the state; ``threads=False`` keeps everything on this thread. The result is the same
+    bits either way. C = 32 was fastest at d = 64 (``bench/update_bench.py``).
+    """
+    return _gated_delta_chunked(K, V, Q, None, _ones(K.shape[0], beta), C, delta=True,
+                                variant=variant, threads=threads)
+
+
+def gated_deltanet_chunked(K, V, Q, alpha, beta, C: int = 64, *, variant=None, threads: bool = True) -> np.ndarray:
+    """Chunked gated DeltaNet (``threads``: see :func:`deltanet_chunked`)."""
+    return _gated_delta_chunked(K, V, Q, np.asarray(alpha, float), np.asarray(beta, float), C, delta=True,
+                                variant=variant, threads=threads)
+
+
+def _shifted_exp(S: np.ndarray):
+    """``(exp(S - m), Z)`` with ``m`` the row maximum and ``Z`` the row log-sum-exp (``-inf`` if empty)."""
+    if S.shape[1] == 0:
+        return np.zeros(S.shape), np.full(S.shape[0], -np.inf)
+    m = S.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    E = np.subtract(S, m[:, None])
+    np.exp(E, out=E)  # in place: these blocks are the largest arrays of the chunked forms
+    with np.errstate(divide="ignore"):
+        return E, m + np.log(E.sum(axis=1))
+
+
+def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None):
+    """Combine a block of scores over earlier chunks and a masked block inside the chunk.
+
+    Returns ``(P_prev @ X_prev, P_intra)`` where ``P = softmax`` over both blocks together. Each block
+    is normalized on its own (``Z_prev``, ``Z_intra`` = row log-sum-exps) and re-weighted by its share
+    of the full normalizer: ``sigma(Z_prev - Z_intra)`` and ``sigma(Z_intra - Z_prev)`` (notes §6 D.3).
+    ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1 (a control).
+    """
+    E_prev, z_prev = _shifted_exp(S_prev)
+    E_intra, z_intra = _shifted_exp(S_intra)
+    has_prev, has_intra = np.isfinite(z_prev), np.isfinite(z_intra)
+    if variant == "no_recombine":
+        share_prev, share_intra = has_prev.astype(float), has_intra.astype(float)
+    else:
+        z = np.logaddexp(z_prev, z_intra)
+        with np.errstate(invalid="ignore"):
+            share_prev = np.where(has_prev, np.exp(z_prev - z), 0.0)  # = sigma(Z_prev - Z_intra)
+            share_intra = np.where(has_intra, np.exp(z_intra - z), 0.0)
+    # exp(S - m) / exp(Z - m) is the block's own softmax; exp(Z - m) = row sum of E
+    norm_prev = np.where(has_prev, share_prev / np.maximum(E_prev.sum(axis=1), np.finfo(float).tiny), 0.0)
+    norm_intra = np.where(has_intra, share_intra / np.maximum(E_intra.sum(axis=1), np.finfo(float).tiny), 0.0)
+    prev_part = norm_prev[:, None] * (E_prev @ X_prev) if X_prev.shape[0] else np.zeros((S_prev.shape[0], X_prev.shape[1]))
+    return prev_part, norm_intra[:, None] * E_intra
+
+
+def _causal_softmax_rows(scores, Q, K, X, start: int, stop: int, variant=None) -> np.ndarray:
+    """Rows ``start .. stop - 1`` of causal softmax attention with values ``X``: ``sum_{i<=t} p_ti x_i``.
+
+    ``scores(Q_rows, K_rows)`` gives the logits. The block against earlier rows and the causal block
+    inside the row range are combined by :func:`_softmax_blocks` (log-sum-exp shares).
+    """
+    q = Q[start:stop]
+    intra = np.where(_causal_block(stop - start, strict=False), scores(q, K[start:stop]), -np.inf)
+    prev_part, p_intra = _softmax_blocks(scores(q, K[:start]), intra, X[:start], variant)
+    return prev_part + p_intra @ X[start:stop]
+
+
+def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None) -> np.ndarray:
+    """Causal softmax attention chunk by chunk: the scores against earlier chunks and the causal
+    scores inside the chunk are normalized separately and recombined by their log-sum-exp shares."""
+    T = K.shape[0]
+    out = np.empty((T, V.shape[1]))
+    for start in range(0, T, C):
+        stop = min(start + C, T)
+        out[start:stop] = _causal_softmax_rows(lambda X, Y: X @ Y.T / tau, Q, K, V, start, stop, variant)
+    return out
+
+
+def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
+                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True) -> np.ndarray:
+    """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
+
+    For the chunk of rows ``r`` the first stage is ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
+    diag(beta_r) A_{r,prev} U_prev``, with one matrix product against all earlier rows of ``U`` and a
+    ``C x C`` triangular solve. With ``normalize1`` the scores against earlier chunks and the strictly
+    causal scores inside the chunk are normalized separately and recombined by their log-sum-exp
+    shares (``kappa1`` must provide ``log_values``). The second stage is attention with values ``U``
+    (chunked softmax when ``normalize2``). ``variant="no_recombine"`` breaks the recombination.
+
+    The second stage has no sequential dependence of its own: with ``normalize2`` it runs in row
+    blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows of ``U``
+    it reads. With ``threads`` and more than one block, a second thread runs them while this one
+    goes on with the first stage (NumPy releases the GIL in the products and exponentials); the
+    results are the same bits either way.
+    """
+    T = K.shape[0]
+    W = K if W is None else W
+    alpha, beta = _ones(T, alpha), _ones(T, beta)
+    if normalize1 and getattr(kappa1, "log_values", None) is None:
+        raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
+    U = np.empty((T, V.shape[1]))
+    blocked2 = normalize2 and getattr(kappa2, "log_values", None) is not None
+    out = np.empty_like(U) if blocked2 else None
+    block = max(C, 256)
+
+    def second_stage(start: int, stop: int) -> None:
+        out[start:stop] = _causal_softmax_rows(kappa2.log_values, Q, K, U, start, stop, variant)
+
+    worker = ThreadPoolExecutor(max_workers=1) if blocked2 and threads and T > block else None
+    futures = []
+    next_row = 0  # first row of the next second-stage block
+    try:
+        for start in range(0, T, C):
+            sl = slice(start, min(start + C, T))
+            n = sl.stop - start
+            w = W[sl]
+            if normalize1:
+                intra = np.where(_causal_block(n, strict=True), kappa1.log_values(w, K[sl]), -np.inf)
+                prev_part, A_rr = _softmax_blocks(kappa1.log_values(w, K[:start]), intra, U[:start], variant)
+            else:
+                A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0)
+                prev_part = kappa1(w, K[:start]) @ U[:start]
+            b = beta[sl][:, None]
+            system = np.eye(n) + b * A_rr
+            U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True,
+                                     unit_diagonal=True)
+            # second-stage blocks whose rows of U are all known now
+            while blocked2 and next_row < T and min(next_row + block, T) <= sl.stop:
+                stop = min(next_row + block, T)
+                futures.append(_later(worker, second_stage, next_row, stop))
+                next_row = stop
+        for future in futures:
+            future.result()
+    finally:
+        if worker is not None:
+            worker.shutdown(wait=True)
+    if blocked2:
+        return out
+    return _stage2_matrix(kappa2, Q, K, normalize2) @ U
+
+
