@@ -460,7 +460,7 @@ register(Claim(
         quantity="entries where U differs from sum_{k<n} A^k (integer powers) plus entries where U > 0 differs "
                  "from depth-first reachability",
         distributions="random DAG: each edge j -> i (j < i) present independently with probability edge_prob",
-        conditioning="one random DAG per point; integer arithmetic (path counts < 2^53 on the domain)",
+        conditioning="four independent random DAGs per point (mismatches summed); integer arithmetic (path counts < 2^53 on the domain)",
     ),
     params=(Param("n", 2, 40, description="nodes"),
             Param("edge_prob", 0.0, 1.0, integer=False, description="edge probability")),
