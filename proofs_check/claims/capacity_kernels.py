@@ -242,7 +242,9 @@ register(Claim(
                       distributions=_GAUSS, conditioning=_COND,
                       notes=_REDUCED + " The limit P -> oo is checked in theory (tests/test_kernels.py)."),
     params=(_N, Param("d_k", 1, 256, description="key dimension"), _DV, _KN, _VN, _TAU,
-            Param("P", th.TRUNCATION_DEGREES.start, th.TRUNCATION_DEGREES.stop - 1, description="truncation degree")),
+            Param("P", 1, th.TRUNCATION_DEGREES.stop - 1,
+                  description="truncation degree (P = 0 is the constant kernel: it stores nothing and its "
+                              "crosstalk has no randomness to simulate)")),
     derivation=th.inverse_snr_truncated,
     symbol=r"\mathrm{SNR}^{-1}_{P}",
     measure=num.measure_inverse_snr_truncated,
@@ -269,7 +271,7 @@ register(Claim(
                         variant="one_more_degree", applies_when=Constraint("P <= 2", lambda q: q["P"] <= 2)),
     ),
     strategy={"N": (2, 33), "d_k": (4, 16), "d_v": (2, 8), "key_norm2": (1.0, 6.0), "value_norm2": (1.0, 8.0),
-              "tau": (1.5, 4.0), "P": (0, 5)},
+              "tau": (1.5, 4.0), "P": (1, 5)},
 ))
 
 
