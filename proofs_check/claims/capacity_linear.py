@@ -20,7 +20,7 @@ from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeCont
 from theory import linear_memory as th
 from theory.symbols import N, d_k, d_v, key_norm2, value_norm2
 
-_N = Param("N", 1, 8192, description="number of stored pairs")
+_N = Param("N", 2, 8192, description="number of stored pairs (N = 1 has no crosstalk to simulate)")
 _DK = Param("d_k", 1, 1024, description="key dimension")
 _DV = Param("d_v", 1, 1024, description="value dimension")
 _GAUSS = "k_j ~ N(0, I_{d_k}), v_j ~ N(0, I_{d_v}) i.i.d. for all pairs; query q = k_i"
