@@ -160,16 +160,21 @@ def check_output_path(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path!r} is not writable")
 
 
-def cmd_check(args) -> int:
-    from proofs_check.engine import check_claims
-    from proofs_check.report import markdown, render_table, summary_line, table_rows, to_json_dict, write_json
-
+def prepare_run(args):
+    """``(claims, mode)`` of a run from its arguments, after refusing unusable ``--json``/``--md`` paths."""
     check_output_path(args.json, "--json")
     check_output_path(args.md, "--md")
     claims = select_claims(args.ids, args.section)
     if not claims:
         raise UsageError("no claims selected")
-    mode = run_mode(args)
+    return claims, run_mode(args)
+
+
+def cmd_check(args) -> int:
+    from proofs_check.engine import check_claims
+    from proofs_check.report import markdown, render_table, summary_line, table_rows, to_json_dict, write_json
+
+    claims, mode = prepare_run(args)
     started = time.perf_counter()
     results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
                            progress=_progress_printer(sys.stderr, not args.quiet))

@@ -16,16 +16,10 @@ __all__ = ["cmd_calibrate", "register"]
 
 def cmd_calibrate(args) -> int:
     from proofs_check.calibration import calibrate, markdown, summarise
-    from proofs_check.cli import (EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, check_output_path, run_mode,
-                                  select_claims)
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, _progress_printer, prepare_run
     from proofs_check.report import write_json
 
-    check_output_path(args.json, "--json")
-    check_output_path(args.md, "--md")
-    claims = select_claims(args.ids, args.section)
-    if not claims:
-        raise UsageError("no claims selected")
-    mode = run_mode(args)
+    claims, mode = prepare_run(args)
     seeds = list(range(args.first_seed, args.first_seed + args.runs))
     started = time.perf_counter()
     runs = calibrate(claims, mode=mode, seeds=seeds, jobs=args.jobs,
