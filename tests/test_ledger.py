@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import numpy as np
 
 from numerics.estimate import MonteCarlo
-from proofs_check.engine import (MAX_CHECKS, MIN_TRIALS, PASS, RESOLUTION_TARGET, UNDERPOWERED, check_claims,
+from proofs_check.engine import (MAX_CHECKS, MIN_TRIALS, PASS, UNDERPOWERED, check_claims,
                                  check_point, check_symbolic, point_passes_with_power)
 from proofs_check.ledger import MODES, SECTIONS, Kind, Provenance, all_claims
 from proofs_check.seeds import point_rng
@@ -65,7 +65,6 @@ CITED_CLAIMS = [c for c in CLAIMS if c.kind is Kind.CITED]
 @pytest.mark.parametrize("claim", CITED_CLAIMS, ids=[c.id for c in CITED_CLAIMS])
 def test_cited_claim_names_its_source_and_is_never_verified(claim):
     """A cited claim gives a citation, has a cited derivation step and no numeric side, and checks as 'cited'."""
-    from proofs_check.engine import check_claims
 
     assert claim.citation.strip()
     assert any(s.status == "cited" for s in claim.derivation().verify())

@@ -19,7 +19,7 @@ from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeCont
                                  evaluate, register)
 from proofs_check.strategies import off_typical_norms
 from theory import kernels as th
-from theory.symbols import N, d, d_k, d_v, key_norm2, p, rho, tau, value_norm2
+from theory.symbols import N, d, d_k, d_v, key_norm2, p, rho, value_norm2
 
 _N = Param("N", 2, 10**6, description="number of stored pairs")
 _DK = Param("d_k", 1, 1024, description="key dimension")
