@@ -143,7 +143,11 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"# amverify calibration ({report['mode']}, {report['runs']} runs)", "",
         f"Root seeds {report['seeds'][0]}..{report['seeds'][-1]}; z = {report['engine']['z']:.3f}, control "
         f"separation {report['engine']['separation']:.2f} SE, resolution target "
-        f"{format_resolution(report['engine']['resolution_target'])}.", "",
+        f"{format_resolution(report['engine']['resolution_target'])}."
+        + (f" Command: `{report['command']}`." if report.get("command") else "")
+        + (f" Git commit {report['git']['commit'][:12]}{' (with uncommitted changes)' if report['git'].get('dirty') else ''}."
+           if (report.get("git") or {}).get("commit") else "")
+        + (f" {report['seconds']:.0f} s." if report.get("seconds") is not None else ""), "",
         "| measure | value | target |", "|---|---|---|",
         f"| runs with a spurious failure | {report['failed_runs']} of {report['runs']} | 0 |",
         f"| controls accepted by chance | {report['controls_accepted']} | 0 |",

@@ -17,7 +17,7 @@ __all__ = ["cmd_calibrate", "register"]
 def cmd_calibrate(args) -> int:
     from proofs_check.calibration import calibrate, markdown, summarise
     from proofs_check.cli import EXIT_FAIL, EXIT_OK, _progress_printer, prepare_run
-    from proofs_check.report import write_json
+    from proofs_check.report import git_commit, write_json
 
     claims, mode = prepare_run(args)
     seeds = list(range(args.first_seed, args.first_seed + args.runs))
@@ -26,6 +26,8 @@ def cmd_calibrate(args) -> int:
                      progress=_progress_printer(sys.stderr, not args.quiet))
     report = summarise(runs, mode=mode)
     report["seconds"] = time.perf_counter() - started
+    report["git"] = git_commit()
+    report["command"] = "amverify " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else None
     text = markdown(report)
     if args.json:
         write_json(report, args.json)
