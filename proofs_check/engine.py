@@ -28,7 +28,8 @@ plan then takes the number of batches that puts every applicable control at leas
 ``SEPARATION`` SEs (inflated by :data:`PLAN_INFLATION` for the pilot's own error) from the
 prediction and brings the point's resolution within :data:`RESOLUTION_TARGET` for the mode. Every
 batch has its own random stream (:func:`proofs_check.seeds.batch_rng`) and the batches merge by
-concatenation, so the result depends only on the seed and the plan. A control that cannot be
+concatenation, so the result depends only on the seed and the plan. A control's wrong numeric
+route draws from the same batch streams as the main route (common random numbers). A control that cannot be
 separated within ``claim.max_batches`` batches makes the point *underpowered*: a verdict of its
 own, naming the control and the trials it would need, that fails the run; so is a point whose final
 resolution misses the mode's target (a bound or tolerance too wide to catch a wrong constant). The
