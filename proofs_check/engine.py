@@ -94,7 +94,7 @@ MIN_ESS = 100.0
 MIN_TRIALS = 100
 
 PASS, FAIL, ERROR, CITED, UNDERPOWERED = "pass", "fail", "error", "cited", "underpowered"
-REJECTED, ACCEPTED, NOT_APPLICABLE = "rejected", "accepted", "n/a"
+REJECTED, ACCEPTED, NOT_APPLICABLE, INCONSISTENT = "rejected", "accepted", "n/a", "inconsistent"
 VERIFIED, PARTIAL, FAILED = "verified", "partial", "failed"
 
 
@@ -278,9 +278,12 @@ def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
     return n_pilot * (SEPARATION * PLAN_INFLATION * se_pilot / gap) ** 2
 
 
-def _planned_point(claim: Claim, params, predicted: float, controls, *, seed: int, mode: str,
+def _planned_point(claim: Claim, params, predicted: float, controls, paired=(), *, seed: int, mode: str,
                    trials: int | None, replicate: int):
-    """Run a Monte Carlo point by its plan; returns the main estimate, control estimates and plan facts."""
+    """Run a Monte Carlo point by its plan; returns the main estimate, control estimates and plan facts.
+
+    ``controls`` are the applicable (control, wrong value) pairs; ``paired`` the prediction controls
+    whose route realises their slip (run alongside, not planned: their check is agreement)."""
     batch_size = trials if trials is not None else claim.trials[mode]
     fixed = _fixed_tolerance(claim, predicted, params)
     main = _Route(claim, params, seed, replicate, batch_size)
@@ -288,6 +291,7 @@ def _planned_point(claim: Claim, params, predicted: float, controls, *, seed: in
     pilot = main.estimate()
     routes = {c.name: _Route(claim, params, seed, replicate, batch_size, c.variant)
               for c, wrong in controls if c.variant is not None}
+    routes.update({c.name: _Route(claim, params, seed, replicate, batch_size, c.route) for c, wrong in paired})
     for r in routes.values():
         r.run(1)
     needs: dict[str, float] = {}
@@ -342,6 +346,7 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
                  replicate: int, start: float) -> PointResult:
     predicted = evaluate(claim.predicted_expr(), params)
     applicable: list[tuple[NegativeControl, float]] = []
+    paired: list[tuple[NegativeControl, float]] = []  # wrong formulas checked against their own routes
     skipped: dict[str, ControlResult] = {}
     for control in claim.negative_controls:
         if control.applies_when is not None and not control.applies_when.holds(params):
@@ -351,6 +356,8 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
             continue
         if control.prediction is not None:
             wrong = evaluate(control.prediction(), params)
+            if control.route is not None:
+                paired.append((control, wrong))
             if _same_value(wrong, predicted):
                 skipped[control.name] = ControlResult(control.name, wrong, math.nan, NOT_APPLICABLE,
                                                       "equals the prediction at this point",
@@ -364,11 +371,14 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
     n_batches, needed, short, route_est = 0, None, [], {}
     if planned:
         est, route_est, n_batches, needed, short, needs = _planned_point(
-            claim, params, predicted, applicable, seed=seed, mode=mode, trials=trials, replicate=replicate)
+            claim, params, predicted, applicable, paired, seed=seed, mode=mode, trials=trials,
+            replicate=replicate)
     else:
         if trials is None and claim.trials is not None:
             trials = claim.trials[mode]
         est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials)
+        route_est = {c.name: _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
+                                      variant=c.route) for c, _ in paired}
     verdict, z, tol, message = _compare(claim, predicted, est, params)
     fixed = _fixed_tolerance(claim, predicted, params) if claim.kind is not Kind.IDENTITY else 0.0
 
@@ -391,6 +401,16 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
         results[control.name] = ControlResult(control.name, wrong, float(measured), status, detail, sep,
                                               control.near_miss)
     results.update(skipped)
+    for control, wrong in paired:
+        # the control's wrong formula must be what its own route measures, or the formula is wrong
+        r_est = route_est[control.name]
+        agree, _, _, detail = _compare(claim, wrong, r_est, params)
+        if agree != PASS:
+            why = detail or (f"its route '{control.route}' measures {r_est.estimate:.6g} ± {r_est.standard_error:.2g}, "
+                             f"not the formula's {wrong:.6g}")
+            results[control.name] = ControlResult(control.name, wrong, float(r_est.estimate),
+                                                  ERROR if agree == ERROR else INCONSISTENT, why,
+                                                  results[control.name].separation, control.near_miss)
     controls = tuple(results[c.name] for c in claim.negative_controls)
 
     if not planned and claim.kind is not Kind.IDENTITY:
@@ -454,11 +474,15 @@ def check_symbolic(claim: Claim) -> SymbolicResult:
 
 
 def point_passes_with_power(result: PointResult) -> PointResult:
-    """Fail a passing point whose negative controls were not all rejected (the check had no power)."""
-    weak = [c.name for c in result.controls if c.verdict not in (REJECTED, NOT_APPLICABLE)]
-    if result.verdict == PASS and weak:
-        return replace(result, verdict=FAIL, message=f"negative control(s) not rejected: {', '.join(weak)}")
-    return result
+    """Fail a passing point whose negative controls were not all rejected (the check had no power), or
+    whose paired control's formula disagrees with its own route (the control itself is wrong)."""
+    wrong = [f"{c.name} ({c.detail})" for c in result.controls if c.verdict == INCONSISTENT]
+    weak = [c.name for c in result.controls if c.verdict not in (REJECTED, NOT_APPLICABLE, INCONSISTENT)]
+    if result.verdict != PASS or not (weak or wrong):
+        return result
+    parts = ([f"negative control(s) not rejected: {', '.join(weak)}"] if weak else []) + \
+        ([f"control formula(s) disagree with their routes: {'; '.join(wrong)}"] if wrong else [])
+    return replace(result, verdict=FAIL, message="; ".join(parts))
 
 
 # --- running many checks -------------------------------------------------------------------------

@@ -126,6 +126,11 @@ class NegativeControl:
     Either ``prediction`` (a theory-side callable returning a wrong sympy expression in the
     claim's parameters, compared with the same measurement) or ``variant`` (a wrong numeric
     route, passed to the measure function and compared with the true prediction).
+
+    A prediction control may also name the ``route`` that realises the same slip numerically
+    (e.g. the capacity counted with the queried pair, computed from the simulated crosstalk). The
+    route's estimate must then *agree* with the wrong prediction: that checks the control's own
+    formula, which would otherwise be used only as a wrong value and never checked itself.
     """
 
     name: str
@@ -134,10 +139,14 @@ class NegativeControl:
     variant: str | None = None
     applies_when: "Constraint | None" = None  # where the control is resolvable (e.g. N - 1 vs N at small N)
     near_miss: bool = False  # a plausible slip a few percent from the truth (d_k + 1 for d_k + 2, N for N - 1)
+    route: str | None = None  # with ``prediction``: the numeric route realising the same slip
 
     def __post_init__(self):
         if (self.prediction is None) == (self.variant is None):
             raise ValueError(f"negative control {self.name!r} needs exactly one of prediction, variant")
+        if self.route is not None and self.prediction is None:
+            raise ValueError(f"negative control {self.name!r}: route= pairs a wrong prediction with its route; "
+                             "a route alone is variant=")
 
 
 @dataclass(frozen=True)

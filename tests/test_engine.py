@@ -293,3 +293,41 @@ def test_a_measure_that_raises_is_the_points_error_not_a_crash():
 
     result = check_point(_fake_claim(broken), {"n": 1}, seed=0)
     assert result.verdict == ERROR and "ValueError: shapes" in result.message
+
+
+def _paired(wrong_value):
+    import sympy as sp
+
+    return (NegativeControl("slip", "the slip, as a formula and as a route", prediction=lambda: sp.Float(wrong_value),
+                            route="shifted", near_miss=True),)
+
+
+def test_a_paired_control_whose_formula_matches_its_route_is_rejected():
+    """The slip's formula (prediction + 0.5) agrees with its route (trials shifted by 0.5) and is rejected."""
+    result = point_passes_with_power(check_point(_mc_claim(controls=_paired(10.5), max_batches=400), {"n": 1},
+                                                 seed=0, mode="quick"))
+    assert result.verdict == PASS and result.controls[0].verdict == "rejected"
+
+
+def test_a_paired_control_whose_formula_is_wrong_fails_the_point():
+    """A wrong formula for the slip (10.8 where its route measures 10.5: 3 %, beyond the default 2 % resolution,
+    which the route shares with the main check) fails the point, naming it: the control's own formula is
+    checked, not only used as a wrong value."""
+    result = point_passes_with_power(check_point(_mc_claim(controls=_paired(10.8), max_batches=400), {"n": 1},
+                                                 seed=0, mode="default"))
+    assert result.verdict == FAIL and result.controls[0].verdict == "inconsistent"
+    assert "disagree with their routes" in result.message
+
+
+def test_a_paired_control_formula_collapsing_onto_the_prediction_still_fails():
+    """A formula bug that makes the slip equal the prediction (so the control would be n/a) is caught by the
+    route, which still measures the slip."""
+    result = point_passes_with_power(check_point(_mc_claim(controls=_paired(10.0), max_batches=400), {"n": 1},
+                                                 seed=0, mode="quick"))
+    assert result.verdict == FAIL and result.controls[0].verdict == "inconsistent"
+
+
+def point_passes_with_power(result):
+    from proofs_check.engine import point_passes_with_power as rule
+
+    return rule(result)
