@@ -455,19 +455,10 @@ MUTANTS: tuple[Mutant, ...] = (
       "return sp.betainc_regularized(d / 2, _HALF, 0, 1 - eps**2)",
       "distribution parameter", "violation probability with Beta parameter d/2 for (d - 1)/2"),
     M("expressivity.theory_first_moment_pairs", "expressivity", TX,
-      "return sp.N(sp.log((1 + sp.sqrt(1 + 8 / pd)) / 2), 30)", "return sp.N(sp.log((1 + sp.sqrt(1 + 4 / pd)) / 2), 30)",
-      "wrong bound", "exact log n* solves n(n - 1) p < 1 instead of n(n - 1)/2 p < 1 (the extrapolation error bound)",
-      survives_because=(
-          'gap: theory.expressivity.log_first_moment_size is used only inside coherence_extrapolation_error, the '
-          'finite-size bound of expressivity.dimension.coherence_exponent. Solving n(n - 1) p < 1 instead of n(n - '
-          '1)/2 p < 1 shifts every exact log n*(d) by about -(1/2) ln 2, which both Richardson fits absorb in their'
-          ' intercept: the bound moves from 5.1e-5 to 7.5e-5 at the first default point (unchanged at the second) '
-          'and the verdict does not change. Nothing checks the function against its definition or against '
-          "numerics.expressivity.log_first_moment_size (which the tests check against mpmath); the tests' own exact"
-          ' fit uses the mutated function, so the bias-versus-bound test moves with it. Missing check: equate the '
-          "theory and numerics versions of log n*(p) (a side condition or a test), or compare the numeric side's "
-          'per-dimension log n*(d) with it. Not killed by the tests (full suite passes).'),
-    ),
+      "return (1 + sp.sqrt(1 + 8 / p)) / 2", "return (1 + sp.sqrt(1 + 4 / p)) / 2",
+      "wrong bound", "exact n* solves n(n - 1) p = 1 instead of n(n - 1)/2 p = 1 (feeds the extrapolation error "
+      "bound; retargeted to theory.expressivity.first_moment_size when that formula was factored out of "
+      "log_first_moment_size, after this mutant's first run survived)"),
     M("expressivity.theory_swap_key_sum", "expressivity", TX,
       "    w = keys[1] - keys[0]\n", "    w = keys[1] + keys[0]\n",
       "sign", "delta-rule swap token with key k_1 + k_0"),

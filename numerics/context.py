@@ -114,11 +114,12 @@ def extrapolation_weights(x) -> np.ndarray:
     return np.array([np.prod([x[l] / (x[l] - x[m]) for l in range(x.size) if l != m]) for m in range(x.size)])
 
 
-def _reduce_linear_snr_limit(columns, *, T: int, **_) -> Estimate:
+def _reduce_linear_snr_limit(columns, *, T: int, variant=None, **_) -> Estimate:
     """Extrapolate ``y(T_m) = T_m SNR(T_m)`` to ``1/T = 0`` through a quadratic in ``1/T_m`` (three sizes).
 
     ``y(T_m) = T_m mean(signal) / mean(noise_m)``; the three sizes share each trial's stream, so the SE
     of ``sum_m w_m y(T_m)`` is the delta method's with the full covariance of the four column means.
+    Variant ``"largest_size"`` reads the limit off the largest size, ``y(T)``, without extrapolating.
     """
     sizes = np.array(extrapolation_sizes(T), dtype=float)
     data = np.stack([columns["signal"]] + [columns[f"noise_{m}"] for m in range(sizes.size)])
@@ -126,6 +127,8 @@ def _reduce_linear_snr_limit(columns, *, T: int, **_) -> Estimate:
     mean = data.mean(axis=1)
     values = sizes * mean[0] / mean[1:]
     w = extrapolation_weights(1.0 / sizes)
+    if variant == "largest_size":
+        w = (sizes == sizes.max()).astype(float)
     grad = np.concatenate([[np.sum(w * sizes / mean[1:])], -w * sizes * mean[0] / mean[1:] ** 2])
     se = float(np.sqrt(max(grad @ np.cov(data, ddof=1) @ grad, 0.0) / n))
     diagnostics = {f"T_SNR_at_{int(s)}": float(v) for s, v in zip(sizes, values)}
@@ -139,7 +142,7 @@ def _reduce_linear_snr_limit(columns, *, T: int, **_) -> Estimate:
 
 
 @monte_carlo(_reduce_linear_snr_limit)
-def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -> dict:
+def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000, variant=None) -> dict:
     """``lim T * SNR(T)`` of the linear memory, extrapolated from finite sizes (an asymptotic numeric side).
 
     Each trial is one growing context read at the three sizes of :func:`extrapolation_sizes`: the
@@ -148,8 +151,10 @@ def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4
     (the reduction of :func:`measure_linear_snr`). Columns ``signal = a^2`` and ``noise_m``; the
     reducer extrapolates ``T_m SNR(T_m)`` to ``1/T = 0`` with a quadratic in ``1/T_m`` and reports the
     per-size values and the fitted slope as diagnostics. The extrapolation assumes only that
-    ``T SNR(T)`` is smooth in ``1/T``; its remaining bias is the claim's finite-size bound.
+    ``T SNR(T)`` is smooth in ``1/T``; its remaining bias is the claim's finite-size bound. Variant
+    ``"largest_size"`` (the value at ``T`` itself, not extrapolated) changes only the reducer.
     """
+    check_variant(variant, {"largest_size"})
     sizes = extrapolation_sizes(T)
     signal = np.empty(trials)
     noise = np.empty((len(sizes), trials))

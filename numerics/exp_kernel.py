@@ -442,13 +442,22 @@ def capacity_dims(d_min: int, d_max: int) -> np.ndarray:
     return np.arange(d_min, d_max + 1, 4)
 
 
-def _slope_reduce(columns, *, d_min, d_max, rho, **_) -> Estimate:
-    """OLS slope of ``log(rho / gbar_d)`` on ``d`` (independent draws per ``d``: independent ``log gbar_d``)."""
+def _slope_reduce(columns, *, d_min, d_max, rho, variant=None, **_) -> Estimate:
+    """OLS slope of ``log(rho / gbar_d)`` on ``d`` (independent draws per ``d``: independent ``log gbar_d``).
+
+    Variant ``"stored_pair_counted"`` fits ``log(1 + rho / gbar_d)`` instead (the capacity ``N*`` with the
+    queried pair counted), on the same draws: the slip a near-miss control predicts in closed form.
+    """
     g = columns["g"]
     n = g.shape[0]
     gbar = g.mean(axis=0)
-    se_log = g.std(axis=0, ddof=1) / math.sqrt(n) / gbar
-    slope, se = ols_slope(capacity_dims(d_min, d_max), np.log(rho / gbar), se_log)
+    rel_se = g.std(axis=0, ddof=1) / math.sqrt(n) / gbar
+    if variant == "stored_pair_counted":
+        capacity = 1.0 + rho / gbar
+        se_log = rel_se * (rho / gbar) / capacity  # d log(1 + rho/g) = -(rho/g)/(1 + rho/g) d log g
+    else:
+        capacity, se_log = rho / gbar, rel_se
+    slope, se = ols_slope(capacity_dims(d_min, d_max), np.log(capacity), se_log)
     ess = min(kish_ess_from_sums(columns["log_sum"][:, k], columns["log_sum_sq"][:, k]) for k in range(g.shape[1]))
     return Estimate(slope, se, n, ess, "OLS slope of log(rho/g) on d_k, g = simulated per-pair crosstalk at a "
                                        "typical pair, tau = 2 (partially tilted z)")
@@ -461,9 +470,10 @@ def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trial
 
     ``||k_i||^2 = d``, ``||v_i||^2 = d_v`` (the value factor is 1), so ``g = E exp(sqrt(d) z) / e^d``, estimated
     from ``keys_per_trial`` partially tilted draws (independent across ``d``). The capacity in other pairs
-    at target ``SNR^{-1} = rho`` is ``rho / g``; the reducer fits the slope of its log against ``d``.
+    at target ``SNR^{-1} = rho`` is ``rho / g``; the reducer fits the slope of its log against ``d``
+    (variant ``"stored_pair_counted"``: of ``log(1 + rho / g)``, on the same draws).
     """
-    check_variant(variant, set())
+    check_variant(variant, {"stored_pair_counted"})
     dims = capacity_dims(d_min, d_max)
     g = np.empty((trials, dims.size))
     log_sum, log_sum_sq = np.empty_like(g), np.empty_like(g)

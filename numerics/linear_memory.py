@@ -402,14 +402,18 @@ def lagrange_weights_at_zero(x) -> np.ndarray:
     return np.array([np.prod(o / (o - x[s])) for s, o in enumerate(others)])
 
 
-def _extrapolated_ratio(columns, *, d_k: int, route: str = "reduced", **_) -> Estimate:
+def _extrapolated_ratio(columns, *, d_k: int, route: str = "reduced", variant=None, **_) -> Estimate:
     """Quadratic extrapolation to ``1/d_k -> 0`` of the three ratio-of-means estimates, with a joint delta-method SE.
 
     The estimate ``L = sum_s w_s A_s / B_s`` (``A_s``, ``B_s`` column means at scale ``s``) has the per-trial
     influence ``sum_s w_s (a_s - R_s b_s) / B_s``; its sample standard deviation over ``sqrt(n)`` is the SE.
+    Variant ``"largest_size"`` reads the limit off the largest size instead (weights 0, 0, 1): the slip
+    of not extrapolating, on the same draws.
     """
     x = 1.0 / (np.asarray(LIMIT_SCALES, dtype=float) * d_k)
     weights = lagrange_weights_at_zero(x)
+    if variant == "largest_size":
+        weights = (x == x.min()).astype(float)
     n = rows(columns)
     value, influence, at_scale = 0.0, np.zeros(n), {}
     for s, w in zip(LIMIT_SCALES, weights):
@@ -425,7 +429,7 @@ def _extrapolated_ratio(columns, *, d_k: int, route: str = "reduced", **_) -> Es
 
 @monte_carlo(_extrapolated_ratio)
 def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, trials: int = 200,
-                                    route: str = "reduced") -> dict:
+                                    route: str = "reduced", variant=None) -> dict:
     """The ratio estimand along the ray ``N / d_k`` fixed, extrapolated to ``d_k -> oo``.
 
     Per trial, the ratio estimand's noise and signal at ``(s N, s d_k)`` for ``s`` in :data:`LIMIT_SCALES`
@@ -434,8 +438,10 @@ def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, tria
     read-out, independently at each size. The reducer extrapolates the three ratios to ``x = 1/d_k = 0``
     through the quadratic in ``x`` (Lagrange weights 1/3, -2, 8/3): a finite-size value
     ``R_0 + R_1 x + R_2 x^2 + O(x^3)`` leaves an ``O(x^3)`` bias. ``d_v`` only matters to the memory route.
+    Variant ``"largest_size"`` (read the limit off ``(4N, 4 d_k)``) changes only the reducer.
     """
     _check_route(route)
+    check_variant(variant, {"largest_size"})
     if route == "reduced":
         return _ratio_reduced(rng, trials, N, d_k, d_v, LIMIT_SCALES)
     out = {}

@@ -75,6 +75,7 @@ __all__ = [
     "check_point",
     "claim_tasks",
     "check_symbolic",
+    "near_miss_required",
     "point_passes_with_power",
     "run_tasks",
     "symbolic_status",
@@ -487,11 +488,28 @@ def point_passes_with_power(result: PointResult) -> PointResult:
 
 # --- running many checks -------------------------------------------------------------------------
 
+def near_miss_required(claim: Claim, result: PointResult, mode: str) -> PointResult:
+    """At a default-grid point a statistical or asymptotic claim must have a near-miss control in play.
+
+    A passing point where every near-miss control is ``n/a`` (not resolvable there, or collapsed onto
+    the prediction) is *underpowered*: the check could not tell the claim from its most plausible
+    slip. Quick and full grids may hold points beyond any near miss (N = 10^6), so only the default
+    run enforces it.
+    """
+    if (mode != "default" or result.verdict != PASS or claim.kind not in (Kind.STATISTICAL, Kind.ASYMPTOTIC)
+            or not any(c.near_miss for c in claim.negative_controls)):
+        return result
+    if any(c.near_miss and c.verdict != NOT_APPLICABLE for c in result.controls):
+        return result
+    return replace(result, verdict=UNDERPOWERED, message="no near-miss control applies at this default point")
+
+
 def _task(kind: str, claim_id: str, params, seed: int, mode: str):
     claim = get_claim(claim_id)
     if kind == "symbolic":
         return check_symbolic(claim)
-    return point_passes_with_power(check_point(claim, params, seed=seed, mode=mode, validate=False))
+    point = point_passes_with_power(check_point(claim, params, seed=seed, mode=mode, validate=False))
+    return near_miss_required(claim, point, mode)
 
 
 def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1,

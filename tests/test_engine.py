@@ -331,3 +331,19 @@ def point_passes_with_power(result):
     from proofs_check.engine import point_passes_with_power as rule
 
     return rule(result)
+
+
+def test_a_default_point_with_no_near_miss_in_play_is_underpowered():
+    """In a default run, a passing statistical point whose near-miss controls are all n/a is underpowered (the
+    check cannot tell the claim from its most plausible slip); quick runs do not require it."""
+    import sympy as sp
+
+    from proofs_check.engine import UNDERPOWERED, near_miss_required
+
+    collapsed = (NegativeControl("near", "equal here", prediction=lambda: sp.Float(10.0), near_miss=True),
+                 NegativeControl("far", "x", prediction=lambda: sp.Float(20.0)))
+    claim = _mc_claim(controls=collapsed, max_batches=400)
+    point = check_point(claim, {"n": 1}, seed=0, mode="default")
+    assert point.verdict == PASS
+    assert near_miss_required(claim, point, "default").verdict == UNDERPOWERED
+    assert near_miss_required(claim, point, "quick").verdict == PASS

@@ -44,6 +44,7 @@ __all__ = [
     "householder_eigenvalues",
     "householder_swap",
     "linear_orthonormal",
+    "first_moment_size",
     "log_first_moment_size",
     "n",
     "reachability_inverse",
@@ -51,6 +52,7 @@ __all__ = [
     "rounding_lemma",
     "swap_construction",
     "swap_task_labels",
+    "pair_violation_probability",
     "violation_count",
     "violation_probability",
 ]
@@ -250,36 +252,55 @@ def _beta_law_ratio() -> sp.Expr:
     return sp.simplify(ratio.subs(q, 1 - x))
 
 
-@cache
-def violation_count() -> Derivation:
-    """Expected number of coherence violations among ``n`` i.i.d. uniform unit keys in R^d.
+def _pair_probability_steps(derivation: Derivation, tail: sp.Symbol) -> Derivation:
+    """Replace ``tail = P((k_i^T k_j)^2 >= eps^2)`` in ``derivation`` by ``I_{1-eps^2}((d-1)/2, 1/2)``, verified.
 
     Keys are normalised Gaussians ``k = g/||g||``. Condition on ``k_i`` and rotate it to ``e_1`` by an
     orthogonal ``Q``: ``Q g_j`` has the law of ``g_j`` (the density depends on ``g^T g`` only), so
     ``(k_i^T k_j)^2 = G / (G + R)`` with ``G ~ chi^2_1``, ``R ~ chi^2_{d-1}`` independent; that ratio is
     ``Beta(1/2, (d-1)/2)`` (sympy integrates the change of variables), and its upper tail at ``eps^2``
     is ``I_{1-eps^2}((d-1)/2, 1/2)`` (equal derivatives in ``eps`` and equal values at ``eps = 1``).
-    Linearity of expectation over the ``n(n-1)/2`` pairs gives the count.
     """
     m = (d - 1) / 2
-    tail = sp.Symbol(r"P((k_i^\top k_j)^2 \ge \epsilon^2)", positive=True)
     beta_tail = 1 - sp.betainc_regularized(_HALF, m, 0, eps**2)
     mirrored = violation_probability()
     same_slope = (sp.diff(beta_tail, eps) - sp.diff(mirrored, eps)).rewrite(sp.gamma)
     same_end = _at_endpoints((beta_tail - mirrored).subs(eps, 1))
     return (
-        Derivation("expected coherence violations", sp.binomial(n, 2) * tail,
-                   lhs=sp.Symbol(r"\mathbb{E}\#\{i<j: |k_i^\top k_j| \ge \epsilon\}"))
+        derivation
         .substitute(tail, beta_tail,
                     "rotation invariance: (k_i^T k_j)^2 = G/(G + R), G ~ chi^2_1, R ~ chi^2_{d-1}; the Gamma "
                     "ratio is Beta(1/2, (d-1)/2) (density integrated by sympy)",
                     proof=beta_tail, conditions=(_rotation_invariance(), _beta_law_ratio() - 1))
         .substitute(beta_tail, mirrored, "1 - I_{e^2}(1/2, m) = I_{1-e^2}(m, 1/2): equal derivatives in eps, "
                     "equal values at eps = 1", proof=mirrored, conditions=(same_slope, same_end))
+    )
+
+
+_PAIR_TAIL = sp.Symbol(r"P((k_i^\top k_j)^2 \ge \epsilon^2)", positive=True)
+
+
+@cache
+def pair_violation_probability() -> Derivation:
+    """``P(|k_i^T k_j| >= eps) = I_{1-eps^2}((d-1)/2, 1/2)`` for two independent uniform unit keys in R^d
+    (:func:`_pair_probability_steps`)."""
+    return _pair_probability_steps(
+        Derivation("probability of one coherence violation", _PAIR_TAIL,
+                   lhs=sp.Symbol(r"P(|k_i^\top k_j| \ge \epsilon)")), _PAIR_TAIL)
+
+
+@cache
+def violation_count() -> Derivation:
+    """Expected number of coherence violations among ``n`` i.i.d. uniform unit keys in R^d: the pair
+    probability (:func:`_pair_probability_steps`) times the ``n(n-1)/2`` pairs (linearity of expectation)."""
+    return (
+        _pair_probability_steps(
+            Derivation("expected coherence violations", sp.binomial(n, 2) * _PAIR_TAIL,
+                       lhs=sp.Symbol(r"\mathbb{E}\#\{i<j: |k_i^\top k_j| \ge \epsilon\}")), _PAIR_TAIL)
         .substitute(sp.binomial(n, 2), n * (n - 1) / 2, "binomial(n, 2) = n (n - 1)/2",
                     proof=sp.expand_func(sp.binomial(n, 2)),
                     # Archimedes at d = 3: k^T k_j is uniform on [-1, 1], so the probability is 1 - eps.
-                    conditions=(mirrored.subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps),))
+                    conditions=(violation_probability().subs(d, 3).rewrite(sp.Integral).doit() - (1 - eps),))
     )
 
 
@@ -359,8 +380,10 @@ def coherence_exponent() -> Derivation:
     same_limit = sp.logcombine(rate(sp.log(p_lo)) - rate(sp.log(p_hi)), force=True)
     return (
         Derivation("growth rate of the largest coherent random key set", lim_n, lhs=lim_n)
-        .substitute(lim_n, -lim_p / 2, "log n*(d) = -(1/2) log p_d + O(1): sqrt(2/p) <= n* <= 2 sqrt(2/p)",
-                    proof=-lim_p / 2, conditions=s_certs + (high_size - low_size - sp.log(2),))
+        .substitute(lim_n, -lim_p / 2, "n* = (1 + sqrt(1 + 8/p))/2 solves n(n - 1)/2 p = 1; "
+                    "log n*(d) = -(1/2) log p_d + O(1): sqrt(2/p) <= n* <= 2 sqrt(2/p)",
+                    proof=-lim_p / 2, conditions=s_certs + (high_size - low_size - sp.log(2),
+                                                           first_moment_size(P) * (first_moment_size(P) - 1) / 2 * P - 1))
         .substitute(lim_p, sp.log(1 - eps**2) / 2,
                     "squeeze p_lo(d) <= p_d <= p_hi(d) (integral of the Beta density bounded on [eps, 1], "
                     "1/m <= B(1/2, m) <= 2); both bounds have log p / d -> (1/2) ln(1 - eps^2)",
@@ -369,10 +392,16 @@ def coherence_exponent() -> Derivation:
     )
 
 
+def first_moment_size(p) -> sp.Expr:
+    """``n* = (1 + sqrt(1 + 8/p))/2``: the positive root of ``n (n - 1)/2 p = 1`` (expected violations 1);
+    :func:`coherence_exponent` verifies that it is."""
+    return (1 + sp.sqrt(1 + 8 / p)) / 2
+
+
 def log_first_moment_size(dim: int, epsilon) -> sp.Float:
-    """``log n*(d)`` at one dimension, exact: ``n* = (1 + sqrt(1 + 8/p_d))/2`` with the exact ``p_d`` (30 digits)."""
+    """``log n*(d)`` at one dimension, exact: :func:`first_moment_size` at the exact ``p_d`` (30 digits)."""
     pd = violation_probability().subs({d: dim, eps: sp.nsimplify(epsilon)})
-    return sp.N(sp.log((1 + sp.sqrt(1 + 8 / pd)) / 2), 30)
+    return sp.N(sp.log(first_moment_size(pd)), 30)
 
 
 def coherence_extrapolation_error(dims, epsilon) -> float:

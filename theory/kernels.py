@@ -444,6 +444,7 @@ _R = sp.Symbol("R", positive=True)
 _P = sp.Symbol("P", integer=True, nonnegative=True)
 truncation_degree = _P  # the degree P of the truncated exp kernel, as claims name it
 _q = sp.Symbol("q", integer=True, nonnegative=True)
+_t = sp.Symbol("t", positive=True)  # integration variable of Taylor's remainder
 
 
 def taylor_remainder_bound() -> sp.Expr:
@@ -467,6 +468,11 @@ def truncation_bound() -> Derivation:
                    lhs=sp.Symbol(r"\max_{|u|\le R}|e^u - T_P(u)|"))
         .assume(tail, "triangle inequality: the tail at u = R, all of whose terms are positive, dominates")
         .step(sp.exp(_R) - sp.Sum(_R**_q / sp.factorial(_q), (_q, 0, _P)), "the power series of exp sums to e^R")
+        .step(sp.exp(_R) - sp.Sum(_R**_q / sp.factorial(_q), (_q, 0, _P)),
+              "Lagrange bound: Taylor's remainder is int_0^R (R-t)^P/P! e^t dt <= e^R int_0^R (R-t)^P/P! dt "
+              "= R^{P+1} e^R/(P+1)!",
+              check=taylor_remainder_bound() - sp.exp(_R) * sp.integrate((_R - _t) ** _P / sp.factorial(_P),
+                                                                          (_t, 0, _R)))
     )
 
 

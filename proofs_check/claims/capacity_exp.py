@@ -219,9 +219,10 @@ register(Claim(
         NegativeControl("d_v_minus_1", "(N-1) d_v/(d_v-1) (...)^{-d_k/2}: E 1/chi^2(d_v) taken as 1/(d_v - 1)",
                         near_miss=True,
                         prediction=lambda: (N - 1) * d_v / (d_v - 1) * ((tau**2 + 4 * tau - 4) / tau**2) ** (-d_k / 2)),
-        NegativeControl("typical_plug_in", "(N-1) d_v/(d_v-2) exp(2 d_k (1-tau)/tau^2): typical key plugged in",
-                        prediction=lambda: (N - 1) * d_v / (d_v - 2) * sp.exp(th.exp_typical_exponent())),
-        NegativeControl("typical_keys_route", "stored keys fixed at ||k_i||^2 = d_k", variant="typical_keys"),
+        NegativeControl("typical_plug_in", "(N-1) d_v/(d_v-2) exp(2 d_k (1-tau)/tau^2): typical key plugged in; "
+                        "its formula is checked against the route with the stored keys fixed at ||k_i||^2 = d_k",
+                        prediction=lambda: (N - 1) * d_v / (d_v - 2) * sp.exp(th.exp_typical_exponent()),
+                        route="typical_keys"),
     ),
     strategy={"N": (2, 10**4), "d_k": (2, 32), "d_v": (8, 32), "tau": (1.5, 6.0)},
 ))
@@ -361,8 +362,9 @@ register(Claim(
                     {"d_min": 12, "d_max": 96, "rho": 1e-5}, {"d_min": 16, "d_max": 128, "rho": 1e-6})},
     negative_controls=(
         NegativeControl("capacity_with_stored_pair", "the slope of log N* = log(1 + rho/g) on the same grid (the "
-                        "stored pair counted: N* for N* - 1)", near_miss=True,
-                        prediction=_slope_with_stored_pair),
+                        "stored pair counted: N* for N* - 1); its formula is checked against the same fit of the "
+                        "simulated crosstalk", near_miss=True,
+                        prediction=_slope_with_stored_pair, route="stored_pair_counted"),
         NegativeControl("mean_estimand_slope", "slope log(2)/2 of the mean over k_i", prediction=lambda: sp.log(2) / 2),
     ),
     atol=0.0,

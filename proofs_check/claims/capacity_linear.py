@@ -276,7 +276,8 @@ register(Claim(
     },
     negative_controls=(
         NegativeControl("largest_size_as_limit", "(4N - 1)/(4 d_k + 2): the limit read off the largest size "
-                        "simulated, without extrapolating", prediction=th.ratio_at_largest_scale, near_miss=True,
+                        "simulated, without extrapolating; its formula is checked against that reading of the "
+                        "same draws", prediction=th.ratio_at_largest_scale, near_miss=True, route="largest_size",
                         applies_when=_resolvable("the limit read off (4N, 4 d_k)",
                                                  lambda p: (2 * p["N"] + p["d_k"]) / (p["N"] * (4 * p["d_k"] + 2)),
                                                  *_V_LIMIT)),

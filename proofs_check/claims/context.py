@@ -90,7 +90,7 @@ register(Claim(
     bound=lambda p: abs(evaluate(th.linear_snr_extrapolation_gap(num.extrapolation_sizes(p["T"])), p)),
     symbol=r"T\,\mathrm{SNR}_{\mathrm{lin}}(T)",
     measure=num.measure_linear_snr_limit,
-    trials={"quick": 4000, "default": 16000, "full": 16000},
+    trials={"quick": 16000, "default": 16000, "full": 16000},
     grids={"quick": ({"T": 64, "d_k": 8, "d_v": 4}, {"T": 128, "d_k": 16, "d_v": 4}),
            "default": ({"T": 64, "d_k": 8, "d_v": 4}, {"T": 128, "d_k": 16, "d_v": 4},
                        {"T": 256, "d_k": 32, "d_v": 4}),
@@ -99,6 +99,11 @@ register(Claim(
     negative_controls=(
         NegativeControl("dk_plus_1", "T SNR -> d_k + 1", prediction=lambda: d_k + 1, near_miss=True),
         NegativeControl("dk_plus_3", "T SNR -> d_k + 3", prediction=lambda: d_k + 3, near_miss=True),
+        NegativeControl("largest_size_as_limit", "T (d_k + 2)/(T - 1): the limit read off the largest context "
+                        "without extrapolating; its formula is checked against that reading of the same streams",
+                        prediction=lambda: th.T * th.linear_snr_finite().result, route="largest_size",
+                        near_miss=True, applies_when=Constraint("T <= 160 (its 1/(T - 1) gap resolvable)",
+                                                                lambda p: p["T"] <= 160)),
         NegativeControl("sqrt_decay", "SNR ~ d/sqrt(T): T SNR = (d_k + 2) sqrt(T)",
                         prediction=lambda: (d_k + 2) * sp.sqrt(th.T)),
         NegativeControl("no_decay", "SNR stays ~ 1: T SNR = T", prediction=lambda: th.T),
