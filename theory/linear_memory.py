@@ -105,8 +105,11 @@ def memory_accumulation(n: int = 3, dk: int = 2, dv: int = 2) -> Derivation:
 
 
 @cache
-def crosstalk_decomposition(n: int = 3, dk: int = 2, dv: int = 2, i: int = 0) -> Derivation:
-    """Eq. (4): ``S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i)`` (symbolic entries)."""
+def crosstalk_decomposition(n: int = 3, dk: int = 2, dv: int = 2, i: int = 1) -> Derivation:
+    """Eq. (4): ``S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i)`` (symbolic entries).
+
+    The queried pair is in the middle (``i = 1`` of 3) so that pairs stored both before and after it
+    are in the sum (at ``i = 0`` a sum over ``j > i`` alone would pass as well)."""
     keys, values = _symbolic_pairs(n, dk, dv)
     memory = sum((v * k.T for k, v in zip(keys, values)), sp.zeros(dv, dk))
     signal = values[i] * (keys[i].T * keys[i])[0, 0]
