@@ -9,26 +9,20 @@
 3. The dimension needed: the largest coherent prefix of a stream of i.i.d. random unit vectors
    against d, its fitted growth rate, and the limit rate -(1/4) ln(1 - eps^2); and what the KU cache
    of the construction costs against the n^2 state of an exact linear-kernel tracker.
-4. ``--mutants``: the section's mutant catalogue. Each plausible bug (a wrong constant, an
-   off-by-one, a sign, a wrong distribution parameter) is applied alone to a scratch copy of the
-   repository, and ``amverify check --section expressivity`` runs there in default mode; the
-   table lists the claims that failed (the mutant is killed) or "SURVIVED".
 
-Run from the repository root: ``python3 bench/expressivity_bench.py [--quick] [--mutants]``.
+The section's mutants live with the others in ``bench/mutants.py`` (``SECTION_MUTANTS``) and run with
+``python3 bench/mutation.py --catalogue section --section expressivity``.
+
+Run from the repository root: ``python3 bench/expressivity_bench.py [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import pathlib
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -166,142 +160,10 @@ def bench_cache(sizes, greedy_sizes) -> None:
     print()
 
 
-# --- mutants ---------------------------------------------------------------------------------------
-
-# (name, file, old text, new text): each replaces exactly one occurrence on a scratch copy.
-MUTANTS = [
-    ("theory: rounding margin 1/8 -> 1/4", "theory/expressivity.py",
-     "COHERENCE_BOUND = sp.Rational(1, 8)", "COHERENCE_BOUND = sp.Rational(1, 4)"),
-    ("theory: coherence rate halved", "theory/expressivity.py",
-     "return -sp.log(1 - eps**2) / 4\n", "return -sp.log(1 - eps**2) / 8\n"),
-    ("theory: coherence rate eps^2/4 (Gaussian tail)", "theory/expressivity.py",
-     "return -sp.log(1 - eps**2) / 4\n", "return eps**2 / 4\n"),
-    ("theory: incomplete beta (d - 1)/2 -> d/2", "theory/expressivity.py",
-     "sp.betainc_regularized((d - 1) / 2, _HALF, 0, 1 - eps**2)", "sp.betainc_regularized(d / 2, _HALF, 0, 1 - eps**2)"),
-    ("theory: incomplete beta at 1 - eps (not 1 - eps^2)", "theory/expressivity.py",
-     "sp.betainc_regularized((d - 1) / 2, _HALF, 0, 1 - eps**2)", "sp.betainc_regularized((d - 1) / 2, _HALF, 0, 1 - eps)"),
-    ("theory: swap key k_1 + k_0", "theory/expressivity.py",
-     "    w = keys[1] - keys[0]\n    S_new", "    w = keys[1] + keys[0]\n    S_new"),
-    ("theory: label recorded before the swap", "theory/expressivity.py",
-     "    arrangement[0], arrangement[1] = arrangement[1], arrangement[0]\n", ""),
-    ("theory: n^2/2 pairs in the violation count", "theory/expressivity.py",
-     ".substitute(sp.binomial(n, 2), n * (n - 1) / 2,", ".substitute(sp.binomial(n, 2), n**2 / 2,"),
-    ("theory: rate bound without the next order (bound 0)", "theory/expressivity.py",
-     "max(abs(first - slope(True)), RICHARDSON_FLOOR * abs(first))", "0.0 * abs(first)"),
-    ("theory: Householder beta 2 -> 1", "theory/expressivity.py",
-     "householder = D(r, c) - 2 * ", "householder = D(r, c) - 1 * "),
-    ("theory: Householder eigenvalue 1 - 2 beta", "theory/expressivity.py",
-     ".step((lam - 1) ** 2 * (lam - 1 + beta), ", ".step((lam - 1) ** 2 * (lam - 1 + 2 * beta), "),
-    ("theory: reachability series one power short", "theory/expressivity.py",
-     "series = sum((A**k for k in range(size)), ", "series = sum((A**k for k in range(size - 1)), "),
-    ("numerics: round kernel truncates toward 0", "numerics/expressivity.py",
-     "        return np.rint(scores)", "        return np.trunc(scores)"),
-    ("numerics: round kernel threshold 0.6", "numerics/expressivity.py",
-     "        return np.rint(scores)", "        return np.floor(scores + 0.4)"),
-    ("numerics: swap key sign k_a - k_b (equivalent)", "numerics/expressivity.py",
-     "else keys[b] - keys[a]", "else keys[a] - keys[b]"),
-    ("numerics: swap key scaled 0.9 k_b - k_a", "numerics/expressivity.py",
-     "else keys[b] - keys[a]", "else 0.9 * keys[b] - keys[a]"),
-    ("numerics: read-out before each swap (off by one)", "numerics/expressivity.py",
-     "prefixes = n + 1 + np.arange(len(swaps))", "prefixes = n + np.arange(len(swaps))"),
-    ("numerics: u-recursion sign", "numerics/expressivity.py",
-     "U[t] = V[t] - _weights(", "U[t] = V[t] + _weights("),
-    ("numerics: task label at position 1", "numerics/expressivity.py",
-     "                labels[b, t] = perm[0]\n    return", "                labels[b, t] = perm[1]\n    return"),
-    ("numerics: task read-out at k_1", "numerics/expressivity.py",
-     "np.argmax(read_outs[:, 0], axis=-1)", "np.argmax(read_outs[:, 1], axis=-1)"),
-    ("numerics: Householder beta 2 -> 1.9", "numerics/expressivity.py",
-     "1.0 if variant == \"beta_one\" else 2.0)", "1.0 if variant == \"beta_one\" else 1.9)"),
-    ("numerics: Householder key not normalised", "numerics/expressivity.py",
-     "k[i], k[j] = 1 / math.sqrt(2), -1 / math.sqrt(2)", "k[i], k[j] = 1.0, -1.0"),
-    ("numerics: Householder product order", "numerics/expressivity.py",
-     "S = S @ householder_transition(n, a, b, beta)", "S = householder_transition(n, a, b, beta) @ S"),
-    ("numerics: keys in R^(d-1) in the violation count", "numerics/expressivity.py",
-     "K = rng.standard_normal((m, n, d))", "K = rng.standard_normal((m, n, d - 1))"),
-    ("numerics: keys not normalised in the violation count", "numerics/expressivity.py",
-     "        K /= np.linalg.norm(K, axis=2, keepdims=True)\n", ""),
-    ("numerics: diagonal pairs counted", "numerics/expressivity.py",
-     "upper = np.triu(np.ones((n, n), dtype=bool), 1)", "upper = np.triu(np.ones((n, n), dtype=bool), 0)"),
-    ("numerics: strict >= -> > in the violation count (equivalent)", "numerics/expressivity.py",
-     "np.count_nonzero((G >= epsilon) & upper", "np.count_nonzero((G > epsilon) & upper"),
-    ("numerics: reduced form chi^2_d (not d - 1)", "numerics/expressivity.py",
-     "    m = (d - 1) / 2\n    theta", "    m = d / 2\n    theta"),
-    ("numerics: reduced form threshold eps^2 (not eps^2/(1 - eps^2))", "numerics/expressivity.py",
-     "a_prime = epsilon**2 / (1.0 - epsilon**2)", "a_prime = epsilon**2"),
-    ("numerics: likelihood ratio sign", "numerics/expressivity.py",
-     "-m * math.log1p(2.0 * theta) + theta * R", "-m * math.log1p(2.0 * theta) - theta * R"),
-    ("numerics: rate fit without the ln d term", "numerics/expressivity.py",
-     "np.column_stack([np.ones_like(x), x, np.log(x), 1.0 / x])", "np.column_stack([np.ones_like(x), x, 0 * x, 1.0 / x])"),
-    ("numerics: n* taken as sqrt(2/p)", "numerics/expressivity.py",
-     "return log_s + math.log1p(s_inv) - math.log(2.0), ", "return log_s - math.log(2.0), "),
-    ("numerics: DAG with self-loops", "numerics/expressivity.py",
-     "np.tril(rng.random((n, n)) < edge_prob, -1)", "np.tril(rng.random((n, n)) < edge_prob, 0)"),
-    ("numerics: orthonormal keys not orthogonalised", "numerics/expressivity.py",
-     "    keys = Qm.T\n", "    keys = unit_rows(rng.standard_normal((n, d)))\n"),
-    ("numerics: repeated-token beta up to 1.2", "numerics/expressivity.py",
-     "rng.uniform(0.0, 1.0, size=layers - 1)", "rng.uniform(0.0, 1.2, size=layers - 1)"),
-]
-
-
-def _scratch_copy(root: pathlib.Path) -> pathlib.Path:
-    dest = pathlib.Path(tempfile.mkdtemp(prefix="expressivity-mutant-"))
-    for name in ("theory", "numerics", "proofs_check", "tests"):
-        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(root / "pyproject.toml", dest / "pyproject.toml")
-    return dest
-
-
-def _section_tests_fail(scratch: pathlib.Path, env) -> bool:
-    """Whether tests/test_expressivity.py fails on the scratch copy (run only for ledger survivors)."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/test_expressivity.py"]
-    return subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True).returncode != 0
-
-
-def run_mutants(mode: str, only: str = "") -> None:
-    """Apply each mutant alone to a scratch copy and run the section there; print what killed it."""
-    root = pathlib.Path(__file__).resolve().parents[1]
-    print(f"## mutants: amverify check --section expressivity ({mode} mode), one mutant per scratch copy")
-    killed = 0
-    chosen = [m for m in MUTANTS if only in m[0]]
-    for name, rel, old, new in chosen:
-        scratch = _scratch_copy(root)
-        try:
-            target = scratch / rel
-            text = target.read_text()
-            if text.count(old) != 1:
-                raise SystemExit(f"mutant {name!r}: expected one occurrence in {rel}, found {text.count(old)}")
-            target.write_text(text.replace(old, new))
-            report = scratch / "r.json"
-            cmd = [sys.executable, "-m", "proofs_check", "check", "--section", "expressivity", "-q",
-                   "--json", str(report)] + ([] if mode == "default" else [f"--{mode}"])
-            env = dict(os.environ, PYTHONPATH=str(scratch))
-            run = subprocess.run(cmd, cwd=scratch, env=env, capture_output=True, text=True)
-            if report.exists():
-                claims = json.loads(report.read_text())["claims"]
-                failed = [f"{c['id'].split('.', 1)[1]} ({c['verdict']})" for c in claims
-                          if c["verdict"] not in ("pass", "cited")]
-            else:
-                failed = [f"crash: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}"]
-            verdict = ", ".join(failed)
-            if not failed:
-                verdict = "SURVIVED the ledger; " + ("killed by tests/test_expressivity.py"
-                                                     if _section_tests_fail(scratch, env) else "survived the tests")
-        finally:
-            shutil.rmtree(scratch)
-        killed += bool(failed)
-        print(f"{name:66s} {verdict}")
-    print(f"killed by the ledger: {killed} of {len(chosen)}\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--mutants", action="store_true", help="run the mutant catalogue (minutes)")
-    parser.add_argument("--only", default="", help="with --mutants: only mutants whose name contains this text")
     args = parser.parse_args()
-    if args.mutants:
-        run_mutants("quick" if args.quick else "default", args.only)
-        return
     bench_speed(repeats=3 if args.quick else 7)
     reps = 1 if args.quick else 3
     bench_failure(d=256, sizes=(8, 16, 32, 64), T=200, reps=reps, coherent=True)
