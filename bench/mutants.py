@@ -75,12 +75,6 @@ MUTANTS: tuple[Mutant, ...] = (
     M("basics.theory_crosstalk_half_sum", "basics", TLM,
       "for j in range(n) if j != i)", "for j in range(n) if j > i)",
       "mask", "crosstalk sum over j > i only (strict order instead of j != i)",
-      survives_because=(
-          'equivalent: theory.linear_memory.crosstalk_decomposition is only ever built with its default i = 0 (the '
-          'claim basics.linear.crosstalk_decomposition passes the function itself; nothing else calls it), and for '
-          'i = 0 the sums over j > i and over j != i hold the same terms, so the derivation, its verification and '
-          'its rendering are unchanged. Only a check at i >= 1 (or with a symbolic index) could tell them apart. '
-          'The tests do not kill it either (full suite passes).'),
     ),
     M("basics.theory_orthonormal_sign", "basics", TLM,
       "k2 = sp.Matrix([-sp.sin(theta), sp.cos(theta)])", "k2 = sp.Matrix([sp.sin(theta), sp.cos(theta)])",
@@ -135,31 +129,12 @@ MUTANTS: tuple[Mutant, ...] = (
       "return inverse_snr_ratio().result.subs({N: s * N, d_k: s * d_k}, simultaneous=True)",
       "return inverse_snr_ratio().result.subs({d_k: s * d_k}, simultaneous=True)",
       "wrong bound", "finite-size bias of the limit check scales d_k but not N along the ray",
-      survives_because=(
-          'gap: _ratio_at_scale feeds only the finite-size bound of capacity.linear.paper_limit '
-          '(ratio_limit_extrapolation_bias) and the prediction of its near-miss control largest_size_as_limit, and '
-          'the ledger checks neither on its own. Scaling d_k but not N makes the bound about 10x larger (4.1e-5 -> '
-          '4.3e-4 at N = 32, d_k = 32: still below the SE, so the verdict does not move) and turns the near miss '
-          'into the far miss (N - 1)/(4 d_k + 2), which is still rejected. Missing check: the claim should verify '
-          'its bound and its near-miss prediction against an independent evaluation (sum_s w_s (s N - 1)/(s d_k + '
-          '2) - N/d_k in floats; (4N - 1)/(4 d_k + 2)), e.g. as side conditions of the derivation. Killed by '
-          'tests/test_linear_memory.py (test_extrapolation_bias_is_the_quadratic_extrapolation_of_the_exact_ratio, '
-          'test_largest_size_control_is_the_exact_ratio_at_four_times_the_size) and the theory.linear_memory '
-          'doctest.'),
     ),
 
     # --- capacity: kernels (theory/kernels.py, numerics/kernels.py, numerics/exp_kernel.py) -----
     M("capacity.theory_exp_exponent_tau_not_squared", "capacity", TK,
       "return 2 * d_k * (1 - tau) / tau**2", "return 2 * d_k * (1 - tau) / tau",
       "wrong constant", "typical exp-kernel exponent divides by tau instead of tau^2",
-      survives_because=(
-          'gap: theory.kernels.exp_typical_exponent is used only in control predictions (typical_norms of '
-          'capacity.exp.inverse_snr_conditional, typical_plug_in of capacity.exp.inverse_snr_mean and of '
-          'capacity.exp.inverse_snr_ratio). All three are far misses and stay rejected with tau for tau^2; no '
-          'ledger claim checks the formula. Missing check: a symbolic side condition (e.g. in '
-          'inverse_snr_exp_typical) that exp_typical_exponent() is the log of inverse_snr_exp().result/(N - 1) at '
-          '||k_i||^2 = d_k, ||v_i||^2 = d_v. Killed by '
-          'tests/test_heavy_tails.py::test_typical_exponent_is_the_conditional_at_typical_norms.'),
     ),
     M("capacity.theory_double_factorial_plus", "capacity", TK,
       "return sp.factorial(2 * n) / (2**n * sp.factorial(n))",
@@ -178,40 +153,14 @@ MUTANTS: tuple[Mutant, ...] = (
     M("capacity.theory_exp_capacity_drops_one", "capacity", TK,
       "return 1 + rho * sp.exp(d_k / 2)", "return rho * sp.exp(d_k / 2)",
       "off-by-one", "exp-kernel capacity N* without the queried pair",
-      survives_because=(
-          'gap: capacity_exp feeds only the near-miss control capacity_with_stored_pair of '
-          "capacity.compare.exp_slope (through capacity_exp_slope_finite_size). Without the + 1 the control's slope"
-          " is exactly 1/2, the prediction itself, so the engine marks the control 'not applicable' at every point,"
-          ' and the claim passes with no near-miss control at all. Missing check: the engine (not only a test) '
-          "should fail a claim whose near-miss control is not applicable at a default point (the issue's 'rejected "
-          "at every default point'), and capacity_exp should be derived from inverse_snr_exp_typical = rho (a sympy"
-          ' solve) rather than written out. Killed by tests/test_heavy_tails.py '
-          '(test_slope_with_stored_pair_matches_numpy, '
-          'test_a_near_miss_control_applies_at_every_default_point[capacity.compare.exp_slope]) and the '
-          'theory.kernels doctest.'),
     ),
     M("capacity.theory_exp_slope_grid_end", "capacity", TK,
       "range(int(d_min), int(d_max) + 1, 4)", "range(int(d_min), int(d_max), 4)",
       "off-by-one", "finite-size exp slope grid excludes d_max",
-      survives_because=(
-          'gap: capacity_exp_slope_finite_size, the prediction of the near-miss control capacity_with_stored_pair '
-          'of capacity.compare.exp_slope, is then computed on d_min, ..., d_max - 4 while the measurement '
-          "(numerics.exp_kernel.capacity_dims) uses d_min, ..., d_max. The control's value moves slightly and it is"
-          " still rejected; nothing in the ledger ties the control's grid to the numeric side's. Missing check: "
-          'compute the control from capacity_dims (one grid for both), or a side condition that the two grids '
-          'agree. Killed by tests/test_heavy_tails.py::test_slope_with_stored_pair_matches_numpy and the '
-          'theory.kernels doctest.'),
     ),
     M("capacity.theory_taylor_bound_factorial", "capacity", TK,
       "_R ** (_P + 1) * sp.exp(_R) / sp.factorial(_P + 1)", "_R ** (_P + 1) * sp.exp(_R) / sp.factorial(_P)",
       "wrong bound", "Lagrange remainder bound divided by P! instead of (P + 1)!",
-      survives_because=(
-          'gap: taylor_remainder_bound is only the prediction of the far control lagrange_bound of '
-          'capacity.expansion.truncation_error; dividing by P! for (P + 1)! multiplies it by P + 1 and the control '
-          "stays rejected. The claim's statement includes '<= R^{P+1} e^R/(P+1)!' but the ledger never checks that "
-          'inequality (the estimand notes defer it to the tests). Missing check: a second comparison in the claim, '
-          'worst error <= bound <= e^R x worst error at every point. Killed by '
-          'tests/test_kernels.py::test_lagrange_bound_sandwiches_the_worst_error.'),
     ),
     M("capacity.theory_feature_dimension", "capacity", TK,
       "return sp.binomial(d + p - 1, p)", "return sp.binomial(d + p, p)",
@@ -312,15 +261,6 @@ MUTANTS: tuple[Mutant, ...] = (
     M("ffn.topk_active_N", "ffn", FN,
       "return int(round((N - 1) * (1.0 - ndtr(a)))) + 1", "return int(round(N * (1.0 - ndtr(a)))) + 1",
       "off-by-one", "top-k size from N Q(a) instead of (N - 1) Q(a)",
-      survives_because=(
-          'gap: at all four default points of ffn.sparsity.topk, round(N Q(a)) and round((N - 1) Q(a)) coincide (5,'
-          ' 10, 4 and 20 at N = 33, 65, 65, 129), so the simulation keeps the same k and no output changes. The '
-          "claim's own sympy count (_topk_count) is independent of numerics.ffn.topk_active, so one point where the"
-          ' two roundings differ (e.g. N = 35, a = 1.0: 34 Q = 5.39 -> 5 but 35 Q = 5.55 -> 6) would turn this slip'
-          ' into the k_plus_one near miss and kill it: eval at N = 35, d = 16, d_v = 8, key_norm2 = 16, value_norm2'
-          ' = 12, a = 1.0 fails the mutant at z = 51.7 and passes the unmutated code (z = -2.4). Missing check: a '
-          'default point whose (N - 1) Q(a) has fractional part in [1/2 - Q(a), 1/2). Killed by '
-          'tests/test_ffn.py::test_topk_count_in_theory_matches_the_simulation.'),
     ),
     M("ffn.exp_weight_ignores_tilt", "ffn", FN,
       "slope, offset = 2.0 * beta * (1.0 - tilt),", "slope, offset = 2.0 * beta,",
@@ -411,27 +351,10 @@ MUTANTS: tuple[Mutant, ...] = (
     M("expressivity.chi2_dof_d_not_d_minus_1", "expressivity", XN,
       "    m = (d - 1) / 2\n    theta = _tilt(epsilon, m)", "    m = d / 2\n    theta = _tilt(epsilon, m)",
       "distribution parameter", "residual norm R ~ chi^2_d instead of chi^2_{d-1}",
-      survives_because=(
-          'gap: with m = d/2 the tilted draws estimate p_{d+1} at every ladder dimension, i.e. log n*(d) is shifted'
-          ' by one dimension. In the fit a + c d + g ln d + b/d that moves a by c and changes only O(1/d) terms, so'
-          ' the growth rate c (the only output expressivity.dimension.coherence_exponent checks) is unchanged '
-          'within its resolution, and the fitted g is reported but not checked. The per-dimension values are wrong '
-          'and never compared with the exact finite-size p_d = I_{1-eps^2}((d-1)/2, 1/2) that theory already '
-          "provides. Missing check: compare each ladder dimension's estimated log p_d (or log n*(d)) with the exact"
-          ' value within its SE. Killed by tests/test_expressivity.py '
-          '(test_reduced_route_matches_direct_pair_counts, test_reduced_route_matches_the_exact_tail_far_out).'),
     ),
     M("expressivity.one_sided_tail", "expressivity", XN,
       "theta * R + math.log(2.0) + log_ndtr(", "theta * R + log_ndtr(",
       "dropped factor", "P(|g| >= t) as Phi(-t), the factor 2 of the two-sided tail dropped",
-      survives_because=(
-          'gap: the one-sided tail halves every p_d, which shifts log n*(d) ~ (1/2) log(8/p_d) by about (1/2) ln 2 '
-          'at every ladder dimension; the intercept a of the fit absorbs it, so the growth rate c (the only checked'
-          ' output of expressivity.dimension.coherence_exponent) does not move beyond its resolution. The '
-          'per-dimension p_d are wrong by a factor 2 and never compared with the exact I_{1-eps^2}((d-1)/2, 1/2). '
-          'Missing check: the per-dimension comparison with the exact p_d proposed for '
-          'expressivity.chi2_dof_d_not_d_minus_1. Killed by tests/test_expressivity.py '
-          '(test_reduced_route_matches_direct_pair_counts, test_reduced_route_matches_the_exact_tail_far_out).'),
     ),
     M("expressivity.rate_fit_without_log_term", "expressivity", XN,
       "return np.linalg.pinv(np.column_stack([np.ones_like(x), x, np.log(x), 1.0 / x]))",
@@ -502,15 +425,6 @@ MUTANTS: tuple[Mutant, ...] = (
     M("context.linear_limit_counts_stored_pair", "context", CN,
       "previous = 1  # the stored pair itself", "previous = 0  # the stored pair itself",
       "off-by-one", "the growing stream's first increment counts the stored pair as crosstalk",
-      survives_because=(
-          'gap: with previous = 0 the growing stream counts T_m interfering pairs at size T_m instead of T_m - 1, '
-          'so T_m SNR(T_m) = d_k + 2 exactly at every size and the extrapolation lands on the same limit d_k + 2, '
-          'the only output context.additive.linear_snr_decay checks. The finite-size approach (T SNR = (d_k + 2) '
-          'T/(T - 1), coefficient d_k + 2 of 1/T) disappears, but it is only reported (diagnostic '
-          "slope_in_1_over_T), and the claim's note that context.additive.linear_snr_finite rejects a T for T - 1 "
-          'slip covers measure_linear_snr, not this function. Missing check: compare the per-size values T_m '
-          'SNR(T_m) with the exact (d_k + 2) T_m/(T_m - 1), or the fitted 1/T coefficient with d_k + 2. Killed by '
-          'tests/test_context.py::test_linear_snr_limit_reports_the_sizes_and_a_slope_near_the_limit.'),
     ),
     M("context.linear_limit_extrapolates_in_T", "context", CN,
       "w = extrapolation_weights(1.0 / sizes)", "w = extrapolation_weights(sizes)",
@@ -572,7 +486,8 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
     M('expressivity.section_t_rate_bound_without_the_next_order_bound_0', "expressivity", 'theory/expressivity.py',
       'max(abs(first - slope(True)), RICHARDSON_FLOOR * abs(first))',
       '0.0 * abs(first)',
-      "section author", 'rate bound without the next order (bound 0)'),
+      "section author", 'rate bound without the next order (bound 0)',
+      survives_because="harmless: the coherence rate's finite-size bound set to 0 only makes the check stricter; the bias it bounds is about 0.02 SE at the grid points, so no verdict moves (a bound too large is what a check must catch, and the resolution target does)"),
     M('expressivity.section_t_householder_beta_2_1', "expressivity", 'theory/expressivity.py',
       'householder = D(r, c) - 2 * ',
       'householder = D(r, c) - 1 * ',
@@ -666,7 +581,8 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
     M('expressivity.section_n_n_taken_as_sqrt_2_p', "expressivity", 'numerics/expressivity.py',
       'return log_s + math.log1p(s_inv) - math.log(2.0), ',
       'return log_s - math.log(2.0), ',
-      "section author", 'n* taken as sqrt(2/p)'),
+      "section author", 'n* taken as sqrt(2/p)',
+      survives_because="equivalent at the grid: log((1 + sqrt(1 + 8/p))/2) and log sqrt(2/p) differ by O(sqrt(p)), below 1e-4 at every dimension of the ladder (p_d < 1e-8), far below the fitted rate's resolution; the limit is the same"),
     M('expressivity.section_n_dag_with_self_loops', "expressivity", 'numerics/expressivity.py',
       'np.tril(rng.random((n, n)) < edge_prob, -1)',
       'np.tril(rng.random((n, n)) < edge_prob, 0)',
