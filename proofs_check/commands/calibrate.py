@@ -21,12 +21,13 @@ def cmd_calibrate(args) -> int:
 
     claims, mode = prepare_run(args)
     seeds = list(range(args.first_seed, args.first_seed + args.runs))
+    commit = git_commit()  # of the code that runs, read before the run
     started = time.perf_counter()
     runs = calibrate(claims, mode=mode, seeds=seeds, jobs=args.jobs,
                      progress=_progress_printer(sys.stderr, not args.quiet))
     report = summarise(runs, mode=mode)
     report["seconds"] = time.perf_counter() - started
-    report["git"] = git_commit()
+    report["git"] = commit
     report["command"] = "amverify " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else None
     text = markdown(report)
     if args.json:
