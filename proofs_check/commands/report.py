@@ -7,7 +7,7 @@ Writes into ``--out DIR``:
 * ``macros.tex``    one ``\\newcommand`` per reported number (names: :mod:`proofs_check.citation`);
 * ``claims.tex``    a LaTeX table of the claims;
 * ``references.bib`` BibTeX for the paper and the suite;
-* ``figures/``      the figures, when :mod:`proofs_check.figures` and matplotlib are available.
+* ``figures/``      the figures of the report's sections, with matplotlib (else a note says why not).
 
 A report regenerated with the same seed and mode reproduces every number; only the keys in
 :data:`proofs_check.report.VOLATILE_KEYS` (timings, date, machine) differ.
@@ -15,8 +15,6 @@ A report regenerated with the same seed and mode reproduces every number; only t
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -79,25 +77,27 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _matplotlib_available() -> bool:
-    return importlib.util.find_spec("matplotlib") is not None
+def _figures(out_dir: str, seed: int, mode: str, sections: list[str]) -> str:
+    """Write the figures of ``sections`` when matplotlib is there; one line saying what was written, or why not."""
+    from proofs_check.figures import MatplotlibMissing, figure_sections, write_figures
 
-
-def _figures(out_dir: str, seed: int, mode: str) -> str:
-    """Write the figures when possible; return one line saying what was written or why nothing was."""
-    if not _matplotlib_available():
-        return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
-    try:
-        figures = importlib.import_module("proofs_check.figures")
-    except ModuleNotFoundError as exc:
-        if exc.name != "proofs_check.figures":
-            raise
-        return "figures skipped: this version of the suite has no proofs_check.figures module"
+    if not set(sections) & set(figure_sections()):
+        return (f"figures skipped: none of the selected sections ({', '.join(sections) or 'none'}) has figures "
+                f"(figures exist for: {', '.join(figure_sections())})")
     target = os.path.join(out_dir, "figures")
-    os.makedirs(target, exist_ok=True)
-    written = figures.write_figures(target, seed=seed, mode=mode)
-    count = f"{len(written)} file(s)" if isinstance(written, (list, tuple, dict)) else "done"
-    return f"figures written to {target} ({count}, seed {seed}, mode {mode})"
+    try:
+        written = write_figures(target, seed=seed, mode=mode, sections=sections)
+    except MatplotlibMissing:
+        return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
+    return f"figures written to {target} ({len(written)} files, seed {seed}, mode {mode})"
+
+
+def report_sections(report: Mapping[str, Any]) -> list[str]:
+    """The ledger sections of a report's claims, in ledger order."""
+    from proofs_check.ledger import SECTIONS
+
+    present = {c["id"].split(".", 1)[0] for c in report.get("claims", [])}
+    return [s for s in SECTIONS if s in present]
 
 
 def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool = True) -> list[str]:
@@ -106,7 +106,8 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
     from proofs_check.report import write_json
 
     os.makedirs(out_dir, exist_ok=True)
-    notes = [_figures(out_dir, int(report.get("root_seed", 0)), str(report.get("mode", "default")))] if figures else []
+    notes = ([_figures(out_dir, int(report.get("root_seed", 0)), str(report.get("mode", "default")),
+                       report_sections(report))] if figures else [])
     write_json(dict(report), os.path.join(out_dir, "report.json"))
     texts = {
         "summary.md": summary_markdown(report) + "".join(f"\n{n}\n" for n in notes),
