@@ -58,6 +58,13 @@ def test_report_carries_provenance(runs):
         assert text in summary
 
 
+def test_summary_md_states_every_count(runs):
+    """summary.md's summary line gives every count in words, the zeros too."""
+    line = next(x for x in (runs[0] / "summary.md").read_text().splitlines() if x.startswith("Summary: "))
+    assert line.startswith("Summary: claims: 2 pass, 0 fail, 0 error, 0 underpowered, 0 cited; symbolic: ")
+    assert "; points: " in line and " 0 accepted, 0 inconsistent, 0 error, " in line
+
+
 def test_same_seed_reproduces_every_number(runs):
     """Two reports from the same seed agree on every number and every cited file; another seed does not."""
     a, b, c = runs
@@ -174,6 +181,15 @@ def test_default_mode_report_and_report_from_check_json_write_figures(tmp_path, 
     assert fake_figures == [(20250526, "default"), (20250526, "default")]
     assert "figures written" in (tmp_path / "from_json" / "summary.md").read_text()
     assert (tmp_path / "direct" / "macros.tex").read_text() == (tmp_path / "from_json" / "macros.tex").read_text()
+
+
+def test_out_directory_is_created_with_its_parents(tmp_path):
+    """'--out reports/v1' in a fresh folder creates both levels; a path under a file is refused (exit 2)."""
+    one = ["--quick", "-q", "--no-figures", "basics.linear.overcomplete_noise_floor"]
+    assert main(["report", "--out", str(tmp_path / "reports" / "v1"), *one]) == 0
+    assert (tmp_path / "reports" / "v1" / "report.json").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["report", "--out", str(tmp_path / "file" / "v1"), *one]) == 2
 
 
 def test_only_the_selected_sections_get_figures(tmp_path, fake_figures, capsys):

@@ -29,6 +29,21 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _summary_text(s: Mapping[str, Any]) -> str:
+    """The summary's counts in words: 'claims: 72 pass, 0 fail, ...; points: ...; controls: ...'."""
+    from proofs_check.report import VERDICTS, format_resolution
+
+    def counts(d):
+        return ", ".join(f"{v} {k}" for k, v in d.items())
+
+    parts = ["claims: " + counts({k: s[k] for k in VERDICTS if k in s})]
+    parts += [f"{group}: {counts(s[group])}" for group in ("symbolic", "points", "controls")
+              if isinstance(s.get(group), Mapping)]
+    if isinstance(s.get("worst_resolution"), (int, float)):
+        parts.append(f"worst resolution {format_resolution(s['worst_resolution'])}")
+    return "; ".join(parts)
+
+
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """A Markdown summary of a JSON report: provenance, then one row per claim and regime point."""
     from proofs_check.citation import number_text
@@ -70,8 +85,7 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
                          f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | "
                          f"{format_resolution(res) if isinstance(res, (int, float)) else '-'} | {_cell(verdict)} |")
-    s = report.get("summary", {})
-    lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items()), "",
+    lines += ["", "Summary: " + _summary_text(report.get("summary", {})), "",
               "Cite numbers with `macros.tex` (`\\input{macros}`), the claims with `claims.tex`, and the paper "
               "and the suite with `references.bib`."]
     return "\n".join(lines) + "\n"
@@ -126,9 +140,11 @@ def cmd_report(args) -> int:
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
-    parent = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise UsageError(f"--out {args.out!r}: folder {parent!r} does not exist or is not writable")
+    existing = os.path.abspath(args.out)  # the directory and any missing parents are created: check, before
+    while not os.path.exists(existing):  # the run, the deepest folder that exists
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise UsageError(f"--out {args.out!r}: {existing!r} is not a writable folder")
     if args.json:
         if args.ids or args.section or args.quick or args.full:
             raise UsageError("--json reads a finished report: do not combine it with ids, --section, --quick or --full")
@@ -171,7 +187,7 @@ def register(subparsers) -> None:
                     "report directory a paper can cite: " + ", ".join(FILES) + " and figures/. "
                     "Exit 1 when a claim fails.")
     add_run_arguments(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write (created with its parents)")
     p.add_argument("--json", metavar="REPORT", help="build from this JSON report instead of running the checks")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
