@@ -542,6 +542,14 @@ def measure_hebbian_regression_distance(rng, *, T: int, d_k: int, d_v: int, key_
     return {"y": y}
 
 
+def _softmax_scores(rng, n: int, T: int, g: float) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of T scores ``u ~ N(0, 1)`` along the query and their softmax weights ``p = softmax(g u)``."""
+    u = rng.standard_normal((n, T))
+    logits = g * u
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return u, p / p.sum(axis=1, keepdims=True)
+
+
 def softmax_regression_direct(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, tau: float,
                               query_norm2: float, trials: int, variant=None) -> Estimate:
     """``T ||o_T - (s^2/tau) S_0 q||^2`` per trial, every Gaussian drawn (the route :func:`measure_softmax_regression` integrates).
@@ -559,10 +567,7 @@ def softmax_regression_direct(rng, *, T: int, d_k: int, d_v: int, key_scale2: fl
     y = np.empty(trials)
     start = 0
     for n in _chunks(trials, T):
-        u = rng.standard_normal((n, T))
-        logits = s * root_b * u / tau
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        u, p = _softmax_scores(rng, n, T, s * root_b / tau)
         spread = np.sqrt(np.sum(p * p, axis=1))
         mean_key = np.zeros((n, d_k))
         mean_key[:, 0] = s * np.sum(p * u, axis=1)
@@ -597,10 +602,7 @@ def measure_softmax_regression(rng, *, T: int, d_k: int, d_v: int, key_scale2: f
     y = np.empty(trials)
     start = 0
     for n in _chunks(trials, T):
-        u = rng.standard_normal((n, T))
-        logits = s * root_b * u / tau
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        u, p = _softmax_scores(rng, n, T, s * root_b / tau)
         p2 = np.sum(p * p, axis=1)
         along = np.sum(p * u, axis=1) - centre
         y[start:start + n] = T * (d_v / d_k * key_scale2 * (along**2 + (d_k - 1) * p2) + noise2 * d_v * p2)

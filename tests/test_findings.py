@@ -72,3 +72,9 @@ def test_findings_command_writes_and_checks(tmp_path, capsys):
     assert main(["findings", "--out", str(out)]) == 0
     assert main(["findings", "--out", str(out), "--check"]) == 0
     assert re.search(r"\| F1 \|", out.read_text(encoding="utf-8"))
+
+
+def test_findings_command_refuses_an_unwritable_path(tmp_path, capsys):
+    """An --out that cannot be written (a directory) is bad usage: exit 2 with a message naming the path."""
+    assert main(["findings", "--out", str(tmp_path)]) == 2
+    assert "cannot write --out" in capsys.readouterr().err

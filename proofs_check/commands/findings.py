@@ -28,7 +28,7 @@ def write_findings(path: str) -> str:
 
 
 def cmd_findings(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE
     from proofs_check.findings import REGENERATE, findings_markdown
 
     if args.check:
@@ -42,7 +42,11 @@ def cmd_findings(args) -> int:
             return EXIT_FAIL
         print(f"{args.out} is up to date")
         return EXIT_OK
-    write_findings(args.out)
+    try:
+        write_findings(args.out)
+    except OSError as exc:
+        print(f"cannot write --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"wrote {args.out}")
     return EXIT_OK
 
