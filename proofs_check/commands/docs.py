@@ -103,7 +103,7 @@ def cmd_docs(args) -> int:
             print(f"generated docs are stale ({', '.join(stale)}); regenerate with: {REGENERATE_CATALOGUE}",
                   file=sys.stderr)
             return EXIT_FAIL
-        print(f"{catalogue} and {derivations} are up to date")
+        print(f"{catalogue}, {findings} and {derivations} are up to date")
         return EXIT_OK
     os.makedirs(os.path.dirname(catalogue), exist_ok=True)
     with open(catalogue, "w", encoding="utf-8") as fh:
