@@ -1,7 +1,8 @@
 """``amverify docs``: regenerate every generated page under ``docs/`` in one command.
 
-That is the claim catalogue ``docs/reference/claims.md`` and the derivation documents
-``docs/derivations/`` (the same files as ``amverify derive --out docs/derivations``).
+That is the claim catalogue ``docs/reference/claims.md``, the derivation documents
+``docs/derivations/`` (the same files as ``amverify derive --out docs/derivations``) and the
+findings page ``docs/findings.md`` (as ``amverify findings``).
 
 The catalogue lists every claim by section with its kind, provenance, paper anchor, estimand,
 parameters, negative controls and status (the state of its sympy derivation; numeric verdicts
@@ -85,7 +86,9 @@ def catalogue_markdown(claims: Sequence) -> str:
 
 def cmd_docs(args) -> int:
     from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError
+    from proofs_check.commands.findings import write_findings
     from proofs_check.derivations import stale_files, write_documents
+    from proofs_check.findings import findings_markdown
     from proofs_check.ledger import all_claims
 
     catalogue = os.path.join(args.root, "reference", "claims.md")
@@ -97,21 +100,24 @@ def cmd_docs(args) -> int:
                          f"write, and {catalogue!r} is not one: run it in an amverify checkout, or give --root "
                          f"DIR where 'amverify docs --root DIR' wrote them")
     claims = all_claims()
+    findings = os.path.join(args.root, "findings.md")
     text = catalogue_markdown(claims)
     if args.check:
         stale = [] if _read(catalogue) == text else [catalogue]
+        stale += [] if _read(findings) == findings_markdown() else [findings]
         stale += [os.path.join(derivations, name) for name in stale_files(claims, derivations)]
         if stale:
             print(f"generated docs are stale ({', '.join(stale)}); regenerate with: {REGENERATE_CATALOGUE}",
                   file=sys.stderr)
             return EXIT_FAIL
-        print(f"{catalogue} and {derivations} are up to date")
+        print(f"{catalogue}, {findings} and {derivations} are up to date")
         return EXIT_OK
     os.makedirs(os.path.dirname(catalogue), exist_ok=True)
     with open(catalogue, "w", encoding="utf-8") as fh:
         fh.write(text)
     docs = write_documents(claims, derivations)
-    print(f"wrote {catalogue} and {len(docs)} derivation(s) to {derivations}")
+    write_findings(findings)
+    print(f"wrote {catalogue}, {findings} and {len(docs)} derivation(s) to {derivations}")
     failed = [f"{d.claim_id} step {i} ({why})" for d in docs for i, why, _ in d.failures]
     if failed:
         print("derivation steps FAILED: " + "; ".join(failed), file=sys.stderr)
@@ -128,11 +134,12 @@ def _read(path: str) -> str | None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("docs", help="regenerate the generated docs (claim catalogue and derivations)",
-                              description="Write docs/reference/claims.md (the claim catalogue, from the ledger) and "
-                                          "docs/derivations/ (as 'amverify derive --out docs/derivations'). Run from "
-                                          "the repository root, or give --root DIR. With --check, exit 1 when a page "
-                                          "is stale and 2 when ROOT holds no generated catalogue.")
+    p = subparsers.add_parser("docs", help="regenerate the generated docs (claim catalogue, derivations, findings)",
+                              description="Write docs/reference/claims.md (the claim catalogue, from the ledger), "
+                                          "docs/derivations/ (as 'amverify derive --out docs/derivations') and "
+                                          "docs/findings.md (as 'amverify findings'). Run from the repository root, "
+                                          "or give --root DIR. With --check, exit 1 when a page is stale and 2 when "
+                                          "ROOT holds no generated catalogue.")
     p.add_argument("--root", default="docs", metavar="DIR", help="the docs directory (default: docs)")
     p.add_argument("--check", action="store_true", help="exit 1 if any generated file differs from what would be written (2: no generated docs in ROOT)")
     p.set_defaults(func=cmd_docs)
