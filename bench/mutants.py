@@ -335,6 +335,20 @@ MUTANTS: tuple[Mutant, ...] = (
       "mask = np.tril(np.ones((c, c), dtype=bool), k=-1)", "mask = np.tril(np.ones((c, c), dtype=bool), k=0)",
       "mask", "random 'strictly' lower-triangular A keeps its diagonal (tril k=0 for k=-1)"),
 
+    # Listing 1's configuration (issue 11)
+    M("update.listing_reference_sees_itself", "update", "numerics/updates/naive.py",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], tau) @ U[:t] if t > 0 else V[t]",
+      "U[t] = V[t] - _softmax_weights(W[t], K[: t + 1], tau)[:t] @ U[:t] if t > 0 else V[t]",
+      "mask", "the first-stage reference normalises over i <= t (its own key in the denominator)"),
+    M("update.listing_reference_multiplies_tau", "update", "numerics/updates/naive.py",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], tau) @ U[:t] if t > 0 else V[t]",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], 1.0 / tau) @ U[:t] if t > 0 else V[t]",
+      "scaling in a shared helper", "the first-stage reference multiplies the scores by sqrt(D)"),
+    M("update.chunked_first_stage_drops_alpha", "update", CHU,
+      "U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True,",
+      "U[sl] = solve_triangular(system, V[sl] - prev_part, lower=True,",
+      "dropped factor", "the chunked DeltaFormer solve without alpha on V and beta on earlier chunks"),
+
     # --- expressivity ---------------------------------------------------------------------------
     M("expressivity.round_kernel_floor", "expressivity", XN,
       "return np.rint(scores)", "return np.floor(scores)",
@@ -394,6 +408,21 @@ MUTANTS: tuple[Mutant, ...] = (
       "series = sum((A**k for k in range(size - 1)), sp.zeros(size, size))",
       "off-by-one", "path-count series stops at A^{n-2}"),
 
+    # four exponential heads for the rounding kernel (issue 11)
+    M("expressivity.heads_lattice_query_values_only", "expressivity", XN,
+      "LATTICE = np.arange(-2.0, 3.0)", "LATTICE = np.arange(-1.0, 2.0)",
+      "off-by-one", "head weights fitted on {-1, 0, 1} (the query-key values) without the token-token values "
+      "+-2 (on {-2..1} the fit is the same odd kernel: an equivalent slip)"),
+    M("expressivity.heads_scale_as_temperature", "expressivity", XN,
+      "heads = np.exp(np.multiply.outer(scales, scores))", "heads = np.exp(np.multiply.outer(1.0 / scales, scores))",
+      "scaling in a shared helper", "the multi-query heads divide the scores by the scale (a temperature read the "
+      "wrong way)"),
+    M("expressivity.theory_heads_weight_b", "expressivity", TX,
+      "b = (2 * sp.sinh(s_head) - sp.sinh(2 * s_head)) / det", "b = (sp.sinh(s_head) - sp.sinh(2 * s_head)) / det",
+      "dropped factor", "Cramer's rule for b without the factor 2 of the right-hand side g(2) = 2"),
+    M("expressivity.theory_heads_error_wrong_side", "expressivity", TX,
+      "g(1 + radius) - 1, 1 - g(1 - radius)", "g(1 - radius) - 1, 1 - g(1 - radius)",
+      "sign", "the error on the m = 1 interval taken at its lower end twice (the upper endpoint, the supremum, lost)"),
     # --- context --------------------------------------------------------------------------------
     M("context.theory_rho_isserlis_d_k_plus_1", "context", TC,
       "rho = 1 - 2 * beta * s2 + beta**2 * s2**2 * (d_k + 2)", "rho = 1 - 2 * beta * s2 + beta**2 * s2**2 * (d_k + 1)",

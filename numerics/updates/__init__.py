@@ -16,10 +16,13 @@ from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chu
                                       gated_deltanet_chunked, linear_attention_chunked, softmax_attention_chunked)
 from numerics.updates.kernels import Kernel, exp_kernel, linear_kernel
 from numerics.updates.measures import (max_relative_gap, measure_contraction_factor, measure_deltaformer_forms,
+                                       measure_deltaformer_listing,
+                                       measure_deltaformer_listing,
                                        measure_deltaformer_reduction, measure_first_stage_amplification,
                                        measure_householder_spectrum, measure_optimizer_step, measure_route_agreement,
                                        measure_softmax_forms, measure_wy_product, rule_loss_gradient)
-from numerics.updates.naive import deltaformer_reference, softmax_attention_reference
+from numerics.updates.naive import (deltaformer_first_stage_reference, deltaformer_reference,
+                                   softmax_attention_reference)
 from numerics.updates.parallel import (decayed_attention_parallel, deltaformer_parallel, deltanet_parallel,
                                        gated_deltanet_parallel, linear_attention_parallel, softmax_attention_parallel,
                                        wy_representation)
@@ -36,6 +39,7 @@ __all__ = [
     "deltaformer_chunked",
     "deltaformer_parallel",
     "deltaformer_recurrent",
+    "deltaformer_first_stage_reference",
     "deltaformer_reference",
     "deltanet_chunked",
     "deltanet_parallel",
@@ -51,6 +55,7 @@ __all__ = [
     "max_relative_gap",
     "measure_contraction_factor",
     "measure_deltaformer_forms",
+    "measure_deltaformer_listing",
     "measure_deltaformer_reduction",
     "measure_first_stage_amplification",
     "measure_householder_spectrum",

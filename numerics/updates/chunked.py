@@ -285,7 +285,8 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 
 
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
-                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True) -> np.ndarray:
+                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True,
+                        first_stage_only: bool = False) -> np.ndarray:
     """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
 
     For the chunk of rows ``r`` the first stage is ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
@@ -299,10 +300,13 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows of ``U``
     it reads. With ``threads`` and more than one block, a second thread runs them while this one
     goes on with the first stage (NumPy releases the GIL in the products and exponentials); the
-    results are the same bits either way.
+    results are the same bits either way. ``first_stage_only`` returns ``U`` and skips the second
+    stage (the companion's Listing 1 computes only ``U``).
     """
     T = K.shape[0]
     W = K if W is None else W
+    if first_stage_only:
+        kappa2, normalize2 = None, False
     alpha, beta = _ones(T, alpha), _ones(T, beta)
     if normalize1 and getattr(kappa1, "log_values", None) is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
@@ -344,6 +348,8 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             worker.shutdown(wait=True)
     if blocked2:
         return out
+    if first_stage_only:
+        return U
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 
 

@@ -16,7 +16,8 @@ from numerics.estimate import Estimate, check_variant, exact_value
 from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked, deltanet_chunked,
                                       gated_deltanet_chunked, linear_attention_chunked, softmax_attention_chunked)
 from numerics.updates.kernels import Kernel, exp_kernel, linear_kernel
-from numerics.updates.naive import deltaformer_reference, softmax_attention_reference
+from numerics.updates.naive import (deltaformer_first_stage_reference, deltaformer_reference,
+                                   softmax_attention_reference)
 from numerics.updates.parallel import (decayed_attention_parallel, deltaformer_parallel, deltanet_parallel,
                                        gated_deltanet_parallel, linear_attention_parallel, softmax_attention_parallel,
                                        wy_representation)
@@ -28,6 +29,7 @@ __all__ = [
     "max_relative_gap",
     "measure_contraction_factor",
     "measure_deltaformer_forms",
+    "measure_deltaformer_listing",
     "measure_deltaformer_reduction",
     "measure_first_stage_amplification",
     "measure_householder_spectrum",
@@ -198,6 +200,41 @@ def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: 
     gaps = [max_relative_gap(r, ref) for r in routes]
     return exact_value(max(gaps), method="DeltaFormer token loop, matrix and chunked forms vs naive reference, float64",
                        loop=gaps[0], parallel=gaps[1], chunked=gaps[2])
+
+
+LISTING_SEQUENCES = 4  # Listing 1's check runs B = 2 batches of H = 2 heads: four independent sequences
+
+
+def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: int, variant=None) -> Estimate:
+    """The companion's Listing 1 check: DeltaFormer's first stage, chunked against the token loop.
+
+    ``u_t = v_t - sum_{i<t} softmax_{i<t}(w_t . k_i / sqrt(D)) u_i`` (``alpha = beta = 1``, ``D = d_k``),
+    with ``w = k`` (``similarity=0``: Listing 1's k-k) or ``w = q`` (``similarity=1``: the q-k form of
+    flash-linear-attention's ``deltaformer_attn(q, k, v)`` op). ``K``, ``V``, ``Q`` are standard normal
+    ``(T, D)`` as the listing's ``torch.randn``, for :data:`LISTING_SEQUENCES` independent sequences.
+    Returns ``max |U_chunked - U_loop|`` (absolute, as the listing's ``allclose``), the loop being the
+    independently written :func:`numerics.updates.naive.deltaformer_first_stage_reference` (float64).
+
+    Variants: ``"tau_inverted"`` (the chunked form's kernel built at ``1/sqrt(D)``: scores multiplied by
+    ``sqrt(D)`` instead of divided), ``"similarity_swapped"`` (the chunked form run with the other
+    similarity), ``"no_recombine"`` (earlier-chunk and in-chunk softmax blocks added with equal weights).
+    """
+    check_variant(variant, {"tau_inverted", "similarity_swapped", "no_recombine"})
+    if similarity not in (0, 1):
+        raise ValueError(f"similarity must be 0 (k-k, Listing 1) or 1 (q-k, fla's op), got {similarity!r}")
+    tau = float(np.sqrt(d_k))
+    kernel = exp_kernel(_code_temperature(tau, variant))
+    gaps = []
+    for _ in range(LISTING_SEQUENCES):
+        K, V, Q = (rng.standard_normal((T, d_k)) for _ in range(3))
+        W, other = (K, Q) if similarity == 0 else (Q, K)
+        ref = deltaformer_first_stage_reference(W, K, V, tau)
+        U = deltaformer_chunked(K, V, Q, other if variant == "similarity_swapped" else W, kappa1=kernel, kappa2=None,
+                                normalize1=True, C=C, variant=variant if variant == "no_recombine" else None,
+                                first_stage_only=True)
+        gaps.append(float(np.max(np.abs(U - ref))))
+    return exact_value(max(gaps), method="chunked first stage vs naive token loop, float64, 4 sequences",
+                       max_abs_u=float(np.max(np.abs(ref))))
 
 
 def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v: int, tau: float | None = None,

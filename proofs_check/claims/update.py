@@ -454,6 +454,51 @@ register(Claim(
           "second (the companion's Listing 1 uses 1/sqrt(D) in both stages).",
 ))
 
+register(Claim(
+    id="update.deltaformer.listing1",
+    statement="The companion's Listing 1 configuration: the first stage u_t = v_t - sum_{i<t} softmax_i(w_t^T k_i / "
+              "sqrt(D)) u_i (alpha = beta = 1), with k-k similarity (w = k, Listing 1) or q-k similarity (w = q, the "
+              "form of flash-linear-attention's deltaformer_attn(q, k, v) op), computed chunk by chunk (C = 32; "
+              "earlier chunks through one softmax block, recombined by log-sum-exp shares, then (I + A)^{-1} inside "
+              "the chunk) equals the token loop; at B = 2, H = 2, T = 1024, D = 64 (full mode) as the listing checks, "
+              "to 1e-10 in float64 (the listing asserts atol 1e-5 in float32).",
+    anchor="notes §6 D.3 and §9 item 20 ([companion] Listing 1); the q-k form: notes §5.3 [impl: fla], §8",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max over 4 sequences (B = 2 x H = 2) of max |U_chunked - U_loop| (absolute, as the "
+                               "listing's allclose), the loop an independently written row-by-row first stage "
+                               "(numerics.updates.naive.deltaformer_first_stage_reference)",
+                      distributions="K, V, Q ~ N(0, 1) entries, (T, D) each (the listing's torch.randn); scale "
+                                    "1/sqrt(D), so the scores w^T k / sqrt(D) have unit variance",
+                      conditioning="four random sequences per point; exact in exact arithmetic"),
+    params=(Param("T", 2, 4096, description="sequence length"), Param("d_k", 1, 256, description="head dimension D"),
+            _C, Param("similarity", 0, 1, description="0: k-k (Listing 1), 1: q-k (fla's op)")),
+    constraints=(_TWO_CHUNKS, Constraint("d_k >= 2 (at D = 1 the scale 1/sqrt(D) equals sqrt(D))",
+                                         lambda p: p["d_k"] >= 2)),
+    derivation=th.deltaformer_forms,
+    prediction=_ZERO,
+    symbol=r"\max|U_{\mathrm{chunked}} - U_{\mathrm{loop}}|",
+    measure=num.measure_deltaformer_listing,
+    grids={
+        "quick": ({"T": 128, "d_k": 16, "C": 32, "similarity": 0}, {"T": 128, "d_k": 16, "C": 32, "similarity": 1}),
+        "default": ({"T": 256, "d_k": 64, "C": 32, "similarity": 0}, {"T": 256, "d_k": 64, "C": 32, "similarity": 1},
+                    {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+        "full": ({"T": 1024, "d_k": 64, "C": 32, "similarity": 0}, {"T": 1024, "d_k": 64, "C": 32, "similarity": 1},
+                 {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+    },
+    negative_controls=(
+        NegativeControl("tau_inverted", "the chunked form's scores multiplied by sqrt(D) instead of divided",
+                        variant="tau_inverted"),
+        NegativeControl("similarity_swapped", "the chunked form run with the other similarity (q-k for k-k, or "
+                        "k-k for q-k)", variant="similarity_swapped"),
+        NegativeControl("no_recombine", "earlier-chunk and in-chunk softmax blocks added with equal weights",
+                        variant="no_recombine"),
+    ),
+    atol=1e-10,
+    strategy={"T": (3, 80), "d_k": (2, 16), "C": (1, 24), "similarity": (0, 1)},
+    notes="Which similarity each public form computes: docs/topics/updates.md.",
+))
+
 _REDUCTION_ANCHOR = "§4 DeltaFormer (companion §3.2 degenerate cases; notes §5.3)"
 
 register(Claim(
