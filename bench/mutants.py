@@ -349,6 +349,18 @@ MUTANTS: tuple[Mutant, ...] = (
       "U[sl] = solve_triangular(system, V[sl] - prev_part, lower=True,",
       "dropped factor", "the chunked DeltaFormer solve without alpha on V and beta on earlier chunks"),
 
+    # the fast inverse's instability as claims (issue 11)
+    M("update.instability_centred_entries", "update", TI,
+      "A = rng.uniform(0.0, 0.5, (c, c))", "A = rng.uniform(-0.25, 0.25, (c, c))",
+      "wrong distribution parameter", "S15's law drawn centred (U[-1/4, 1/4)): no path growth, no instability"),
+    M("update.instability_threshold_decade", "update", TI,
+      "INSTABILITY_THRESHOLD = 1e3", "INSTABILITY_THRESHOLD = 1e4",
+      "wrong constant", "the float32 threshold read as 10^4"),
+    M("update.instability_fast_inverse_one_fewer", "update", TI,
+      "        steps = m - 1 - (1 if variant == \"one_fewer\" else 0)",
+      "        steps = m - 2 - (1 if variant == \"one_fewer\" else 0)",
+      "off-by-one", "the fast inverse stops one squaring early (A^64 never formed)"),
+
     # --- expressivity ---------------------------------------------------------------------------
     M("expressivity.round_kernel_floor", "expressivity", XN,
       "return np.rint(scores)", "return np.floor(scores)",

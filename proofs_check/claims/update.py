@@ -623,3 +623,79 @@ register(Claim(
     atol=1e-10,
     strategy={"m": (1, 7)},
 ))
+
+_S15_ANCHOR = ("secondary source S15 (notes §5.4, §9 item 22: 'max relative error exceeds 10^3 in float32 and gives "
+               "NaN in float16' at n = 128 for entries U[0, 1/2)); where the paper states the algorithm is a GAP")
+_S15_LAW = ("A strictly lower-triangular, size c, entries i.i.d. U[0, 1/2) below the diagonal (S15's law); "
+            "float32/float16 inputs rounded from float64")
+_SIZE = Param("c", 4, 512, description="matrix size (a power of 2)")
+_POWER_OF_TWO = Constraint("c a power of 2", lambda p: p["c"] & (p["c"] - 1) == 0)
+_HALF_SIZE_UNSTABLE_FROM = Constraint("c <= 128 (at c = 256 the half size, 128, is itself unstable)",
+                                      lambda p: p["c"] <= 128)
+
+register(Claim(
+    id="update.triangular.fast_inverse_float32_error",
+    statement="S15's float32 instability, confirmed as a threshold: at c = 128 with entries U[0, 1/2) the median "
+              "relative error of the float32 fast inverse over 64 draws is above 10^3 (medians 2.0e3-2.7e3 over 9 "
+              "seeds; single draws go as low as 3e2, so 'above 10^3' holds for the median, not for every matrix), "
+              "while float32 forward substitution stays at 3e-7, and the fast inverse on DeltaFormer's own "
+              "row-stochastic A at 1.5e-7.",
+    anchor=_S15_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="min(1, median error / 10^3), error = max |X_32 - X_ref| / max |X_ref|, X_ref forward "
+                               "substitution in float64, median over 64 draws (1 exactly when the median is >= 10^3)",
+                      distributions=_S15_LAW,
+                      conditioning="64 random matrices per point; the median, minimum and maximum are in the report's "
+                                   "diagnostics",
+                      notes="The mechanism (theory.updates.fast_inverse_growth, fast_inverse_peak): the powers "
+                            "A^{2^j} the algorithm forms reach E(A^32)_{127,0} = C(126, 31)/4^32 = 1.5e10, and the "
+                            "inverse is an alternating sum of them."),
+    params=(_SIZE,),
+    constraints=(_POWER_OF_TWO, Constraint("c >= 128 (the size S15 names; below it the error is below 10^3)",
+                                           lambda p: p["c"] >= 128)),
+    derivation=th.fast_inverse_float32_threshold,
+    symbol=r"\min(1, \mathrm{median}\,\mathrm{err}_{32} / 10^3)",
+    measure=tri.measure_fast_inverse_float32_error,
+    grids={"quick": ({"c": 128},), "default": ({"c": 128},), "full": ({"c": 128}, {"c": 256})},
+    negative_controls=(
+        NegativeControl("forward_substitution", "the stable method (float32 forward substitution): median 3e-7",
+                        variant="forward_substitution"),
+        NegativeControl("row_stochastic", "the fast inverse on DeltaFormer's softmax rows: median 1.5e-7",
+                        variant="row_stochastic"),
+        NegativeControl("half_size", "the same law at c / 2 = 64: median 5e-3", variant="half_size",
+                        applies_when=_HALF_SIZE_UNSTABLE_FROM),
+    ),
+    atol=1e-12,
+    strategy={"c": (128, 128)},
+))
+
+register(Claim(
+    id="update.triangular.fast_inverse_float16_nan",
+    statement="S15's float16 instability, confirmed: at c = 128 with entries U[0, 1/2) every draw (16 of 16) of the "
+              "float16 fast inverse (products accumulated in float32, rounded to float16) contains NaN, while "
+              "float16 forward substitution, the fast inverse in float32 and the fast inverse on DeltaFormer's "
+              "row-stochastic A never do.",
+    anchor=_S15_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="fraction of 16 draws whose float16 fast inverse has no NaN",
+                      distributions=_S15_LAW, conditioning="16 random matrices per point",
+                      notes="The powers reach about 1.5e10 > 65504, float16's largest value: a product overflows to "
+                            "inf and inf - inf is NaN. NumPy's own float16 products give the same NaN but take 0.5 s "
+                            "per inverse at c = 128."),
+    params=(_SIZE,),
+    constraints=(_POWER_OF_TWO, Constraint("c >= 128", lambda p: p["c"] >= 128)),
+    derivation=th.fast_inverse_float16_nan,
+    symbol=r"P(\text{no NaN})",
+    measure=tri.measure_fast_inverse_float16_nan,
+    grids={"quick": ({"c": 128},), "default": ({"c": 128},), "full": ({"c": 128}, {"c": 256})},
+    negative_controls=(
+        NegativeControl("forward_substitution", "float16 forward substitution (finite at every draw)",
+                        variant="forward_substitution"),
+        NegativeControl("float32", "the fast inverse in float32 (finite at every draw)", variant="float32"),
+        NegativeControl("row_stochastic", "the fast inverse on DeltaFormer's softmax rows", variant="row_stochastic"),
+    ),
+    atol=1e-12,
+    strategy={"c": (128, 128)},
+))
