@@ -361,6 +361,14 @@ MUTANTS: tuple[Mutant, ...] = (
       "        steps = m - 2 - (1 if variant == \"one_fewer\" else 0)",
       "off-by-one", "the fast inverse stops one squaring early (A^64 never formed)"),
 
+    # the Comba form (issue 11)
+    M("update.comba_rate_beta", "update", REC,
+      'rate = b if variant == "rate_beta" else a * b', 'rate = b',
+      "dropped factor", "the Comba loop's correction rate beta instead of alpha beta"),
+    M("update.theory_comba_target_not_rescaled", "update", TU,
+      "(a * S + a * b * (v / a - S * k) * k.T)", "(a * S + a * b * (v - S * k) * k.T)",
+      "dropped factor", "Comba form with target v instead of v / alpha (symbolic)"),
+
     # --- expressivity ---------------------------------------------------------------------------
     M("expressivity.round_kernel_floor", "expressivity", XN,
       "return np.rint(scores)", "return np.floor(scores)",

@@ -439,3 +439,10 @@ def test_step_size_edges_do_not_converge():
 def test_derivations_verify_every_step(name):
     """The fixed-point, form and reduction derivations verify in sympy with no assumed or cited step."""
     assert {c.status for c in getattr(th, name)().verify()} == {"verified"}
+
+
+def test_comba_form_verifies_at_three_dimensions():
+    """The Comba form of gated DeltaNet verifies on a symbolic 3 x 3 memory too (the ledger uses 2 x 2)."""
+    from theory import updates as tu
+
+    assert [c.status for c in tu.comba_form(3).verify()] == ["verified"]

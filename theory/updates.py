@@ -24,6 +24,7 @@ from theory.derivation import Derivation
 __all__ = [
     "RULES",
     "additive_growth",
+    "comba_form",
     "contraction_factor",
     "contraction_interval",
     "contraction_value",
@@ -691,4 +692,21 @@ def fast_inverse_float16_nan() -> Derivation:
         .cite(sp.Integer(0), "S15 (notes §5.4): NaN in float16 at n = 128 for entries U[0, 1/2); mechanism: "
                              "E(A^{2^j}) entries reach about 2e10 > 65504 (float16's largest), so a product "
                              "overflows to inf and inf - inf is NaN")
+    )
+
+
+@cache
+def comba_form(d: int = 2) -> Derivation:
+    """Gated DeltaNet in the Comba form (notes §9 item 15, S11):
+    ``alpha S (I - beta k k^T) + beta v k^T = alpha S + alpha beta (v / alpha - S k) k^T``
+    on a symbolic ``d x d`` memory: a decay ``alpha`` and a delta correction with rate ``alpha beta``
+    towards the rescaled target ``v / alpha``."""
+    S, k, v = _mat("S", d, d), _vec("k", d), _vec("v", d)
+    a, b = alpha_s, beta_s
+    gated = a * S * (sp.eye(d) - b * k * k.T) + b * v * k.T
+    return (
+        Derivation("gated DeltaNet = Comba form", gated - (a * S + a * b * (v / a - S * k) * k.T),
+                   lhs=sp.Symbol(r"\alpha S(I - \beta kk^\top) + \beta vk^\top - "
+                                 r"(\alpha S + \alpha\beta(v/\alpha - Sk)k^\top)"))
+        .step(sp.zeros(d, d), "expand: alpha S - alpha beta S k k^T + beta v k^T on both sides")
     )

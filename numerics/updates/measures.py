@@ -21,12 +21,13 @@ from numerics.updates.naive import (deltaformer_first_stage_reference, deltaform
 from numerics.updates.parallel import (decayed_attention_parallel, deltaformer_parallel, deltanet_parallel,
                                        gated_deltanet_parallel, linear_attention_parallel, softmax_attention_parallel,
                                        wy_representation)
-from numerics.updates.recurrent import (decayed_attention_recurrent, delta_rule_step, deltaformer_recurrent,
+from numerics.updates.recurrent import (comba_recurrent, decayed_attention_recurrent, delta_rule_step, deltaformer_recurrent,
                                         deltanet_recurrent, gated_deltanet_recurrent, linear_attention_recurrent,
                                         softmax_attention_recurrent)
 
 __all__ = [
     "max_relative_gap",
+    "measure_comba_form",
     "measure_contraction_factor",
     "measure_deltaformer_forms",
     "measure_deltaformer_listing",
@@ -105,6 +106,21 @@ def measure_optimizer_step(rng, *, rule: str, d_k: int, d_v: int, beta: float = 
         "gated_deltanet": lambda: delta_rule_step(S, k, v, beta, alpha),
     }[rule]()
     return exact_value(max_relative_gap(sgd, update), method="rule vs central-difference gradient step, float64")
+
+
+def measure_comba_form(rng, *, T: int, d_k: int, d_v: int, alpha_min: float = 0.3, variant=None) -> Estimate:
+    """Max relative gap between gated DeltaNet's token loop and the same rule written in the Comba form
+    (:func:`numerics.updates.recurrent.comba_recurrent`, a separate loop); inputs :func:`_random_sequence`,
+    ``alpha_t ~ U(alpha_min, 1)``, ``beta_t ~ U(0, 1)``. Variants: the Comba form's ``"target_not_rescaled"``
+    and ``"rate_beta"``.
+    """
+    check_variant(variant, {"target_not_rescaled", "rate_beta"})
+    K, V, Q = _random_sequence(rng, T, d_k, d_v)
+    alpha = rng.uniform(alpha_min, 1.0, T)
+    beta = rng.uniform(0.0, 1.0, T)
+    return exact_value(max_relative_gap(comba_recurrent(K, V, Q, alpha, beta, variant=variant),
+                                        gated_deltanet_recurrent(K, V, Q, alpha, beta)),
+                       method="Comba-form loop vs gated DeltaNet loop, float64")
 
 
 def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,

@@ -129,6 +129,34 @@ for _rule, (_form, _controls) in _FORMS.items():
         strategy={"T": (2, 80), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24)},
     ))
 
+register(Claim(
+    id="update.forms.comba",
+    statement="Gated DeltaNet alpha S (I - beta k k^T) + beta v k^T is the Comba form alpha S + alpha beta (v / alpha - "
+              "S k) k^T: a decay, then a delta correction with rate alpha beta towards the rescaled target v / alpha.",
+    anchor="secondary source S11 (notes §9 item 15; Su Jianlin, 'A brief history of linear attention'), not this "
+           "paper",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max |O_Comba - O_gated| / max |O_gated| over a sequence, two token loops that share "
+                               "no code",
+                      distributions=_RANDOM_SEQ + " (alpha_min = 0.3, beta_max = 1)",
+                      conditioning="one random sequence per point; exact in exact arithmetic"),
+    params=(_T, _DK, _DV),
+    derivation=(lambda: th.comba_form(2)),  # d = 3 too in tests/test_updates.py
+    prediction=_ZERO,
+    symbol=r"\max|O_{\mathrm{Comba}} - O_{\mathrm{gated}}|/\max|O_{\mathrm{gated}}|",
+    measure=num.measure_comba_form,
+    grids={"quick": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 64, "d_k": 16, "d_v": 8}),
+           "default": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 64, "d_k": 16, "d_v": 8}, {"T": 300, "d_k": 32, "d_v": 16}),
+           "full": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 300, "d_k": 32, "d_v": 16}, {"T": 1000, "d_k": 64, "d_v": 64})},
+    negative_controls=(
+        NegativeControl("target_not_rescaled", "target v instead of v / alpha", variant="target_not_rescaled"),
+        NegativeControl("rate_beta", "rate beta instead of alpha beta", variant="rate_beta"),
+    ),
+    atol=1e-10,
+    strategy={"T": (1, 60), "d_k": (1, 12), "d_v": (1, 6)},
+))
+
 # Temperatures differ from 1 at every point (and equal sqrt(d_k) at some), so a temperature applied the
 # wrong way changes the outputs; the naive references compute it on their own.
 _TAU = Param("tau", 0.05, 100.0, integer=False, description="softmax temperature (sqrt(d_k) in practice)")
