@@ -369,6 +369,19 @@ MUTANTS: tuple[Mutant, ...] = (
       "(a * S + a * b * (v / a - S * k) * k.T)", "(a * S + a * b * (v - S * k) * k.T)",
       "dropped factor", "Comba form with target v instead of v / alpha (symbolic)"),
 
+    # the chunked algorithm's exact cost (issue 11)
+    M("update.cost_matmul_drops_inner_dimension", "update", "numerics/updates/cost.py",
+      "return math.prod(batch) * a[-2] * a[-1] * b[-1]", "return math.prod(batch) * a[-2] * b[-1]",
+      "dropped factor", "a product counted as m n multiply-adds (the inner dimension k left out)"),
+    M("update.cost_inverse_squared", "update", "numerics/updates/cost.py",
+      "self._counter.count += math.prod(shape[:-2]) * shape[-1] ** 3",
+      "self._counter.count += math.prod(shape[:-2]) * shape[-1] ** 2",
+      "wrong constant", "an n x n inverse counted as n^2"),
+    M("update.theory_cost_one_block_product", "update", TU,
+      "return c, (C * (c * C) * D, C * (c * C) * D, C**2 * D, C**3, C**2 * D)",
+      "return c, (C * (c * C) * D, C**2 * D, C**3, C**2 * D)",
+      "dropped term", "the softmax block's product with earlier U not counted (symbolic)"),
+
     # --- expressivity ---------------------------------------------------------------------------
     M("expressivity.round_kernel_floor", "expressivity", XN,
       "return np.rint(scores)", "return np.floor(scores)",

@@ -24,6 +24,9 @@ from theory.derivation import Derivation
 __all__ = [
     "RULES",
     "additive_growth",
+    "chunked_cost",
+    "chunked_cost_terms",
+    "chunked_cost_variant",
     "comba_form",
     "contraction_factor",
     "contraction_interval",
@@ -710,3 +713,39 @@ def comba_form(d: int = 2) -> Derivation:
                                  r"(\alpha S + \alpha\beta(v/\alpha - Sk)k^\top)"))
         .step(sp.zeros(d, d), "expand: alpha S - alpha beta S k k^T + beta v k^T on both sides")
     )
+
+
+def chunked_cost_terms(T, C, D) -> tuple[sp.Expr, ...]:
+    """Multiply-adds of one chunk ``c`` (rows ``cC .. cC + C - 1``, ``s = cC`` earlier rows) of Listing 1's
+    first stage: the scores against earlier keys (``C s D``), their softmax block times earlier ``U``
+    (``C s D``), the in-chunk scores (``C^2 D``), the ``C x C`` inverse (``C^3``) and its product with the
+    right-hand side (``C^2 D``)."""
+    c = sp.Symbol("c", integer=True, nonnegative=True)
+    return c, (C * (c * C) * D, C * (c * C) * D, C**2 * D, C**3, C**2 * D)
+
+
+@cache
+def chunked_cost() -> Derivation:
+    """The chunked algorithm's cost ``O(T^2 D + T C D + T C^2)`` (notes §5.4) as an exact count: with
+    ``N = T / C`` chunks (``C`` divides ``T``) the per-chunk terms of :func:`chunked_cost_terms` sum to
+    exactly ``T^2 D + T C D + T C^2``."""
+    T, C = sp.Symbol("T", positive=True, integer=True), sp.Symbol("C", positive=True, integer=True)
+    D = d_k_s
+    c, terms = chunked_cost_terms(T, C, D)
+    lhs = sp.Symbol(r"\#\mathrm{multiply\text{-}adds}")
+    return (
+        Derivation("chunked DeltaFormer first stage: exact multiply-add count", sp.Sum(sum(terms), (c, 0, T / C - 1)),
+                   lhs=lhs)
+        .step(2 * C**2 * D * (T / C) * (T / C - 1) / 2 + (T / C) * (2 * C**2 * D + C**3),
+              "sum over the N = T/C chunks: sum_{c<N} c = N (N - 1)/2")
+        .step(T**2 * D + T * C * D + T * C**2, "N C = T")
+    )
+
+
+def chunked_cost_variant(name: str) -> sp.Expr:
+    """Wrong counts for the claim's controls: ``"no_inverse"`` (``T^2 D + T C D``, the ``C^3`` inverse
+    dropped), ``"recurrence"`` (``T^2 D``), ``"upper_bound"`` (``2 T^2 D + 2 T C D + T C^2``: every chunk
+    charged the whole sequence)."""
+    T, C, D = sp.Symbol("T", positive=True, integer=True), sp.Symbol("C", positive=True, integer=True), d_k_s
+    return {"no_inverse": T**2 * D + T * C * D, "recurrence": T**2 * D,
+            "upper_bound": 2 * T**2 * D + 2 * T * C * D + T * C**2}[name]

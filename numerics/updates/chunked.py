@@ -19,6 +19,7 @@ from numerics.updates.parallel import _causal_block, _stage2_matrix
 __all__ = [
     "decayed_attention_chunked",
     "deltaformer_chunked",
+    "deltaformer_first_stage_listing",
     "deltanet_chunked",
     "gated_deltanet_chunked",
     "linear_attention_chunked",
@@ -353,3 +354,42 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 
 
+
+
+def deltaformer_first_stage_listing(K, V, W=None, *, tau: float, C: int) -> np.ndarray:
+    """DeltaFormer's first stage organised as the companion's Listing 1 (notes §6 D.3), with the explicit
+    inverse of the chunk system:
+
+        u_t = v_t - sum_{i<t} softmax_{i<t}(w_t . k_i / tau) u_i      (alpha = beta = 1).
+
+    Per chunk of rows ``r`` (size ``n``) and earlier rows ``p``: the scores against ``p`` and their softmax
+    block (``P_p``, log-sum-exp ``Z_p``), the strictly causal scores inside the chunk (softmax block
+    ``P_r``, ``Z_r``), each re-weighted by its share ``sigma(Z_p - Z_r)``, ``sigma(Z_r - Z_p)``, then
+    ``U_r = (I + A)^{-1} (V_r - share_p P_p U_p)`` with ``A = share_r P_r`` and ``(I + A)^{-1}`` formed
+    by ``numpy.linalg.inv`` (the listing's ``torch.inverse``). Matrix products and the inverse only go
+    through ``@`` and ``numpy.linalg.inv``, so an instrumented array counts every multiply-add
+    (:mod:`numerics.updates.cost`). Shapes: ``K``, ``W`` ``(T, D)``; ``V`` ``(T, d_v)``; returns ``U``.
+    """
+    T = K.shape[0]
+    W = K if W is None else W
+    U = np.zeros_like(V, dtype=float)
+    for start in range(0, T, C):
+        stop = min(start + C, T)
+        n = stop - start
+        intra = np.where(_causal_block(n, strict=True), (W[start:stop] @ K[start:stop].T) / tau, -np.inf)
+        prev = (W[start:stop] @ K[:start].T) / tau if start else np.zeros((n, 0))
+        E_prev, z_prev = _shifted_exp(prev)
+        E_intra, z_intra = _shifted_exp(intra)
+        z = np.logaddexp(z_prev, z_intra)
+        with np.errstate(invalid="ignore"):
+            share_prev = np.where(np.isfinite(z_prev), np.exp(z_prev - z), 0.0)
+            share_intra = np.where(np.isfinite(z_intra), np.exp(z_intra - z), 0.0)
+        sums_prev, sums_intra = E_prev.sum(axis=1), E_intra.sum(axis=1)
+        A = np.where(np.isfinite(z_intra)[:, None], E_intra * (share_intra / np.where(sums_intra > 0, sums_intra, 1))
+                     [:, None], 0.0)
+        rhs = V[start:stop]
+        if start:
+            weights = E_prev * (share_prev / sums_prev)[:, None]
+            rhs = rhs - weights @ U[:start]
+        U[start:stop] = np.linalg.inv(np.eye(n) + A) @ rhs
+    return U

@@ -13,8 +13,11 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.estimate import Estimate, check_variant, exact_value
-from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked, deltanet_chunked,
-                                      gated_deltanet_chunked, linear_attention_chunked, softmax_attention_chunked)
+from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked,
+                                      deltaformer_first_stage_listing,
+                                      deltanet_chunked, gated_deltanet_chunked, linear_attention_chunked,
+                                      softmax_attention_chunked)
+from numerics.updates.cost import MultiplyAddCounter
 from numerics.updates.kernels import Kernel, exp_kernel, linear_kernel
 from numerics.updates.naive import (deltaformer_first_stage_reference, deltaformer_reference,
                                    softmax_attention_reference)
@@ -27,6 +30,7 @@ from numerics.updates.recurrent import (comba_recurrent, decayed_attention_recur
 
 __all__ = [
     "max_relative_gap",
+    "measure_chunked_cost",
     "measure_comba_form",
     "measure_contraction_factor",
     "measure_deltaformer_forms",
@@ -228,8 +232,10 @@ def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: in
     with ``w = k`` (``similarity=0``: Listing 1's k-k) or ``w = q`` (``similarity=1``: the q-k form of
     flash-linear-attention's ``deltaformer_attn(q, k, v)`` op). ``K``, ``V``, ``Q`` are standard normal
     ``(T, D)`` as the listing's ``torch.randn``, for :data:`LISTING_SEQUENCES` independent sequences.
-    Returns ``max |U_chunked - U_loop|`` (absolute, as the listing's ``allclose``), the loop being the
-    independently written :func:`numerics.updates.naive.deltaformer_first_stage_reference` (float64).
+    Returns ``max |U_chunked - U_loop|`` (absolute, as the listing's ``allclose``) over two chunked routes,
+    :func:`numerics.updates.chunked.deltaformer_chunked` (triangular solve) and
+    :func:`numerics.updates.chunked.deltaformer_first_stage_listing` (the listing's explicit inverse), the
+    loop being the independently written :func:`numerics.updates.naive.deltaformer_first_stage_reference`.
 
     Variants: ``"tau_inverted"`` (the chunked form's kernel built at ``1/sqrt(D)``: scores multiplied by
     ``sqrt(D)`` instead of divided), ``"similarity_swapped"`` (the chunked form run with the other
@@ -245,12 +251,30 @@ def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: in
         K, V, Q = (rng.standard_normal((T, d_k)) for _ in range(3))
         W, other = (K, Q) if similarity == 0 else (Q, K)
         ref = deltaformer_first_stage_reference(W, K, V, tau)
-        U = deltaformer_chunked(K, V, Q, other if variant == "similarity_swapped" else W, kappa1=kernel, kappa2=None,
+        W_code = other if variant == "similarity_swapped" else W
+        U = deltaformer_chunked(K, V, Q, W_code, kappa1=kernel, kappa2=None,
                                 normalize1=True, C=C, variant=variant if variant == "no_recombine" else None,
                                 first_stage_only=True)
         gaps.append(float(np.max(np.abs(U - ref))))
+        if variant != "no_recombine":  # the listing's own organisation (explicit inverse) recombines by construction
+            U_listing = deltaformer_first_stage_listing(K, V, W_code, tau=_code_temperature(tau, variant), C=C)
+            gaps.append(float(np.max(np.abs(U_listing - ref))))
     return exact_value(max(gaps), method="chunked first stage vs naive token loop, float64, 4 sequences",
                        max_abs_u=float(np.max(np.abs(ref))))
+
+
+def measure_chunked_cost(rng, *, T: int, d_k: int, C: int, variant=None) -> Estimate:
+    """Multiply-adds of DeltaFormer's chunked first stage organised as Listing 1
+    (:func:`numerics.updates.chunked.deltaformer_first_stage_listing`, explicit chunk inverse), counted by
+    running it on instrumented arrays (:mod:`numerics.updates.cost`: a product ``(m x k)(k x n)`` is
+    ``m k n``, an ``n x n`` inverse ``n^3``). Inputs ``K``, ``V`` standard normal ``(T, d_k)`` (the count does
+    not depend on the values), k-k similarity, scale ``1/sqrt(d_k)``.
+    """
+    check_variant(variant, set())
+    counter = MultiplyAddCounter()
+    K, V = rng.standard_normal((T, d_k)), rng.standard_normal((T, d_k))
+    deltaformer_first_stage_listing(counter.wrap(K), counter.wrap(V), tau=float(np.sqrt(d_k)), C=C)
+    return exact_value(float(counter.count), method="multiply-adds counted on instrumented arrays")
 
 
 def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v: int, tau: float | None = None,

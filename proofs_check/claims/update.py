@@ -527,6 +527,44 @@ register(Claim(
     notes="Which similarity each public form computes: docs/topics/updates.md.",
 ))
 
+register(Claim(
+    id="update.deltaformer.chunked_cost",
+    statement="DeltaFormer's chunked first stage, organised as the companion's Listing 1 (per chunk: scores and one "
+              "softmax block against all earlier rows, the in-chunk scores, the C x C inverse, its product with the "
+              "right-hand side), costs exactly T^2 D + T C D + T C^2 multiply-adds when C divides T: the companion's "
+              "O(T^2 d + T C d + T C^2) holds with constant 1 in every term.",
+    anchor="notes §5.4 and §9 item 29 ([companion] §3.4; Listing 1's comment 'O(T/C (TCD + C^2 D)) = O(T^2 D + TCD + "
+           "TC^2)'); the exact count: suite",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="multiply-adds counted by running numerics.updates.chunked."
+                               "deltaformer_first_stage_listing on instrumented arrays (numerics.updates.cost)",
+                      distributions="K, V ~ N(0, 1) entries, (T, D) (the count does not depend on the values)",
+                      conditioning="cost model: (m x k)(k x n) = m k n, an n x n inverse n^3 (the listing's torch.inverse, "
+                                   "'O(C^3)'); elementwise work (exponentials, masks, scaling) not counted",
+                      notes="The suite's own chunked form solves the chunk system by forward substitution instead of "
+                            "inverting it: T^2 D + T D (C - 1)/2 with d_v = D, no T C^2 term (docs/topics/updates.md)."),
+    params=(Param("T", 1, 8192, description="sequence length"), Param("d_k", 1, 512, description="head dimension D"),
+            _C),
+    constraints=(Constraint("C divides T (equal chunks, as the listing assumes)", lambda p: p["T"] % p["C"] == 0),),
+    derivation=th.chunked_cost,
+    symbol=r"\#\mathrm{multiply\text{-}adds}",
+    measure=num.measure_chunked_cost,
+    grids={"quick": ({"T": 64, "d_k": 8, "C": 16}, {"T": 128, "d_k": 16, "C": 32}),
+           "default": ({"T": 64, "d_k": 8, "C": 16}, {"T": 256, "d_k": 64, "C": 32}, {"T": 96, "d_k": 16, "C": 96}),
+           "full": ({"T": 64, "d_k": 8, "C": 16}, {"T": 1024, "d_k": 64, "C": 32}, {"T": 96, "d_k": 16, "C": 96})},
+    negative_controls=(
+        NegativeControl("no_inverse", "T^2 D + T C D: the C^3 inverse per chunk left out (the near miss)",
+                        prediction=lambda: th.chunked_cost_variant("no_inverse"), near_miss=True),
+        NegativeControl("recurrence", "T^2 D, the token loop's cost", prediction=lambda: th.chunked_cost_variant(
+                        "recurrence")),
+        NegativeControl("upper_bound", "2 T^2 D + 2 T C D + T C^2: every chunk charged the whole sequence",
+                        prediction=lambda: th.chunked_cost_variant("upper_bound")),
+    ),
+    atol=0.5,
+    strategy={"T": (1, 96), "d_k": (1, 16), "C": (1, 32)},
+))
+
 _REDUCTION_ANCHOR = "§4 DeltaFormer (companion §3.2 degenerate cases; notes §5.3)"
 
 register(Claim(
