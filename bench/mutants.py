@@ -456,6 +456,15 @@ MUTANTS: tuple[Mutant, ...] = (
     M("expressivity.theory_heads_error_wrong_side", "expressivity", TX,
       "g(1 + radius) - 1, 1 - g(1 - radius)", "g(1 - radius) - 1, 1 - g(1 - radius)",
       "sign", "the error on the m = 1 interval taken at its lower end twice (the upper endpoint, the supremum, lost)"),
+    # the KU cache with periodic rewrite (issue 11)
+    M("expressivity.rewrite_reads_first_swap", "expressivity", XN,
+      "        current = outs[-1]\n", "        current = outs[0]\n",
+      "off-by-one", "the rewrite stores the read-out after the block's first swap, not its last"),
+    M("expressivity.theory_rewrite_space_constant", "expressivity", TX,
+      "space = sp.limit(rewrite_cache_numbers(c) / (n * sp.log(n)), n, sp.oo) - 4 * c",
+      "space = sp.limit(rewrite_cache_numbers(c) / (n * sp.log(n)), n, sp.oo) - 2 * c",
+      "wrong constant", "cache size 2 c n log n (values not counted)"),
+
     # --- context --------------------------------------------------------------------------------
     M("context.theory_rho_isserlis_d_k_plus_1", "context", TC,
       "rho = 1 - 2 * beta * s2 + beta**2 * s2**2 * (d_k + 2)", "rho = 1 - 2 * beta * s2 + beta**2 * s2**2 * (d_k + 1)",

@@ -58,6 +58,7 @@ __all__ = [
     "measure_linear_orthonormal_tracking",
     "measure_monotone_under_repetition",
     "measure_reachability",
+    "measure_rewrite_tracking",
     "measure_swap_task_labels",
     "measure_swap_tracking",
     "measure_violation_count",
@@ -71,6 +72,7 @@ __all__ = [
     "swap_task",
     "swap_tokens",
     "track_swaps",
+    "track_swaps_with_rewrite",
     "tracked_positions",
     "transpositions_of",
     "violation_counts",
@@ -366,6 +368,57 @@ def measure_exp_heads_accuracy(rng, *, s: float, r: float, delta: float, variant
         xs = rng.uniform(lo, hi, samples)
         best = max(best, -inner.fun, err(lo), err(hi), float(np.max(np.abs(kernel(xs) - m))))
     return exact_value(best, method="bounded maximisation + endpoints + random points on each interval, float64")
+
+
+# --- space: the KU cache with periodic rewrite ----------------------------------------------------
+
+def track_swaps_with_rewrite(keys: np.ndarray, values: np.ndarray, swaps: np.ndarray, period: int, *,
+                             variant=None):
+    """Theorem 1's tracker with the companion's periodic rewrite (notes §5.5, space cost).
+
+    The cache starts with the ``n`` stored pairs; each swap appends one token. Every ``period`` swaps the
+    ``n`` current values are read out (``o(k_j)``, rounding kernel) and the cache is rewritten as the
+    ``n`` pairs ``(k_j, o(k_j))``, so it never holds more than ``n + period`` tokens. Returns
+    ``(read_outs, longest)``: the read-outs at every position after every swap (``(T, n, d_v)``) and
+    the longest cache. Variants: ``"stale_rewrite"`` (the rewrite stores the initial values),
+    ``"shifted_rewrite"`` (the value read at ``k_j`` is stored at ``k_{j+1}``).
+    """
+    if period < 1:
+        raise ValueError(f"the rewrite period must be >= 1, got {period!r}")
+    n = keys.shape[0]
+    stored = values.copy()
+    read_outs = np.empty((len(swaps), n, values.shape[1]))
+    longest = n
+    for start in range(0, len(swaps), period):
+        block = swaps[start:start + period]
+        outs, K, _ = track_swaps(keys, stored, block)
+        read_outs[start:start + len(block)] = outs
+        longest = max(longest, K.shape[0])
+        current = outs[-1]
+        if variant == "stale_rewrite":
+            current = values
+        elif variant == "shifted_rewrite":
+            current = np.roll(current, 1, axis=0)
+        stored = current
+    return read_outs, longest
+
+
+def measure_rewrite_tracking(rng, *, n: int, d: int, T: int, period: int, variant=None) -> Estimate:
+    """Max |o(k_j) - v_{pi(j)}| over ``T`` swaps tracked with the periodic rewrite (:func:`track_swaps_with_rewrite`).
+
+    Keys: :func:`coherent_unit_keys` (coherence < 1/8); values: a second coherent code in ``d`` dimensions
+    (rows of ``coherent_unit_keys``), so every cache entry holds ``2 d`` numbers, ``d = O(log n)``. The
+    longest cache is reported alongside (``n + min(period, T)``).
+    """
+    check_variant(variant, {"stale_rewrite", "shifted_rewrite"})
+    keys = coherent_unit_keys(rng, n, d)
+    values = coherent_unit_keys(rng, n, d)
+    swaps = random_swaps(rng, n, T)
+    read_outs, longest = track_swaps_with_rewrite(keys, values, swaps, period, variant=variant)
+    expected = values[tracked_positions(n, swaps)]
+    return exact_value(float(np.max(np.abs(read_outs - expected))),
+                       method="rounding-kernel tracker with periodic rewrite, coded values, float64",
+                       longest_cache=longest)
 
 
 # --- the dimension needed ------------------------------------------------------------------------

@@ -355,3 +355,17 @@ def test_three_exp_heads_miss_the_lattice_and_four_do_not():
         assert ex.exp_head_weights(scales)[1] > 1e-4
     assert ex.exp_head_weights([0.5, -0.5, 1.5, -1.5])[1] < 1e-12
     assert [c.status for c in th.four_exp_heads().verify()] == ["verified"] * 4
+
+
+def test_rewrite_bounds_the_cache_and_keeps_tracking_exact():
+    """With a rewrite every R swaps the cache never holds more than n + R tokens (n + T without it), and
+    the read-outs stay the tracked values."""
+    rng = np.random.default_rng(7)
+    n, d, T, R = 6, 60, 50, 6
+    keys, values = ex.coherent_unit_keys(rng, n, d), ex.coherent_unit_keys(rng, n, d)
+    swaps = ex.random_swaps(rng, n, T)
+    read_outs, longest = ex.track_swaps_with_rewrite(keys, values, swaps, R)
+    assert longest == n + R
+    np.testing.assert_allclose(read_outs, values[ex.tracked_positions(n, swaps)], atol=1e-12)
+    _, K, _ = ex.track_swaps(keys, values, swaps)
+    assert K.shape[0] == n + T
