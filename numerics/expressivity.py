@@ -334,8 +334,7 @@ def measure_exp_heads_tracking(rng, *, n: int, d: int, T: int, s: float, r: floa
     solved_for, run_at = _head_scales(s, r, variant)
     weights, residual = exp_head_weights(solved_for)
     kernel = multi_query_exp_kernel(run_at, weights)
-    Qm, _ = np.linalg.qr(rng.standard_normal((d, n)))
-    keys = Qm.T
+    keys = np.linalg.qr(rng.standard_normal((d, n)))[0].T  # random orthonormal rows
     swaps = random_swaps(rng, n, T)
     read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel=kernel)
     expected = np.eye(n)[tracked_positions(n, swaps)]
