@@ -329,7 +329,7 @@ MUTANTS: tuple[Mutant, ...] = (
       "        S += rng.standard_normal((trials, d_v, 1)) * rng.standard_normal((trials, 1, d_k))\n        S *= gamma\n",
       "order of operations", "decayed memory simulated as S_t = gamma (S_{t-1} + v_t k_t^T)"),
     M("update.fast_inverse_starts_at_A", "update", TI,
-      "    Y = A @ A\n", "    Y = A\n",
+      "        Y = product(A, A)\n", "        Y = A\n",
       "off-by-one", "repeated squaring starts from A instead of A^2 (exponents off by one)"),
     M("update.strictly_lower_keeps_diagonal", "update", TI,
       "mask = np.tril(np.ones((c, c), dtype=bool), k=-1)", "mask = np.tril(np.ones((c, c), dtype=bool), k=0)",
@@ -448,8 +448,9 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 
-# Mutants written by the expressivity section's engineer while hardening it (with knowledge of the
-# checks), kept as a second catalogue: bench/mutation.py --catalogue section.
+# Mutants written by section engineers with knowledge of the checks (the expressivity section's while
+# hardening it; issue 11's for the companion claims), kept as a second catalogue:
+# bench/mutation.py --catalogue section.
 SECTION_MUTANTS: tuple[Mutant, ...] = (
     M('expressivity.section_t_rounding_margin_1_8_1_4', "expressivity", 'theory/expressivity.py',
       'COHERENCE_BOUND = sp.Rational(1, 8)',
@@ -633,4 +634,75 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
       'centre = (key_scale2 if variant == "hebbian_target" else key_scale2 / tau) * root_b / s',
       'centre = (key_scale2 if variant == "hebbian_target" else key_scale2 / tau**2) * root_b / s',
       "wrong constant", "softmax population read-out (s^2/tau^2) S_0 q"),
+
+    # --- issue 11 (companion claims): written by that section's engineer, with knowledge of the checks
+    # Listing 1's configuration (issue 11)
+    M("update.listing_reference_sees_itself", "update", "numerics/updates/naive.py",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], tau) @ U[:t] if t > 0 else V[t]",
+      "U[t] = V[t] - _softmax_weights(W[t], K[: t + 1], tau)[:t] @ U[:t] if t > 0 else V[t]",
+      "mask", "the first-stage reference normalises over i <= t (its own key in the denominator)"),
+    M("update.listing_reference_multiplies_tau", "update", "numerics/updates/naive.py",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], tau) @ U[:t] if t > 0 else V[t]",
+      "U[t] = V[t] - _softmax_weights(W[t], K[:t], 1.0 / tau) @ U[:t] if t > 0 else V[t]",
+      "scaling in a shared helper", "the first-stage reference multiplies the scores by sqrt(D)"),
+    M("update.chunked_first_stage_drops_alpha", "update", CHU,
+      "U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True,",
+      "U[sl] = solve_triangular(system, V[sl] - prev_part, lower=True,",
+      "dropped factor", "the chunked DeltaFormer solve without alpha on V and beta on earlier chunks"),
+
+    # the fast inverse's instability as claims (issue 11)
+    M("update.instability_centred_entries", "update", TI,
+      "A = rng.uniform(0.0, 0.5, (c, c))", "A = rng.uniform(-0.25, 0.25, (c, c))",
+      "wrong distribution parameter", "S15's law drawn centred (U[-1/4, 1/4)): no path growth, no instability"),
+    M("update.instability_threshold_decade", "update", TI,
+      "INSTABILITY_THRESHOLD = 1e3", "INSTABILITY_THRESHOLD = 1e4",
+      "wrong constant", "the float32 threshold read as 10^4"),
+    M("update.instability_fast_inverse_one_fewer", "update", TI,
+      "        steps = m - 1 - (1 if variant == \"one_fewer\" else 0)",
+      "        steps = m - 2 - (1 if variant == \"one_fewer\" else 0)",
+      "off-by-one", "the fast inverse stops one squaring early (A^64 never formed)"),
+
+    # the Comba form (issue 11)
+    M("update.comba_rate_beta", "update", REC,
+      'rate = b if variant == "rate_beta" else a * b', 'rate = b',
+      "dropped factor", "the Comba loop's correction rate beta instead of alpha beta"),
+    M("update.theory_comba_target_not_rescaled", "update", TU,
+      "(a * S + a * b * (v / a - S * k) * k.T)", "(a * S + a * b * (v - S * k) * k.T)",
+      "dropped factor", "Comba form with target v instead of v / alpha (symbolic)"),
+
+    # the chunked algorithm's exact cost (issue 11)
+    M("update.cost_matmul_drops_inner_dimension", "update", "numerics/updates/cost.py",
+      "return math.prod(batch) * a[-2] * a[-1] * b[-1]", "return math.prod(batch) * a[-2] * b[-1]",
+      "dropped factor", "a product counted as m n multiply-adds (the inner dimension k left out)"),
+    M("update.cost_inverse_squared", "update", "numerics/updates/cost.py",
+      "self._counter.count += math.prod(shape[:-2]) * shape[-1] ** 3",
+      "self._counter.count += math.prod(shape[:-2]) * shape[-1] ** 2",
+      "wrong constant", "an n x n inverse counted as n^2"),
+    M("update.theory_cost_one_block_product", "update", TU,
+      "return c, (C * (c * C) * D, C * (c * C) * D, C**2 * D, C**3, C**2 * D)",
+      "return c, (C * (c * C) * D, C**2 * D, C**3, C**2 * D)",
+      "dropped term", "the softmax block's product with earlier U not counted (symbolic)"),
+    # four exponential heads for the rounding kernel (issue 11)
+    M("expressivity.heads_lattice_query_values_only", "expressivity", XN,
+      "LATTICE = np.arange(-2.0, 3.0)", "LATTICE = np.arange(-1.0, 2.0)",
+      "off-by-one", "head weights fitted on {-1, 0, 1} (the query-key values) without the token-token values "
+      "+-2 (on {-2..1} the fit is the same odd kernel: an equivalent slip)"),
+    M("expressivity.heads_scale_as_temperature", "expressivity", XN,
+      "heads = np.exp(np.multiply.outer(scales, scores))", "heads = np.exp(np.multiply.outer(1.0 / scales, scores))",
+      "scaling in a shared helper", "the multi-query heads divide the scores by the scale (a temperature read the "
+      "wrong way)"),
+    M("expressivity.theory_heads_weight_b", "expressivity", TX,
+      "b = (2 * sp.sinh(s_head) - sp.sinh(2 * s_head)) / det", "b = (sp.sinh(s_head) - sp.sinh(2 * s_head)) / det",
+      "dropped factor", "Cramer's rule for b without the factor 2 of the right-hand side g(2) = 2"),
+    M("expressivity.theory_heads_error_wrong_side", "expressivity", TX,
+      "g(1 + radius) - 1, 1 - g(1 - radius)", "g(1 - radius) - 1, 1 - g(1 - radius)",
+      "sign", "the error on the m = 1 interval taken at its lower end twice (the upper endpoint, the supremum, lost)"),
+    # the KU cache with periodic rewrite (issue 11)
+    M("expressivity.rewrite_reads_first_swap", "expressivity", XN,
+      "        current = outs[-1]\n", "        current = outs[0]\n",
+      "off-by-one", "the rewrite stores the read-out after the block's first swap, not its last"),
+    M("expressivity.theory_rewrite_space_constant", "expressivity", TX,
+      "space = sp.limit(rewrite_cache_numbers(c) / (n * sp.log(n)), n, sp.oo) - 4 * c",
+      "space = sp.limit(rewrite_cache_numbers(c) / (n * sp.log(n)), n, sp.oo) - 2 * c",
+      "wrong constant", "cache size 2 c n log n (values not counted)"),
 )

@@ -37,6 +37,7 @@ from numerics.linear_memory import unit_rows
 
 __all__ = [
     "KERNELS",
+    "LATTICE",
     "SwapTask",
     "apply_kernel",
     "coherence_ladder",
@@ -46,18 +47,23 @@ __all__ = [
     "extrapolation_weights",
     "householder_transition",
     "kernel_u_recursion",
+    "exp_head_weights",
     "largest_coherent_prefix",
     "log_first_moment_size",
     "measure_coherence_exponent",
+    "measure_exp_heads_accuracy",
+    "measure_exp_heads_tracking",
     "measure_householder_spectrum",
     "measure_householder_tracking",
     "measure_linear_orthonormal_tracking",
     "measure_monotone_under_repetition",
     "measure_reachability",
+    "measure_rewrite_tracking",
     "measure_swap_task_labels",
     "measure_swap_tracking",
     "measure_violation_count",
     "measure_violation_probability",
+    "multi_query_exp_kernel",
     "path_count_matrix",
     "prefix_read_outs",
     "random_dag",
@@ -66,6 +72,7 @@ __all__ = [
     "swap_task",
     "swap_tokens",
     "track_swaps",
+    "track_swaps_with_rewrite",
     "tracked_positions",
     "transpositions_of",
     "violation_counts",
@@ -106,8 +113,11 @@ def coherent_unit_keys(rng: np.random.Generator, n: int, d: int, *, bound: float
 
 # --- the kernel u-recursion ----------------------------------------------------------------------
 
-def apply_kernel(scores: np.ndarray, kernel: str, tau: float = 1.0) -> np.ndarray:
-    """Elementwise ``f(scores)`` for the unnormalised kernels (``round``, ``identity``, ``exp``)."""
+def apply_kernel(scores: np.ndarray, kernel, tau: float = 1.0) -> np.ndarray:
+    """Elementwise ``f(scores)`` for the unnormalised kernels (``round``, ``identity``, ``exp``, or a
+    callable such as :func:`multi_query_exp_kernel`)."""
+    if callable(kernel):
+        return kernel(scores)
     if kernel == "round":
         return np.rint(scores)
     if kernel == "identity":
@@ -117,8 +127,8 @@ def apply_kernel(scores: np.ndarray, kernel: str, tau: float = 1.0) -> np.ndarra
     raise ValueError(f"kernel {kernel!r} is not elementwise; expected 'round', 'identity' or 'exp'")
 
 
-def _weights(scores: np.ndarray, kernel: str, tau: float) -> np.ndarray:
-    if kernel == "softmax":
+def _weights(scores: np.ndarray, kernel, tau: float) -> np.ndarray:
+    if isinstance(kernel, str) and kernel == "softmax":
         if scores.size == 0:
             return scores
         z = np.exp((scores - scores.max()) / tau)
@@ -136,8 +146,8 @@ def kernel_u_recursion(W: np.ndarray, K: np.ndarray, V: np.ndarray, *, kernel: s
     ``A_{ti} = f(w_t^T k_i)`` (for ``softmax`` the row ``t`` is normalised over ``i < t``).
     Cost O(L^2 (d + d_v)) time, O(L^2) memory for the score matrix.
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS!r}")
+    if not callable(kernel) and kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; expected one of {KERNELS!r} or a callable")
     scores = W @ K.T
     U = np.empty(V.shape, dtype=float)
     for t in range(V.shape[0]):
@@ -157,7 +167,7 @@ def prefix_read_outs(Q: np.ndarray, K: np.ndarray, U: np.ndarray, prefixes, *, k
     scores = Q @ K.T
     for j in range(Q.shape[0]):
         s = scores[j]
-        if kernel == "softmax":
+        if isinstance(kernel, str) and kernel == "softmax":
             z = np.exp((s - s.max()) / tau)
             num = np.cumsum(z[:, None] * U, axis=0)
             den = np.cumsum(z)
@@ -260,6 +270,154 @@ def measure_linear_orthonormal_tracking(rng, *, n: int, d: int, T: int, variant=
     read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel="identity")
     expected = np.eye(n)[tracked_positions(n, swaps)]
     return exact_value(float(np.max(np.abs(read_outs - expected))), method="u-recursion, f = identity, float64")
+
+
+# --- the exponential kernel: multi-query heads that round -----------------------------------------
+
+LATTICE = np.arange(-2.0, 3.0)  # token-key inner products for orthonormal keys (Lemma 1)
+
+
+def exp_head_weights(scales) -> tuple[np.ndarray, float]:
+    """Output weights ``c`` of exponential heads at query ``scales`` that best match ``round`` on the lattice.
+
+    Least squares for ``sum_h c_h exp(s_h m) = m``, ``m in {-2..2}``; returns ``(c, residual)`` with
+    ``residual = max_m |sum_h c_h exp(s_h m) - m|``. With four scales ``(s, -s, r, -r)`` the system is
+    solvable and the residual is rounding; with three distinct scales it is not.
+    """
+    scales = np.asarray(scales, dtype=float)
+    E = np.exp(np.outer(LATTICE, scales))
+    c = np.linalg.lstsq(E, LATTICE, rcond=None)[0]
+    return c, float(np.max(np.abs(E @ c - LATTICE)))
+
+
+def multi_query_exp_kernel(scales, weights):
+    """The kernel of exponential heads sharing keys and values (multi-query attention).
+
+    Head ``h`` scores ``exp(s_h q^T k_i)`` (query ``s_h q``: its own query projection) and the output
+    projection adds the heads with weights ``c_h``, so ``f(x) = sum_h c_h exp(s_h x)``. Returns a
+    callable for :func:`kernel_u_recursion` and :func:`prefix_read_outs` that evaluates every head on
+    the score array and combines them.
+    """
+    scales = np.asarray(scales, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+
+    def kernel(scores: np.ndarray) -> np.ndarray:
+        heads = np.exp(np.multiply.outer(scales, scores))  # (heads, *scores.shape)
+        return np.tensordot(weights, heads, axes=1)
+
+    return kernel
+
+
+def _head_scales(s: float, r: float, variant) -> tuple[np.ndarray, np.ndarray]:
+    """(scales the weights are solved for, scales the heads run at) for a variant."""
+    four = np.array([s, -s, r, -r])
+    if variant == "three_heads":
+        return four[:3], four[:3]
+    if variant == "scale_slip":
+        return four, 1.05 * four
+    return four, four
+
+
+def measure_exp_heads_tracking(rng, *, n: int, d: int, T: int, s: float, r: float, variant=None) -> Estimate:
+    """Theorem 1's swap construction with the four-head exponential kernel, on orthonormal keys (n <= d).
+
+    The kernel is :func:`multi_query_exp_kernel` at scales ``(s, -s, r, -r)`` with weights from
+    :func:`exp_head_weights`; keys are random orthonormal rows (QR of a Gaussian matrix), values
+    one-hot, swaps uniform. Returns ``max |o(k_j) - v_{pi(j)}|`` over every position and swap: zero up
+    to rounding when the heads reproduce ``round`` on the lattice. Variants: ``"three_heads"`` (the
+    ``-r`` head dropped, weights refitted by least squares), ``"scale_slip"`` (weights solved for
+    ``(s, r)``, heads run at scales 5 % larger: a temperature slip).
+    """
+    check_variant(variant, {"three_heads", "scale_slip"})
+    if n > d:
+        raise ValueError(f"orthonormal keys need n <= d, got n={n!r}, d={d!r}")
+    solved_for, run_at = _head_scales(s, r, variant)
+    weights, residual = exp_head_weights(solved_for)
+    kernel = multi_query_exp_kernel(run_at, weights)
+    keys = np.linalg.qr(rng.standard_normal((d, n)))[0].T  # random orthonormal rows
+    swaps = random_swaps(rng, n, T)
+    read_outs, _, _ = track_swaps(keys, np.eye(n), swaps, kernel=kernel)
+    expected = np.eye(n)[tracked_positions(n, swaps)]
+    return exact_value(float(np.max(np.abs(read_outs - expected))),
+                       method="u-recursion with four exp heads (multi-query), orthonormal keys, float64",
+                       lattice_residual=residual)
+
+
+def measure_exp_heads_accuracy(rng, *, s: float, r: float, delta: float, variant=None,
+                               samples: int = 4096) -> Estimate:
+    """``sup |f(x) - round(x)|`` over ``|x - m| <= delta``, ``m in {-2..2}``, for the four-head kernel.
+
+    Searched without assuming where the supremum lies: on each interval, the larger of a bounded
+    scalar maximisation (scipy), the two endpoints and ``samples`` uniform random points. Variants as
+    in :func:`measure_exp_heads_tracking`.
+    """
+    from scipy.optimize import minimize_scalar
+
+    check_variant(variant, {"three_heads", "scale_slip"})
+    if not 0.0 < delta < 0.5:
+        raise ValueError(f"delta={delta!r} must lie in (0, 1/2) (intervals around distinct integers)")
+    solved_for, run_at = _head_scales(s, r, variant)
+    kernel = multi_query_exp_kernel(run_at, exp_head_weights(solved_for)[0])
+    best = 0.0
+    for m in LATTICE:
+        lo, hi = m - delta, m + delta
+        err = lambda x, m=m: abs(float(kernel(np.asarray(x))) - m)  # noqa: E731
+        inner = minimize_scalar(lambda x: -err(x), bounds=(lo, hi), method="bounded",
+                                options={"xatol": 1e-12})
+        xs = rng.uniform(lo, hi, samples)
+        best = max(best, -inner.fun, err(lo), err(hi), float(np.max(np.abs(kernel(xs) - m))))
+    return exact_value(best, method="bounded maximisation + endpoints + random points on each interval, float64")
+
+
+# --- space: the KU cache with periodic rewrite ----------------------------------------------------
+
+def track_swaps_with_rewrite(keys: np.ndarray, values: np.ndarray, swaps: np.ndarray, period: int, *,
+                             variant=None):
+    """Theorem 1's tracker with the companion's periodic rewrite (notes §5.5, space cost).
+
+    The cache starts with the ``n`` stored pairs; each swap appends one token. Every ``period`` swaps the
+    ``n`` current values are read out (``o(k_j)``, rounding kernel) and the cache is rewritten as the
+    ``n`` pairs ``(k_j, o(k_j))``, so it never holds more than ``n + period`` tokens. Returns
+    ``(read_outs, longest)``: the read-outs at every position after every swap (``(T, n, d_v)``) and
+    the longest cache. Variants: ``"stale_rewrite"`` (the rewrite stores the initial values),
+    ``"shifted_rewrite"`` (the value read at ``k_j`` is stored at ``k_{j+1}``).
+    """
+    if period < 1:
+        raise ValueError(f"the rewrite period must be >= 1, got {period!r}")
+    n = keys.shape[0]
+    stored = values.copy()
+    read_outs = np.empty((len(swaps), n, values.shape[1]))
+    longest = n
+    for start in range(0, len(swaps), period):
+        block = swaps[start:start + period]
+        outs, K, _ = track_swaps(keys, stored, block)
+        read_outs[start:start + len(block)] = outs
+        longest = max(longest, K.shape[0])
+        current = outs[-1]
+        if variant == "stale_rewrite":
+            current = values
+        elif variant == "shifted_rewrite":
+            current = np.roll(current, 1, axis=0)
+        stored = current
+    return read_outs, longest
+
+
+def measure_rewrite_tracking(rng, *, n: int, d: int, T: int, period: int, variant=None) -> Estimate:
+    """Max |o(k_j) - v_{pi(j)}| over ``T`` swaps tracked with the periodic rewrite (:func:`track_swaps_with_rewrite`).
+
+    Keys: :func:`coherent_unit_keys` (coherence < 1/8); values: a second coherent code in ``d`` dimensions
+    (rows of ``coherent_unit_keys``), so every cache entry holds ``2 d`` numbers, ``d = O(log n)``. The
+    longest cache is reported alongside (``n + min(period, T)``).
+    """
+    check_variant(variant, {"stale_rewrite", "shifted_rewrite"})
+    keys = coherent_unit_keys(rng, n, d)
+    values = coherent_unit_keys(rng, n, d)
+    swaps = random_swaps(rng, n, T)
+    read_outs, longest = track_swaps_with_rewrite(keys, values, swaps, period, variant=variant)
+    expected = values[tracked_positions(n, swaps)]
+    return exact_value(float(np.max(np.abs(read_outs - expected))),
+                       method="rounding-kernel tracker with periodic rewrite, coded values, float64",
+                       longest_cache=longest)
 
 
 # --- the dimension needed ------------------------------------------------------------------------

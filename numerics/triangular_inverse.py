@@ -27,6 +27,8 @@ __all__ = [
     "forward_substitution_inverse",
     "inverse_error",
     "measure_fast_inverse_exactness",
+    "measure_fast_inverse_float16_nan",
+    "measure_fast_inverse_float32_error",
     "strictly_lower",
 ]
 
@@ -68,10 +70,13 @@ def strictly_lower(rng, c: int, distribution: str) -> np.ndarray:
     return np.where(mask, A, 0.0)
 
 
-def fast_inverse(A: np.ndarray, dtype=np.float64, *, variant=None) -> np.ndarray:
+def fast_inverse(A: np.ndarray, dtype=np.float64, *, variant=None, accumulate=None) -> np.ndarray:
     """``(I + A)^{-1}`` by repeated squaring in ``dtype`` (``A`` strictly lower, size a power of 2).
 
-    Variants (wrong routes): ``"no_first_factor"`` drops ``(I - A)``; ``"one_fewer"`` stops one squaring early.
+    ``accumulate`` (e.g. ``np.float32`` with ``dtype=np.float16``): every matrix product is formed in
+    that precision and rounded to ``dtype``, as GPU half-precision products accumulate in float32
+    (and much faster than NumPy's float16 products). Variants (wrong routes): ``"no_first_factor"``
+    drops ``(I - A)``; ``"one_fewer"`` stops one squaring early.
     """
     c = A.shape[0]
     m = int(round(np.log2(c)))
@@ -79,13 +84,19 @@ def fast_inverse(A: np.ndarray, dtype=np.float64, *, variant=None) -> np.ndarray
         raise ValueError(f"the fast inverse needs a power-of-2 size, got {c!r}")
     A = A.astype(dtype)
     eye = np.eye(c, dtype=dtype)
+
+    def product(P, R):
+        if accumulate is None:
+            return P @ R
+        return (P.astype(accumulate) @ R.astype(accumulate)).astype(dtype)
+
     X = eye.copy() if variant == "no_first_factor" else eye - A
-    Y = A @ A
-    steps = m - 1 - (1 if variant == "one_fewer" else 0)
     with np.errstate(over="ignore", invalid="ignore"):
+        Y = product(A, A)
+        steps = m - 1 - (1 if variant == "one_fewer" else 0)
         for _ in range(max(steps, 0)):
-            X = X + X @ Y
-            Y = Y @ Y
+            X = X + product(X, Y)
+            Y = product(Y, Y)
     return X
 
 
@@ -134,3 +145,60 @@ def measure_fast_inverse_exactness(rng, *, m: int, variant=None) -> Estimate:
     ref = forward_substitution_inverse(A)
     return exact_value(float(np.max(np.abs(fast - ref)) / np.max(np.abs(ref))),
                        method="fast inverse vs forward substitution, float64")
+
+
+INSTABILITY_THRESHOLD = 1e3  # S15: "max relative error exceeds 10^3 in float32" at n = 128, entries U[0, 1/2)
+
+
+def _instability_law(variant) -> str:
+    return "softmax" if variant == "row_stochastic" else "uniform_half"
+
+
+def measure_fast_inverse_float32_error(rng, *, c: int, draws: int = 64, variant=None) -> Estimate:
+    """``min(1, median error / 10^3)``: S15's float32 threshold, as a measured statement.
+
+    ``draws`` matrices ``A`` of size ``c`` with entries ``U[0, 1/2)`` below the diagonal (S15's law);
+    each error is ``max |X - X_ref| / max |X_ref|`` of the float32 fast inverse, ``X_ref`` forward
+    substitution in float64 (:func:`inverse_error`). The value is 1 exactly when the median error
+    is at least ``10^3``; the median, minimum and maximum are reported alongside.
+
+    Variants (the instability absent): ``"forward_substitution"`` (the stable method, float32),
+    ``"row_stochastic"`` (DeltaFormer's own law: rows of a strictly causal softmax), ``"half_size"``
+    (the same law at ``c / 2``).
+    """
+    check_variant(variant, {"forward_substitution", "row_stochastic", "half_size"})
+    size = c // 2 if variant == "half_size" else c
+    route = 1 if variant == "forward_substitution" else 0
+    errors = np.empty(draws)
+    for i in range(draws):  # only the route measured is computed (each BLAS call is slow on a loaded machine)
+        A = strictly_lower(rng, size, _instability_law(variant))
+        ref = forward_substitution_inverse(A)
+        X = forward_substitution_inverse(A, np.float32) if route else fast_inverse(A, np.float32)
+        finite = np.all(np.isfinite(X))
+        errors[i] = float(np.max(np.abs(X - ref)) / np.max(np.abs(ref))) if finite else np.inf
+    median = float(np.median(errors))
+    return exact_value(min(1.0, median / INSTABILITY_THRESHOLD),
+                       method=f"float32 {'forward substitution' if route else 'fast inverse'} vs float64 forward "
+                              f"substitution, median over {draws} draws",
+                       median=median, minimum=float(errors.min()), maximum=float(errors.max()))
+
+
+def measure_fast_inverse_float16_nan(rng, *, c: int, draws: int = 16, variant=None) -> Estimate:
+    """Fraction of ``draws`` matrices (entries ``U[0, 1/2)``, size ``c``) whose float16 fast inverse has
+    no NaN: S15 says it is NaN. Products accumulate in float32 and round to float16 (GPU style).
+
+    Variants (the instability absent): ``"forward_substitution"`` (float16 forward substitution),
+    ``"row_stochastic"`` (DeltaFormer's softmax rows), ``"float32"`` (the fast inverse in float32).
+    """
+    check_variant(variant, {"forward_substitution", "row_stochastic", "float32"})
+    clean = 0
+    for _ in range(draws):
+        A = strictly_lower(rng, c, _instability_law(variant))
+        if variant == "forward_substitution":
+            X = forward_substitution_inverse(A, np.float16)
+        elif variant == "float32":
+            X = fast_inverse(A, np.float32)
+        else:
+            X = fast_inverse(A, np.float16, accumulate=np.float32)
+        clean += not np.isnan(X).any()
+    return exact_value(clean / draws, method=f"float16 fast inverse (float32 accumulation), {draws} draws")

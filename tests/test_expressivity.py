@@ -326,3 +326,46 @@ def test_cli_check_reports_cited_claims_as_cited(capsys, tmp_path):
     assert {c["symbolic"]["status"] for c in report["claims"]} == {"cited"}
     assert main(["list", "--section", "expressivity"]) == 0
     assert "cited" in capsys.readouterr().out
+
+
+# --- four exponential heads (multi-query) for the rounding kernel ---------------------------------
+
+_HEAD_BOUND = sp.lambdify((th.s_head, th.r_head, th.delta), th.four_exp_heads_accuracy().result, "math")
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 12), extra=st.integers(0, 80), T=st.integers(1, 60), seed=st.integers(0, 2**32 - 1))
+def test_four_heads_error_within_the_stated_bound_on_random_keys(n, extra, T, seed):
+    """Every inner product a swap run with random coherent keys produces lies within 4 eps of the lattice,
+    and the four-head kernel's error there stays within the claim's bound E(4 eps) (s = 1/2, r = 1)."""
+    rng = np.random.default_rng(seed)
+    keys = ex.coherent_unit_keys(rng, n, 4 * n + 24 + extra)
+    coherence = float(np.max(np.abs(keys @ keys.T - np.eye(n))))
+    K, _ = ex.swap_tokens(keys, np.eye(n), ex.random_swaps(rng, n, T))
+    scores = np.concatenate([(K @ K.T).ravel(), (keys @ K.T).ravel()])
+    assert np.max(np.abs(scores - np.rint(scores))) <= 4 * coherence + 1e-12
+    kernel = ex.multi_query_exp_kernel([0.5, -0.5, 1.0, -1.0], ex.exp_head_weights([0.5, -0.5, 1.0, -1.0])[0])
+    error = np.max(np.abs(kernel(scores) - np.rint(scores)))
+    assert error <= _HEAD_BOUND(0.5, 1.0, max(4 * coherence, 1e-9)) + 1e-12
+
+
+def test_three_exp_heads_miss_the_lattice_and_four_do_not():
+    """No three exponential heads equal round on {-2..2} (the obstruction); four at (s, -s, r, -r) do."""
+    for scales in ([0.5, -0.5, 1.5], [0.3, 1.0, -2.0], [0.1, -0.2, 0.3]):
+        assert ex.exp_head_weights(scales)[1] > 1e-4
+    assert ex.exp_head_weights([0.5, -0.5, 1.5, -1.5])[1] < 1e-12
+    assert [c.status for c in th.four_exp_heads().verify()] == ["verified"] * 4
+
+
+def test_rewrite_bounds_the_cache_and_keeps_tracking_exact():
+    """With a rewrite every R swaps the cache never holds more than n + R tokens (n + T without it), and
+    the read-outs stay the tracked values."""
+    rng = np.random.default_rng(7)
+    n, d, T, R = 6, 60, 50, 6
+    keys, values = ex.coherent_unit_keys(rng, n, d), ex.coherent_unit_keys(rng, n, d)
+    swaps = ex.random_swaps(rng, n, T)
+    read_outs, longest = ex.track_swaps_with_rewrite(keys, values, swaps, R)
+    assert longest == n + R
+    np.testing.assert_allclose(read_outs, values[ex.tracked_positions(n, swaps)], atol=1e-12)
+    _, K, _ = ex.track_swaps(keys, values, swaps)
+    assert K.shape[0] == n + T

@@ -72,3 +72,22 @@ def test_sharp_rows_make_every_factor_count(m):
         G = tri.strictly_lower(rng, 2**m, "gaussian_small")
         ref_g = tri.forward_substitution_inverse(G)
         assert np.max(np.abs(tri.fast_inverse(G, variant="one_fewer") - ref_g)) < 1e-12
+
+
+def test_path_count_behind_the_instability_verifies():
+    """(A^k)_{n-1,0} has C(n - 2, k - 1) monomials of k distinct entries (sympy count), and the expected
+    corner entries of the powers the fast inverse forms at c = 128 peak far above float16's largest value."""
+    from theory import updates as tu
+
+    assert [c.status for c in tu.fast_inverse_growth(6).verify()] == ["verified"]
+    assert float(tu.fast_inverse_peak(128)) > 1e10 > tu.FLOAT16_MAX
+    assert float(tu.fast_inverse_peak(64)) < float(tu.fast_inverse_peak(128))
+
+
+def test_float16_products_give_nan_with_and_without_float32_accumulation():
+    """At c = 128 with U[0, 1/2) entries the float16 fast inverse is NaN whether NumPy's float16 products or
+    float32-accumulated ones are used, and forward substitution in float16 is finite."""
+    A = tri.strictly_lower(np.random.default_rng(3), 128, "uniform_half")
+    assert np.isnan(tri.fast_inverse(A, np.float16)).any()
+    assert np.isnan(tri.fast_inverse(A, np.float16, accumulate=np.float32)).any()
+    assert np.isfinite(tri.forward_substitution_inverse(A, np.float16)).all()

@@ -58,6 +58,8 @@ def is_zero(expr: sp.Expr) -> bool:
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
     expr = sp.sympify(expr).doit()
+    if expr.has(sp.exp) and expr.has(sp.sinh, sp.cosh, sp.tanh):
+        expr = expr.rewrite(sp.exp)  # hyperbolic and exponential forms of one expression meet in exp
     simplified = sp.simplify(expr)
     if simplified == 0:
         return True

@@ -559,3 +559,155 @@ def cited_fact(statement: str, source: str) -> Derivation:
     """A literature fact as a derivation: the statement, then a cited step to ``True``."""
     text = sp.Symbol(r"\text{" + latex_text(statement) + "}")  # the statement as LaTeX text, escaped
     return Derivation(statement, text).cite(sp.true, source)
+
+
+# --- Theorem 1 with the exponential kernel: four multi-query heads --------------------------------
+
+s_head = sp.Symbol("s", positive=True)  # query scale of the first pair of heads (inverse temperature)
+r_head = sp.Symbol("r", positive=True)  # query scale of the second pair
+delta = sp.Symbol("delta", positive=True)  # radius of Assumption 2's intervals around the lattice (4 eps)
+LATTICE = tuple(range(-2, 3))  # the values of token-key inner products for orthonormal keys (Lemma 1)
+
+
+def four_head_weights() -> tuple[sp.Expr, sp.Expr]:
+    """``(a, b)`` with ``a sinh(s m) + b sinh(r m) = m`` at ``m = 1, 2`` (Cramer's rule).
+
+    >>> a, b = four_head_weights()
+    >>> sp.simplify(a * sp.sinh(2 * s_head) + b * sp.sinh(2 * r_head))
+    2
+    """
+    det = sp.sinh(s_head) * sp.sinh(2 * r_head) - sp.sinh(r_head) * sp.sinh(2 * s_head)
+    a = (sp.sinh(2 * r_head) - 2 * sp.sinh(r_head)) / det
+    b = (2 * sp.sinh(s_head) - sp.sinh(2 * s_head)) / det
+    return a, b
+
+
+def four_head_kernel(x) -> sp.Expr:
+    """The four-head kernel ``g(x) = a sinh(s x) + b sinh(r x)``: heads at query scales ``s, -s, r, -r``
+    with output weights ``a/2, -a/2, b/2, -b/2`` on the shared keys and values."""
+    a, b = four_head_weights()
+    return a * sp.sinh(s_head * x) + b * sp.sinh(r_head * x)
+
+
+def _heads_sum(x, a, b) -> sp.Expr:
+    """``sum_h c_h exp(s_h x)`` over the four heads, written as attention heads combine."""
+    return (a / 2 * sp.exp(s_head * x) - a / 2 * sp.exp(-s_head * x)
+            + b / 2 * sp.exp(r_head * x) - b / 2 * sp.exp(-r_head * x))
+
+
+def _three_head_obstruction() -> tuple[sp.Expr, ...]:
+    """Side conditions of the three-head impossibility (each simplifies to 0).
+
+    If ``sum_{h<=3} c_h z_h^m = m`` at the five lattice points, with ``z_h = e^{s_h}`` distinct, the
+    sequence ``m`` satisfies the order-3 recurrence of ``q(z) = prod_h (z - z_h)``:
+    ``sum_j q_j (m + j) = m q(1) + q'(1)`` (first condition) must vanish at ``m = -2`` and ``m = -1``, so
+    ``q(1) = q'(1) = 0``. ``q(1) = 0`` puts a root at 1 (say ``z_3 = 1``), and then
+    ``q'(1) = (1 - z_1)(1 - z_2)`` (second condition) puts a second root at 1: the scales are not
+    distinct, and equal scales merge into fewer heads.
+    """
+    z = sp.Symbol("z")
+    m = sp.Symbol("m")
+    z1, z2, z3 = sp.symbols("z_1 z_2 z_3", positive=True)
+    q = sp.Poly(sp.expand((z - z1) * (z - z2) * (z - z3)), z)
+    coeffs = q.all_coeffs()[::-1]  # q_0 .. q_3
+    recurrence = sum(c * (m + j) for j, c in enumerate(coeffs))
+    q1 = q.as_expr().subs(z, 1)
+    dq1 = sp.diff(q.as_expr(), z).subs(z, 1)
+    return (recurrence - (m * q1 + dq1),
+            dq1.subs(z3, 1) - (1 - z1) * (1 - z2))
+
+
+@cache
+def four_exp_heads() -> Derivation:
+    """Four exponential heads sharing keys and values reproduce the rounding kernel on Theorem 1's lattice.
+
+    Head ``h`` scores ``exp(s_h q^T k_i)`` (its own query projection ``s_h q``; keys and values shared,
+    as in multi-query attention), and the output projection adds the heads with weights ``c_h``, so
+    the kernel is ``g(x) = sum_h c_h exp(s_h x)``. With scales ``(s, -s, r, -r)`` and weights
+    ``(a, -a, b, -b)/2``, ``g = a sinh(s x) + b sinh(r x)`` is odd, and Cramer's rule for ``g(1) = 1``,
+    ``g(2) = 2`` makes ``g(m) = m = round(m)`` at every ``m`` in ``{-2..2}``: the values the token-key
+    inner products take for orthonormal keys (Lemma 1), so the swap construction runs unchanged.
+    Three heads cannot: the obstruction of :func:`_three_head_obstruction`.
+    """
+    a, b = four_head_weights()
+    A, B = sp.symbols("a b")
+    start = sp.Matrix([_heads_sum(m, A, B) - m for m in LATTICE])
+    return (
+        Derivation("four exponential heads equal round on the lattice {-2..2}", start,
+                   lhs=sp.Symbol(r"\big(g(m) - \mathrm{round}(m)\big)_{m=-2}^{2}"))
+        .step(sp.Matrix([A * sp.sinh(s_head * m) + B * sp.sinh(r_head * m) - m for m in LATTICE]),
+              "paired heads at scales s, -s (and r, -r) with weights a/2, -a/2 add to a sinh(s x)")
+        .substitute(A, a, "Cramer's rule for a sinh(s) + b sinh(r) = 1, a sinh(2s) + b sinh(2r) = 2 "
+                    "(determinant 2 sinh(s) sinh(r)(cosh(r) - cosh(s)) != 0 for s != r)",
+                    proof=sp.solve([A * sp.sinh(s_head) + B * sp.sinh(r_head) - 1,
+                                    A * sp.sinh(2 * s_head) + B * sp.sinh(2 * r_head) - 2], [A, B])[A])
+        .substitute(B, b, "the same solve for b",
+                    proof=sp.solve([A * sp.sinh(s_head) + B * sp.sinh(r_head) - 1,
+                                    A * sp.sinh(2 * s_head) + B * sp.sinh(2 * r_head) - 2], [A, B])[B])
+        .step(sp.zeros(len(LATTICE), 1),
+              "g is odd (g(0) = 0, g(-m) = -g(m)) and interpolates m = 1, 2; three heads cannot: "
+              "sum_{h<=3} c_h e^{s_h m} = m on five points forces q(1) = q'(1) = 0 for q(z) = prod (z - e^{s_h}), "
+              "a double root, so two scales coincide",
+              check=sp.Matrix(_three_head_obstruction()))
+    )
+
+
+def four_head_error_terms(radius=delta) -> tuple[sp.Expr, ...]:
+    """The endpoint errors ``|g(m +- radius) - m|`` for ``m = 0, 1, 2`` (odd ``g``: ``m < 0`` mirrors), signed
+    so that each is positive where ``g`` is increasing."""
+    g = four_head_kernel
+    return (g(radius), g(1 + radius) - 1, 1 - g(1 - radius), g(2 + radius) - 2, 2 - g(2 - radius))
+
+
+@cache
+def four_exp_heads_accuracy() -> Derivation:
+    """``sup_{|x - m| <= delta} |g(x) - round(x)|`` over Assumption 2's intervals, for the four-head kernel.
+
+    ``g`` is odd, so the intervals around ``m = -1, -2`` mirror those around ``1, 2``; where ``g`` is
+    increasing on ``[-2 - delta, 2 + delta]`` (assumed: true at the claim's grid points, and the numeric
+    side searches the intervals without it) the supremum on each interval is at an endpoint.
+    Near the lattice ``g(m + eta) - m = g'(m) eta + O(eta^2)`` with ``g'(m)`` near 1: four heads satisfy
+    Assumption 2 exactly only at ``delta = 0``; at ``delta > 0`` their error is of the linear kernel's order.
+    """
+    sup = sp.Symbol(r"\sup_{|x - m| \le \delta}|g(x) - \mathrm{round}(x)|")
+    return (
+        Derivation("four-head kernel: error on Assumption 2's intervals", sup, lhs=sup)
+        .assume(sp.Max(*four_head_error_terms()),
+                "g odd and increasing on [-2 - delta, 2 + delta]: the supremum on each interval "
+                "[m - delta, m + delta] is at an endpoint (m = 0, 1, 2; m < 0 by symmetry)")
+    )
+
+
+# --- space: the KU cache with periodic rewrite ---------------------------------------------------
+
+period = sp.Symbol("R", positive=True, integer=True)  # swaps between rewrites
+
+
+def rewrite_cache_numbers(c=sp.Symbol("c", positive=True)) -> sp.Expr:
+    """Numbers held by the KU cache with rewrite period ``R = n`` and keys and values coded in
+    ``d = c log n`` dimensions: at most ``n + R`` entries of ``2 d`` numbers, ``4 c n log n``.
+
+    >>> rewrite_cache_numbers(2).subs(n, 8)
+    64*log(8)
+    """
+    return (n + n) * 2 * c * sp.log(n)
+
+
+@cache
+def periodic_rewrite() -> Derivation:
+    """Theorem 1 with the companion's periodic rewrite (notes §5.5, space cost): every ``R`` swaps the ``n``
+    current values are read out and written back as a fresh cache of ``n`` pairs.
+
+    A rewrite stores ``o(k_j)``, which Theorem 1 makes exactly the value now at ``j``; the rewritten cache
+    is therefore the start of a fresh run of Theorem 1 with those values, and induction over the rewrites
+    gives exact tracking with a cache of at most ``n + R`` entries: ``O(n log n)`` numbers at ``R = n``,
+    ``d = O(log n)`` (the side condition: ``4 c n log n / (n log n) -> 4 c``), against ``O(T log n)``
+    without the rewrite.
+    """
+    c = sp.Symbol("c", positive=True)
+    space = sp.limit(rewrite_cache_numbers(c) / (n * sp.log(n)), n, sp.oo) - 4 * c
+    return _swap_chain(
+        "Theorem 1 with a periodic rewrite: the tracker stays exact", r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
+        "Lemma 1 (enumerated) and the delta-rule form, within each period (a rewrite restarts Theorem 1 "
+        "from the read-out values, exact by the same theorem); " + _LINEAR_FORM,
+        conditions=_rounding_conditions() + (space,))

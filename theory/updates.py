@@ -24,16 +24,25 @@ from theory.derivation import Derivation
 __all__ = [
     "RULES",
     "additive_growth",
+    "chunked_cost",
+    "chunked_cost_terms",
+    "chunked_cost_variant",
+    "comba_form",
     "contraction_factor",
     "contraction_interval",
     "contraction_value",
-    "delta_fixed_point",
     "decay_energy_variant",
     "decay_stationary_energy",
+    "delta_fixed_point",
     "deltaformer_forms",
     "deltaformer_reduces_to_deltanet",
     "deltaformer_reduces_to_softmax",
+    "expected_power_entry",
+    "fast_inverse_float16_nan",
+    "fast_inverse_float32_threshold",
+    "fast_inverse_growth",
     "fast_inverse_identity",
+    "fast_inverse_peak",
     "first_stage_amplification",
     "first_stage_amplification_value",
     "householder_spectrum",
@@ -612,3 +621,131 @@ def fast_inverse_identity(m: int = 3, matrix_m: int = 2) -> Derivation:
         .step(sum((-x) ** i for i in range(c)), "telescoping (1 - x^2)(1 + x^2)... = 1 - x^{2^m}, and (-x)^{2^j} = x^{2^j}",
               check=sp.Matrix([sum(matrix_check)]))
     )
+
+
+# --- the fast inverse's instability (S15) ------------------------------------------------------------
+
+FLOAT16_MAX = 65504
+
+
+def expected_power_entry(c: int, k: int, mean=sp.Rational(1, 4)) -> sp.Expr:
+    """``E (A^k)_{c-1, 0} = C(c - 2, k - 1) mean^k`` for i.i.d. entries of mean ``mean`` below the diagonal.
+
+    ``(A^k)_{c-1,0}`` sums one product of ``k`` distinct entries per path ``c-1 > i_1 > ... > 0``, and
+    there are ``C(c - 2, k - 1)`` such paths (verified by counting monomials in
+    :func:`fast_inverse_growth`).
+
+    >>> expected_power_entry(128, 32) > 10**10
+    True
+    """
+    return sp.binomial(c - 2, k - 1) * mean**k
+
+
+def fast_inverse_peak(c: int, mean=sp.Rational(1, 4)) -> sp.Expr:
+    """The largest expected corner entry among the powers ``A^{2^j}``, ``1 <= j < log2 c``, the fast inverse forms.
+
+    >>> float(fast_inverse_peak(128)) > 10**10 > FLOAT16_MAX
+    True
+    """
+    m = int(round(sp.log(c, 2)))
+    return sp.Max(*[expected_power_entry(c, 2**j, mean) for j in range(1, m)])
+
+
+@cache
+def fast_inverse_growth(size: int = 6) -> Derivation:
+    """The path count behind the instability: ``(A^k)_{n-1,0}`` of a symbolic strictly lower ``A`` has
+    ``C(n - 2, k - 1)`` monomials (one per path ``n-1 > i_1 > ... > 0`` with ``k`` edges), each a product
+    of ``k`` distinct entries, so for i.i.d. entries of mean ``mu`` the expectation is
+    ``C(n - 2, k - 1) mu^k`` (:func:`expected_power_entry`). Counted by sympy at ``n = size``."""
+    A = sp.Matrix(size, size, lambda i, j: sp.Symbol(f"a_{i}_{j}") if i > j else 0)
+    counts, repeated, power = [], 0, sp.eye(size)
+    for k in range(1, size):
+        power = power * A
+        terms = sp.Add.make_args(sp.expand(power[size - 1, 0]))
+        counts.append(len(terms))
+        repeated += sum(len(t.free_symbols) != k for t in terms)
+    lhs = sp.Symbol(r"\#\mathrm{monomials}\,(A^k)_{n-1,0},\ k = 1..n-1")
+    return (
+        Derivation(f"paths behind the powers A^k (n = {size})", sp.Matrix(counts), lhs=lhs)
+        .step(sp.Matrix([sp.binomial(size - 2, k - 1) for k in range(1, size)]),
+              "a path n-1 > i_1 > ... > 0 with k edges chooses its k - 1 inner nodes among n - 2; every monomial "
+              "is a product of k distinct entries (side condition: no repeated entry)",
+              check=sp.Integer(repeated))
+    )
+
+
+@cache
+def fast_inverse_float32_threshold() -> Derivation:
+    """S15's float32 statement as a threshold: ``min(1, median error / 10^3) = 1`` at ``c = 128``, ``U[0, 1/2)``."""
+    lhs = sp.Symbol(r"\min(1, \mathrm{median}\,\mathrm{err}_{32} / 10^3)")
+    return (
+        Derivation("fast inverse in float32: median error above 10^3", lhs, lhs=lhs)
+        .cite(sp.Integer(1), "S15 (notes §5.4): for n = 128 and entries U[0, 1/2) the max relative error exceeds "
+                             "10^3 in float32; mechanism: the powers A^{2^j} reach E(A^32)_{127,0} = C(126, 31)/4^32 "
+                             "(about 2e10), so float32 rounding (6e-8) of them exceeds the O(1) inverse")
+    )
+
+
+@cache
+def fast_inverse_float16_nan() -> Derivation:
+    """S15's float16 statement: no draw at ``c = 128`` with entries ``U[0, 1/2)`` escapes NaN."""
+    lhs = sp.Symbol(r"P(\text{float16 fast inverse has no NaN})")
+    return (
+        Derivation("fast inverse in float16: NaN", lhs, lhs=lhs)
+        .cite(sp.Integer(0), "S15 (notes §5.4): NaN in float16 at n = 128 for entries U[0, 1/2); mechanism: "
+                             "E(A^{2^j}) entries reach about 2e10 > 65504 (float16's largest), so a product "
+                             "overflows to inf and inf - inf is NaN")
+    )
+
+
+@cache
+def comba_form(d: int = 2) -> Derivation:
+    """Gated DeltaNet in the Comba form (notes §9 item 15, S11):
+    ``alpha S (I - beta k k^T) + beta v k^T = alpha S + alpha beta (v / alpha - S k) k^T``
+    on a symbolic ``d x d`` memory: a decay ``alpha`` and a delta correction with rate ``alpha beta``
+    towards the rescaled target ``v / alpha``."""
+    S, k, v = _mat("S", d, d), _vec("k", d), _vec("v", d)
+    a, b = alpha_s, beta_s
+    gated = a * S * (sp.eye(d) - b * k * k.T) + b * v * k.T
+    return (
+        Derivation("gated DeltaNet = Comba form", gated - (a * S + a * b * (v / a - S * k) * k.T),
+                   lhs=sp.Symbol(r"\alpha S(I - \beta kk^\top) + \beta vk^\top - "
+                                 r"(\alpha S + \alpha\beta(v/\alpha - Sk)k^\top)"))
+        .step(sp.zeros(d, d), "expand: alpha S - alpha beta S k k^T + beta v k^T on both sides")
+    )
+
+
+def chunked_cost_terms(T, C, D) -> tuple[sp.Expr, ...]:
+    """Multiply-adds of one chunk ``c`` (rows ``cC .. cC + C - 1``, ``s = cC`` earlier rows) of Listing 1's
+    first stage: the scores against earlier keys (``C s D``), their softmax block times earlier ``U``
+    (``C s D``), the in-chunk scores (``C^2 D``), the ``C x C`` inverse (``C^3``) and its product with the
+    right-hand side (``C^2 D``)."""
+    c = sp.Symbol("c", integer=True, nonnegative=True)
+    return c, (C * (c * C) * D, C * (c * C) * D, C**2 * D, C**3, C**2 * D)
+
+
+@cache
+def chunked_cost() -> Derivation:
+    """The chunked algorithm's cost ``O(T^2 D + T C D + T C^2)`` (notes §5.4) as an exact count: with
+    ``N = T / C`` chunks (``C`` divides ``T``) the per-chunk terms of :func:`chunked_cost_terms` sum to
+    exactly ``T^2 D + T C D + T C^2``."""
+    T, C = sp.Symbol("T", positive=True, integer=True), sp.Symbol("C", positive=True, integer=True)
+    D = d_k_s
+    c, terms = chunked_cost_terms(T, C, D)
+    lhs = sp.Symbol(r"\#\mathrm{multiply\text{-}adds}")
+    return (
+        Derivation("chunked DeltaFormer first stage: exact multiply-add count", sp.Sum(sum(terms), (c, 0, T / C - 1)),
+                   lhs=lhs)
+        .step(2 * C**2 * D * (T / C) * (T / C - 1) / 2 + (T / C) * (2 * C**2 * D + C**3),
+              "sum over the N = T/C chunks: sum_{c<N} c = N (N - 1)/2")
+        .step(T**2 * D + T * C * D + T * C**2, "N C = T")
+    )
+
+
+def chunked_cost_variant(name: str) -> sp.Expr:
+    """Wrong counts for the claim's controls: ``"no_inverse"`` (``T^2 D + T C D``, the ``C^3`` inverse
+    dropped), ``"recurrence"`` (``T^2 D``), ``"upper_bound"`` (``2 T^2 D + 2 T C D + T C^2``: every chunk
+    charged the whole sequence)."""
+    T, C, D = sp.Symbol("T", positive=True, integer=True), sp.Symbol("C", positive=True, integer=True), d_k_s
+    return {"no_inverse": T**2 * D + T * C * D, "recurrence": T**2 * D,
+            "upper_bound": 2 * T**2 * D + 2 * T * C * D + T * C**2}[name]

@@ -19,6 +19,7 @@ from numerics.updates.parallel import _causal_block, _stage2_matrix
 __all__ = [
     "decayed_attention_chunked",
     "deltaformer_chunked",
+    "deltaformer_first_stage_listing",
     "deltanet_chunked",
     "gated_deltanet_chunked",
     "linear_attention_chunked",
@@ -285,7 +286,8 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 
 
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
-                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True) -> np.ndarray:
+                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True,
+                        first_stage_only: bool = False) -> np.ndarray:
     """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
 
     For the chunk of rows ``r`` the first stage is ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
@@ -299,10 +301,13 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows of ``U``
     it reads. With ``threads`` and more than one block, a second thread runs them while this one
     goes on with the first stage (NumPy releases the GIL in the products and exponentials); the
-    results are the same bits either way.
+    results are the same bits either way. ``first_stage_only`` returns ``U`` and skips the second
+    stage (the companion's Listing 1 computes only ``U``).
     """
     T = K.shape[0]
     W = K if W is None else W
+    if first_stage_only:
+        kappa2, normalize2 = None, False
     alpha, beta = _ones(T, alpha), _ones(T, beta)
     if normalize1 and getattr(kappa1, "log_values", None) is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
@@ -344,6 +349,47 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             worker.shutdown(wait=True)
     if blocked2:
         return out
+    if first_stage_only:
+        return U
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 
 
+
+
+def deltaformer_first_stage_listing(K, V, W=None, *, tau: float, C: int) -> np.ndarray:
+    """DeltaFormer's first stage organised as the companion's Listing 1 (notes §6 D.3), with the explicit
+    inverse of the chunk system:
+
+        u_t = v_t - sum_{i<t} softmax_{i<t}(w_t . k_i / tau) u_i      (alpha = beta = 1).
+
+    Per chunk of rows ``r`` (size ``n``) and earlier rows ``p``: the scores against ``p`` and their softmax
+    block (``P_p``, log-sum-exp ``Z_p``), the strictly causal scores inside the chunk (softmax block
+    ``P_r``, ``Z_r``), each re-weighted by its share ``sigma(Z_p - Z_r)``, ``sigma(Z_r - Z_p)``, then
+    ``U_r = (I + A)^{-1} (V_r - share_p P_p U_p)`` with ``A = share_r P_r`` and ``(I + A)^{-1}`` formed
+    by ``numpy.linalg.inv`` (the listing's ``torch.inverse``). Matrix products and the inverse only go
+    through ``@`` and ``numpy.linalg.inv``, so an instrumented array counts every multiply-add
+    (:mod:`numerics.updates.cost`). Shapes: ``K``, ``W`` ``(T, D)``; ``V`` ``(T, d_v)``; returns ``U``.
+    """
+    T = K.shape[0]
+    W = K if W is None else W
+    U = np.zeros_like(V, dtype=float)
+    for start in range(0, T, C):
+        stop = min(start + C, T)
+        n = stop - start
+        intra = np.where(_causal_block(n, strict=True), (W[start:stop] @ K[start:stop].T) / tau, -np.inf)
+        prev = (W[start:stop] @ K[:start].T) / tau if start else np.zeros((n, 0))
+        E_prev, z_prev = _shifted_exp(prev)
+        E_intra, z_intra = _shifted_exp(intra)
+        z = np.logaddexp(z_prev, z_intra)
+        with np.errstate(invalid="ignore"):
+            share_prev = np.where(np.isfinite(z_prev), np.exp(z_prev - z), 0.0)
+            share_intra = np.where(np.isfinite(z_intra), np.exp(z_intra - z), 0.0)
+        sums_prev, sums_intra = E_prev.sum(axis=1), E_intra.sum(axis=1)
+        A = np.where(np.isfinite(z_intra)[:, None], E_intra * (share_intra / np.where(sums_intra > 0, sums_intra, 1))
+                     [:, None], 0.0)
+        rhs = V[start:stop]
+        if start:
+            weights = E_prev * (share_prev / sums_prev)[:, None]
+            rhs = rhs - weights @ U[:start]
+        U[start:stop] = np.linalg.inv(np.eye(n) + A) @ rhs
+    return U

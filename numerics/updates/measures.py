@@ -13,21 +13,28 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.estimate import Estimate, check_variant, exact_value
-from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked, deltanet_chunked,
-                                      gated_deltanet_chunked, linear_attention_chunked, softmax_attention_chunked)
+from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked,
+                                      deltaformer_first_stage_listing,
+                                      deltanet_chunked, gated_deltanet_chunked, linear_attention_chunked,
+                                      softmax_attention_chunked)
+from numerics.updates.cost import MultiplyAddCounter
 from numerics.updates.kernels import Kernel, exp_kernel, linear_kernel
-from numerics.updates.naive import deltaformer_reference, softmax_attention_reference
+from numerics.updates.naive import (deltaformer_first_stage_reference, deltaformer_reference,
+                                   softmax_attention_reference)
 from numerics.updates.parallel import (decayed_attention_parallel, deltaformer_parallel, deltanet_parallel,
                                        gated_deltanet_parallel, linear_attention_parallel, softmax_attention_parallel,
                                        wy_representation)
-from numerics.updates.recurrent import (decayed_attention_recurrent, delta_rule_step, deltaformer_recurrent,
+from numerics.updates.recurrent import (comba_recurrent, decayed_attention_recurrent, delta_rule_step, deltaformer_recurrent,
                                         deltanet_recurrent, gated_deltanet_recurrent, linear_attention_recurrent,
                                         softmax_attention_recurrent)
 
 __all__ = [
     "max_relative_gap",
+    "measure_chunked_cost",
+    "measure_comba_form",
     "measure_contraction_factor",
     "measure_deltaformer_forms",
+    "measure_deltaformer_listing",
     "measure_deltaformer_reduction",
     "measure_first_stage_amplification",
     "measure_householder_spectrum",
@@ -103,6 +110,21 @@ def measure_optimizer_step(rng, *, rule: str, d_k: int, d_v: int, beta: float = 
         "gated_deltanet": lambda: delta_rule_step(S, k, v, beta, alpha),
     }[rule]()
     return exact_value(max_relative_gap(sgd, update), method="rule vs central-difference gradient step, float64")
+
+
+def measure_comba_form(rng, *, T: int, d_k: int, d_v: int, alpha_min: float = 0.3, variant=None) -> Estimate:
+    """Max relative gap between gated DeltaNet's token loop and the same rule written in the Comba form
+    (:func:`numerics.updates.recurrent.comba_recurrent`, a separate loop); inputs :func:`_random_sequence`,
+    ``alpha_t ~ U(alpha_min, 1)``, ``beta_t ~ U(0, 1)``. Variants: the Comba form's ``"target_not_rescaled"``
+    and ``"rate_beta"``.
+    """
+    check_variant(variant, {"target_not_rescaled", "rate_beta"})
+    K, V, Q = _random_sequence(rng, T, d_k, d_v)
+    alpha = rng.uniform(alpha_min, 1.0, T)
+    beta = rng.uniform(0.0, 1.0, T)
+    return exact_value(max_relative_gap(comba_recurrent(K, V, Q, alpha, beta, variant=variant),
+                                        gated_deltanet_recurrent(K, V, Q, alpha, beta)),
+                       method="Comba-form loop vs gated DeltaNet loop, float64")
 
 
 def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,
@@ -198,6 +220,61 @@ def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: 
     gaps = [max_relative_gap(r, ref) for r in routes]
     return exact_value(max(gaps), method="DeltaFormer token loop, matrix and chunked forms vs naive reference, float64",
                        loop=gaps[0], parallel=gaps[1], chunked=gaps[2])
+
+
+LISTING_SEQUENCES = 4  # Listing 1's check runs B = 2 batches of H = 2 heads: four independent sequences
+
+
+def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: int, variant=None) -> Estimate:
+    """The companion's Listing 1 check: DeltaFormer's first stage, chunked against the token loop.
+
+    ``u_t = v_t - sum_{i<t} softmax_{i<t}(w_t . k_i / sqrt(D)) u_i`` (``alpha = beta = 1``, ``D = d_k``),
+    with ``w = k`` (``similarity=0``: Listing 1's k-k) or ``w = q`` (``similarity=1``: the q-k form of
+    flash-linear-attention's ``deltaformer_attn(q, k, v)`` op). ``K``, ``V``, ``Q`` are standard normal
+    ``(T, D)`` as the listing's ``torch.randn``, for :data:`LISTING_SEQUENCES` independent sequences.
+    Returns ``max |U_chunked - U_loop|`` (absolute, as the listing's ``allclose``) over two chunked routes,
+    :func:`numerics.updates.chunked.deltaformer_chunked` (triangular solve) and
+    :func:`numerics.updates.chunked.deltaformer_first_stage_listing` (the listing's explicit inverse), the
+    loop being the independently written :func:`numerics.updates.naive.deltaformer_first_stage_reference`.
+
+    Variants: ``"tau_inverted"`` (the chunked form's kernel built at ``1/sqrt(D)``: scores multiplied by
+    ``sqrt(D)`` instead of divided), ``"similarity_swapped"`` (the chunked form run with the other
+    similarity), ``"no_recombine"`` (earlier-chunk and in-chunk softmax blocks added with equal weights).
+    """
+    check_variant(variant, {"tau_inverted", "similarity_swapped", "no_recombine"})
+    if similarity not in (0, 1):
+        raise ValueError(f"similarity must be 0 (k-k, Listing 1) or 1 (q-k, fla's op), got {similarity!r}")
+    tau = float(np.sqrt(d_k))
+    kernel = exp_kernel(_code_temperature(tau, variant))
+    gaps = []
+    for _ in range(LISTING_SEQUENCES):
+        K, V, Q = (rng.standard_normal((T, d_k)) for _ in range(3))
+        W, other = (K, Q) if similarity == 0 else (Q, K)
+        ref = deltaformer_first_stage_reference(W, K, V, tau)
+        W_code = other if variant == "similarity_swapped" else W
+        U = deltaformer_chunked(K, V, Q, W_code, kappa1=kernel, kappa2=None,
+                                normalize1=True, C=C, variant=variant if variant == "no_recombine" else None,
+                                first_stage_only=True)
+        gaps.append(float(np.max(np.abs(U - ref))))
+        if variant != "no_recombine":  # the listing's own organisation (explicit inverse) recombines by construction
+            U_listing = deltaformer_first_stage_listing(K, V, W_code, tau=_code_temperature(tau, variant), C=C)
+            gaps.append(float(np.max(np.abs(U_listing - ref))))
+    return exact_value(max(gaps), method="chunked first stage vs naive token loop, float64, 4 sequences",
+                       max_abs_u=float(np.max(np.abs(ref))))
+
+
+def measure_chunked_cost(rng, *, T: int, d_k: int, C: int, variant=None) -> Estimate:
+    """Multiply-adds of DeltaFormer's chunked first stage organised as Listing 1
+    (:func:`numerics.updates.chunked.deltaformer_first_stage_listing`, explicit chunk inverse), counted by
+    running it on instrumented arrays (:mod:`numerics.updates.cost`: a product ``(m x k)(k x n)`` is
+    ``m k n``, an ``n x n`` inverse ``n^3``). Inputs ``K``, ``V`` standard normal ``(T, d_k)`` (the count does
+    not depend on the values), k-k similarity, scale ``1/sqrt(d_k)``.
+    """
+    check_variant(variant, set())
+    counter = MultiplyAddCounter()
+    K, V = rng.standard_normal((T, d_k)), rng.standard_normal((T, d_k))
+    deltaformer_first_stage_listing(counter.wrap(K), counter.wrap(V), tau=float(np.sqrt(d_k)), C=C)
+    return exact_value(float(counter.count), method="multiply-adds counted on instrumented arrays")
 
 
 def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v: int, tau: float | None = None,

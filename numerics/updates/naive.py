@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["deltaformer_reference", "softmax_attention_reference"]
+__all__ = ["deltaformer_first_stage_reference", "deltaformer_reference", "softmax_attention_reference"]
 
 
 def _softmax_weights(query: np.ndarray, keys: np.ndarray, tau: float) -> np.ndarray:
@@ -70,3 +70,24 @@ def deltaformer_reference(Q, K, V, W, alpha, beta, tau1: float, tau2: float) -> 
         U[t] = alpha[t] * V[t] - beta[t] * correction
         out[t] = _softmax_weights(Q[t], K[: t + 1], tau2) @ U[: t + 1]
     return out
+
+
+def deltaformer_first_stage_reference(W, K, V, tau: float) -> np.ndarray:
+    """DeltaFormer's first stage alone, as the companion's Listing 1 writes its token loop:
+
+        u_1 = v_1,    u_t = v_t - sum_{i<t} softmax_{i<t}(w_t . k_i / tau) u_i,
+
+    with ``alpha = beta = 1``. ``W = K`` is Listing 1's k-k similarity (scale ``1/sqrt(D)``: ``tau =
+    sqrt(D)``); ``W = Q`` is the q-k form of flash-linear-attention's ``deltaformer_attn(q, k, v)`` op,
+    whose first argument plays the query. Returns ``U`` (``(T, d_v)``).
+
+    >>> k = np.array([[0.0], [1.0], [2.0]]); v = np.array([[1.0], [3.0], [0.0]])
+    >>> U = deltaformer_first_stage_reference(k, k, v, 1.0)[:, 0]
+    >>> U[:2].tolist(), bool(np.isclose(U[2], -(1 + 2 * np.e**2) / (1 + np.e**2), rtol=1e-15))
+    ([1.0, 2.0], True)
+    """
+    _check_tau(tau)
+    U = np.zeros((len(K), V.shape[1]))
+    for t in range(len(K)):
+        U[t] = V[t] - _softmax_weights(W[t], K[:t], tau) @ U[:t] if t > 0 else V[t]
+    return U

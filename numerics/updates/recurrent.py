@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "comba_recurrent",
     "decayed_attention_recurrent",
     "delta_rule_step",
     "deltaformer_recurrent",
@@ -80,6 +81,25 @@ def gated_deltanet_recurrent(K, V, Q, alpha, beta) -> np.ndarray:
     out = np.empty((K.shape[0], V.shape[1]))
     for t in range(K.shape[0]):
         S = delta_rule_step(S, K[t], V[t], beta[t], alpha[t])
+        out[t] = S @ Q[t]
+    return out
+
+
+def comba_recurrent(K, V, Q, alpha, beta, *, variant=None) -> np.ndarray:
+    """Gated DeltaNet written in the Comba form (notes §9 item 15): a decay, then a delta correction
+
+        S_t = alpha_t S_{t-1} + alpha_t beta_t (v_t / alpha_t - S_{t-1} k_t) k_t^T,   o_t = S_t q_t.
+
+    Variants (wrong forms): ``"target_not_rescaled"`` (``v_t`` for ``v_t / alpha_t``), ``"rate_beta"``
+    (rate ``beta_t`` for ``alpha_t beta_t``).
+    """
+    S = np.zeros((V.shape[1], K.shape[1]))
+    out = np.empty((K.shape[0], V.shape[1]))
+    for t in range(K.shape[0]):
+        a, b = alpha[t], beta[t]
+        target = V[t] if variant == "target_not_rescaled" else V[t] / a
+        rate = b if variant == "rate_beta" else a * b
+        S = a * S + rate * np.outer(target - S @ K[t], K[t])
         out[t] = S @ Q[t]
     return out
 

@@ -215,6 +215,161 @@ register(Claim(
     strategy={"n": (2, 32), "d": (2, 48), "T": (1, 300)},
 ))
 
+# --- the exponential kernel: four multi-query heads ----------------------------------------------
+
+_S = Param("s", 0.05, 3.0, integer=False, description="query scale of the first pair of heads (1/temperature)")
+_R = Param("r", 0.05, 3.0, integer=False, description="query scale of the second pair of heads")
+_DISTINCT = Constraint("|s - r| >= 0.1 (distinct scales; equal scales merge into two heads)",
+                       lambda p: abs(p["s"] - p["r"]) >= 0.1)
+_HEADS_ANCHOR = ("notes §5.5 ([companion] §3.3.1: 'a multi-query attention mechanism with four shared heads can "
+                 "express a function f that fulfills Assumption 2'); the construction and the three-head "
+                 "obstruction: suite")
+
+
+@cache
+def _head_slope():
+    """``g'(x)`` of the four-head kernel as a numeric function of ``(x, s, r)``."""
+    x = sp.Symbol("x")
+    return sp.lambdify((x, th.s_head, th.r_head), sp.diff(th.four_head_kernel(x), x), "math")
+
+
+def _increasing(p) -> bool:
+    """The four-head kernel is increasing on ``[-2 - delta, 2 + delta]`` (checked on a fine grid)."""
+    slope, reach = _head_slope(), 2 + p["delta"]
+    return all(slope(-reach + 2 * reach * i / 400, p["s"], p["r"]) > 0 for i in range(401))
+
+
+register(Claim(
+    id="expressivity.heads.four_exp_lattice",
+    statement="Four exponential heads sharing keys and values (multi-query attention) at query scales s, -s, r, -r "
+              "with output weights (a, -a, b, -b)/2 compute g(x) = a sinh(s x) + b sinh(r x), which equals round(x) "
+              "at every token-key inner product of Theorem 1 with orthonormal keys (x in {-2..2}); as DeltaFormer's "
+              "kernel they track every swap exactly. No three exponential heads can equal round on those five values.",
+    anchor=_HEADS_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(
+        quantity="max over swaps s and positions j of |o_s(k_j) - v_{pi_s(j)}|, the u-recursion and read-out run "
+                 "with the four-head kernel (weights solved numerically on the lattice)",
+        distributions="keys: n random orthonormal vectors (QR of a Gaussian matrix); swaps uniform; " + _ONE_HOT,
+        conditioning="one random instance per point; exact in exact arithmetic (float tolerance 1e-9)",
+        notes="Near-orthogonal keys (n > d) need f flat around the lattice (Assumption 2); the accuracy of the "
+              "four heads there is expressivity.heads.four_exp_accuracy.",
+    ),
+    params=(Param("n", 2, 256, description="number of elements"), Param("d", 2, 1024, description="key dimension"),
+            _T, _S, _R),
+    constraints=(Constraint("n <= d", lambda p: p["n"] <= p["d"]), _DISTINCT),
+    derivation=th.four_exp_heads,
+    prediction=lambda: sp.Integer(0),
+    symbol=r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
+    measure=num.measure_exp_heads_tracking,
+    grids={
+        "quick": ({"n": 5, "d": 8, "T": 64, "s": 0.5, "r": 1.5}, {"n": 16, "d": 16, "T": 200, "s": 0.25, "r": 0.75}),
+        "default": ({"n": 5, "d": 8, "T": 64, "s": 0.5, "r": 1.5}, {"n": 16, "d": 16, "T": 200, "s": 0.25, "r": 0.75},
+                    {"n": 32, "d": 64, "T": 300, "s": 1.0, "r": 2.0}),
+        "full": ({"n": 5, "d": 8, "T": 1000, "s": 0.5, "r": 1.5}, {"n": 32, "d": 64, "T": 1000, "s": 1.0, "r": 2.0},
+                 {"n": 64, "d": 128, "T": 1000, "s": 0.3, "r": 2.5}),
+    },
+    negative_controls=(
+        NegativeControl("three_heads", "the -r head dropped, the three weights refitted on the lattice by least "
+                        "squares (the best three heads at these scales)", variant="three_heads"),
+        NegativeControl("scale_slip", "weights solved for (s, r), heads run at scales 5 % larger (a temperature "
+                        "slip)", variant="scale_slip"),
+    ),
+    atol=1e-9,
+    strategy={"n": (2, 16), "d": (2, 24), "T": (1, 120), "s": (0.2, 2.0), "r": (0.2, 2.0)},
+))
+
+register(Claim(
+    id="expressivity.heads.four_exp_accuracy",
+    statement="On Assumption 2's intervals |x - m| <= delta (m in {-2..2}, delta = 4 eps for coherence eps) the "
+              "four-head kernel's error sup |g(x) - round(x)| is max(g(delta), g(1 + delta) - 1, 1 - g(1 - delta), "
+              "g(2 + delta) - 2, 2 - g(2 - delta)), of the order of delta itself (g'(m) is near 1): four exponential "
+              "heads satisfy Assumption 2 exactly only for orthonormal keys, and otherwise to this accuracy.",
+    anchor=_HEADS_ANCHOR + "; the accuracy: suite",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(
+        quantity="sup over the five intervals [m - delta, m + delta] of |g(x) - round(x)|, g the numerically "
+                 "weighted four-head kernel",
+        distributions="none: a supremum, searched by bounded maximisation, endpoints and 4096 uniform points per "
+                      "interval",
+        conditioning="exact in exact arithmetic; float tolerance 1e-10 relative",
+        notes="The endpoint formula assumes g increasing on [-2 - delta, 2 + delta] (the claim's constraint); the "
+              "numeric side does not assume it.",
+    ),
+    params=(_S, _R, Param("delta", 0.001, 0.49, integer=False,
+                          description="radius of the intervals (4 eps; < 1/2)")),
+    constraints=(_DISTINCT, Constraint("g increasing on [-2 - delta, 2 + delta]", _increasing)),
+    derivation=th.four_exp_heads_accuracy,
+    symbol=r"\sup_{|x - m| \le \delta}|g(x) - \mathrm{round}(x)|",
+    measure=num.measure_exp_heads_accuracy,
+    grids={
+        "quick": ({"s": 0.5, "r": 1.5, "delta": 0.1}, {"s": 0.25, "r": 0.75, "delta": 0.45}),
+        "default": ({"s": 0.5, "r": 1.5, "delta": 0.1}, {"s": 0.25, "r": 0.75, "delta": 0.45},
+                    {"s": 0.5, "r": 1.0, "delta": 0.02}),
+        "full": ({"s": 0.5, "r": 1.5, "delta": 0.1}, {"s": 0.25, "r": 0.75, "delta": 0.45},
+                 {"s": 0.5, "r": 1.0, "delta": 0.02}, {"s": 0.1, "r": 0.3, "delta": 0.3}),
+    },
+    negative_controls=(
+        NegativeControl("exact_rounding", "0: Assumption 2 read as exact for the four heads", 
+                        prediction=lambda: sp.Integer(0)),
+        NegativeControl("linear_kernel_error", "delta, the error of the linear kernel f(x) = x (four heads taken as "
+                        "no better and no worse than it)", prediction=lambda: th.delta),
+        NegativeControl("three_heads", "the best three heads at scales (s, -s, r)", variant="three_heads"),
+    ),
+    atol=1e-12,
+    rtol=1e-9,
+    strategy={"s": (0.1, 1.0), "r": (0.1, 1.5), "delta": (0.01, 0.45)},
+))
+
+def _rewrite_strategy(claim):
+    """n, T and the period drawn; d = 4 n + 24 + extra (coherent keys and values exist)."""
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({"n": st.integers(2, 12), "extra": st.integers(0, 40), "T": st.integers(1, 200),
+                                  "period": st.integers(1, 30)}).map(
+        lambda p: {"n": p["n"], "d": 4 * p["n"] + 24 + p["extra"], "T": p["T"], "period": p["period"]})
+
+
+register(Claim(
+    id="expressivity.swap.periodic_rewrite",
+    statement="Reading the n current values out every R swaps and rewriting them as a fresh cache of n pairs keeps "
+              "Theorem 1's tracking exact with a KU cache of at most n + R entries (n + T without the rewrite); with "
+              "R = n and keys and values coded in d = O(log n) dimensions that is O(n log n) numbers whatever T.",
+    anchor="notes §5.5 and §9 item 26 ([companion] §3.3.1 'Space Cost Analysis' and App. C 'KU Cache read out and "
+           "rewrite')",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(
+        quantity="max over swaps s and positions j of |o_s(k_j) - v_{pi_s(j)}|, the tracker rewritten every R swaps",
+        distributions="keys and values: two random greedy codes in d dimensions (coherence < 1/8); swaps uniform",
+        conditioning="one random instance per point; the longest cache (n + min(R, T)) is in the report's "
+                     "diagnostics; float tolerance 1e-9 (coded values are not integers)",
+    ),
+    params=(_N, Param("d", 8, 4096, description="key and value dimension"), _T,
+            Param("period", 1, 1000, description="swaps between rewrites (R)")),
+    constraints=(_KEYS_EXIST,),
+    derivation=th.periodic_rewrite,
+    prediction=lambda: sp.Integer(0),
+    symbol=r"\max_{s,j}|o_s(k_j) - v_{\pi_s(j)}|",
+    measure=num.measure_rewrite_tracking,
+    grids={
+        "quick": ({"n": 5, "d": 48, "T": 200, "period": 5}, {"n": 16, "d": 96, "T": 500, "period": 16}),
+        "default": ({"n": 5, "d": 48, "T": 200, "period": 5}, {"n": 16, "d": 96, "T": 500, "period": 16},
+                    {"n": 32, "d": 160, "T": 600, "period": 32}),
+        "full": ({"n": 5, "d": 48, "T": 1000, "period": 5}, {"n": 32, "d": 160, "T": 1000, "period": 32},
+                 {"n": 64, "d": 300, "T": 1000, "period": 64}),
+    },
+    negative_controls=(
+        NegativeControl("stale_rewrite", "the rewrite stores the initial values instead of the read-out",
+                        variant="stale_rewrite"),
+        NegativeControl("shifted_rewrite", "the value read at k_j stored at k_{j+1}", variant="shifted_rewrite"),
+    ),
+    atol=1e-9,
+    strategy=_rewrite_strategy,
+))
+
 # --- the dimension needed ------------------------------------------------------------------------
 
 _EPS = Param("epsilon", 0.01, 0.99, integer=False, description="coherence bound")

@@ -129,6 +129,34 @@ for _rule, (_form, _controls) in _FORMS.items():
         strategy={"T": (2, 80), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24)},
     ))
 
+register(Claim(
+    id="update.forms.comba",
+    statement="Gated DeltaNet alpha S (I - beta k k^T) + beta v k^T is the Comba form alpha S + alpha beta (v / alpha - "
+              "S k) k^T: a decay, then a delta correction with rate alpha beta towards the rescaled target v / alpha.",
+    anchor="secondary source S11 (notes §9 item 15; Su Jianlin, 'A brief history of linear attention'), not this "
+           "paper",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max |O_Comba - O_gated| / max |O_gated| over a sequence, two token loops that share "
+                               "no code",
+                      distributions=_RANDOM_SEQ + " (alpha_min = 0.3, beta_max = 1)",
+                      conditioning="one random sequence per point; exact in exact arithmetic"),
+    params=(_T, _DK, _DV),
+    derivation=(lambda: th.comba_form(2)),  # d = 3 too in tests/test_updates.py
+    prediction=_ZERO,
+    symbol=r"\max|O_{\mathrm{Comba}} - O_{\mathrm{gated}}|/\max|O_{\mathrm{gated}}|",
+    measure=num.measure_comba_form,
+    grids={"quick": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 64, "d_k": 16, "d_v": 8}),
+           "default": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 64, "d_k": 16, "d_v": 8}, {"T": 300, "d_k": 32, "d_v": 16}),
+           "full": ({"T": 12, "d_k": 4, "d_v": 3}, {"T": 300, "d_k": 32, "d_v": 16}, {"T": 1000, "d_k": 64, "d_v": 64})},
+    negative_controls=(
+        NegativeControl("target_not_rescaled", "target v instead of v / alpha", variant="target_not_rescaled"),
+        NegativeControl("rate_beta", "rate beta instead of alpha beta", variant="rate_beta"),
+    ),
+    atol=1e-10,
+    strategy={"T": (1, 60), "d_k": (1, 12), "d_v": (1, 6)},
+))
+
 # Temperatures differ from 1 at every point (and equal sqrt(d_k) at some), so a temperature applied the
 # wrong way changes the outputs; the naive references compute it on their own.
 _TAU = Param("tau", 0.05, 100.0, integer=False, description="softmax temperature (sqrt(d_k) in practice)")
@@ -454,6 +482,89 @@ register(Claim(
           "second (the companion's Listing 1 uses 1/sqrt(D) in both stages).",
 ))
 
+register(Claim(
+    id="update.deltaformer.listing1",
+    statement="The companion's Listing 1 configuration: the first stage u_t = v_t - sum_{i<t} softmax_i(w_t^T k_i / "
+              "sqrt(D)) u_i (alpha = beta = 1), with k-k similarity (w = k, Listing 1) or q-k similarity (w = q, the "
+              "form of flash-linear-attention's deltaformer_attn(q, k, v) op), computed chunk by chunk (C = 32; "
+              "earlier chunks through one softmax block, recombined by log-sum-exp shares, then (I + A)^{-1} inside "
+              "the chunk) equals the token loop; at B = 2, H = 2, T = 1024, D = 64 (full mode) as the listing checks, "
+              "to 1e-10 in float64 (the listing asserts atol 1e-5 in float32).",
+    anchor="notes §6 D.3 and §9 item 20 ([companion] Listing 1); the q-k form: notes §5.3 [impl: fla], §8",
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="max over 4 sequences (B = 2 x H = 2) of max |U_chunked - U_loop| (absolute, as the "
+                               "listing's allclose), the loop an independently written row-by-row first stage "
+                               "(numerics.updates.naive.deltaformer_first_stage_reference)",
+                      distributions="K, V, Q ~ N(0, 1) entries, (T, D) each (the listing's torch.randn); scale "
+                                    "1/sqrt(D), so the scores w^T k / sqrt(D) have unit variance",
+                      conditioning="four random sequences per point; exact in exact arithmetic"),
+    params=(Param("T", 2, 4096, description="sequence length"), Param("d_k", 1, 256, description="head dimension D"),
+            _C, Param("similarity", 0, 1, description="0: k-k (Listing 1), 1: q-k (fla's op)")),
+    constraints=(_TWO_CHUNKS, Constraint("d_k >= 2 (at D = 1 the scale 1/sqrt(D) equals sqrt(D))",
+                                         lambda p: p["d_k"] >= 2)),
+    derivation=th.deltaformer_forms,
+    prediction=_ZERO,
+    symbol=r"\max|U_{\mathrm{chunked}} - U_{\mathrm{loop}}|",
+    measure=num.measure_deltaformer_listing,
+    grids={
+        "quick": ({"T": 128, "d_k": 16, "C": 32, "similarity": 0}, {"T": 128, "d_k": 16, "C": 32, "similarity": 1}),
+        "default": ({"T": 256, "d_k": 64, "C": 32, "similarity": 0}, {"T": 256, "d_k": 64, "C": 32, "similarity": 1},
+                    {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+        "full": ({"T": 1024, "d_k": 64, "C": 32, "similarity": 0}, {"T": 1024, "d_k": 64, "C": 32, "similarity": 1},
+                 {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+    },
+    negative_controls=(
+        NegativeControl("tau_inverted", "the chunked form's scores multiplied by sqrt(D) instead of divided",
+                        variant="tau_inverted"),
+        NegativeControl("similarity_swapped", "the chunked form run with the other similarity (q-k for k-k, or "
+                        "k-k for q-k)", variant="similarity_swapped"),
+        NegativeControl("no_recombine", "earlier-chunk and in-chunk softmax blocks added with equal weights",
+                        variant="no_recombine"),
+    ),
+    atol=1e-10,
+    strategy={"T": (3, 80), "d_k": (2, 16), "C": (1, 24), "similarity": (0, 1)},
+    notes="Which similarity each public form computes: docs/topics/updates.md.",
+))
+
+register(Claim(
+    id="update.deltaformer.chunked_cost",
+    statement="DeltaFormer's chunked first stage, organised as the companion's Listing 1 (per chunk: scores and one "
+              "softmax block against all earlier rows, the in-chunk scores, the C x C inverse, its product with the "
+              "right-hand side), costs exactly T^2 D + T C D + T C^2 multiply-adds when C divides T: the companion's "
+              "O(T^2 d + T C d + T C^2) holds with constant 1 in every term.",
+    anchor="notes §5.4 and §9 item 29 ([companion] §3.4; Listing 1's comment 'O(T/C (TCD + C^2 D)) = O(T^2 D + TCD + "
+           "TC^2)'); the exact count: suite",
+    provenance=Provenance.SUITE,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="multiply-adds counted by running numerics.updates.chunked."
+                               "deltaformer_first_stage_listing on instrumented arrays (numerics.updates.cost)",
+                      distributions="K, V ~ N(0, 1) entries, (T, D) (the count does not depend on the values)",
+                      conditioning="cost model: (m x k)(k x n) = m k n, an n x n inverse n^3 (the listing's torch.inverse, "
+                                   "'O(C^3)'); elementwise work (exponentials, masks, scaling) not counted",
+                      notes="The suite's own chunked form solves the chunk system by forward substitution instead of "
+                            "inverting it: T^2 D + T D (C - 1)/2 with d_v = D, no T C^2 term (docs/topics/updates.md)."),
+    params=(Param("T", 1, 8192, description="sequence length"), Param("d_k", 1, 512, description="head dimension D"),
+            _C),
+    constraints=(Constraint("C divides T (equal chunks, as the listing assumes)", lambda p: p["T"] % p["C"] == 0),),
+    derivation=th.chunked_cost,
+    symbol=r"\#\mathrm{multiply\text{-}adds}",
+    measure=num.measure_chunked_cost,
+    grids={"quick": ({"T": 64, "d_k": 8, "C": 16}, {"T": 128, "d_k": 16, "C": 32}),
+           "default": ({"T": 64, "d_k": 8, "C": 16}, {"T": 256, "d_k": 64, "C": 32}, {"T": 96, "d_k": 16, "C": 96}),
+           "full": ({"T": 64, "d_k": 8, "C": 16}, {"T": 1024, "d_k": 64, "C": 32}, {"T": 96, "d_k": 16, "C": 96})},
+    negative_controls=(
+        NegativeControl("no_inverse", "T^2 D + T C D: the C^3 inverse per chunk left out (the near miss)",
+                        prediction=lambda: th.chunked_cost_variant("no_inverse"), near_miss=True),
+        NegativeControl("recurrence", "T^2 D, the token loop's cost", prediction=lambda: th.chunked_cost_variant(
+                        "recurrence")),
+        NegativeControl("upper_bound", "2 T^2 D + 2 T C D + T C^2: every chunk charged the whole sequence",
+                        prediction=lambda: th.chunked_cost_variant("upper_bound")),
+    ),
+    atol=0.5,
+    strategy={"T": (1, 96), "d_k": (1, 16), "C": (1, 32)},
+))
+
 _REDUCTION_ANCHOR = "§4 DeltaFormer (companion §3.2 degenerate cases; notes §5.3)"
 
 register(Claim(
@@ -577,4 +688,80 @@ register(Claim(
                                        variant="one_fewer", applies_when=Constraint("m >= 2", lambda p: p["m"] >= 2))),
     atol=1e-10,
     strategy={"m": (1, 7)},
+))
+
+_S15_ANCHOR = ("secondary source S15 (notes §5.4, §9 item 22: 'max relative error exceeds 10^3 in float32 and gives "
+               "NaN in float16' at n = 128 for entries U[0, 1/2)); where the paper states the algorithm is a GAP")
+_S15_LAW = ("A strictly lower-triangular, size c, entries i.i.d. U[0, 1/2) below the diagonal (S15's law); "
+            "float32/float16 inputs rounded from float64")
+_SIZE = Param("c", 4, 512, description="matrix size (a power of 2)")
+_POWER_OF_TWO = Constraint("c a power of 2", lambda p: p["c"] & (p["c"] - 1) == 0)
+_HALF_SIZE_UNSTABLE_FROM = Constraint("c <= 128 (at c = 256 the half size, 128, is itself unstable)",
+                                      lambda p: p["c"] <= 128)
+
+register(Claim(
+    id="update.triangular.fast_inverse_float32_error",
+    statement="S15's float32 instability, confirmed as a threshold: at c = 128 with entries U[0, 1/2) the median "
+              "relative error of the float32 fast inverse over 64 draws is above 10^3 (medians 2.0e3-2.7e3 over 9 "
+              "seeds; single draws go as low as 3e2, so 'above 10^3' holds for the median, not for every matrix), "
+              "while float32 forward substitution stays at 3e-7, and the fast inverse on DeltaFormer's own "
+              "row-stochastic A at 1.5e-7.",
+    anchor=_S15_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="min(1, median error / 10^3), error = max |X_32 - X_ref| / max |X_ref|, X_ref forward "
+                               "substitution in float64, median over 64 draws (1 exactly when the median is >= 10^3)",
+                      distributions=_S15_LAW,
+                      conditioning="64 random matrices per point; the median, minimum and maximum are in the report's "
+                                   "diagnostics",
+                      notes="The mechanism (theory.updates.fast_inverse_growth, fast_inverse_peak): the powers "
+                            "A^{2^j} the algorithm forms reach E(A^32)_{127,0} = C(126, 31)/4^32 = 1.5e10, and the "
+                            "inverse is an alternating sum of them."),
+    params=(_SIZE,),
+    constraints=(_POWER_OF_TWO, Constraint("c >= 128 (the size S15 names; below it the error is below 10^3)",
+                                           lambda p: p["c"] >= 128)),
+    derivation=th.fast_inverse_float32_threshold,
+    symbol=r"\min(1, \mathrm{median}\,\mathrm{err}_{32} / 10^3)",
+    measure=tri.measure_fast_inverse_float32_error,
+    grids={"quick": ({"c": 128},), "default": ({"c": 128},), "full": ({"c": 128}, {"c": 256})},
+    negative_controls=(
+        NegativeControl("forward_substitution", "the stable method (float32 forward substitution): median 3e-7",
+                        variant="forward_substitution"),
+        NegativeControl("row_stochastic", "the fast inverse on DeltaFormer's softmax rows: median 1.5e-7",
+                        variant="row_stochastic"),
+        NegativeControl("half_size", "the same law at c / 2 = 64: median 5e-3", variant="half_size",
+                        applies_when=_HALF_SIZE_UNSTABLE_FROM),
+    ),
+    atol=1e-12,
+    strategy={"c": (128, 128)},
+))
+
+register(Claim(
+    id="update.triangular.fast_inverse_float16_nan",
+    statement="S15's float16 instability, confirmed: at c = 128 with entries U[0, 1/2) every draw (16 of 16) of the "
+              "float16 fast inverse (products accumulated in float32, rounded to float16) contains NaN, while "
+              "float16 forward substitution, the fast inverse in float32 and the fast inverse on DeltaFormer's "
+              "row-stochastic A never do.",
+    anchor=_S15_ANCHOR,
+    provenance=Provenance.RECONSTRUCTED,
+    kind=Kind.IDENTITY,
+    estimand=Estimand(quantity="fraction of 16 draws whose float16 fast inverse has no NaN",
+                      distributions=_S15_LAW, conditioning="16 random matrices per point",
+                      notes="The powers reach about 1.5e10 > 65504, float16's largest value: a product overflows to "
+                            "inf and inf - inf is NaN. NumPy's own float16 products give the same NaN but take 0.5 s "
+                            "per inverse at c = 128."),
+    params=(_SIZE,),
+    constraints=(_POWER_OF_TWO, Constraint("c >= 128", lambda p: p["c"] >= 128)),
+    derivation=th.fast_inverse_float16_nan,
+    symbol=r"P(\text{no NaN})",
+    measure=tri.measure_fast_inverse_float16_nan,
+    grids={"quick": ({"c": 128},), "default": ({"c": 128},), "full": ({"c": 128}, {"c": 256})},
+    negative_controls=(
+        NegativeControl("forward_substitution", "float16 forward substitution (finite at every draw)",
+                        variant="forward_substitution"),
+        NegativeControl("float32", "the fast inverse in float32 (finite at every draw)", variant="float32"),
+        NegativeControl("row_stochastic", "the fast inverse on DeltaFormer's softmax rows", variant="row_stochastic"),
+    ),
+    atol=1e-12,
+    strategy={"c": (128, 128)},
 ))
