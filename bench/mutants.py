@@ -207,6 +207,23 @@ MUTANTS: tuple[Mutant, ...] = (
       "- math.log(keys_per_trial) - float(d))", "- math.log(keys_per_trial) - float(d) / 2)",
       "wrong constant", "capacity slope divides by kappa(k_i, k_i) = e^{d/2} instead of its square e^d"),
 
+    # the general-kernel formula (capacity.general.*)
+    M("capacity.theory_rbf_dimension_off_by_one", "capacity", TK,
+      "moment = (tau / (tau + 2)) ** (d_k / 2) * sp.exp(", "moment = (tau / (tau + 2)) ** ((d_k - 1) / 2) * sp.exp(",
+      "off-by-one", "Gaussian-kernel moment counts d_k - 1 coordinates in the power (the shifted axis dropped)"),
+    M("capacity.rbf_chi2_dof", "capacity", KN,
+      "dist2 = g * g + (rng.chisquare(d_k - 1, (n, N - 1))", "dist2 = g * g + (rng.chisquare(d_k, (n, N - 1))",
+      "off-by-one", "Gaussian-kernel reduced form draws chi^2(d_k) besides the shifted axis (one coordinate twice)"),
+    M("capacity.rbf_kernel_not_squared", "capacity", KN,
+      "y[t:t + n] = np.exp(-dist2 / tau).sum(axis=1)", "y[t:t + n] = np.exp(-dist2 / (2 * tau)).sum(axis=1)",
+      "dropped factor", "Gaussian-kernel crosstalk sums kappa, not kappa^2"),
+    M("capacity.general_quadrature_relu_abs", "capacity", KN,
+      "return lambda z: max(z, 0.0)", "return lambda z: abs(z)",
+      "wrong kernel", "the general formula's ReLU instance integrates |z| (the linear kernel's moment)"),
+    M("capacity.general_quadrature_peak_sign", "capacity", KN,
+      "math.exp(power * s * g / tau - g * g / 2)", "math.exp(power * s * g / tau - g * g)",
+      "wrong distribution parameter", "the exp instance's Gaussian density with variance 1/2"),
+
     # --- ffn ------------------------------------------------------------------------------------
     M("ffn.theory_silu_slope_factor", "ffn", TF,
       "/ (4 * mpmath.cosh(z / 2) ** 2)", "/ (2 * mpmath.cosh(z / 2) ** 2)",
