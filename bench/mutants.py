@@ -225,6 +225,17 @@ MUTANTS: tuple[Mutant, ...] = (
       "wrong distribution parameter", "the exp instance's Gaussian density with variance 1/2"),
 
     # --- ffn ------------------------------------------------------------------------------------
+    # the slot identity (ffn.memory.slot_identity)
+    M("ffn.forward_up_projection_from_gate", "ffn", FN,
+      'h = h * np.einsum("bnd,bd->bn", W3, x)', 'h = h * np.einsum("bnd,bd->bn", W1, x)',
+      "wrong matrix", "the GLU layer's up projection reads the gate weights W_1 (tied whatever W_3 is)"),
+    M("ffn.forward_gate_added", "ffn", FN,
+      'h = h * np.einsum("bnd,bd->bn", W3, x)', 'h = h + np.einsum("bnd,bd->bn", W3, x)',
+      "sign/operator", "the GLU layer adds the up projection instead of multiplying by it"),
+    M("ffn.slot_sum_value_row", "ffn", FN,
+      "            slots[b] += W2[:, i] * h\n", "            slots[b] += W2[:, 0] * h\n",
+      "wrong index", "the slot sum reads every slot's value from column 0 of W_2"),
+
     M("ffn.theory_silu_slope_factor", "ffn", TF,
       "/ (4 * mpmath.cosh(z / 2) ** 2)", "/ (2 * mpmath.cosh(z / 2) ** 2)",
       "wrong constant", "sigmoid'(z) written 1/(2 cosh^2(z/2)) instead of 1/(4 cosh^2(z/2))"),

@@ -34,10 +34,12 @@ import math
 import numpy as np
 from scipy.special import expit, logsumexp, ndtr
 
-from numerics.estimate import Estimate, check_variant, mean_estimate, monte_carlo, weighted_mean_of
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, monte_carlo, weighted_mean_of
 
 __all__ = [
     "ACTIVATIONS",
+    "IDENTITY_ACTIVATIONS",
+    "IDENTITY_GATING",
     "CHUNK_NUMBERS",
     "EXP_LOG_VAR_CAP",
     "exp_tilt",
@@ -45,6 +47,7 @@ __all__ = [
     "measure_ffn_exp",
     "measure_ffn_inverse_snr",
     "measure_ffn_layer",
+    "measure_ffn_slot_identity",
     "measure_ffn_sparsity",
     "topk_active",
     "topk_mask",
@@ -294,3 +297,57 @@ def measure_ffn_layer(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_
         r = np.einsum("bvn,bn->bv", W2, h) - h[:, :1] * W2[:, :, 0]
         y[start:start + b] = np.sum(r * r, axis=1) / (h[:, 0] ** 2 * value_norm2)
     return {"y": y}
+
+
+# --- the slot identity ----------------------------------------------------------------------------
+
+#: activations of the slot identity, in the order of its ``activation`` parameter
+IDENTITY_ACTIVATIONS = ("relu", "gelu", "silu", "exp", "identity")
+#: gating of the slot identity, in the order of its ``glu`` parameter
+IDENTITY_GATING = ("none", "tied", "untied")
+
+
+def measure_ffn_slot_identity(rng, *, N: int, d: int, d_v: int, activation: int, glu: int, inputs: int = 8,
+                              variant=None) -> Estimate:
+    """Max relative gap between the layer ``W_2 (sigma(W_1 x) [* W_3 x])`` and the slot sum ``sum_i v_i sigma(k_i^T x) [u_i^T x]``.
+
+    ``W_1`` ``(N, d)`` has entries ``N(0, 1/d)`` (pre-activations of order 1, so ``exp`` stays finite),
+    ``W_2`` ``(d_v, N)`` and the inputs ``x`` (``inputs`` of them) standard normal. ``glu``: 0 plain FFN,
+    1 tied GLU (``W_3 = W_1``), 2 untied GLU (``W_3`` drawn like ``W_1``). The layer is :func:`ffn_forward`;
+    the slot sum is a separate loop over ``i`` with ``k_i`` = row ``i`` of ``W_1``, ``u_i`` = row ``i`` of
+    ``W_3``, ``v_i`` = column ``i`` of ``W_2``. Variants (wrong readings of the layer as a memory):
+    ``"keys_as_columns"`` takes ``k_i`` from column ``i`` of ``W_1`` (needs ``N = d``),
+    ``"activation_outside"`` applies ``sigma`` to the memory's output ``sigma(sum_i v_i k_i^T x)``,
+    ``"gate_only"`` drops the up projection ``u_i^T x`` of a GLU slot.
+    """
+    check_variant(variant, {"keys_as_columns", "activation_outside", "gate_only"})
+    if not (0 <= activation < len(IDENTITY_ACTIVATIONS)) or not (0 <= glu < len(IDENTITY_GATING)):
+        raise ValueError(f"activation={activation!r} and glu={glu!r} must index {IDENTITY_ACTIVATIONS!r} and "
+                         f"{IDENTITY_GATING!r}")
+    if min(N, d, d_v, inputs) < 1:
+        raise ValueError(f"N={N!r}, d={d!r}, d_v={d_v!r} and inputs={inputs!r} must be >= 1")
+    if variant == "keys_as_columns" and N != d:
+        raise ValueError(f"variant 'keys_as_columns' needs a square W_1 (N = d), got N={N!r}, d={d!r}")
+    name = IDENTITY_ACTIVATIONS[activation]
+    sigma = _activation(name)
+    W1 = rng.standard_normal((N, d)) / math.sqrt(d)
+    W3 = {0: None, 1: W1, 2: rng.standard_normal((N, d)) / math.sqrt(d)}[glu]
+    W2 = rng.standard_normal((d_v, N))
+    X = rng.standard_normal((inputs, d))
+    layer, _ = ffn_forward(np.broadcast_to(W1, (inputs, N, d)), np.broadcast_to(W2, (inputs, d_v, N)), X,
+                           activation=name, W3=None if W3 is None else np.broadcast_to(W3, (inputs, N, d)))
+    keys = W1.T if variant == "keys_as_columns" else W1
+    slots = np.zeros((inputs, d_v))
+    for b, x in enumerate(X):
+        if variant == "activation_outside":
+            slots[b] = sigma(sum(W2[:, i] * float(keys[i] @ x) for i in range(N)))
+            continue
+        for i in range(N):
+            h = float(sigma(np.float64(keys[i] @ x)))
+            if W3 is not None and variant != "gate_only":
+                h *= float(W3[i] @ x)
+            slots[b] += W2[:, i] * h
+    scale = max(np.max(np.abs(layer)), np.max(np.abs(slots)))
+    gap = np.max(np.abs(layer - slots)) / scale if scale > 0 else 0.0  # 0 / 0: every ReLU slot silent
+    return exact_value(float(gap), method=f"layer vs slot-by-slot sum, sigma = {name}, gating = "
+                                          f"{IDENTITY_GATING[glu]}, float64")

@@ -36,6 +36,7 @@ from theory.symbols import N, d_v, key_norm2, value_norm2
 __all__ = [
     "a_threshold",
     "beta",
+    "ffn_slot_identity",
     "gelu_inverse_snr_value",
     "inverse_snr_exp_activation",
     "inverse_snr_gelu",
@@ -374,3 +375,29 @@ def inverse_snr_topk() -> Derivation:
 def sparsity_gain() -> sp.Expr:
     """SNR gain of threshold sparsity over the dense ReLU FFN: ``1 / (2 (Q(a) + a phi(a)))``."""
     return sp.simplify(inverse_snr_relu_ffn().result / inverse_snr_threshold().result)
+
+
+# --- the FFN is a kernel memory: the slot identity ------------------------------------------------
+
+@cache
+def ffn_slot_identity(d_ff: int = 3, dim: int = 2, d_out: int = 2) -> Derivation:
+    """``W_2 (sigma(W_1 x) * (W_3 x)) = sum_i v_i sigma(k_i^T x) (u_i^T x)`` for any ``sigma``, symbolically.
+
+    ``k_i`` are the rows of ``W_1`` (``d_ff x dim``), ``u_i`` the rows of ``W_3`` (the GLU's up projection;
+    ``u_i^T x = 1`` recovers the plain FFN), ``v_i`` the columns of ``W_2`` (``d_out x d_ff``); ``sigma`` is
+    an undefined sympy function applied elementwise, so the identity holds for every activation. Checked on
+    symbolic matrices of the given (small) sizes; the result is the zero vector.
+    """
+    sigma = sp.Function("sigma")
+    W1 = sp.Matrix(d_ff, dim, lambda i, j: sp.Symbol(f"k_{i}{j}", real=True))
+    W3 = sp.Matrix(d_ff, dim, lambda i, j: sp.Symbol(f"u_{i}{j}", real=True))
+    W2 = sp.Matrix(d_out, d_ff, lambda i, j: sp.Symbol(f"v_{j}{i}", real=True))
+    x = sp.Matrix(dim, 1, lambda i, _: sp.Symbol(f"x_{i}", real=True))
+    hidden = (W1 * x).applyfunc(sigma).multiply_elementwise(W3 * x)
+    layer = W2 * hidden
+    slots = sum((W2[:, i] * sigma((W1[i, :] * x)[0]) * (W3[i, :] * x)[0] for i in range(d_ff)), sp.zeros(d_out, 1))
+    return (
+        Derivation(f"FFN as a sum over {d_ff} slots (d = {dim}, d_v = {d_out})", layer - slots,
+                   lhs=sp.Symbol(r"W_2(\sigma(W_1x)\odot W_3x) - \sum_i v_i\,\sigma(k_i^\top x)\,u_i^\top x"))
+        .step(sp.zeros(d_out, 1), "row i of W_1 x is k_i^T x; column i of W_2 multiplies hidden unit i")
+    )
