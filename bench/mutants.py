@@ -224,6 +224,20 @@ MUTANTS: tuple[Mutant, ...] = (
       "math.exp(power * s * g / tau - g * g / 2)", "math.exp(power * s * g / tau - g * g)",
       "wrong distribution parameter", "the exp instance's Gaussian density with variance 1/2"),
 
+    # multi-head memories (capacity.multihead.*)
+    M("capacity.theory_multihead_exp_block_norm", "capacity", "theory/multihead.py",
+      '    per_head = key_norm2 / H\n    mgf =', '    per_head = key_norm2 / H**2\n    mgf =',
+      "wrong constant", "exp heads: block norm ||k_i||^2/H^2 (the split applied to the norm, then squared)"),
+    M("capacity.multihead_block_norm_not_split", "capacity", "numerics/multihead.py",
+      "k_i = u * np.sqrt(key_norm2 / H)", "k_i = u * np.sqrt(key_norm2)",
+      "scaling", "every block of the stored key gets the whole key's norm"),
+    M("capacity.multihead_value_width_not_split", "capacity", "numerics/multihead.py",
+      'y[t:t + n] = dv_head * np.einsum(', 'y[t:t + n] = H * dv_head * np.einsum(',
+      "dropped factor", "each head's value noise counted with the full value width d_v"),
+    M("capacity.multihead_signal_full_norm", "capacity", "numerics/multihead.py",
+      "c = float(kappa(np.float64(key_norm2 if full else key_norm2 / H)))", "c = float(kappa(np.float64(key_norm2)))",
+      "wrong constant", "signal kappa(||k_i||^2) instead of the head's kappa(||k_i||^2/H)"),
+
     # --- ffn ------------------------------------------------------------------------------------
     # the slot identity (ffn.memory.slot_identity)
     M("ffn.forward_up_projection_from_gate", "ffn", FN,
