@@ -238,6 +238,21 @@ MUTANTS: tuple[Mutant, ...] = (
       "c = float(kappa(np.float64(key_norm2 if full else key_norm2 / H)))", "c = float(kappa(np.float64(key_norm2)))",
       "wrong constant", "signal kappa(||k_i||^2) instead of the head's kappa(||k_i||^2/H)"),
 
+    # QK-norm (capacity.norm.sphere_*)
+    M("capacity.theory_sphere_bessel_order", "capacity", "theory/normalization.py",
+      "closed = sp.gamma(d_k / 2) * tau ** (d_k / 2 - 1) * sp.besseli(d_k / 2 - 1, 2 / tau)",
+      "closed = sp.gamma(d_k / 2) * tau ** (d_k / 2 - 1) * sp.besseli(d_k / 2, 2 / tau)",
+      "off-by-one", "Bessel order d_k/2 for d_k/2 - 1 in the sphere's moment-generating function"),
+    M("capacity.sphere_cosine_chi2_dof", "capacity", "numerics/normalization.py",
+      "rest = rng.chisquare(dim - 1, size)", "rest = rng.chisquare(dim, size)",
+      "off-by-one", "the cosine of two unit vectors drawn in one dimension too many"),
+    M("capacity.sphere_kernel_not_squared", "capacity", "numerics/normalization.py",
+      "y[s:s + n] = np.exp(2.0 * (t - shift) / tau).sum(axis=1)", "y[s:s + n] = np.exp((t - shift) / tau).sum(axis=1)",
+      "dropped factor", "QK-norm crosstalk sums kappa/c, not its square"),
+    M("capacity.sphere_halving_quarter", "capacity", "numerics/normalization.py",
+      '"half": np.exp(4.0 * (t - 1.0) / tau)', '"half": np.exp(8.0 * (t - 1.0) / tau)',
+      "wrong constant", "the 'half temperature' crosstalk computed at tau/4"),
+
     # --- ffn ------------------------------------------------------------------------------------
     # the slot identity (ffn.memory.slot_identity)
     M("ffn.forward_up_projection_from_gate", "ffn", FN,
