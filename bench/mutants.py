@@ -254,6 +254,19 @@ MUTANTS: tuple[Mutant, ...] = (
       "wrong constant", "the 'half temperature' crosstalk computed at tau/4"),
 
     # --- ffn ------------------------------------------------------------------------------------
+    # the untied gated unit (ffn.glu.untied_inverse_snr)
+    M("ffn.theory_untied_up_variance", "ffn", TF,
+      "up = E(Normal(\"W\", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)",
+      "up = E(Normal(\"W\", 0, sp.sqrt(_a)) ** 2).subs(_a, up_proj2)",
+      "wrong distribution parameter", "the other slots' up projection given the queried slot's variance"),
+    M("ffn.untied_gate_without_relu", "ffn", FN,
+      "        z = np.maximum(s * rng.standard_normal((n, N - 1)), 0.0)\n        w = s",
+      "        z = s * rng.standard_normal((n, N - 1))\n        w = s",
+      "dropped nonlinearity", "the untied GLU's gate applied without its ReLU"),
+    M("ffn.untied_signal_norm_not_squared", "ffn", FN,
+      "c2 = key_norm2**2 * up_proj2", "c2 = key_norm2 * up_proj2",
+      "dropped factor", "the untied slot's signal ReLU(||g_i||^2) not squared"),
+
     # the slot identity (ffn.memory.slot_identity)
     M("ffn.forward_up_projection_from_gate", "ffn", FN,
       'h = h * np.einsum("bnd,bd->bn", W3, x)', 'h = h * np.einsum("bnd,bd->bn", W1, x)',

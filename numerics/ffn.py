@@ -49,8 +49,10 @@ __all__ = [
     "measure_ffn_layer",
     "measure_ffn_slot_identity",
     "measure_ffn_sparsity",
+    "measure_ffn_untied_glu",
     "topk_active",
     "topk_mask",
+    "untied_glu_layer_inverse_snr",
 ]
 
 CHUNK_NUMBERS = 2**20  # pre-activations held at once by a reduced-form batch (8 MB of float64)
@@ -351,3 +353,56 @@ def measure_ffn_slot_identity(rng, *, N: int, d: int, d_v: int, activation: int,
     gap = np.max(np.abs(layer - slots)) / scale if scale > 0 else 0.0  # 0 / 0: every ReLU slot silent
     return exact_value(float(gap), method=f"layer vs slot-by-slot sum, sigma = {name}, gating = "
                                           f"{IDENTITY_GATING[glu]}, float64")
+
+
+# --- the untied gated unit ------------------------------------------------------------------------
+
+@monte_carlo(lambda columns, **_: mean_estimate(columns["y"], method="reduced-form MC of the untied GLU: gate and up "
+                                                                     "pre-activations of the N - 1 other slots drawn "
+                                                                     "independently, values integrated exactly"))
+def measure_ffn_untied_glu(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, up_proj2: float,
+                           trials: int = 1000, variant=None) -> dict:
+    """Conditional SNR^{-1} of slot 0 of a GLU FFN ``W_2 (ReLU(W_1 x) * (W_3 x))`` with independent ``W_1``, ``W_3``.
+
+    Query ``x = g_0`` (slot 0's gate key, ``||g_0||^2 = s^2``), the slot's up projection fixed at
+    ``u_0^T g_0 = sqrt(up_proj2)``. For every other slot ``z_j = g_j^T g_0`` and ``w_j = u_j^T g_0`` are
+    independent ``N(0, s^2)`` (independent Gaussian rows, rotation invariance), so a trial is
+    ``Y = d_v sum_j ReLU(z_j)^2 w_j^2 / (c^2 ||v_0||^2)``, ``c = s^2 sqrt(up_proj2)``.
+    """
+    check_variant(variant, set())
+    _check_common(N, key_norm2, value_norm2, trials)
+    if not up_proj2 > 0:
+        raise ValueError(f"up_proj2={up_proj2!r} must be positive (a zero up projection stores nothing)")
+    s = math.sqrt(key_norm2)
+    c2 = key_norm2**2 * up_proj2
+    y = np.empty(trials)
+    for start, n in _chunks(trials, 2 * N):
+        z = np.maximum(s * rng.standard_normal((n, N - 1)), 0.0)
+        w = s * rng.standard_normal((n, N - 1))
+        h = z * w
+        y[start:start + n] = d_v * np.einsum("tj,tj->t", h, h) / (c2 * value_norm2)
+    return {"y": y}
+
+
+def untied_glu_layer_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
+                                 up_proj2: float, trials: int = 1000) -> Estimate:
+    """The untied GLU's estimand through the layer: ``W_1``, ``W_3`` ``(N, d)``, ``W_2`` ``(d_v, N)`` drawn whole.
+
+    Row 0 of ``W_1`` is rescaled to ``||g_0||^2 = key_norm2``; row 0 of ``W_3`` is set to
+    ``sqrt(up_proj2) g_0 / ||g_0||^2`` (only ``u_0^T g_0`` reaches the output at ``x = g_0``); column 0 of ``W_2``
+    to ``||v_0||^2 = value_norm2``. Records ``||W_2 h - h_0 v_0||^2 / (h_0^2 ||v_0||^2)``. A test of the reduction.
+    """
+    _check_common(N, key_norm2, value_norm2, trials)
+    y = np.empty(trials)
+    for t in range(trials):
+        W1 = rng.standard_normal((N, d))
+        W1[0] *= math.sqrt(key_norm2) / np.linalg.norm(W1[0])
+        W3 = rng.standard_normal((N, d))
+        W3[0] = math.sqrt(up_proj2) * W1[0] / key_norm2
+        W2 = rng.standard_normal((d_v, N))
+        W2[:, 0] *= math.sqrt(value_norm2) / np.linalg.norm(W2[:, 0])
+        x = W1[0]
+        h = np.maximum(W1 @ x, 0.0) * (W3 @ x)
+        r = W2 @ h - h[0] * W2[:, 0]
+        y[t] = r @ r / (h[0] ** 2 * value_norm2)
+    return mean_estimate(y, method="layer-level MC of the untied GLU")

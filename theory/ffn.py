@@ -45,11 +45,13 @@ __all__ = [
     "inverse_snr_silu",
     "inverse_snr_threshold",
     "inverse_snr_topk",
+    "inverse_snr_untied_glu",
     "optimal_beta",
     "SigmoidSlopeMoment",
     "TopKTailMoment",
     "sparsity_gain",
     "std_normal_cdf",
+    "up_proj2",
 ]
 
 beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot activation
@@ -400,4 +402,35 @@ def ffn_slot_identity(d_ff: int = 3, dim: int = 2, d_out: int = 2) -> Derivation
         Derivation(f"FFN as a sum over {d_ff} slots (d = {dim}, d_v = {d_out})", layer - slots,
                    lhs=sp.Symbol(r"W_2(\sigma(W_1x)\odot W_3x) - \sum_i v_i\,\sigma(k_i^\top x)\,u_i^\top x"))
         .step(sp.zeros(d_out, 1), "row i of W_1 x is k_i^T x; column i of W_2 multiplies hidden unit i")
+    )
+
+
+# --- the untied gated unit ------------------------------------------------------------------------
+
+up_proj2 = sp.Symbol("up_proj2", positive=True)  # (u_i^T k_i)^2: the queried slot's up projection of its own key
+
+
+@cache
+def inverse_snr_untied_glu() -> Derivation:
+    """Gated unit with independent gate and up keys, slot response ``ReLU(g_j^T x) (u_j^T x)``, queried at ``x = g_i``.
+
+    For another slot ``z = g_j^T g_i`` and ``w = u_j^T g_i`` are independent ``N(0, ||g_i||^2)`` (independent
+    rows), so ``E[ReLU(z)^2 w^2] = (||g_i||^2/2) ||g_i||^2``; the queried slot gives ``c = ||g_i||^2 (u_i^T g_i)``.
+    Hence ``SNR^{-1} = (N - 1) d_v / (2 (u_i^T g_i)^2 ||v_i||^2)``: the gate key's norm cancels and only the up
+    projection of the slot's own key is left. At its typical size ``(u_i^T g_i)^2 = ||g_i||^2`` this is the plain
+    ReLU FFN's value; the tied unit (``u_i = g_i``) has ``3 (N-1) d_v/(2 ||g_i||^4 ||v_i||^2)``, a factor
+    ``||g_i||^2/3 ~ d/3`` smaller. Averaged over ``u_i`` the value is infinite (``E[1/w^2] = oo`` for a Gaussian ``w``).
+
+    >>> inverse_snr_untied_glu().result
+    d_v*(N - 1)/(2*up_proj2*value_norm2)
+    """
+    relu2 = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, key_norm2**2 / 2, "E[ReLU(z)^2 w^2] = E[ReLU(z)^2] E[w^2] = (||g_i||^2/2) ||g_i||^2 "
+                    "(gate and up rows independent)", proof=relu2 * up)
+        .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2), "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
+                    proof=key_norm2 * sp.sqrt(up_proj2))
+        .step((N - 1) * d_v / (2 * up_proj2 * value_norm2), "the gate key's norm cancels")
     )

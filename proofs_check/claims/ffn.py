@@ -238,6 +238,49 @@ register(Claim(
     strategy=_caps({"N": (2, 256), "d": (4, 32), "d_v": (2, 12)}),
 ))
 
+_UP = Param("up_proj2", 1e-3, 1e4, integer=False, description="(u_i^T g_i)^2: the queried slot's up projection of "
+                                                                   "its own gate key (typical value ||g_i||^2)")
+_UNTIED_DEFAULT = _grid(_pt(33, 32, 32, 32.0, 32.0, up_proj2=24.0), _pt(33, 16, 8, 12.0, 10.0, up_proj2=8.0),
+                        _pt(17, 64, 16, 60.0, 16.0, up_proj2=40.0))
+_REVIEWER_POINT = _pt(200, 32, 32, 32.0, 32.0, up_proj2=32.0)  # N - 1 vs N is 0.5 % here: full mode only
+register(Claim(
+    id="ffn.glu.untied_inverse_snr",
+    statement="A gated unit with independent gate and up keys, ReLU(g_j^T x)(u_j^T x), queried at x = g_i, has "
+              "SNR^{-1} = (N-1) d_v / (2 (u_i^T g_i)^2 ||v_i||^2): at a typical up projection ((u_i^T g_i)^2 = ||g_i||^2) "
+              "the plain ReLU FFN's value, so the tied unit's d-fold gain (ffn.glu.reglu_inverse_snr) disappears.",
+    anchor="§3, FFN design insights (notes §4.7: gating functions; GAP, derived here)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E ||FFN(g_i) - h_i v_i||^2 / (h_i^2 ||v_i||^2), h = ReLU(W_1 x) * (W_3 x), W_1, W_3 "
+                               "independent",
+                      distributions="rows of W_1 and W_3 ~ N(0, I_d), columns of W_2 ~ N(0, I_{d_v}), i.i.d.; query "
+                                    "x = g_i (slot i's gate key)",
+                      conditioning="conditional on slot i: ||g_i||^2 = key_norm2, (u_i^T g_i)^2 = up_proj2, "
+                                   "||v_i||^2 = value_norm2",
+                      notes="Reduced form: for the other slots g_j^T g_i and u_j^T g_i are independent N(0, ||g_i||^2); "
+                            "values integrated exactly (tests/test_ffn.py checks it against the layer). The full grid "
+                            "adds a reviewer's measured point (3.099 +- 0.013 untied, 3.109 ReLU, 0.2915 tied at "
+                            "N = 200, d = 32, typical norms). Averaged over u_i the value is infinite."),
+    params=(_N, _D, _DV, _KN, _VN, _UP),
+    derivation=th.inverse_snr_untied_glu,
+    symbol=r"\mathrm{SNR}^{-1}_{\mathrm{GLU,untied}}",
+    measure=num.measure_ffn_untied_glu,
+    trials={"quick": 4000, "default": 16000, "full": 16000},
+    grids={"quick": _grid(_pt(33, 16, 8, 12.0, 10.0, up_proj2=8.0), _pt(17, 24, 8, 30.0, 8.0, up_proj2=20.0)),
+           "default": _UNTIED_DEFAULT, "full": _UNTIED_DEFAULT + (_REVIEWER_POINT,)},
+    negative_controls=(
+        _n_for_n_minus_1(lambda: th.inverse_snr_untied_glu().result),
+        NegativeControl("relu_value", "(N-1) d_v/(2 ||g_i||^2 ||v_i||^2), the plain ReLU FFN (checked by "
+                        "ffn.relu.inverse_snr): the up projection ignored",
+                        prediction=lambda: th.inverse_snr_relu_ffn().result),
+        NegativeControl("tied_value", "the tied unit's 3 (N-1) d_v/(2 ||g_i||^4 ||v_i||^2) (the d-fold gain kept)",
+                        prediction=lambda: th.inverse_snr_reglu().result),
+        NegativeControl("correlated_noise", "the tied unit's crosstalk E[ReLU(z)^2 z^2] = 3||g_i||^4/2 with the untied "
+                        "signal", prediction=lambda: 3 * th.inverse_snr_untied_glu().result),
+    ),
+    strategy=_caps({"N": (2, 128), "d": (4, 32), "d_v": (2, 12)}),
+))
+
 # --- sparsity ---------------------------------------------------------------------------------------
 
 _A = Param("a", 0.05, 3.0, integer=False, description="activation threshold in units of ||k_i||")
