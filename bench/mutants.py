@@ -267,6 +267,17 @@ MUTANTS: tuple[Mutant, ...] = (
       "c2 = key_norm2**2 * up_proj2", "c2 = key_norm2 * up_proj2",
       "dropped factor", "the untied slot's signal ReLU(||g_i||^2) not squared"),
 
+    # FFN width (ffn.width.capacity)
+    M("ffn.width_intercept_without_mean", "ffn", FN,
+      "alpha = 1.0 / widths.size - widths.mean() * beta", "alpha = -widths.mean() * beta",
+      "dropped term", "the OLS intercept's 1/n term dropped (the width line shifted)"),
+    M("ffn.width_gate_ignored", "ffn", FN,
+      'glu="tied" if glu else None, trials=trials)["y"]', 'glu=None, trials=trials)["y"]',
+      "wrong branch", "the width simulation ignores the gated unit (always plain ReLU)"),
+    M("ffn.theory_width_tied_constant", "ffn", TF,
+      "1 + 2 * rho_target * key_norm2**2 * value_norm2 / (3 * d_v)]", "1 + 2 * rho_target * key_norm2**2 * value_norm2 / (2 * d_v)]",
+      "wrong constant", "the gated unit's width with its fourth moment 3 s^4/2 taken as s^4"),
+
     # the slot identity (ffn.memory.slot_identity)
     M("ffn.forward_up_projection_from_gate", "ffn", FN,
       'h = h * np.einsum("bnd,bd->bn", W3, x)', 'h = h * np.einsum("bnd,bd->bn", W1, x)',

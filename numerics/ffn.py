@@ -50,9 +50,11 @@ __all__ = [
     "measure_ffn_slot_identity",
     "measure_ffn_sparsity",
     "measure_ffn_untied_glu",
+    "measure_ffn_width_capacity",
     "topk_active",
     "topk_mask",
     "untied_glu_layer_inverse_snr",
+    "width_grid",
 ]
 
 CHUNK_NUMBERS = 2**20  # pre-activations held at once by a reduced-form batch (8 MB of float64)
@@ -406,3 +408,54 @@ def untied_glu_layer_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: fl
         r = W2 @ h - h[0] * W2[:, 0]
         y[t] = r @ r / (h[0] ** 2 * value_norm2)
     return mean_estimate(y, method="layer-level MC of the untied GLU")
+
+
+# --- width ------------------------------------------------------------------------------------------
+
+def width_grid(n_min: int) -> list[int]:
+    """The FFN widths simulated by :func:`measure_ffn_width_capacity`: ``n_min, 2 n_min, 4 n_min, 8 n_min``."""
+    if n_min < 2:
+        raise ValueError(f"n_min={n_min!r} must be >= 2 (a slot needs another slot to have crosstalk)")
+    return [n_min * 2**i for i in range(4)]
+
+
+def _width_capacity(columns, *, rho, n_min, variant=None, **_) -> Estimate:
+    """``d_ff* = (rho - a)/b`` from the weighted-free OLS line ``SNR^{-1} = a + b d_ff`` through the simulated means.
+
+    The widths are simulated independently, so ``a`` and ``b`` are fixed linear combinations of the means
+    and the delta method gives the SE of ``d_ff*`` from the means' SEs. Variant ``"query_not_counted"``
+    reports ``rho/b`` (the line forced through the origin in place of the fitted intercept).
+    """
+    widths = np.asarray(width_grid(n_min), dtype=float)
+    y = np.asarray(columns["y"], dtype=float)
+    n = y.shape[0]
+    mean, se = y.mean(axis=0), y.std(axis=0, ddof=1) / math.sqrt(n)
+    centred = widths - widths.mean()
+    beta = centred / np.sum(centred**2)  # b = beta . mean
+    alpha = 1.0 / widths.size - widths.mean() * beta  # a = alpha . mean
+    b, a = float(beta @ mean), float(alpha @ mean)
+    if variant == "query_not_counted":
+        value, grad = rho / b, -(rho / b**2) * beta
+    else:
+        value, grad = (rho - a) / b, -alpha / b - ((rho - a) / b**2) * beta
+    return Estimate(float(value), float(np.sqrt(np.sum(grad**2 * se**2))), n, None,
+                    "widest FFN at SNR^{-1} = rho, from an OLS line through reduced-form MC at 4 widths",
+                    {"slope": b, "intercept": a})
+
+
+@monte_carlo(_width_capacity)
+def measure_ffn_width_capacity(rng, *, d: int, d_v: int, key_norm2: float, value_norm2: float, rho: float, n_min: int,
+                               glu: int = 0, trials: int = 1000, variant=None) -> dict:
+    """Largest ``d_ff`` whose queried slot keeps ``SNR^{-1} <= rho``, read off simulations at four widths.
+
+    For each width of :func:`width_grid` a trial draws its own ``d_ff - 1`` pre-activations and records the
+    reduced-form value of :func:`measure_ffn_inverse_snr` (ReLU for ``glu = 0``, the tied gated unit for
+    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it.
+    """
+    check_variant(variant, {"query_not_counted"})
+    if glu not in (0, 1) or not rho > 0:
+        raise ValueError(f"glu={glu!r} must be 0 (ReLU) or 1 (tied gate) and rho={rho!r} positive")
+    widths = width_grid(n_min)
+    cols = [measure_ffn_inverse_snr.simulate(rng, N=w, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                                             glu="tied" if glu else None, trials=trials)["y"] for w in widths]
+    return {"y": np.stack(cols, axis=1)}

@@ -38,6 +38,7 @@ __all__ = [
     "beta",
     "ffn_slot_identity",
     "gelu_inverse_snr_value",
+    "glu_index",
     "inverse_snr_exp_activation",
     "inverse_snr_gelu",
     "inverse_snr_relu_ffn",
@@ -47,11 +48,13 @@ __all__ = [
     "inverse_snr_topk",
     "inverse_snr_untied_glu",
     "optimal_beta",
+    "rho_target",
     "SigmoidSlopeMoment",
     "TopKTailMoment",
     "sparsity_gain",
     "std_normal_cdf",
     "up_proj2",
+    "width_capacity",
 ]
 
 beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot activation
@@ -433,4 +436,36 @@ def inverse_snr_untied_glu() -> Derivation:
         .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2), "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
                     proof=key_norm2 * sp.sqrt(up_proj2))
         .step((N - 1) * d_v / (2 * up_proj2 * value_norm2), "the gate key's norm cancels")
+    )
+
+
+# --- width ------------------------------------------------------------------------------------------
+
+rho_target = sp.Symbol("rho", positive=True)  # the target SNR^{-1}
+glu_index = sp.Symbol("glu", integer=True, nonnegative=True)  # 0 plain ReLU FFN, 1 tied ReLU-gated unit
+
+
+@cache
+def width_capacity() -> Derivation:
+    """At fixed ``d`` the slot SNR^{-1} is ``(d_ff - 1) g`` (``g`` the per-slot crosstalk, independent of ``d_ff``), so
+    the widest FFN whose slots are still retrieved at ``SNR^{-1} <= rho`` has ``d_ff* = 1 + rho/g``:
+
+    * ReLU: ``g = d_v/(2 ||k_i||^2 ||v_i||^2)``, ``d_ff* = 1 + 2 rho ||k_i||^2 ||v_i||^2/d_v`` (about ``1 + 2 rho d``);
+    * tied ReLU-gated unit: ``g = 3 d_v/(2 ||k_i||^4 ||v_i||^2)``, ``d_ff* = 1 + 2 rho ||k_i||^4 ||v_i||^2/(3 d_v)``
+      (about ``1 + 2 rho d^2/3``).
+
+    Width adds slots but not retrievable ones: beyond ``d_ff*`` every slot's SNR falls below the target.
+
+    >>> width_capacity().result
+    Piecewise((1 + 2*key_norm2*rho*value_norm2/d_v, Eq(glu, 0)), (1 + 2*key_norm2**2*rho*value_norm2/(3*d_v), True))
+    """
+    solved = [sp.solve(sp.Eq(d.result, rho_target), N)[0] for d in (inverse_snr_relu_ffn(), inverse_snr_reglu())]
+    values = [1 + 2 * rho_target * key_norm2 * value_norm2 / d_v,
+              1 + 2 * rho_target * key_norm2**2 * value_norm2 / (3 * d_v)]
+    start = sp.Piecewise((solved[0], sp.Eq(glu_index, 0)), (solved[1], True))
+    return (
+        Derivation("widest FFN at a target SNR^{-1}", start, lhs=sp.Symbol(r"d_{ff}^*"))
+        .step(sp.Piecewise((values[0], sp.Eq(glu_index, 0)), (values[1], True)),
+              "solve (d_ff - 1) g = rho for d_ff (ReLU: ffn.relu.inverse_snr; tied gate: ffn.glu.reglu_inverse_snr)",
+              check=sp.Matrix([s - v for s, v in zip(solved, values)]))
     )

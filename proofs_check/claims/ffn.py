@@ -20,7 +20,7 @@ import sympy as sp
 
 from numerics import ffn as num
 from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
-                                 register)
+                                 evaluate, register)
 from proofs_check.strategies import domain_strategy, off_typical_norms
 from theory import ffn as th
 from theory.symbols import N, d_v, key_norm2, value_norm2
@@ -279,6 +279,59 @@ register(Claim(
                         "signal", prediction=lambda: 3 * th.inverse_snr_untied_glu().result),
     ),
     strategy=_caps({"N": (2, 128), "d": (4, 32), "d_v": (2, 12)}),
+))
+
+# --- width ---------------------------------------------------------------------------------------
+
+def _width():
+    return th.width_capacity().result
+
+
+def _width_pt(d, d_v, key_norm2, value_norm2, rho, n_min, glu):
+    return {"d": d, "d_v": d_v, "key_norm2": key_norm2, "value_norm2": value_norm2, "rho": rho, "n_min": n_min,
+            "glu": glu}
+
+
+_WIDTH_DEFAULT = (_width_pt(16, 8, 16.0, 8.0, 1.0, 8, 0), _width_pt(32, 16, 24.0, 12.0, 0.5, 4, 0),
+                  _width_pt(8, 8, 6.0, 8.0, 1.0, 4, 1))
+register(Claim(
+    id="ffn.width.capacity",
+    statement="At fixed d a slot's SNR^{-1} grows linearly in the width, (d_ff - 1) g, so the widest FFN whose slots "
+              "are retrieved at SNR^{-1} <= rho is d_ff* = 1 + 2 rho ||k_i||^2 ||v_i||^2/d_v for ReLU (about 1 + 2 rho d) "
+              "and 1 + 2 rho ||k_i||^4 ||v_i||^2/(3 d_v) for the tied gated unit (about 1 + 2 rho d^2/3): width adds "
+              "slots, not retrievable ones.",
+    anchor="§3, FFN design insights (notes §4.7: 'width d_ff vs SNR' is a GAP; the suite's reconstruction)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="d_ff* = (rho - a)/b for the OLS line a + b d_ff through the conditional SNR^{-1} of a "
+                               "slot at d_ff = n_min, 2 n_min, 4 n_min, 8 n_min",
+                      distributions=_GAUSS, conditioning=_COND,
+                      notes="glu: 0 ReLU, 1 tied ReLU-gated unit. Each width simulated independently in reduced form "
+                            "(as ffn.relu.inverse_snr / ffn.glu.reglu_inverse_snr); the line is fitted, not assumed, "
+                            "and the delta method gives the SE of its crossing with rho."),
+    params=(_D, _DV, _KN, _VN, Param("rho", 0.01, 100.0, integer=False, description="target SNR^{-1}"),
+            Param("n_min", 2, 4096, description="smallest simulated width (widths n_min 2^i, i < 4)"),
+            Param("glu", 0, 1, description="0 ReLU, 1 tied ReLU-gated unit")),
+    derivation=th.width_capacity,
+    symbol=r"d_{ff}^*",
+    measure=num.measure_ffn_width_capacity,
+    trials={"quick": 2000, "default": 4000, "full": 8000},
+    grids={"quick": _WIDTH_DEFAULT[::2], "default": _WIDTH_DEFAULT,
+           "full": _WIDTH_DEFAULT + (_width_pt(64, 16, 64.0, 16.0, 0.25, 8, 0),)},
+    negative_controls=(
+        NegativeControl("query_not_counted", "rho/g: the queried slot not counted in the width (line through the "
+                        "origin); its route reports rho/b", prediction=lambda: _width() - 1, route="query_not_counted",
+                        near_miss=True,
+                        applies_when=Constraint("d_ff* <= 70 (one slot is then at least 1.4 %)",
+                                                lambda q: evaluate(_width(), q) <= 70)),
+        NegativeControl("twice_the_crosstalk", "twice the per-slot crosstalk: the ReLU's half (or the gate's half) "
+                        "dropped", prediction=lambda: 1 + (_width() - 1) / 2),
+        NegativeControl("other_unit", "the other unit's width (ReLU for the gated unit and back)",
+                        prediction=lambda: _width().subs(th.glu_index, 1 - th.glu_index)),
+    ),
+    strategy=lambda claim: domain_strategy(claim, {"d": (4, 16), "d_v": (2, 8), "key_norm2": (2.0, 12.0),
+                                                   "value_norm2": (2.0, 12.0), "rho": (0.2, 2.0), "n_min": (2, 8),
+                                                   "glu": (0, 1)}),
 ))
 
 # --- sparsity ---------------------------------------------------------------------------------------
