@@ -15,8 +15,6 @@ Working set: at most about 2^20 key coordinates at a time.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from numerics.estimate import check_variant, mean_of, monte_carlo

@@ -17,10 +17,11 @@ from __future__ import annotations
 import sympy as sp
 
 from numerics import kernels as num
+from proofs_check.claims.capacity_kernels import counting_the_query
 from proofs_check.ledger import Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance, register
 from proofs_check.strategies import off_typical_norms
 from theory import kernels as th
-from theory.symbols import N, d_k, d_v, key_norm2, tau, value_norm2
+from theory.symbols import N, d_k, key_norm2, tau, value_norm2
 
 _N = Param("N", 2, 10**6, description="number of stored pairs")
 _DV = Param("d_v", 1, 1024, description="value dimension")
@@ -92,7 +93,6 @@ def _rbf():
     return th.inverse_snr_rbf().result
 
 
-_RBF_SMALL_N = Constraint("N <= 33 (N - 1 vs N resolvable within the trial cap)", lambda q: q["N"] <= 33)
 register(Claim(
     id="capacity.general.rbf_conditional",
     statement="For the Gaussian kernel exp(-||x-y||^2/(2 tau)) with Gaussian keys the general formula gives "
@@ -106,7 +106,8 @@ register(Claim(
                       notes="Reduced form: with k_i rotated onto the first axis, ||k_j - k_i||^2 = (g - ||k_i||)^2 + "
                             "chi^2(d_k - 1); values integrated exactly. tests/test_kernels.py checks it against the "
                             "full read-out. The squared kernel is bounded by 1: no heavy tail."),
-    params=(_N, Param("d_k", 1, 1024, description="key dimension"), _DV, _KN, _VN, _TAU),
+    params=(_N, Param("d_k", 1, 1024, description="key dimension"), _DV, _KN, _VN,
+            Param("tau", 0.05, 4096.0, integer=False, description="bandwidth (2 tau is the kernel's squared length)")),
     derivation=th.inverse_snr_rbf,
     symbol=r"\mathrm{SNR}^{-1}_{\mathrm{RBF}}",
     measure=num.measure_inverse_snr_rbf,
@@ -121,8 +122,7 @@ register(Claim(
                     {"N": 33, "d_k": 16, "d_v": 16, "key_norm2": 24.0, "value_norm2": 16.0, "tau": 32.0},
                     {"N": 33, "d_k": 64, "d_v": 16, "key_norm2": 64.0, "value_norm2": 16.0, "tau": 128.0})},
     negative_controls=(
-        NegativeControl("N_for_N_minus_1", "N in place of N - 1: the query's own pair counted as noise",
-                        prediction=lambda: _rbf().subs(N, N + 1), applies_when=_RBF_SMALL_N, near_miss=True),
+        counting_the_query(_rbf),
         NegativeControl("shifted_axis_dropped", "(tau/(tau+2))^{(d_k-1)/2}: the factor of the shifted coordinate "
                         "kept only in the exponential", prediction=lambda: _rbf().subs(d_k, d_k - 1), near_miss=True),
         NegativeControl("offset_forgotten", "distances to the origin, not to k_i: the factor exp(-||k_i||^2/(tau+2)) "

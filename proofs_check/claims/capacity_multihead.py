@@ -14,10 +14,11 @@ from __future__ import annotations
 import sympy as sp
 
 from numerics import multihead as num
+from proofs_check.claims.capacity_kernels import counting_the_query
 from proofs_check.ledger import Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance, register
 from proofs_check.strategies import domain_strategy
 from theory import multihead as th
-from theory.symbols import N, d_v, key_norm2, tau, value_norm2
+from theory.symbols import d_v
 
 dv_head = th.dv_head
 
@@ -30,7 +31,6 @@ _PARAMS = (Param("N", 2, 10**5, description="number of stored pairs"),
 _GAUSS = "k_j ~ N(0, I_{d_k}), v_j ~ N(0, I_{d_v}) i.i.d. for the other pairs, cut into H blocks; query q = k_i"
 _COND = ("conditional on (k_i, v_i): ||k_i^(h)||^2 = key_norm2/H in every head (directions uniform), "
          "||v_i||^2 = value_norm2")
-_SMALL_N = Constraint("N <= 33 (N - 1 vs N resolvable within the trial cap)", lambda q: q["N"] <= 33)
 _SPLIT = Constraint("H >= 2 (one head is the single-head memory)", lambda q: q["H"] >= 2)
 
 
@@ -78,8 +78,7 @@ register(Claim(
     grids={"quick": _LINEAR_DEFAULT[:2], "default": _LINEAR_DEFAULT,
            "full": _LINEAR_DEFAULT + (_pt(33, 16, 4, 4, 64.0, 64.0),)},
     negative_controls=(
-        NegativeControl("N_for_N_minus_1", "N in place of N - 1: the query's own pair counted as noise",
-                        prediction=lambda: _linear().subs(N, N + 1), applies_when=_SMALL_N, near_miss=True),
+        counting_the_query(_linear),
         NegativeControl("single_head", "the single-head value (N-1) d_v/(||k_i||^2 ||v_i||^2): keys not split; its "
                         "route lets every head score with the whole key", prediction=lambda: _linear().subs(th.H, 1)
                         * th.H, route="full_key_scores", applies_when=_SPLIT),
@@ -116,8 +115,7 @@ register(Claim(
     grids={"quick": _EXP_DEFAULT[:2], "default": _EXP_DEFAULT,
            "full": _EXP_DEFAULT + (_pt(33, 8, 8, 4, 64.0, 32.0, tau=4.0),)},
     negative_controls=(
-        NegativeControl("N_for_N_minus_1", "N in place of N - 1: the query's own pair counted as noise",
-                        prediction=lambda: _exp().subs(N, N + 1), applies_when=_SMALL_N, near_miss=True),
+        counting_the_query(_exp),
         NegativeControl("single_head", "the single-head value (exponent not divided by H); its route lets every head "
                         "score with the whole key", prediction=lambda: _exp().subs(th.H, 1).subs(dv_head, th.H * dv_head),
                         route="full_key_scores", applies_when=_SPLIT),

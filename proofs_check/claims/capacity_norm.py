@@ -11,8 +11,8 @@ from __future__ import annotations
 import sympy as sp
 
 from numerics import normalization as num
-from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance, evaluate,
-                                 register)
+from proofs_check.claims.capacity_kernels import counting_the_query, resolvable
+from proofs_check.ledger import Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance, register
 from proofs_check.strategies import domain_strategy
 from theory import normalization as th
 from theory.symbols import N, d_k, d_v, tau, value_norm2
@@ -21,16 +21,7 @@ _SPHERE = ("k_j = g_j/||g_j||, g_j ~ N(0, I_{d_k}) (uniform on the unit sphere),
            "stored key k_i is another unit key and the query")
 _D = Param("d_k", 2, 1024, description="key dimension (>= 2)")
 _T = Param("tau", 0.05, 64.0, integer=False, description="temperature (scores q^T k / tau with unit q, k)")
-_SMALL_N = Constraint("N <= 33 (N - 1 vs N resolvable within the trial cap)", lambda q: q["N"] <= 33)
 _D3 = Constraint("d_k >= 3 (a sphere one dimension smaller exists)", lambda q: q["d_k"] >= 3)
-
-
-def _resolvable(text, wrong, right, *, rel=0.015, given=None):
-    def holds(q):
-        if given is not None and not given(q):
-            return False
-        return abs(evaluate(wrong(), q) / evaluate(right(), q) - 1) >= rel
-    return Constraint(f"{text} at least {rel:.1%} from the prediction (resolvable within the trial cap)", holds)
 
 
 def _sphere():
@@ -71,16 +62,15 @@ register(Claim(
     grids={"quick": _SPHERE_DEFAULT[:2], "default": _SPHERE_DEFAULT,
            "full": _SPHERE_DEFAULT + (_pt(33, 64, 16, 12.0, 0.25),)},
     negative_controls=(
-        NegativeControl("N_for_N_minus_1", "N in place of N - 1: the query's own pair counted as noise",
-                        prediction=lambda: _sphere().subs(N, N + 1), applies_when=_SMALL_N, near_miss=True),
+        counting_the_query(_sphere),
         NegativeControl("sphere_dimension", "the sphere of R^{d_k - 1} (d_k - 1 for d_k in the Bessel order and "
                         "Gamma); its route draws the cosines one dimension down",
                         prediction=lambda: _sphere().subs(d_k, d_k - 1), route="sphere_dimension", near_miss=True,
-                        applies_when=_resolvable("d_k >= 3 and the d_k - 1 value", lambda: _sphere().subs(d_k, d_k - 1),
+                        applies_when=resolvable("d_k >= 3 and the d_k - 1 value", lambda: _sphere().subs(d_k, d_k - 1),
                                                  _sphere, given=_D3.holds)),
         NegativeControl("gaussian_same_norm", "Gaussian keys N(0, I/d_k) of unit mean square norm for unit keys: "
                         "(N-1)(d_v/||v_i||^2) exp(2/(d_k tau^2) - 2/tau)", prediction=_gaussian_same_norm,
-                        applies_when=_resolvable("the Gaussian value", _gaussian_same_norm, _sphere)),
+                        applies_when=resolvable("the Gaussian value", _gaussian_same_norm, _sphere)),
         NegativeControl("unnormalised_signal", "the stored key left unnormalised at typical norm (signal e^{d_k/tau})",
                         variant="unnormalised_signal"),
     ),
@@ -127,7 +117,7 @@ register(Claim(
         NegativeControl("sphere_dimension", "d_k - 1 for d_k (the sphere of R^{d_k - 1}); its route draws the "
                         "cosines one dimension down", prediction=lambda: _halving().subs(d_k, d_k - 1),
                         route="sphere_dimension", near_miss=True,
-                        applies_when=_resolvable("d_k >= 3 and the d_k - 1 ratio", lambda: _halving().subs(d_k, d_k - 1),
+                        applies_when=resolvable("d_k >= 3 and the d_k - 1 ratio", lambda: _halving().subs(d_k, d_k - 1),
                                                  _halving, given=_D3.holds)),
         NegativeControl("gaussian_optimum", "the Gaussian-key ratio at typical norm (optimum tau = 2 carried over to "
                         "normalised keys)", prediction=_gaussian_halving),
