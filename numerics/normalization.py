@@ -46,20 +46,20 @@ def measure_sphere_exp(rng, *, N: int, d_k: int, d_v: int, value_norm2: float, t
                        variant=None) -> dict:
     """Conditional SNR^{-1} with unit keys and query (module docstring); column ``y``.
 
-    Variant ``"unnormalised_signal"`` keeps the unit-key noise but the signal of a Gaussian key of typical
-    norm, ``c = e^{d_k/tau}`` (the query normalised, the stored key not); ``"sphere_dimension"`` draws the
-    cosines in one dimension fewer (:func:`sphere_cosines`).
+    Variant ``"signal_omitted"`` reports the crosstalk ``d_v sum_j e^{2 t_j/tau}/||v_i||^2`` without dividing by
+    the signal ``c^2 = e^{2/tau}``; ``"sphere_dimension"`` draws the cosines in one dimension fewer
+    (:func:`sphere_cosines`).
     """
-    check_variant(variant, {"unnormalised_signal", "sphere_dimension"})
+    check_variant(variant, {"signal_omitted", "sphere_dimension"})
     if variant == "sphere_dimension" and d_k < 3:
         raise ValueError(f"variant 'sphere_dimension' needs d_k >= 3, got {d_k!r}")
     _check(N, d_k, value_norm2, tau, trials)
-    shift = float(d_k) if variant == "unnormalised_signal" else 1.0
+    shift = 0.0 if variant == "signal_omitted" else 1.0
     y = np.empty(trials)
     step = max(1, _BLOCK // (N - 1))
     for s in range(0, trials, step):
         n = min(step, trials - s)
-        t = sphere_cosines(rng, d_k, (n, N - 1), variant=None if variant == "unnormalised_signal" else variant)
+        t = sphere_cosines(rng, d_k, (n, N - 1), variant=None if variant == "signal_omitted" else variant)
         y[s:s + n] = np.exp(2.0 * (t - shift) / tau).sum(axis=1)
     return {"y": d_v * y / value_norm2}
 

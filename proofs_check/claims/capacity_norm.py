@@ -71,8 +71,8 @@ register(Claim(
         NegativeControl("gaussian_same_norm", "Gaussian keys N(0, I/d_k) of unit mean square norm for unit keys: "
                         "(N-1)(d_v/||v_i||^2) exp(2/(d_k tau^2) - 2/tau)", prediction=_gaussian_same_norm,
                         applies_when=resolvable("the Gaussian value", _gaussian_same_norm, _sphere)),
-        NegativeControl("unnormalised_signal", "the stored key left unnormalised at typical norm (signal e^{d_k/tau})",
-                        variant="unnormalised_signal"),
+        NegativeControl("signal_omitted", "the crosstalk not divided by the signal c^2 = e^{2/tau}",
+                        variant="signal_omitted"),
     ),
     strategy=lambda claim: domain_strategy(claim, {"N": (2, 33), "d_k": (2, 24), "d_v": (1, 12),
                                                    "value_norm2": (1.0, 12.0), "tau": (0.5, 4.0)}),
