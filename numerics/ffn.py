@@ -34,10 +34,12 @@ import math
 import numpy as np
 from scipy.special import expit, logsumexp, ndtr
 
-from numerics.estimate import Estimate, check_variant, mean_estimate, monte_carlo, weighted_mean_of
+from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, monte_carlo, weighted_mean_of
 
 __all__ = [
     "ACTIVATIONS",
+    "IDENTITY_ACTIVATIONS",
+    "IDENTITY_GATING",
     "CHUNK_NUMBERS",
     "EXP_LOG_VAR_CAP",
     "exp_tilt",
@@ -45,9 +47,14 @@ __all__ = [
     "measure_ffn_exp",
     "measure_ffn_inverse_snr",
     "measure_ffn_layer",
+    "measure_ffn_slot_identity",
     "measure_ffn_sparsity",
+    "measure_ffn_untied_glu",
+    "measure_ffn_width_capacity",
     "topk_active",
     "topk_mask",
+    "untied_glu_layer_inverse_snr",
+    "width_grid",
 ]
 
 CHUNK_NUMBERS = 2**20  # pre-activations held at once by a reduced-form batch (8 MB of float64)
@@ -294,3 +301,161 @@ def measure_ffn_layer(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_
         r = np.einsum("bvn,bn->bv", W2, h) - h[:, :1] * W2[:, :, 0]
         y[start:start + b] = np.sum(r * r, axis=1) / (h[:, 0] ** 2 * value_norm2)
     return {"y": y}
+
+
+# --- the slot identity ----------------------------------------------------------------------------
+
+#: activations of the slot identity, in the order of its ``activation`` parameter
+IDENTITY_ACTIVATIONS = ("relu", "gelu", "silu", "exp", "identity")
+#: gating of the slot identity, in the order of its ``glu`` parameter
+IDENTITY_GATING = ("none", "tied", "untied")
+
+
+def measure_ffn_slot_identity(rng, *, N: int, d: int, d_v: int, activation: int, glu: int, inputs: int = 8,
+                              variant=None) -> Estimate:
+    """Max relative gap between the layer ``W_2 (sigma(W_1 x) [* W_3 x])`` and the slot sum ``sum_i v_i sigma(k_i^T x) [u_i^T x]``.
+
+    ``W_1`` ``(N, d)`` has entries ``N(0, 1/d)`` (pre-activations of order 1, so ``exp`` stays finite),
+    ``W_2`` ``(d_v, N)`` and the inputs ``x`` (``inputs`` of them) standard normal. ``glu``: 0 plain FFN,
+    1 tied GLU (``W_3 = W_1``), 2 untied GLU (``W_3`` drawn like ``W_1``). The layer is :func:`ffn_forward`;
+    the slot sum is a separate loop over ``i`` with ``k_i`` = row ``i`` of ``W_1``, ``u_i`` = row ``i`` of
+    ``W_3``, ``v_i`` = column ``i`` of ``W_2``. Variants (wrong readings of the layer as a memory):
+    ``"keys_as_columns"`` takes ``k_i`` from column ``i`` of ``W_1`` (needs ``N = d``),
+    ``"activation_outside"`` applies ``sigma`` to the memory's output ``sigma(sum_i v_i k_i^T x)``,
+    ``"gate_only"`` drops the up projection ``u_i^T x`` of a GLU slot.
+    """
+    check_variant(variant, {"keys_as_columns", "activation_outside", "gate_only"})
+    if not (0 <= activation < len(IDENTITY_ACTIVATIONS)) or not (0 <= glu < len(IDENTITY_GATING)):
+        raise ValueError(f"activation={activation!r} and glu={glu!r} must index {IDENTITY_ACTIVATIONS!r} and "
+                         f"{IDENTITY_GATING!r}")
+    if min(N, d, d_v, inputs) < 1:
+        raise ValueError(f"N={N!r}, d={d!r}, d_v={d_v!r} and inputs={inputs!r} must be >= 1")
+    if variant == "keys_as_columns" and N != d:
+        raise ValueError(f"variant 'keys_as_columns' needs a square W_1 (N = d), got N={N!r}, d={d!r}")
+    name = IDENTITY_ACTIVATIONS[activation]
+    sigma = _activation(name)
+    W1 = rng.standard_normal((N, d)) / math.sqrt(d)
+    W3 = {0: None, 1: W1, 2: rng.standard_normal((N, d)) / math.sqrt(d)}[glu]
+    W2 = rng.standard_normal((d_v, N))
+    X = rng.standard_normal((inputs, d))
+    layer, _ = ffn_forward(np.broadcast_to(W1, (inputs, N, d)), np.broadcast_to(W2, (inputs, d_v, N)), X,
+                           activation=name, W3=None if W3 is None else np.broadcast_to(W3, (inputs, N, d)))
+    keys = W1.T if variant == "keys_as_columns" else W1
+    slots = np.zeros((inputs, d_v))
+    for b, x in enumerate(X):
+        if variant == "activation_outside":
+            slots[b] = sigma(sum(W2[:, i] * float(keys[i] @ x) for i in range(N)))
+            continue
+        for i in range(N):
+            h = float(sigma(np.float64(keys[i] @ x)))
+            if W3 is not None and variant != "gate_only":
+                h *= float(W3[i] @ x)
+            slots[b] += W2[:, i] * h
+    scale = max(np.max(np.abs(layer)), np.max(np.abs(slots)))
+    gap = np.max(np.abs(layer - slots)) / scale if scale > 0 else 0.0  # 0 / 0: every ReLU slot silent
+    return exact_value(float(gap), method=f"layer vs slot-by-slot sum, sigma = {name}, gating = "
+                                          f"{IDENTITY_GATING[glu]}, float64")
+
+
+# --- the untied gated unit ------------------------------------------------------------------------
+
+@monte_carlo(lambda columns, **_: mean_estimate(columns["y"], method="reduced-form MC of the untied GLU: gate and up "
+                                                                     "pre-activations of the N - 1 other slots drawn "
+                                                                     "independently, values integrated exactly"))
+def measure_ffn_untied_glu(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float, up_proj2: float,
+                           trials: int = 1000, variant=None) -> dict:
+    """Conditional SNR^{-1} of slot 0 of a GLU FFN ``W_2 (ReLU(W_1 x) * (W_3 x))`` with independent ``W_1``, ``W_3``.
+
+    Query ``x = g_0`` (slot 0's gate key, ``||g_0||^2 = s^2``), the slot's up projection fixed at
+    ``u_0^T g_0 = sqrt(up_proj2)``. For every other slot ``z_j = g_j^T g_0`` and ``w_j = u_j^T g_0`` are
+    independent ``N(0, s^2)`` (independent Gaussian rows, rotation invariance), so a trial is
+    ``Y = d_v sum_j ReLU(z_j)^2 w_j^2 / (c^2 ||v_0||^2)``, ``c = s^2 sqrt(up_proj2)``.
+    """
+    check_variant(variant, set())
+    _check_common(N, key_norm2, value_norm2, trials)
+    if not up_proj2 > 0:
+        raise ValueError(f"up_proj2={up_proj2!r} must be positive (a zero up projection stores nothing)")
+    s = math.sqrt(key_norm2)
+    c2 = key_norm2**2 * up_proj2
+    y = np.empty(trials)
+    for start, n in _chunks(trials, 2 * N):
+        z = np.maximum(s * rng.standard_normal((n, N - 1)), 0.0)
+        w = s * rng.standard_normal((n, N - 1))
+        h = z * w
+        y[start:start + n] = d_v * np.einsum("tj,tj->t", h, h) / (c2 * value_norm2)
+    return {"y": y}
+
+
+def untied_glu_layer_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
+                                 up_proj2: float, trials: int = 1000) -> Estimate:
+    """The untied GLU's estimand through the layer: ``W_1``, ``W_3`` ``(N, d)``, ``W_2`` ``(d_v, N)`` drawn whole.
+
+    Row 0 of ``W_1`` is rescaled to ``||g_0||^2 = key_norm2``; row 0 of ``W_3`` is set to
+    ``sqrt(up_proj2) g_0 / ||g_0||^2`` (only ``u_0^T g_0`` reaches the output at ``x = g_0``); column 0 of ``W_2``
+    to ``||v_0||^2 = value_norm2``. Records ``||W_2 h - h_0 v_0||^2 / (h_0^2 ||v_0||^2)``. A test of the reduction.
+    """
+    _check_common(N, key_norm2, value_norm2, trials)
+    y = np.empty(trials)
+    for t in range(trials):
+        W1 = rng.standard_normal((N, d))
+        W1[0] *= math.sqrt(key_norm2) / np.linalg.norm(W1[0])
+        W3 = rng.standard_normal((N, d))
+        W3[0] = math.sqrt(up_proj2) * W1[0] / key_norm2
+        W2 = rng.standard_normal((d_v, N))
+        W2[:, 0] *= math.sqrt(value_norm2) / np.linalg.norm(W2[:, 0])
+        x = W1[0]
+        h = np.maximum(W1 @ x, 0.0) * (W3 @ x)
+        r = W2 @ h - h[0] * W2[:, 0]
+        y[t] = r @ r / (h[0] ** 2 * value_norm2)
+    return mean_estimate(y, method="layer-level MC of the untied GLU")
+
+
+# --- width ------------------------------------------------------------------------------------------
+
+def width_grid(n_min: int) -> list[int]:
+    """The FFN widths simulated by :func:`measure_ffn_width_capacity`: ``n_min, 2 n_min, 4 n_min, 8 n_min``."""
+    if n_min < 2:
+        raise ValueError(f"n_min={n_min!r} must be >= 2 (a slot needs another slot to have crosstalk)")
+    return [n_min * 2**i for i in range(4)]
+
+
+def _width_capacity(columns, *, rho, n_min, variant=None, **_) -> Estimate:
+    """``d_ff* = (rho - a)/b`` from the weighted-free OLS line ``SNR^{-1} = a + b d_ff`` through the simulated means.
+
+    The widths are simulated independently, so ``a`` and ``b`` are fixed linear combinations of the means
+    and the delta method gives the SE of ``d_ff*`` from the means' SEs. Variant ``"query_not_counted"``
+    reports ``rho/b`` (the line forced through the origin in place of the fitted intercept).
+    """
+    widths = np.asarray(width_grid(n_min), dtype=float)
+    y = np.asarray(columns["y"], dtype=float)
+    n = y.shape[0]
+    mean, se = y.mean(axis=0), y.std(axis=0, ddof=1) / math.sqrt(n)
+    centred = widths - widths.mean()
+    beta = centred / np.sum(centred**2)  # b = beta . mean
+    alpha = 1.0 / widths.size - widths.mean() * beta  # a = alpha . mean
+    b, a = float(beta @ mean), float(alpha @ mean)
+    if variant == "query_not_counted":
+        value, grad = rho / b, -(rho / b**2) * beta
+    else:
+        value, grad = (rho - a) / b, -alpha / b - ((rho - a) / b**2) * beta
+    return Estimate(float(value), float(np.sqrt(np.sum(grad**2 * se**2))), n, None,
+                    "widest FFN at SNR^{-1} = rho, from an OLS line through reduced-form MC at 4 widths",
+                    {"slope": b, "intercept": a})
+
+
+@monte_carlo(_width_capacity)
+def measure_ffn_width_capacity(rng, *, d: int, d_v: int, key_norm2: float, value_norm2: float, rho: float, n_min: int,
+                               glu: int = 0, trials: int = 1000, variant=None) -> dict:
+    """Largest ``d_ff`` whose queried slot keeps ``SNR^{-1} <= rho``, read off simulations at four widths.
+
+    For each width of :func:`width_grid` a trial draws its own ``d_ff - 1`` pre-activations and records the
+    reduced-form value of :func:`measure_ffn_inverse_snr` (ReLU for ``glu = 0``, the tied gated unit for
+    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it.
+    """
+    check_variant(variant, {"query_not_counted"})
+    if glu not in (0, 1) or not rho > 0:
+        raise ValueError(f"glu={glu!r} must be 0 (ReLU) or 1 (tied gate) and rho={rho!r} positive")
+    widths = width_grid(n_min)
+    cols = [measure_ffn_inverse_snr.simulate(rng, N=w, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                                             glu="tied" if glu else None, trials=trials)["y"] for w in widths]
+    return {"y": np.stack(cols, axis=1)}

@@ -283,3 +283,18 @@ def test_optimal_beta_is_one_half():
     derivation = th.optimal_beta()
     assert [c.status for c in derivation.verify()] == ["verified"]
     assert derivation.result == sp.Matrix([sp.Rational(1, 2)])
+
+
+def test_untied_glu_reduced_form_agrees_with_the_layer():
+    """The untied GLU's reduced form (independent gate and up pre-activations) matches W_2 (ReLU(W_1 x) * W_3 x)."""
+    params = dict(N=17, d=8, d_v=4, key_norm2=6.0, value_norm2=5.0, up_proj2=4.0)
+    reduced = num.measure_ffn_untied_glu(np.random.default_rng(11), trials=40000, **params)
+    layer = num.untied_glu_layer_inverse_snr(np.random.default_rng(12), trials=4000, **params)
+    assert abs(reduced.estimate - layer.estimate) < 5 * math.hypot(reduced.standard_error, layer.standard_error)
+
+
+def test_slot_identity_rejects_a_non_square_transposed_reading():
+    """The keys-as-columns reading needs a square W_1 and says so."""
+    with pytest.raises(ValueError, match="N = d"):
+        num.measure_ffn_slot_identity(np.random.default_rng(0), N=4, d=3, d_v=2, activation=0, glu=0,
+                                      variant="keys_as_columns")

@@ -216,3 +216,35 @@ def test_value_mean_centered_route_matches_zero_mean_formula():
                                              variant="centered", **params)
     exact = evaluate(th.inverse_snr_exp().result, params)
     assert abs(est.estimate - exact) <= 5.3 * est.standard_error
+
+
+def test_rbf_reduced_form_agrees_with_full_readout():
+    """The Gaussian kernel's reduced form (shifted axis + chi^2) and the full read-out estimate the same value."""
+    params = dict(N=9, d_k=6, d_v=3, key_norm2=5.0, value_norm2=4.0, tau=4.0)
+    reduced = num.measure_inverse_snr_rbf(np.random.default_rng(1), trials=40000, **params)
+    full = num.rbf_readout_inverse_snr(np.random.default_rng(2), trials=6000, **params)
+    gap = abs(reduced.estimate - full.estimate)
+    assert gap < 5 * math.hypot(reduced.standard_error, full.standard_error)
+    assert abs(full.estimate - evaluate(th.inverse_snr_rbf().result, params)) < 5 * full.standard_error
+
+
+@pytest.mark.parametrize("kernel,p,tau", [(0, 1, 2.0), (1, 2, 2.0), (1, 3, 2.0), (2, 1, 2.0), (3, 1, 3.0), (3, 1, 6.0)])
+def test_general_formula_by_quadrature_matches_a_monte_carlo_moment(kernel, p, tau):
+    """The quadrature moment of each instance kernel agrees with a plain sample mean of kappa(Z)^2."""
+    s2 = 3.0
+    z = math.sqrt(s2) * np.random.default_rng(kernel * 10 + p).standard_normal(400000)
+    kappa = {0: lambda x: x, 1: lambda x: x**p, 2: lambda x: np.maximum(x, 0.0), 3: lambda x: np.exp(x / tau)}[kernel]
+    sample = kappa(z) ** 2
+    mc = 8 * sample.mean() / (kappa(np.float64(s2)) ** 2 * 2.0)
+    se = 8 * sample.std() / math.sqrt(z.size) / (kappa(np.float64(s2)) ** 2 * 2.0)
+    quad = num.measure_general_formula(None, N=9, d_v=1, key_norm2=s2, value_norm2=2.0, kernel=kernel, p=p, tau=tau)
+    assert abs(quad.estimate - mc) < 6 * se
+
+
+def test_general_formula_rejects_bad_input():
+    """An unknown kernel index or a non-positive norm is refused with the constraint named."""
+    with pytest.raises(ValueError, match="kernel=7"):
+        num.measure_general_formula(None, N=9, d_v=1, key_norm2=1.0, value_norm2=1.0, kernel=7, p=1, tau=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        num.measure_inverse_snr_rbf(np.random.default_rng(0), N=9, d_k=2, d_v=1, key_norm2=1.0, value_norm2=1.0,
+                                    tau=0.0, trials=10)

@@ -36,7 +36,9 @@ from theory.symbols import N, d_v, key_norm2, value_norm2
 __all__ = [
     "a_threshold",
     "beta",
+    "ffn_slot_identity",
     "gelu_inverse_snr_value",
+    "glu_index",
     "inverse_snr_exp_activation",
     "inverse_snr_gelu",
     "inverse_snr_relu_ffn",
@@ -44,11 +46,15 @@ __all__ = [
     "inverse_snr_silu",
     "inverse_snr_threshold",
     "inverse_snr_topk",
+    "inverse_snr_untied_glu",
     "optimal_beta",
+    "rho_target",
     "SigmoidSlopeMoment",
     "TopKTailMoment",
     "sparsity_gain",
     "std_normal_cdf",
+    "up_proj2",
+    "width_capacity",
 ]
 
 beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot activation
@@ -374,3 +380,92 @@ def inverse_snr_topk() -> Derivation:
 def sparsity_gain() -> sp.Expr:
     """SNR gain of threshold sparsity over the dense ReLU FFN: ``1 / (2 (Q(a) + a phi(a)))``."""
     return sp.simplify(inverse_snr_relu_ffn().result / inverse_snr_threshold().result)
+
+
+# --- the FFN is a kernel memory: the slot identity ------------------------------------------------
+
+@cache
+def ffn_slot_identity(d_ff: int = 3, dim: int = 2, d_out: int = 2) -> Derivation:
+    """``W_2 (sigma(W_1 x) * (W_3 x)) = sum_i v_i sigma(k_i^T x) (u_i^T x)`` for any ``sigma``, symbolically.
+
+    ``k_i`` are the rows of ``W_1`` (``d_ff x dim``), ``u_i`` the rows of ``W_3`` (the GLU's up projection;
+    ``u_i^T x = 1`` recovers the plain FFN), ``v_i`` the columns of ``W_2`` (``d_out x d_ff``); ``sigma`` is
+    an undefined sympy function applied elementwise, so the identity holds for every activation. Checked on
+    symbolic matrices of the given (small) sizes; the result is the zero vector.
+    """
+    sigma = sp.Function("sigma")
+    W1 = sp.Matrix(d_ff, dim, lambda i, j: sp.Symbol(f"k_{i}{j}", real=True))
+    W3 = sp.Matrix(d_ff, dim, lambda i, j: sp.Symbol(f"u_{i}{j}", real=True))
+    W2 = sp.Matrix(d_out, d_ff, lambda i, j: sp.Symbol(f"v_{j}{i}", real=True))
+    x = sp.Matrix(dim, 1, lambda i, _: sp.Symbol(f"x_{i}", real=True))
+    hidden = (W1 * x).applyfunc(sigma).multiply_elementwise(W3 * x)
+    layer = W2 * hidden
+    slots = sum((W2[:, i] * sigma((W1[i, :] * x)[0]) * (W3[i, :] * x)[0] for i in range(d_ff)), sp.zeros(d_out, 1))
+    return (
+        Derivation(f"FFN as a sum over {d_ff} slots (d = {dim}, d_v = {d_out})", layer - slots,
+                   lhs=sp.Symbol(r"W_2(\sigma(W_1x)\odot W_3x) - \sum_i v_i\,\sigma(k_i^\top x)\,u_i^\top x"))
+        .step(sp.zeros(d_out, 1), "row i of W_1 x is k_i^T x; column i of W_2 multiplies hidden unit i")
+    )
+
+
+# --- the untied gated unit ------------------------------------------------------------------------
+
+up_proj2 = sp.Symbol("up_proj2", positive=True)  # (u_i^T k_i)^2: the queried slot's up projection of its own key
+
+
+@cache
+def inverse_snr_untied_glu() -> Derivation:
+    """Gated unit with independent gate and up keys, slot response ``ReLU(g_j^T x) (u_j^T x)``, queried at ``x = g_i``.
+
+    For another slot ``z = g_j^T g_i`` and ``w = u_j^T g_i`` are independent ``N(0, ||g_i||^2)`` (independent
+    rows), so ``E[ReLU(z)^2 w^2] = (||g_i||^2/2) ||g_i||^2``; the queried slot gives ``c = ||g_i||^2 (u_i^T g_i)``.
+    Hence ``SNR^{-1} = (N - 1) d_v / (2 (u_i^T g_i)^2 ||v_i||^2)``: the gate key's norm cancels and only the up
+    projection of the slot's own key is left. At its typical size ``(u_i^T g_i)^2 = ||g_i||^2`` this is the plain
+    ReLU FFN's value; the tied unit (``u_i = g_i``) has ``3 (N-1) d_v/(2 ||g_i||^4 ||v_i||^2)``, a factor
+    ``||g_i||^2/3 ~ d/3`` smaller. Averaged over ``u_i`` the value is infinite (``E[1/w^2] = oo`` for a Gaussian ``w``).
+
+    >>> inverse_snr_untied_glu().result
+    d_v*(N - 1)/(2*up_proj2*value_norm2)
+    """
+    relu2 = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, key_norm2**2 / 2, "E[ReLU(z)^2 w^2] = E[ReLU(z)^2] E[w^2] = (||g_i||^2/2) ||g_i||^2 "
+                    "(gate and up rows independent)", proof=relu2 * up)
+        .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2), "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
+                    proof=key_norm2 * sp.sqrt(up_proj2))
+        .step((N - 1) * d_v / (2 * up_proj2 * value_norm2), "the gate key's norm cancels")
+    )
+
+
+# --- width ------------------------------------------------------------------------------------------
+
+rho_target = sp.Symbol("rho", positive=True)  # the target SNR^{-1}
+glu_index = sp.Symbol("glu", integer=True, nonnegative=True)  # 0 plain ReLU FFN, 1 tied ReLU-gated unit
+
+
+@cache
+def width_capacity() -> Derivation:
+    """At fixed ``d`` the slot SNR^{-1} is ``(d_ff - 1) g`` (``g`` the per-slot crosstalk, independent of ``d_ff``), so
+    the widest FFN whose slots are still retrieved at ``SNR^{-1} <= rho`` has ``d_ff* = 1 + rho/g``:
+
+    * ReLU: ``g = d_v/(2 ||k_i||^2 ||v_i||^2)``, ``d_ff* = 1 + 2 rho ||k_i||^2 ||v_i||^2/d_v`` (about ``1 + 2 rho d``);
+    * tied ReLU-gated unit: ``g = 3 d_v/(2 ||k_i||^4 ||v_i||^2)``, ``d_ff* = 1 + 2 rho ||k_i||^4 ||v_i||^2/(3 d_v)``
+      (about ``1 + 2 rho d^2/3``).
+
+    Width adds slots but not retrievable ones: beyond ``d_ff*`` every slot's SNR falls below the target.
+
+    >>> width_capacity().result
+    Piecewise((1 + 2*key_norm2*rho*value_norm2/d_v, Eq(glu, 0)), (1 + 2*key_norm2**2*rho*value_norm2/(3*d_v), True))
+    """
+    solved = [sp.solve(sp.Eq(d.result, rho_target), N)[0] for d in (inverse_snr_relu_ffn(), inverse_snr_reglu())]
+    values = [1 + 2 * rho_target * key_norm2 * value_norm2 / d_v,
+              1 + 2 * rho_target * key_norm2**2 * value_norm2 / (3 * d_v)]
+    start = sp.Piecewise((solved[0], sp.Eq(glu_index, 0)), (solved[1], True))
+    return (
+        Derivation("widest FFN at a target SNR^{-1}", start, lhs=sp.Symbol(r"d_{ff}^*"))
+        .step(sp.Piecewise((values[0], sp.Eq(glu_index, 0)), (values[1], True)),
+              "solve (d_ff - 1) g = rho for d_ff (ReLU: ffn.relu.inverse_snr; tied gate: ffn.glu.reglu_inverse_snr)",
+              check=sp.Matrix([s - v for s, v in zip(solved, values)]))
+    )

@@ -36,21 +36,24 @@ from theory.linear_memory import doubling_grid
 from theory.symbols import N, d_k, d_v, key_norm2, p, rho, tau, value_norm2
 
 __all__ = [
-    "E_kernel2",
     "capacity_exp",
     "capacity_exp_slope",
     "capacity_exp_slope_finite_size",
     "capacity_poly",
-    "capacity_poly_pairs",
     "capacity_poly_exponent",
     "capacity_poly_exponent_finite_size",
+    "capacity_poly_pairs",
     "capacity_poly_slope_with_query",
     "double_factorial_odd",
+    "E_kernel2",
     "exp_log_crosstalk",
     "exp_typical_exponent",
     "exp_typical_optimum",
     "feature_map_dimension",
+    "by_kernel",
     "gaussian_even_moment",
+    "general_instances",
+    "instance_results",
     "inverse_snr_exp",
     "inverse_snr_exp_mean",
     "inverse_snr_exp_ratio",
@@ -58,18 +61,21 @@ __all__ = [
     "inverse_snr_exp_typical",
     "inverse_snr_general",
     "inverse_snr_poly",
+    "inverse_snr_rbf",
     "inverse_snr_relu",
+    "inverse_snr_truncated",
     "inverse_snr_value_mean",
+    "kernel_index",
+    "KERNEL_INSTANCES",
     "key_var",
     "normalization_invariance",
     "poly_feature_map",
     "taylor_remainder_bound",
-    "TRUNCATION_DEGREES",
-    "truncation_bound",
-    "truncation_degree",
-    "inverse_snr_truncated",
     "truncated_kernel_moment",
     "truncated_kernel_signal",
+    "truncation_bound",
+    "truncation_degree",
+    "TRUNCATION_DEGREES",
     "value_mean_norm2",
 ]
 
@@ -607,4 +613,104 @@ def normalization_invariance() -> Derivation:
         Derivation("normalization leaves the SNR unchanged", sp.Matrix([ratio(normalized) - ratio(k), centered]),
                    lhs=sp.Symbol(r"(\rho_{\mathrm{norm}} - \rho,\ o_\mu - \mu - o_0)"))
         .step(sp.Matrix([0, 0]), "Z cancels between signal and noise; the weights sum to 1")
+    )
+
+
+# --- the general formula and its instances ----------------------------------------------------------
+
+kernel_index = sp.Symbol("kernel", integer=True, nonnegative=True)
+#: the kernels of the inner product the ledger already checks one by one, in the order of ``kernel_index``
+KERNEL_INSTANCES = ("linear", "poly", "relu", "exp")
+
+
+def _gaussian_density(var):
+    return sp.exp(-_z**2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+
+
+@cache
+def _instance_moments() -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
+    """Per instance: ``(E[kappa(Z)^2], kappa(s^2), proof of the moment)``, ``Z ~ N(0, s^2)``, ``s^2 = ||k_i||^2``.
+
+    Each proof is an integral or expectation that sympy computes here, not the instance's own derivation.
+    """
+    s2 = key_norm2
+    linear = sp.integrate(_z**2 * _gaussian_density(_a), (_z, -sp.oo, sp.oo)).subs(_a, s2)
+    relu = sp.integrate(_z**2 * _gaussian_density(_a), (_z, 0, sp.oo)).subs(_a, s2)
+    return (
+        (s2, s2, linear),
+        (s2**p * double_factorial_odd(p), s2**p, gaussian_even_moment().subs(_a, s2)),
+        (s2 / 2, s2, relu),
+        (sp.exp(2 * s2 / tau**2), sp.exp(s2 / tau), _exp_mgf().subs(_a, s2)),
+    )
+
+
+def by_kernel(values) -> sp.Piecewise:
+    """``values[kernel]`` as one sympy expression of the integer symbol ``kernel`` (0 linear ... 3 exp)."""
+    *first, last = values
+    return sp.Piecewise(*[(v, sp.Eq(kernel_index, i)) for i, v in enumerate(first)], (last, True))
+
+
+def instance_results() -> tuple[sp.Expr, ...]:
+    """The closed forms the instance claims state, in the order of :data:`KERNEL_INSTANCES`."""
+    from theory.linear_memory import inverse_snr_conditional
+
+    return (inverse_snr_conditional().result, inverse_snr_poly().result, inverse_snr_relu().result,
+            inverse_snr_exp().result)
+
+
+@cache
+def general_instances() -> Derivation:
+    """The general-kernel SNR^{-1} specialises to each instance claim's closed form.
+
+    Start from ``(N - 1) d_v E[kappa^2 | k_i] / (kappa(k_i, k_i)^2 ||v_i||^2)`` (:func:`inverse_snr_general`),
+    put in each kernel's Gaussian moment and self-similarity (``kernel`` = 0 linear, 1 ``(x^T y)^p``,
+    2 ReLU, 3 ``exp(x^T y/tau)``), and check, branch by branch, that the value equals the closed form
+    registered by ``capacity.linear.inverse_snr_conditional``, ``capacity.poly.inverse_snr_conditional``,
+    ``capacity.kernel.relu_conditional`` and ``capacity.exp.inverse_snr_conditional``.
+    """
+    general = inverse_snr_general().result
+    moments = _instance_moments()
+    instances = instance_results()
+    per_branch = sp.Matrix([general.subs({E_kernel2: m, kernel_ii: c}) - r
+                            for (m, c, _), r in zip(moments, instances)])
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, by_kernel([m for m, _, _ in moments]),
+                    "the kernel's Gaussian moment E[kappa(Z)^2], Z ~ N(0, ||k_i||^2), integrated by sympy",
+                    proof=by_kernel([pr for _, _, pr in moments]))
+        .substitute(kernel_ii, by_kernel([c for _, c, _ in moments]), "kappa(k_i, k_i) = kappa(||k_i||^2)",
+                    proof=by_kernel([c for _, c, _ in moments]))
+        .step(by_kernel(instances), "each branch equals the instance claim's closed form", check=per_branch)
+    )
+
+
+# --- a kernel not of the inner product: the Gaussian (RBF) kernel ------------------------------------
+
+@cache
+def inverse_snr_rbf() -> Derivation:
+    """Gaussian kernel ``exp(-||x - y||^2 / (2 tau))`` through the general formula.
+
+    ``kappa(k_i, k_i) = 1``. Rotate ``k_i`` onto the first axis (``k_j`` is isotropic): then
+    ``||k_j - k_i||^2 = (g_1 - ||k_i||)^2 + sum_{m >= 2} g_m^2`` with ``g ~ N(0, I_{d_k})``, and
+    ``E exp(-(g - a)^2/tau) = sqrt(tau/(tau + 2)) exp(-a^2/(tau + 2))`` per coordinate, so
+
+        E[kappa^2 | k_i] = (tau/(tau + 2))^{d_k/2} exp(-||k_i||^2/(tau + 2)),
+        SNR^{-1} = (N - 1) (d_v/||v_i||^2) (tau/(tau + 2))^{d_k/2} exp(-||k_i||^2/(tau + 2)).
+
+    >>> inverse_snr_rbf().result
+    d_v*(tau/(tau + 2))**(d_k/2)*(N - 1)*exp(-key_norm2/(tau + 2))/value_norm2
+    """
+    a = sp.Symbol("a", real=True)
+    coordinate = sp.integrate(sp.exp(-(_z - a)**2 / tau) * _gaussian_density(1), (_z, -sp.oo, sp.oo))
+    factor = sp.sqrt(tau / (tau + 2)) * sp.exp(-a**2 / (tau + 2))
+    moment = (tau / (tau + 2)) ** (d_k / 2) * sp.exp(-key_norm2 / (tau + 2))
+    # one coordinate at a = ||k_i||, d_k - 1 at a = 0; the exponent compared in log form (sympy's simplify
+    # does not cancel exp(a^2 (tau/2 + 1)/(tau + 2)) against exp(a^2/2) by itself)
+    proof = factor.subs(a, sp.sqrt(key_norm2)) * factor.subs(a, 0) ** (d_k - 1)
+    return (
+        inverse_snr_general()
+        .substitute(E_kernel2, moment, "k_i on the first axis: one coordinate shifted by ||k_i||, d_k - 1 centred; "
+                    "E exp(-(g - a)^2/tau) = sqrt(tau/(tau+2)) exp(-a^2/(tau+2)) per coordinate (sympy integral)",
+                    proof=proof, conditions=(sp.expand_log(sp.log(coordinate) - sp.log(factor), force=True),))
+        .substitute(kernel_ii, 1, "kappa(k_i, k_i) = exp(0) = 1", proof=sp.exp(-0 / (2 * tau)))
     )

@@ -39,7 +39,7 @@ def _off_typical(caps, kf=0.5, vf=1.5):
     return off_typical_norms(caps, key_fraction=kf, value_fraction=vf)
 
 
-def _resolvable(text, wrong, right, *, given=None, rel=0.015):
+def resolvable(text, wrong, right, *, given=None, rel=0.015):
     """Where a near-miss prediction sits at least ``rel`` (relative) from the truth (and ``given`` holds): there
     the trial cap can separate it; closer, at parameters a user picks, it would only make the point underpowered."""
     def holds(q):
@@ -49,7 +49,7 @@ def _resolvable(text, wrong, right, *, given=None, rel=0.015):
     return Constraint(f"{text} at least {rel:.1%} from the prediction (resolvable within the trial cap)", holds)
 
 
-def _counting_the_query(expr):
+def counting_the_query(expr):
     """The near-miss control of every conditional SNR claim: ``N`` other pairs instead of ``N - 1``."""
     return NegativeControl("N_not_N_minus_1", "N in place of N - 1: the query's own pair counted as noise",
                            prediction=lambda: expr().subs(N, N + 1), applies_when=_SMALL_N, near_miss=True)
@@ -84,7 +84,7 @@ register(Claim(
                  {"N": 33, "d_k": 12, "d_v": 6, "key_norm2": 8.0, "value_norm2": 3.0, "p": 4}),
     },
     negative_controls=(
-        _counting_the_query(lambda: th.inverse_snr_poly().result),
+        counting_the_query(lambda: th.inverse_snr_poly().result),
         NegativeControl("typical_norms", "(N-1)(2p-1)!!/d_k^p: typical norms in place of the realised ones",
                         prediction=lambda: (N - 1) * th.double_factorial_odd(p) / d_k**p),
         NegativeControl("no_double_factorial", "(N-1) d_v/(||k_i||^{2p} ||v_i||^2): the Gaussian moment "
@@ -179,7 +179,7 @@ register(Claim(
                     {"N": 17, "d_k": 32, "d_v": 8, "key_norm2": 40.0, "value_norm2": 8.0},
                     {"N": 33, "d_k": 128, "d_v": 16, "key_norm2": 96.0, "value_norm2": 16.0})},
     negative_controls=(
-        _counting_the_query(lambda: th.inverse_snr_relu().result),
+        counting_the_query(lambda: th.inverse_snr_relu().result),
         NegativeControl("linear_value", "(N-1) d_v/(||k_i||^2 ||v_i||^2): the half dropped (the linear kernel's crosstalk)",
                         prediction=lambda: (N - 1) * d_v / (key_norm2 * value_norm2)),
         NegativeControl("relu_variance", "Var ReLU(z) = ||k_i||^2 (1/2 - 1/(2 pi)) in place of E ReLU(z)^2: the "
@@ -259,10 +259,10 @@ register(Claim(
                     {"N": 17, "d_k": 16, "d_v": 8, "key_norm2": 8.0, "value_norm2": 8.0, "tau": 4.0, "P": 6},
                     {"N": 17, "d_k": 16, "d_v": 8, "key_norm2": 16.0, "value_norm2": 8.0, "tau": 4.0, "P": 8})},
     negative_controls=(
-        _counting_the_query(lambda: th.inverse_snr_truncated().result),
+        counting_the_query(lambda: th.inverse_snr_truncated().result),
         NegativeControl("previous_degree", "the value of the degree-(P-1) truncation (one term too few)",
                         prediction=_previous_degree, near_miss=True,
-                        applies_when=_resolvable("P >= 1 and the degree-(P-1) value", _previous_degree,
+                        applies_when=resolvable("P >= 1 and the degree-(P-1) value", _previous_degree,
                                                  lambda: th.inverse_snr_truncated().result, given=lambda q: q["P"] >= 1)),
         NegativeControl("limit_value", "the exp-kernel value (the P -> oo limit) used at finite P",
                         prediction=lambda: th.inverse_snr_exp().result,
@@ -316,7 +316,7 @@ register(Claim(
     negative_controls=(
         NegativeControl("query_counted", "the exact finite-size slope of log N*, N* = 1 + C (the queried pair "
                         "counted in the capacity)", prediction=_slope_with_query, near_miss=True,
-                        applies_when=_resolvable("the slope of log(1 + C)", _slope_with_query, lambda: p)),
+                        applies_when=resolvable("the slope of log(1 + C)", _slope_with_query, lambda: p)),
         NegativeControl("linear_growth", "exponent 1 (no gain from the feature map)", prediction=lambda: sp.Integer(1)),
         NegativeControl("one_more", "exponent p + 1", prediction=lambda: p + 1),
     ),

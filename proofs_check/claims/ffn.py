@@ -20,7 +20,7 @@ import sympy as sp
 
 from numerics import ffn as num
 from proofs_check.ledger import (Claim, Constraint, Estimand, Kind, NegativeControl, Param, Provenance,
-                                 register)
+                                 evaluate, register)
 from proofs_check.strategies import domain_strategy, off_typical_norms
 from theory import ffn as th
 from theory.symbols import N, d_v, key_norm2, value_norm2
@@ -236,6 +236,102 @@ register(Claim(
         NegativeControl("relu_value", "the plain ReLU FFN value", prediction=lambda: th.inverse_snr_relu_ffn().result),
     ),
     strategy=_caps({"N": (2, 256), "d": (4, 32), "d_v": (2, 12)}),
+))
+
+_UP = Param("up_proj2", 1e-3, 1e4, integer=False, description="(u_i^T g_i)^2: the queried slot's up projection of "
+                                                                   "its own gate key (typical value ||g_i||^2)")
+_UNTIED_DEFAULT = _grid(_pt(33, 32, 32, 32.0, 32.0, up_proj2=24.0), _pt(33, 16, 8, 12.0, 10.0, up_proj2=8.0),
+                        _pt(17, 64, 16, 60.0, 16.0, up_proj2=40.0))
+_REVIEWER_POINT = _pt(200, 32, 32, 32.0, 32.0, up_proj2=32.0)  # N - 1 vs N is 0.5 % here: full mode only
+register(Claim(
+    id="ffn.glu.untied_inverse_snr",
+    statement="A gated unit with independent gate and up keys, ReLU(g_j^T x)(u_j^T x), queried at x = g_i, has "
+              "SNR^{-1} = (N-1) d_v / (2 (u_i^T g_i)^2 ||v_i||^2): at a typical up projection ((u_i^T g_i)^2 = ||g_i||^2) "
+              "the plain ReLU FFN's value, so the tied unit's d-fold gain (ffn.glu.reglu_inverse_snr) disappears.",
+    anchor="§3, FFN design insights (notes §4.7: gating functions; GAP, derived here)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="E ||FFN(g_i) - h_i v_i||^2 / (h_i^2 ||v_i||^2), h = ReLU(W_1 x) * (W_3 x), W_1, W_3 "
+                               "independent",
+                      distributions="rows of W_1 and W_3 ~ N(0, I_d), columns of W_2 ~ N(0, I_{d_v}), i.i.d.; query "
+                                    "x = g_i (slot i's gate key)",
+                      conditioning="conditional on slot i: ||g_i||^2 = key_norm2, (u_i^T g_i)^2 = up_proj2, "
+                                   "||v_i||^2 = value_norm2",
+                      notes="Reduced form: for the other slots g_j^T g_i and u_j^T g_i are independent N(0, ||g_i||^2); "
+                            "values integrated exactly (tests/test_ffn.py checks it against the layer). The full grid "
+                            "adds a reviewer's measured point (3.099 +- 0.013 untied, 3.109 ReLU, 0.2915 tied at "
+                            "N = 200, d = 32, typical norms). Averaged over u_i the value is infinite."),
+    params=(_N, _D, _DV, _KN, _VN, _UP),
+    derivation=th.inverse_snr_untied_glu,
+    symbol=r"\mathrm{SNR}^{-1}_{\mathrm{GLU,untied}}",
+    measure=num.measure_ffn_untied_glu,
+    trials={"quick": 4000, "default": 16000, "full": 16000},
+    grids={"quick": _grid(_pt(33, 16, 8, 12.0, 10.0, up_proj2=8.0), _pt(17, 24, 8, 30.0, 8.0, up_proj2=20.0)),
+           "default": _UNTIED_DEFAULT, "full": _UNTIED_DEFAULT + (_REVIEWER_POINT,)},
+    negative_controls=(
+        _n_for_n_minus_1(lambda: th.inverse_snr_untied_glu().result),
+        NegativeControl("relu_value", "(N-1) d_v/(2 ||g_i||^2 ||v_i||^2), the plain ReLU FFN (checked by "
+                        "ffn.relu.inverse_snr): the up projection ignored",
+                        prediction=lambda: th.inverse_snr_relu_ffn().result),
+        NegativeControl("tied_value", "the tied unit's 3 (N-1) d_v/(2 ||g_i||^4 ||v_i||^2) (the d-fold gain kept)",
+                        prediction=lambda: th.inverse_snr_reglu().result),
+        NegativeControl("correlated_noise", "the tied unit's crosstalk E[ReLU(z)^2 z^2] = 3||g_i||^4/2 with the untied "
+                        "signal", prediction=lambda: 3 * th.inverse_snr_untied_glu().result),
+    ),
+    strategy=_caps({"N": (2, 128), "d": (4, 32), "d_v": (2, 12)}),
+))
+
+# --- width ---------------------------------------------------------------------------------------
+
+def _width():
+    return th.width_capacity().result
+
+
+def _width_pt(d, d_v, key_norm2, value_norm2, rho, n_min, glu):
+    return {"d": d, "d_v": d_v, "key_norm2": key_norm2, "value_norm2": value_norm2, "rho": rho, "n_min": n_min,
+            "glu": glu}
+
+
+_WIDTH_DEFAULT = (_width_pt(16, 8, 16.0, 8.0, 1.0, 8, 0), _width_pt(32, 16, 24.0, 12.0, 0.5, 4, 0),
+                  _width_pt(8, 8, 6.0, 8.0, 1.0, 4, 1))
+register(Claim(
+    id="ffn.width.capacity",
+    statement="At fixed d a slot's SNR^{-1} grows linearly in the width, (d_ff - 1) g, so the widest FFN whose slots "
+              "are retrieved at SNR^{-1} <= rho is d_ff* = 1 + 2 rho ||k_i||^2 ||v_i||^2/d_v for ReLU (about 1 + 2 rho d) "
+              "and 1 + 2 rho ||k_i||^4 ||v_i||^2/(3 d_v) for the tied gated unit (about 1 + 2 rho d^2/3): width adds "
+              "slots, not retrievable ones.",
+    anchor="§3, FFN design insights (notes §4.7: 'width d_ff vs SNR' is a GAP; the suite's reconstruction)",
+    provenance=Provenance.SUITE,
+    kind=Kind.STATISTICAL,
+    estimand=Estimand(quantity="d_ff* = (rho - a)/b for the OLS line a + b d_ff through the conditional SNR^{-1} of a "
+                               "slot at d_ff = n_min, 2 n_min, 4 n_min, 8 n_min",
+                      distributions=_GAUSS, conditioning=_COND,
+                      notes="glu: 0 ReLU, 1 tied ReLU-gated unit. Each width simulated independently in reduced form "
+                            "(as ffn.relu.inverse_snr / ffn.glu.reglu_inverse_snr); the line is fitted, not assumed, "
+                            "and the delta method gives the SE of its crossing with rho."),
+    params=(_D, _DV, _KN, _VN, Param("rho", 0.01, 100.0, integer=False, description="target SNR^{-1}"),
+            Param("n_min", 2, 4096, description="smallest simulated width (widths n_min 2^i, i < 4)"),
+            Param("glu", 0, 1, description="0 ReLU, 1 tied ReLU-gated unit")),
+    derivation=th.width_capacity,
+    symbol=r"d_{ff}^*",
+    measure=num.measure_ffn_width_capacity,
+    trials={"quick": 2000, "default": 4000, "full": 8000},
+    grids={"quick": _WIDTH_DEFAULT[::2], "default": _WIDTH_DEFAULT,
+           "full": _WIDTH_DEFAULT + (_width_pt(64, 16, 64.0, 16.0, 0.25, 8, 0),)},
+    negative_controls=(
+        NegativeControl("query_not_counted", "rho/g: the queried slot not counted in the width (line through the "
+                        "origin); its route reports rho/b", prediction=lambda: _width() - 1, route="query_not_counted",
+                        near_miss=True,
+                        applies_when=Constraint("d_ff* <= 70 (one slot is then at least 1.4 %)",
+                                                lambda q: evaluate(_width(), q) <= 70)),
+        NegativeControl("twice_the_crosstalk", "twice the per-slot crosstalk: the ReLU's half (or the gate's half) "
+                        "dropped", prediction=lambda: 1 + (_width() - 1) / 2),
+        NegativeControl("other_unit", "the other unit's width (ReLU for the gated unit and back)",
+                        prediction=lambda: _width().subs(th.glu_index, 1 - th.glu_index)),
+    ),
+    strategy=lambda claim: domain_strategy(claim, {"d": (4, 16), "d_v": (2, 8), "key_norm2": (2.0, 12.0),
+                                                   "value_norm2": (2.0, 12.0), "rho": (0.2, 2.0), "n_min": (2, 8),
+                                                   "glu": (0, 1)}),
 ))
 
 # --- sparsity ---------------------------------------------------------------------------------------
