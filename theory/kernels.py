@@ -503,6 +503,9 @@ class truncated_kernel_moment(sp.Function):
                             for n, w in weight.items() if n % 2 == 0])
         return None
 
+    def _latex(self, printer):
+        return rf"\mathbb{{E}}\bigl[\kappa_{{{printer._print(self.args[0])}}}(Z)^2\bigr]"  # Z ~ N(0, s2)
+
 
 class truncated_kernel_signal(sp.Function):
     """``kappa_P(k_i, k_i) = sum_{q<=P} (s2/tau)^q/q!`` (explicit once ``P`` is an integer)."""
@@ -512,6 +515,10 @@ class truncated_kernel_signal(sp.Function):
         if P.is_Integer:
             return sum((s2 / tau_) ** q_ / sp.factorial(q_) for q_ in range(int(P) + 1))
         return None
+
+    def _latex(self, printer, exp=None):
+        tex = rf"\kappa_{{{printer._print(self.args[0])}}}(k_i,k_i)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
 
 
 TRUNCATION_DEGREES = range(13)  # the degrees P the truncated-kernel claims cover; the moment sum is checked at each
