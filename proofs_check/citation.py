@@ -18,8 +18,10 @@ point and the quantity. TeX control words contain letters only, so:
 
 So ``\amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightMeasured`` is the measured
 ratio-estimand inverse SNR at ``N=128, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
-``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold``, ``\amvClaimsPassed``,
-``\amvClaimsChecked``. Capitalisation keeps ``inverse_snr`` and ``inversesnr`` apart
+``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold`` and counts that say what they
+count: ``\amvClaimsTotal``, ``\amvClaimsChecked`` (all but the cited), ``\amvClaimsPassed``,
+``\amvClaimsFailed``, ``\amvClaimsCited``. Numbers are rounded by :mod:`proofs_check.uncertainty`.
+Capitalisation keeps ``inverse_snr`` and ``inversesnr`` apart
 (``InverseSnr`` vs ``Inversesnr``); the two collisions the scheme cannot exclude by itself
 (a ``.`` versus a ``_`` boundary, a digit versus its spelled word) are detected:
 :func:`macro_table` raises :class:`MacroCollisionError` and a test runs it over the whole ledger.

@@ -103,6 +103,18 @@ def math_latex(expr, width: float = TEXTWIDTH_EM - 6.0) -> str:
     return tex
 
 
+MAX_LINES = 6  # an expression that needs more lines than this is summarised in LaTeX
+
+
+def _summary(expr) -> str:
+    """A one-line description of an expression too long to print."""
+    import sympy as sp
+
+    terms = len(sp.Add.make_args(sp.expand(expr))) if not isinstance(expr, sp.MatrixBase) else None
+    what = f"an expression of {terms} terms" if terms else "an expression"
+    return r"\left[\,\text{" + what + " in }" + _families(expr.free_symbols) + r"\,\right]"
+
+
 def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
     r"""The chain as an ``align*`` body for a paper: ``lhs &= e_0``, then ``&= e_k \tag*{(k)}`` per step, each
     expression cut into lines that fit ``width`` em (:func:`proofs_check.latex.break_math`). A long
@@ -111,15 +123,17 @@ def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
 
     lhs = "" if derivation.lhs is None else (derivation.lhs.name if derivation.lhs.is_Symbol and "\\" in
                                              derivation.lhs.name else latex(derivation.lhs))
-    exprs = [math_latex(derivation.start)] + [math_latex(st.expr) for st in derivation.steps]
+    exprs = [derivation.start] + [st.expr for st in derivation.steps]
     tags = [""] + [f"\\tag*{{({c.index})}}" for c in checks]
     lhs_width = tex_width(lhs)
     width *= 0.9  # the width estimate errs by up to 10 % on most formulas
     stacked = lhs_width > width / 4
     rows = [f"&{lhs}"] if stacked and lhs else []
     indent, room = ("&\\quad ", width - 1.0) if stacked else (f"{lhs} &", width - lhs_width)
-    for k, (tex, tag) in enumerate(zip(exprs, tags)):
-        pieces = break_math(tex, room - 3.0, first=room - 1.6)
+    for k, (expr, tag) in enumerate(zip(exprs, tags)):
+        pieces = break_math(math_latex(expr, room - 3.0), room - 3.0, first=room - 1.6)
+        if len(pieces) > MAX_LINES or any(tex_width(p) > room - 1.6 for p in pieces):
+            pieces = [_summary(expr)]  # too long to print usefully: say what it is (the Markdown page has it)
         head = indent if (k == 0 or stacked) else "&"
         rows.append(f"{head}= {pieces[0]} {tag}".rstrip())
         rows += [f"&\\qquad {p}" for p in pieces[1:]]

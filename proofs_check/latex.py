@@ -237,6 +237,10 @@ def _top_level_pieces(tex: str) -> list[str]:
             i += 6
             continue
         ch = tex[i]
+        if tex.startswith(r"\begin{", i) or tex.startswith(r"\end{", i):
+            depth += 1 if tex[i + 1] == "b" else -1
+            i += 4
+            continue
         if ch == "\\":
             if depth == 0 and re.match(r"\\cdot(?![A-Za-z])", tex[i:]):
                 pieces.append(tex[start:i])
@@ -255,37 +259,59 @@ def _top_level_pieces(tex: str) -> list[str]:
     return [p for p in (p.strip() for p in pieces) if p]
 
 
+def _left_groups(tex: str) -> list[tuple[int, int, int]]:
+    r"""Top-level ``\left( ... \right)`` groups of ``tex``: ``(start, inner start, end of \right + delimiter)``."""
+    groups, depth, i, open_at = [], 0, 0, None
+    while i < len(tex):
+        if tex.startswith(r"\left", i) and not tex[i + 5:i + 6].isalpha():
+            if depth == 0:
+                open_at = (i, i + 6)
+            depth, i = depth + 1, i + 6
+            continue
+        if tex.startswith(r"\right", i) and not tex[i + 6:i + 7].isalpha():
+            depth, i = depth - 1, i + 7
+            if depth == 0 and open_at and tex[open_at[1] - 1] in "([":
+                groups.append((open_at[0], open_at[1], i))
+            continue
+        if tex.startswith(r"\begin", i):
+            depth += 1
+        elif tex.startswith(r"\end", i):
+            depth -= 1
+        elif tex[i] == "{":
+            depth += 1
+        elif tex[i] == "}":
+            depth -= 1
+        i += 2 if tex[i] == "\\" else 1
+    return groups
+
+
 def _open_up(piece: str) -> list[str] | None:
-    r"""A too-wide piece that is one ``\left( ... \right)`` group, or a fraction whose numerator has several
-    terms, rewritten as pieces that can go on separate lines (``\left( a \right.``, ``\left. + b \right)``)."""
+    r"""A too-wide piece rewritten as pieces that can go on separate lines: its widest top-level
+    ``\left( ... \right)`` group whose inside has several terms is cut (``\left( a \right.``,
+    ``\left. + b \right)``); a leading fraction with a wide numerator is first written
+    ``\frac{1}{den} num``. None when nothing can be cut."""
     sign = ""
     if piece[:1] in "+-=":
         sign, piece = piece[0] + " ", piece[1:].strip()
-    m = re.match(r"\\left(\(|\[)", piece)
-    if m and piece.endswith(r"\right" + {"(": ")", "[": "]"}[m.group(1)]):
-        inner = piece[m.end():-7]
-        parts = _top_level_pieces(inner)
-        if len(parts) > 1:
-            close = piece[-7:]
-            return ([sign + r"\left" + m.group(1) + " " + parts[0] + r" \right."] +
-                    [r"\left. " + p + r" \right." for p in parts[1:-1]] + [r"\left. " + parts[-1] + " " + close])
     if piece.startswith(r"\frac{"):
         num, j = _group(piece, 5)
         den, k = _group(piece, j)
-        rest = piece[k:].strip()
-        if len(_top_level_pieces(num)) > 1 and not rest:
-            return _open_up(sign + rf"\frac{{1}}{{{den}}} \left({num}\right)")
-    if sign == "" and re.match(r"\\frac\{1\}", piece):  # \frac{1}{d} \left( ... \right)
-        _, j = _group(piece, 5)
-        den, k = _group(piece, j)
-        opened = _open_up(piece[k:].strip())
-        if opened:
-            return [piece[:k] + " " + opened[0]] + opened[1:]
-    if sign and not piece.startswith(r"\left"):
-        opened = _open_up(piece)
-        if opened:
-            return [sign + opened[0]] + opened[1:]
-    return None
+        if tex_width(num) > 2 * tex_width(den):
+            parts = _top_level_pieces(num)
+            body = rf"\left({num}\right)" if len(parts) > 1 else num
+            piece = rf"\frac{{1}}{{{den}}} {body} {piece[k:]}".strip()
+    best = None
+    for start, inner, end in _left_groups(piece):
+        parts = _top_level_pieces(piece[inner:end - 7])
+        wide = tex_width(piece[start:end]) >= 0.4 * tex_width(piece)  # cutting a small group gains nothing
+        if len(parts) > 1 and wide and (best is None or tex_width(piece[start:end]) > tex_width(piece[best[0]:best[2]])):
+            best = (start, inner, end, parts)
+    if best is None:
+        return None
+    start, inner, end, parts = best
+    before, opener, closer, after = piece[:start], piece[start:inner], piece[end - 7:end], piece[end:]
+    return ([sign + before + opener + " " + parts[0] + r" \right."] +
+            [r"\left. " + p + r" \right." for p in parts[1:-1]] + [r"\left. " + parts[-1] + " " + closer + after])
 
 
 def break_math(tex: str, width: float, *, first: float | None = None) -> list[str]:
@@ -365,6 +391,10 @@ def claims_table_tex(report: Mapping[str, Any]) -> str:
     for c, meta in rows:
         lines.append(f"{tex_id(c['id'])} & " + " & ".join(meta) + r" \\*")
         formula = break_math(c.get("latex", ""), formula_width)
+        if len(formula) > 4 or any(tex_width(line) > formula_width for line in formula):
+            # too long for a table: the left-hand side, and where the formula is
+            lhs = re.split(r" (?:=|\\to) ", c.get("latex", ""), maxsplit=1)[0]
+            formula = [lhs + r" \quad \text{(long closed form: see the derivation)}"]
         cell = r"\newline\hspace*{1em}".join(f"$\\displaystyle {line}$" for line in formula)
         lines.append(r"\multicolumn{5}{@{\hspace{1.5em}}p{\dimexpr\linewidth-1.5em\relax}@{}}{" + cell + r"} \\[2pt]")
     lines += [r"\end{longtable}", r"\endgroup"]

@@ -14,8 +14,15 @@ import pytest
 from proofs_check.cli import main
 from proofs_check.latex import PREAMBLE
 
+def _latex_missing() -> bool:
+    if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None or shutil.which("kpsewhich") is None:
+        return True
+    found = subprocess.run(["kpsewhich", "booktabs.sty", "longtable.sty"], capture_output=True, text=True).stdout
+    return len(found.split()) < 2
+
+
 pytestmark = pytest.mark.skipif(
-    shutil.which("pdflatex") is None or shutil.which("pdftotext") is None,
+    _latex_missing(),
     reason="pdflatex/pdftotext not installed (apt-get install texlive-latex-base texlive-latex-recommended "
            "poppler-utils)")
 
@@ -27,7 +34,7 @@ SAMPLE = ("basics.linear.crosstalk_decomposition", "capacity.linear.inverse_snr_
 
 # sympy names that reach LaTeX unprinted: a plain multi-letter word with a subscript (key_{scale2},
 # noise_{2}, kernel_{id}), a command with a word as subscript (\mu_{norm2}), a function name with one
-RAW_SYMPY = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}_\{|\\[A-Za-z]+_\{[a-z]{2,}\d*\}|\\operatorname\{[A-Za-z]+\}_")
+RAW_SYMPY = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}_\{|\\[A-Za-z]+_\{[a-z]{2,}\d*\}|\\operatorname\{[A-Za-z]{2,}\}_")
 # what the PDF shows when text-mode LaTeX was not escaped (OT1 glyphs for <, >, |, ^)
 GARBLE = ("¿", "¡", "—", "ˆ")
 OVERFULL = re.compile(r"Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|high)\)")

@@ -31,6 +31,15 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _pm(measured: Any, se: Any) -> str:
+    """``measured ± SE`` by the suite's rounding rule (JSON keeps NaN/inf as strings)."""
+    from proofs_check.uncertainty import format_pm
+
+    if isinstance(measured, str) or isinstance(se, str):
+        return f"{measured} ± {se}" if se not in (None, 0) else str(measured)
+    return format_pm(measured, se)
+
+
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """A Markdown summary of a JSON report: provenance, then one row per claim and regime point."""
     from proofs_check.citation import number_text
@@ -65,9 +74,7 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
                          f"| {c['verdict']} |")
         for p in c.get("points", []):
             verdict = p["verdict"] + (f" ({p['message']})" if p.get("message") else "")
-            measured = number_text(p["measured"])
-            if p.get("standard_error"):
-                measured += f" ± {number_text(p['standard_error'], 2)}"
+            measured = _pm(p.get("measured"), p.get("standard_error"))
             res = p.get("resolution")
             lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
                          f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | "
