@@ -130,7 +130,13 @@ def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
     stacked = lhs_width > width / 4
     rows = [f"&{lhs}"] if stacked and lhs else []
     indent, room = ("&\\quad ", width - 1.0) if stacked else (f"{lhs} &", width - lhs_width)
-    for k, (expr, tag) in enumerate(zip(exprs, tags)):
+    merged: list[tuple] = []  # a step that leaves the expression as it is (a side condition) shares its row
+    for expr, tag in zip(exprs, tags):
+        if merged and expr == merged[-1][0]:
+            merged[-1] = (expr, merged[-1][1][:-2] + ", " + tag[7:] if merged[-1][1] else tag)
+        else:
+            merged.append((expr, tag))
+    for k, (expr, tag) in enumerate(merged):
         pieces = break_math(math_latex(expr, room - 3.0), room - 3.0, first=room - 1.6)
         if len(pieces) > MAX_LINES or any(tex_width(p) > room - 1.6 for p in pieces):
             pieces = [_summary(expr)]  # too long to print usefully: say what it is (the Markdown page has it)
@@ -183,7 +189,7 @@ def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
             f"\\noindent Paper anchor: {prose(claim.anchor)}; provenance: \\emph{{{claim.provenance.value}}}; "
             f"kind: {prose(kind)}; steps: {steps}.",
         ]
-        if claim.kind is not Kind.CITED:  # a cited fact's chain is its statement (above) and "True"
+        if not math_latex(derivation.start).startswith(r"\text{"):  # a cited fact's chain is its statement
             lines += [r"\begin{align*}", tex_align(derivation, checks), r"\end{align*}"]
         lines += [f"\\noindent({c.index})~\\emph{{{MARKS[c.status]}}}: {prose(st.why)}\\par"
                   for st, c in zip(derivation.steps, checks)]

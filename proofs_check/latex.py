@@ -41,7 +41,7 @@ _OPERATORS = [("||", r"\ensuremath{\|}"), ("<=", r"\ensuremath{\le}"), (">=", r"
               ("!=", r"\ensuremath{\ne}"), ("->", r"\ensuremath{\to}"), ("<-", r"\ensuremath{\leftarrow}"),
               ("<", r"\ensuremath{<}"), (">", r"\ensuremath{>}"), ("|", r"\ensuremath{|}"),
               ("~", r"\ensuremath{\sim}"), ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"),
-              ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("*", r"\ensuremath{{}^*}")]
+              ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")]
 _CLOSE = {"{": "}", "(": ")"}
 
 
@@ -74,6 +74,7 @@ def prose(text: str) -> str:
     >>> print(prose("SNR^{-1} ~ N/d_k at 90% (see capacity.linear.inverse_snr_ratio)"))
     SNR\textsuperscript{-1} \ensuremath{\sim} N/d\textsubscript{k} at 90\% (see capacity.linear.inverse\_\allowbreak{}snr\_\allowbreak{}ratio)
     """
+    text = text.replace("**", "^")  # sympy's power in messages
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -192,7 +193,14 @@ def tex_width(tex: str) -> float:
             elif cmd in (r"\mathbb", r"\mathcal", r"\boldsymbol", r"\hat", r"\bar", r"\tilde", r"\vec"):
                 arg, i = _group(tex, i)
                 width += tex_width(arg) + 0.1
-            elif cmd in (r"\begin", r"\end"):
+            elif cmd == r"\begin":
+                env, i = _group(tex, i)
+                end = tex.find(r"\end{" + env + "}", i)
+                if env.endswith("matrix") and end > 0:  # as wide as its widest row
+                    rows = tex[i:end].split(r"\\")
+                    width += max(sum(tex_width(cell) + 1.0 for cell in row.split("&")) for row in rows)
+                    i = end + len(env) + 6
+            elif cmd == r"\end":
                 _, i = _group(tex, i)
             elif cmd in _RELATIONS:
                 width += 1.6
