@@ -70,15 +70,21 @@ def _families(symbols) -> str:
     import sympy as sp
     from theory.symbols import latex
 
-    families: dict[str, str] = {}
+    indexed: dict[str, list] = {}
+    names: dict[str, str] = {}
     for sym in sorted(symbols, key=lambda x: x.name):
         m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", sym.name)
-        if m:
-            stem = latex(sp.Symbol(m.group(1)))
-            families.setdefault(stem, stem + "_{" + "ijl"[:len(m.group(2))] + "}")
+        if m and re.fullmatch(r"\\?[A-Za-z]+_\{\d+\}", latex(sym)):  # k_00 printed k_{00}; not noise2 (a name)
+            indexed.setdefault(m.group(1), []).append(sym)
         else:
-            families.setdefault(sym.name, latex(sym))
-    return ", ".join(families.values())
+            names[sym.name] = latex(sym)
+    for stem, members in indexed.items():
+        if len(members) == 1:  # a lone e_0 is itself, not a family
+            names[members[0].name] = latex(members[0])
+        else:
+            width = len(re.fullmatch(r"[A-Za-z]+_?(\d+)", members[0].name).group(1))
+            names[stem] = latex(sp.Symbol(stem)) + "_{" + "ijl"[:width] + "}"
+    return ", ".join(names[k] for k in sorted(names))
 
 
 def math_latex(expr, width: float = TEXTWIDTH_EM - 6.0) -> str:
@@ -110,8 +116,10 @@ def _summary(expr) -> str:
     """A one-line description of an expression too long to print."""
     import sympy as sp
 
-    terms = len(sp.Add.make_args(sp.expand(expr))) if not isinstance(expr, sp.MatrixBase) else None
-    what = f"an expression of {terms} terms" if terms else "an expression"
+    if isinstance(expr, sp.MatrixBase):
+        what = f"a ${expr.rows}\\times {expr.cols}$ matrix"
+    else:
+        what = f"an expression of {len(sp.Add.make_args(sp.expand(expr)))} terms"
     return r"\left[\,\text{" + what + " in }" + _families(expr.free_symbols) + r"\,\right]"
 
 
@@ -138,7 +146,7 @@ def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
             merged.append((expr, tag))
     for k, (expr, tag) in enumerate(merged):
         pieces = break_math(math_latex(expr, room - 3.0), room - 3.0, first=room - 1.6)
-        if len(pieces) > MAX_LINES or any(tex_width(p) > room - 1.6 for p in pieces):
+        if len(pieces) > MAX_LINES or any(tex_width(p) > room for p in pieces):
             pieces = [_summary(expr)]  # too long to print usefully: say what it is (the Markdown page has it)
         head = indent if (k == 0 or stacked) else "&"
         rows.append(f"{head}= {pieces[0]} {tag}".rstrip())

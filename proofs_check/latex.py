@@ -33,7 +33,8 @@ TEXTWIDTH_EM = 34.5  # \textwidth of a 10 pt article (345 pt) in em
 # characters outside ASCII that the suite's prose uses, as LaTeX that needs no package or input encoding
 _UNICODE = {"§": r"\S{}", "⊙": r"\ensuremath{\odot}", "≤": r"\ensuremath{\le}", "≥": r"\ensuremath{\ge}",
             "≠": r"\ensuremath{\ne}", "→": r"\ensuremath{\to}", "∞": r"\ensuremath{\infty}",
-            "×": r"\ensuremath{\times}", "·": r"\ensuremath{\cdot}", "–": "--", "—": "---", "’": "'", "‘": "`",
+            "×": r"\ensuremath{\times}", "·": r"\ensuremath{\cdot}", "–": "--", "—": "---",
+            "’": "'", "‘": "`",
             "“": "``", "”": "''", "é": r"\'e", "≈": r"\ensuremath{\approx}", "√": r"\ensuremath{\surd}",
             "±": r"\ensuremath{\pm}", "−": r"\ensuremath{-}", "…": r"\dots{}"}
 # operators written in ASCII, longest first
@@ -304,7 +305,7 @@ def _open_up(piece: str) -> list[str] | None:
     if piece.startswith(r"\frac{"):
         num, j = _group(piece, 5)
         den, k = _group(piece, j)
-        if tex_width(num) > 2 * tex_width(den):
+        if tex_width(num) > tex_width(den):
             parts = _top_level_pieces(num)
             body = rf"\left({num}\right)" if len(parts) > 1 else num
             piece = rf"\frac{{1}}{{{den}}} {body} {piece[k:]}".strip()
@@ -312,7 +313,8 @@ def _open_up(piece: str) -> list[str] | None:
     for start, inner, end in _left_groups(piece):
         parts = _top_level_pieces(piece[inner:end - 7])
         wide = tex_width(piece[start:end]) >= 0.4 * tex_width(piece)  # cutting a small group gains nothing
-        if len(parts) > 1 and wide and (best is None or tex_width(piece[start:end]) > tex_width(piece[best[0]:best[2]])):
+        wider = best is None or tex_width(piece[start:end]) > tex_width(piece[best[0]:best[2]])
+        if len(parts) > 1 and wide and wider:
             best = (start, inner, end, parts)
     if best is None:
         return None

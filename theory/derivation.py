@@ -114,7 +114,8 @@ class Derivation:
         expr = sp.sympify(expr)
         last = self.steps[-1] if self.steps else None
         if check is None and last is not None and last.mode == VERIFIED and expr == last.expr:
-            return Derivation(self.title, self.start, self.lhs, self.steps[:-1] + (replace(last, why=f"{last.why}; {why}"),))
+            folded = replace(last, why=f"{last.why}; {why}")
+            return Derivation(self.title, self.start, self.lhs, self.steps[:-1] + (folded,))
         return self._with(Step(expr, why, VERIFIED, check))
 
     def substitute(self, old, new, why: str, *, proof, conditions=()) -> "Derivation":
