@@ -324,7 +324,7 @@ def capacity_exponent() -> Derivation:
     x = sp.Symbol("x", positive=True)
     capacity = capacity_at_target().subs(d_k, x)
     return (
-        Derivation("capacity exponent of the linear memory", x * sp.diff(sp.log(capacity), x),
+        Derivation("capacity exponent of the linear memory", x * sp.Derivative(sp.log(capacity), x),
                    lhs=sp.Symbol(r"d\log C / d\log d_k"))
         .step(sp.Integer(1), "C = rho d_k is proportional to d_k")
     )
