@@ -18,8 +18,10 @@ point and the quantity. TeX control words contain letters only, so:
 
 So ``\amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightMeasured`` is the measured
 ratio-estimand inverse SNR at ``N=128, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
-``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold``, ``\amvClaimsPassed``,
-``\amvClaimsChecked``. Capitalisation keeps ``inverse_snr`` and ``inversesnr`` apart
+``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold`` and counts that say what they
+count: ``\amvClaimsTotal``, ``\amvClaimsChecked`` (all but the cited), ``\amvClaimsPassed``,
+``\amvClaimsFailed``, ``\amvClaimsCited``. Numbers are rounded by :mod:`proofs_check.uncertainty`.
+Capitalisation keeps ``inverse_snr`` and ``inversesnr`` apart
 (``InverseSnr`` vs ``Inversesnr``); the two collisions the scheme cannot exclude by itself
 (a ``.`` versus a ``_`` boundary, a digit versus its spelled word) are detected:
 :func:`macro_table` raises :class:`MacroCollisionError` and a test runs it over the whole ledger.
@@ -37,6 +39,7 @@ import re
 from typing import Any, Mapping
 
 from proofs_check import __version__
+from proofs_check.uncertainty import latex_number, latex_pm, rounded
 
 __all__ = ["MacroCollisionError", "PAPER", "SUITE", "bibtex", "bibtex_entry", "camel", "claims_table_tex", "macro_table", "number_text",
            "macros_tex", "point_name"]
@@ -110,7 +113,7 @@ def point_name(params: Mapping[str, Any]) -> str:
 def number_text(x: Any, digits: int = 6) -> str:
     if x is None:
         return "--"
-    if isinstance(x, str):  # NaN / inf kept as strings in JSON
+    if isinstance(x, str):  # NaN / inf as strings, in reports written before strict JSON (now null)
         return x
     if isinstance(x, int):
         return str(x)
@@ -133,30 +136,61 @@ def macro_table(report: Mapping[str, Any]) -> dict[str, str]:
         table[name], origin[name] = value, where
 
     summary = report.get("summary", {})
+    claims = report.get("claims", [])
     put("SuiteVersion", str(report.get("suite_version", "")), "suite version")
     put("RootSeed", str(report.get("root_seed", "")), "root seed")
     put("Mode", str(report.get("mode", "")), "mode")
     put("Commit", str((report.get("git") or {}).get("commit") or "unknown")[:12], "git commit")
     put("ZThreshold", number_text(report.get("engine", {}).get("z"), 4), "z threshold")
-    put("ClaimsPassed", str(summary.get("pass", 0)), "claims passed")
-    put("ClaimsChecked", str(len(report.get("claims", []))), "claims checked")
-    for claim in report.get("claims", []):
+    # counts that say what they count: cited claims are recorded, not checked, so they are neither
+    # passed nor failed (ClaimsPassed/ClaimsChecked is the pass rate of the checked claims)
+    verdicts = [c.get("verdict") for c in claims]
+    put("ClaimsTotal", str(len(claims)), "claims in the report")
+    put("ClaimsChecked", str(sum(v != "cited" for v in verdicts)), "claims checked (not cited)")
+    put("ClaimsPassed", str(summary.get("pass", verdicts.count("pass"))), "claims passed")
+    put("ClaimsFailed", str(sum(v in ("fail", "error", "underpowered") for v in verdicts)),
+        "claims failed, in error or underpowered")
+    put("ClaimsCited", str(summary.get("cited", verdicts.count("cited"))), "claims cited (recorded, not checked)")
+    for claim in claims:
         base = camel(claim["id"])
         put(base + "Verdict", claim["verdict"], f"{claim['id']} verdict")
         for p in claim.get("points", []):
             where = f"{claim['id']} at {p['params']}"
             stem = base + point_name(p["params"])
-            se = p.get("standard_error")
-            put(stem + "Predicted", number_text(p.get("predicted")), where + " predicted")
-            put(stem + "Measured", number_text(p.get("measured")), where + " measured")
-            put(stem + "Se", number_text(se, 3), where + " SE")
+            measured, se = _number(p.get("measured")), _number(p.get("standard_error"))
+            put(stem + "Predicted", _math(latex_number(_number(p.get("predicted")))), where + " predicted")
+            # value, SE and value ± SE are rounded by one rule (proofs_check.uncertainty), so they agree
+            r = rounded(measured, se) if measured is not None else None
+            put(stem + "Measured", _math(latex_number(measured) if r is None or r.se is None
+                                         else _scaled(r.value, r.exponent)), where + " measured")
+            put(stem + "Se", _math(_scaled(r.se, r.exponent)) if r is not None and r.se is not None else "--",
+                where + " SE")
             put(stem + "Z", number_text(p.get("z"), 3), where + " z")
             put(stem + "Trials", number_text(p.get("trials")), where + " trials")
             res = p.get("resolution")
             put(stem + "Resolution", number_text(100 * res, 2) if isinstance(res, (int, float)) else "--",
                 where + " resolution (percent)")
-            put(stem + "Pm", f"\\ensuremath{{{number_text(p.get('measured'))} \\pm {number_text(se, 2)}}}", where + " measured ± SE")
+            put(stem + "Pm", _math(latex_pm(measured, se)), where + " measured ± SE")
     return table
+
+
+def _number(x: Any) -> float | None:
+    """A JSON number as a float; None when absent or null (non-finite); old reports' "nan" strings give NaN."""
+    if x is None:
+        return None
+    try:
+        return float(x) if not isinstance(x, int) or isinstance(x, bool) else x
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _scaled(mantissa: str, exponent: int) -> str:
+    return mantissa if exponent == 0 else f"{mantissa} \\times 10^{{{exponent}}}"
+
+
+def _math(tex: str) -> str:
+    """Math-mode LaTeX as macro text usable in text and in math (plain digits stay plain)."""
+    return tex if re.fullmatch(r"[0-9.]+", tex) else f"\\ensuremath{{{tex}}}"
 
 
 def macros_tex(report: Mapping[str, Any]) -> str:
@@ -169,24 +203,11 @@ def macros_tex(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex_escape(text: str) -> str:
-    from theory.derivation import latex_text
-
-    return latex_text(text)
-
-
 def claims_table_tex(report: Mapping[str, Any]) -> str:
-    """A LaTeX ``tabular`` (booktabs) of the report's claims: id, provenance, kind, statement, points, verdict."""
-    lines = ["% amverify claims table; needs \\usepackage{booktabs,amsmath,amssymb}",
-             "\\begin{tabular}{@{}llllrl@{}}", "\\toprule",
-             "Claim & Provenance & Kind & Claim (LaTeX) & Points & Verdict \\\\", "\\midrule"]
-    for c in report.get("claims", []):
-        points = c.get("points", [])
-        passed = sum(p.get("verdict") == "pass" for p in points)
-        lines.append(f"\\texttt{{{_tex_escape(c['id'])}}} & {c['provenance']} & {c['kind']} & "
-                     f"${c['latex']}$ & {passed}/{len(points)} & {c['verdict']} \\\\")
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines) + "\n"
+    """The report's claims table (rendered by :func:`proofs_check.latex.claims_table_tex`)."""
+    from proofs_check.latex import claims_table_tex as render
+
+    return render(report)
 
 
 def _bib_authors(authors) -> str:

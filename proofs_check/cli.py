@@ -213,6 +213,7 @@ def parse_assignments(claim, pairs) -> dict:
 def cmd_eval(args) -> int:
     from proofs_check.engine import PASS, check_point, check_symbolic, point_passes_with_power, point_to_dict
     from proofs_check.report import EVAL_SCHEMA, format_number, format_regime, format_resolution, json_text
+    from proofs_check.uncertainty import format_pm
 
     claim = get_claim(args.id)
     if claim.kind is Kind.CITED:
@@ -238,10 +239,12 @@ def cmd_eval(args) -> int:
         print(f"{claim.id}  [{claim.kind.value}, {claim.provenance.value}]  {format_regime(point.params)}")
         print(f"  theory     {claim.latex()}")
         print(f"  predicted  {format_number(point.predicted, 8)}")
-        se = f" ± {format_number(point.standard_error, 3)} (SE, {point.trials} trials"
+        se = f" (SE, {point.trials} trials"
         se += f" in {point.batches} batches" if point.batches > 1 else ""
         se += f", ESS {point.ess:.0f})" if point.ess is not None else ")"
-        print(f"  measured   {format_number(point.measured, 8)}{se if point.standard_error > 0 else ''}")
+        # value and SE rounded by one rule: two significant digits of the SE, the value to the same place
+        print(f"  measured   {format_pm(point.measured, point.standard_error)}"
+              f"{se if point.standard_error > 0 else ''}")
         print(f"  z          {format_number(point.z, 3) if point.z is not None else '-'}"
               f"   tolerance {format_number(point.tolerance, 3)}")
         if point.resolution is not None:

@@ -9,9 +9,11 @@ produced by :data:`REGENERATE` and a test fails when they are stale.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from proofs_check.latex import PREAMBLE, TEXTWIDTH_EM, break_math, prose, tex_id, tex_width
 from proofs_check.ledger import Claim, Kind
 
 __all__ = ["DerivationDocument", "FORMATS", "GENERATED_MARKER", "REGENERATE", "checked_derivation", "render",
@@ -60,19 +62,112 @@ def status_text(claim: Claim, checks) -> str:
     return f"{symbolic_status(claim.kind, checks)} ({status_counts(checks)})"
 
 
+MATRIX_SUMMARY_EM = 30.0  # a symbolic matrix wider than this (in em) is described, not printed
+
+
+def _families(symbols) -> str:
+    """Symbols grouped by family, ``k_00, k_01, ...`` as ``k_{ij}``, ``beta_0, ...`` as ``\\beta_{i}``."""
+    import sympy as sp
+    from theory.symbols import latex
+
+    indexed: dict[str, list] = {}
+    names: dict[str, str] = {}
+    for sym in sorted(symbols, key=lambda x: x.name):
+        m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", sym.name)
+        if m and re.fullmatch(r"\\?[A-Za-z]+_\{\d+\}", latex(sym)):  # k_00 printed k_{00}; not noise2 (a name)
+            indexed.setdefault(m.group(1), []).append(sym)
+        else:
+            names[sym.name] = latex(sym)
+    for stem, members in indexed.items():
+        if len(members) == 1:  # a lone e_0 is itself, not a family
+            names[members[0].name] = latex(members[0])
+        else:
+            width = len(re.fullmatch(r"[A-Za-z]+_?(\d+)", members[0].name).group(1))
+            names[stem] = latex(sp.Symbol(stem)) + "_{" + "ijl"[:width] + "}"
+    return ", ".join(names[k] for k in sorted(names))
+
+
+def math_latex(expr, width: float = TEXTWIDTH_EM - 6.0) -> str:
+    """LaTeX of a derivation's expression with the suite's symbol names; a symbolic matrix too wide to
+    print is described (its shape and what its entries are in) instead of expanded."""
+    import sympy as sp
+    from theory.symbols import latex
+
+    tex = latex(expr)
+    if isinstance(expr, sp.MatrixBase) and tex_width(tex) > MATRIX_SUMMARY_EM:
+        kind = "polynomials" if all(e.is_polynomial() for e in expr) else "expressions"
+        return (r"\left[\,\text{" + f"${expr.rows}\\times {expr.cols}$ matrix of {kind} in " + r"}"
+                + _families(expr.free_symbols) + r"\,\right]")
+    if isinstance(expr, sp.Mul) and tex_width(tex) > width:
+        # a product too wide to print on one line: one fraction per factor of the denominator, joined by
+        # \cdot, where the lines may be cut
+        numer, denom = sp.fraction(expr)
+        factors = list(denom.args) if isinstance(denom, sp.Mul) else [denom]
+        if len(factors) > 1:
+            head = rf"\frac{{{latex(numer)}}}{{{latex(factors[0])}}}"
+            return " \\cdot ".join([head] + [rf"\frac{{1}}{{{latex(f)}}}" for f in factors[1:]])
+    return tex
+
+
+MAX_LINES = 6  # an expression that needs more lines than this is summarised in LaTeX
+
+
+def _summary(expr) -> str:
+    """A one-line description of an expression too long to print."""
+    import sympy as sp
+
+    if isinstance(expr, sp.MatrixBase):
+        what = f"a ${expr.rows}\\times {expr.cols}$ matrix"
+    else:
+        what = f"an expression of {len(sp.Add.make_args(sp.expand(expr)))} terms"
+    return r"\left[\,\text{" + what + " in }" + _families(expr.free_symbols) + r"\,\right]"
+
+
+def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
+    r"""The chain as an ``align*`` body for a paper: ``lhs &= e_0``, then ``&= e_k \tag*{(k)}`` per step, each
+    expression cut into lines that fit ``width`` em (:func:`proofs_check.latex.break_math`). A long
+    left-hand side goes on a line of its own and the chain under it."""
+    from theory.symbols import latex
+
+    lhs = "" if derivation.lhs is None else (derivation.lhs.name if derivation.lhs.is_Symbol and "\\" in
+                                             derivation.lhs.name else latex(derivation.lhs))
+    exprs = [derivation.start] + [st.expr for st in derivation.steps]
+    tags = [""] + [f"\\tag*{{({c.index})}}" for c in checks]
+    lhs_width = tex_width(lhs)
+    width *= 0.9  # the width estimate errs by up to 10 % on most formulas
+    stacked = lhs_width > width / 4
+    rows = [f"&{lhs}"] if stacked and lhs else []
+    indent, room = ("&\\quad ", width - 1.0) if stacked else (f"{lhs} &", width - lhs_width)
+    merged: list[tuple] = []  # a step that leaves the expression as it is (a side condition) shares its row
+    for expr, tag in zip(exprs, tags):
+        if merged and expr == merged[-1][0]:
+            merged[-1] = (expr, merged[-1][1][:-2] + ", " + tag[7:] if merged[-1][1] else tag)
+        else:
+            merged.append((expr, tag))
+    for k, (expr, tag) in enumerate(merged):
+        pieces = break_math(math_latex(expr, room - 3.0), room - 3.0, first=room - 1.6)
+        if len(pieces) > MAX_LINES or any(tex_width(p) > room for p in pieces):
+            pieces = [_summary(expr)]  # too long to print usefully: say what it is (the Markdown page has it)
+        head = indent if (k == 0 or stacked) else "&"
+        rows.append(f"{head}= {pieces[0]} {tag}".rstrip())
+        rows += [f"&\\qquad {p}" for p in pieces[1:]]
+        if not stacked:
+            indent = "&"
+    return " \\\\\n".join(rows)
+
+
 def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
     """The derivation document of one claim in ``fmt`` (``md`` or ``tex``)."""
-    from theory.derivation import MARKS, latex_text
-    from theory.symbols import latex
+    from theory.derivation import MARKS
 
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r} is not one of {FORMATS!r}")
     derivation, checks = checked_derivation(claim)
-    body = derivation.align(latex=latex, checks=checks, reasons=(fmt == "tex"))
     failures = tuple((c.index, c.why, c.detail) for c in checks if c.status == "failed")
     steps = status_text(claim, checks)
     kind = "cited fact (recorded, not verified)" if claim.kind is Kind.CITED else claim.kind.value
     if fmt == "md":
+        body = derivation.align(latex=math_latex, checks=checks, reasons=False)
         lines = [
             f"<!-- {GENERATED_MARKER}: {REGENERATE} -->",
             f"# `{claim.id}`", "",
@@ -95,19 +190,30 @@ def render(claim: Claim, fmt: str = "md") -> DerivationDocument:
     else:
         lines = [
             f"% {GENERATED_MARKER}: {REGENERATE.replace('docs/derivations', 'DIR')} --format tex",
-            f"\\subsection*{{\\texttt{{{latex_text(claim.id)}}}: {latex_text(derivation.title)}}}",
-            f"{latex_text(claim.statement)}\\\\",
-            f"Paper anchor: {latex_text(claim.anchor)}; provenance: \\emph{{{claim.provenance.value}}}; "
-            f"kind: {latex_text(kind)}; steps: {steps}.",
-            r"\begin{align*}", body, r"\end{align*}",
+            TEX_HEADING,
+            r"\begingroup\sloppy",
+            f"\\amvDerivationHeading{{{tex_id(claim.id)}: {prose(derivation.title)}}}",
+            f"{prose(claim.statement)}\\par",
+            f"\\noindent Paper anchor: {prose(claim.anchor)}; provenance: \\emph{{{claim.provenance.value}}}; "
+            f"kind: {prose(kind)}; steps: {steps}.",
         ]
+        if not math_latex(derivation.start).startswith(r"\text{"):  # a cited fact's chain is its statement
+            lines += [r"\begin{align*}", tex_align(derivation, checks), r"\end{align*}"]
+        lines += [f"\\noindent({c.index})~\\emph{{{MARKS[c.status]}}}: {prose(st.why)}\\par"
+                  for st, c in zip(derivation.steps, checks)]
         for index, why, detail in failures:
-            lines.append(f"\\textbf{{FAILED step {index}}} ({latex_text(why)}): {latex_text(detail)}")
+            lines.append(f"\\noindent\\textbf{{FAILED step {index}}} ({prose(why)}): {prose(detail)}\\par")
+        lines.append(r"\endgroup")
     return DerivationDocument(claim.id, "\n".join(lines) + "\n", failures)
 
 
+# the heading of each claim's section; a paper may \newcommand it first (e.g. as \paragraph)
+TEX_HEADING = r"\providecommand{\amvDerivationHeading}[1]{\subsection*{#1}}"
+
+
 def render_index(claims: Sequence[Claim], fmt: str = "md") -> str:
-    """The index of a derivations directory: one line per claim (md) or an ``\\input`` per file (tex)."""
+    """The index of a derivations directory: one line per claim (md), or (tex) every claim's derivation
+    inlined, so that ``\\input{DIR/derivations}`` works from any folder."""
     if fmt == "md":
         lines = [f"<!-- {GENERATED_MARKER}: {REGENERATE} -->", "# Derivations", "",
                  "Each claim's sympy derivation, rendered from the same expressions the checks evaluate. "
@@ -117,8 +223,11 @@ def render_index(claims: Sequence[Claim], fmt: str = "md") -> str:
             _, checks = checked_derivation(c)
             lines.append(f"| [`{c.id}`]({c.id}.md) | {c.anchor} | {c.provenance.value} | {status_text(c, checks)} |")
     else:
-        lines = [f"% {GENERATED_MARKER}", "% \\usepackage{amsmath,amssymb} in the preamble, then \\input{derivations}"]
-        lines += [f"\\input{{{c.id}.tex}}" for c in claims]
+        lines = [f"% {GENERATED_MARKER}",
+                 "% Every claim's derivation, inlined: \\input{DIR/derivations} from the paper's folder.",
+                 f"% Preamble: {PREAMBLE}"]
+        for c in claims:
+            lines += ["", render(c, "tex").text.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -67,9 +67,9 @@ def format_regime(params: dict) -> str:
 
 
 def _measured(p) -> str:
-    if p.standard_error > 0:
-        return f"{format_number(p.measured)} ± {format_number(p.standard_error, 2)}"
-    return format_number(p.measured)
+    from proofs_check.uncertainty import format_pm
+
+    return format_pm(p.measured, p.standard_error)  # two digits of SE, the value to the same place
 
 
 def format_resolution(r: float | None) -> str:

@@ -6,13 +6,14 @@ import subprocess
 import pytest
 
 from proofs_check.cli import main
+from proofs_check.latex import PREAMBLE as LATEX_PREAMBLE
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt-get install texlive-latex-base)"),
 ]
 
-PREAMBLE = r"\documentclass{article}\usepackage[utf8]{inputenc}\usepackage{booktabs,amsmath,amssymb}"
+PREAMBLE = r"\documentclass{article}\usepackage[utf8]{inputenc}" + LATEX_PREAMBLE
 
 
 def compile_ok(tmp_path, body: str) -> str:
@@ -39,6 +40,6 @@ def test_report_macros_and_table_compile(tmp_path, capsys):
     main(["report", "--out", str(out), "--quick", "--no-figures", "-q",
           "capacity.linear.inverse_snr_ratio", "expressivity.circuits.inversion_nc2"])
     body = (r"\input{report/macros.tex}\begin{document}"
-            r"ratio: \amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightPm."
+            r"ratio: \amvCapacityLinearInverseSnrRatioNThreeTwoDKOneSixDVEightPm."
             r"\input{report/claims.tex}\end{document}")
     compile_ok(tmp_path, body)

@@ -117,7 +117,8 @@ def test_macro_names_are_unique_over_the_whole_ledger():
             {"params": p, "predicted": 1.0, "measured": 1.0, "standard_error": 0.1, "z": 0.0, "trials": 1}
             for p in points.values()]})
     table = macro_table({"claims": claims})
-    assert len(table) == 7 + sum(1 + 7 * len(c["points"]) for c in claims)
+    # 10 run-wide macros: version, seed, mode, commit, z, and the counts total/checked/passed/failed/cited
+    assert len(table) == 10 + sum(1 + 7 * len(c["points"]) for c in claims)
 
 
 def test_macro_collisions_are_detected():

@@ -188,10 +188,11 @@ def delta_mean_square_error() -> Derivation:
     isserlis_diagonal = E(k1**4) + (d_k - 1) * E(k1**2 * k2**2)
     isserlis_off_diagonal = 2 * E(k1**3 * k2) + (d_k - 2) * E(k1 * k2 * k3**2)
     s0_entry = Normal("S_0", 0, 1 / sp.sqrt(d_k))
+    e_T = sp.Symbol("e_T", positive=True)
     return (
-        Derivation("delta rule: mean-square distance to S*", closed,
+        Derivation("delta rule: mean-square distance to S*", e_T,
                    lhs=sp.Symbol(r"\mathbb{E}\|S_T - S^\star\|_F^2"))
-        .step(closed, "solves e_T = rho e_{T-1} + c from e_0", check=check)
+        .substitute(e_T, closed, "solves e_T = rho e_{T-1} + c from e_0", proof=closed, conditions=list(check))
         .substitute(rho_s, rho, "rho I = E[(I - beta k k^T)^2]: E[k k^T] = s^2 I and E[||k||^2 k k^T] = s^4 (d_k + 2) I "
                                 "(Isserlis: diagonal E k_1^4 + (d_k - 1) E k_1^2 k_2^2, off-diagonal moments vanish; "
                                 "sympy.stats)",

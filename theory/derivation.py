@@ -21,7 +21,7 @@ x**2 + 2*x + 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
@@ -57,6 +57,12 @@ def is_zero(expr: sp.Expr) -> bool:
     """True when sympy proves ``expr == 0`` (simplify, then expand as a fallback)."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
+    if isinstance(expr, sp.MatrixExpr):
+        # a polynomial identity in the entries of fixed-shape MatrixSymbols holds iff it holds for matrices
+        # of independent symbolic entries
+        entries = {m: sp.Matrix(*m.shape, lambda a, b, m=m: sp.Symbol(f"{m.name}[{a},{b}]", real=True))
+                   for m in expr.atoms(sp.MatrixSymbol)}
+        return is_zero(sp.Matrix(expr.subs(entries).doit()))
     expr = sp.sympify(expr).doit()
     if expr.has(sp.exp) and expr.has(sp.sinh, sp.cosh, sp.tanh):
         expr = expr.rewrite(sp.exp)  # hyperbolic and exponential forms of one expression meet in exp
@@ -101,8 +107,18 @@ class Derivation:
     steps: tuple[Step, ...] = field(default_factory=tuple)
 
     def step(self, expr, why: str, *, check=None) -> "Derivation":
-        """Append a step that sympy must verify (``previous - expr == 0``)."""
-        return self._with(Step(sp.sympify(expr), why, VERIFIED, check))
+        """Append a step that sympy must verify (``previous - expr == 0``).
+
+        A step that would repeat the previous step's expression (sympy already cancelled or collected
+        when it built that expression) is not appended: its reason joins the previous step's, so that
+        every step shown changes the expression. A step with a side condition ``check`` is kept.
+        """
+        expr = sp.sympify(expr)
+        last = self.steps[-1] if self.steps else None
+        if check is None and last is not None and last.mode == VERIFIED and expr == last.expr:
+            folded = replace(last, why=f"{last.why}; {why}")
+            return Derivation(self.title, self.start, self.lhs, self.steps[:-1] + (folded,))
+        return self._with(Step(expr, why, VERIFIED, check))
 
     def substitute(self, old, new, why: str, *, proof, conditions=()) -> "Derivation":
         """Replace ``old`` by ``new`` in the current expression.
@@ -183,9 +199,18 @@ class Derivation:
             lhs = "" if self.lhs is None else (self.lhs.name if isinstance(self.lhs, sp.Symbol) else latex(self.lhs))
         pad = " " * len(lhs) if lhs else ""
         rows = [f"{lhs} &= {latex(self.start)}"]
+        previous, notes = self.start, []
         for st, chk in zip(self.steps, checks):
             why = f"{latex_text(st.why)} " if reasons else ""
-            rows.append(f"{pad} &= {latex(st.expr)} && \\text{{({chk.index}) {why}[{MARKS[chk.status]}]}}")
+            note = f"({chk.index}) {why}[{MARKS[chk.status]}]"
+            if st.expr == previous:
+                # a side-condition step leaves the expression as it is: mark the row, do not repeat it
+                notes.append(note)
+                rows[-1] = rows[-1].rsplit(" && ", 1)[0] + f" && \\text{{{'; '.join(notes)}}}"
+                continue
+            notes = [note]
+            rows.append(f"{pad} &= {latex(st.expr)} && \\text{{{note}}}")
+            previous = st.expr
         return " \\\\\n".join(rows)
 
     @property

@@ -236,8 +236,9 @@ def inverse_snr_exp_sqrt_d() -> Derivation:
     """At typical keys and the conventional ``tau = sqrt(d_k)``: ``(N - 1) exp(-2 (sqrt(d_k) - 1))``."""
     conditional = inverse_snr_exp().result.subs({key_norm2: d_k, value_norm2: d_v})
     return (
-        Derivation("exp kernel at typical keys, tau = sqrt(d_k)", conditional.subs(tau, sp.sqrt(d_k)),
+        Derivation("exp kernel at typical keys, tau = sqrt(d_k)", conditional,
                    lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\exp}(\sqrt{d_k})"))
+        .substitute(tau, sp.sqrt(d_k), "the conventional temperature tau = sqrt(d_k)", proof=sp.sqrt(d_k))
         .step((N - 1) * sp.exp(-2 * (sp.sqrt(d_k) - 1)), "2 d_k (1 - sqrt d_k)/d_k = -2 (sqrt d_k - 1)")
     )
 
@@ -328,7 +329,7 @@ def capacity_poly_exponent() -> Derivation:
     x = sp.Symbol("x", positive=True)
     capacity = capacity_poly_pairs().subs(d_k, x)
     return (
-        Derivation("capacity exponent of the polynomial kernel", x * sp.diff(sp.log(capacity), x),
+        Derivation("capacity exponent of the polynomial kernel", x * sp.Derivative(sp.log(capacity), x),
                    lhs=sp.Symbol(r"d\log C / d\log d_k"))
         .step(p, "C = rho d_k^p/(2p-1)!! is proportional to d_k^p")
     )
@@ -351,7 +352,7 @@ def capacity_exp_slope() -> Derivation:
     x = sp.Symbol("x", positive=True)
     per_pair = (inverse_snr_exp_typical().result / (N - 1)).subs(d_k, x)
     return (
-        Derivation("log-capacity slope of the exp kernel", sp.diff(sp.log(rho / per_pair), x),
+        Derivation("log-capacity slope of the exp kernel", sp.Derivative(sp.log(rho / per_pair), x),
                    lhs=sp.Symbol(r"d\log(N^*-1)/d d_k"))
         .step(sp.Rational(1, 2), "log(rho/g) = log rho + d_k/2")
     )
@@ -509,6 +510,9 @@ class truncated_kernel_moment(sp.Function):
                             for n, w in weight.items() if n % 2 == 0])
         return None
 
+    def _latex(self, printer):
+        return rf"\mathbb{{E}}\bigl[\kappa_{{{printer._print(self.args[0])}}}(Z)^2\bigr]"  # Z ~ N(0, s2)
+
 
 class truncated_kernel_signal(sp.Function):
     """``kappa_P(k_i, k_i) = sum_{q<=P} (s2/tau)^q/q!`` (explicit once ``P`` is an integer)."""
@@ -518,6 +522,10 @@ class truncated_kernel_signal(sp.Function):
         if P.is_Integer:
             return sum((s2 / tau_) ** q_ / sp.factorial(q_) for q_ in range(int(P) + 1))
         return None
+
+    def _latex(self, printer, exp=None):
+        tex = rf"\kappa_{{{printer._print(self.args[0])}}}(k_i,k_i)"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
 
 
 TRUNCATION_DEGREES = range(13)  # the degrees P the truncated-kernel claims cover; the moment sum is checked at each

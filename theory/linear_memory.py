@@ -106,18 +106,31 @@ def memory_accumulation(n: int = 3, dk: int = 2, dv: int = 2) -> Derivation:
 
 @cache
 def crosstalk_decomposition(n: int = 3, dk: int = 2, dv: int = 2, i: int = 1) -> Derivation:
-    """Eq. (4): ``S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i)`` (symbolic entries).
+    """Eq. (4): ``S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i)``, derived in steps on ``n`` stored
+    pairs of ``dk``- and ``dv``-vectors (matrix symbols; each step is checked entrywise on symbolic entries).
 
-    The queried pair is in the middle (``i = 1`` of 3) so that pairs stored both before and after it
-    are in the sum (at ``i = 0`` a sum over ``j > i`` alone would pass as well)."""
-    keys, values = _symbolic_pairs(n, dk, dv)
-    memory = sum((v * k.T for k, v in zip(keys, values)), sp.zeros(dv, dk))
-    signal = values[i] * (keys[i].T * keys[i])[0, 0]
-    noise = sum((values[j] * (keys[j].T * keys[i])[0, 0] for j in range(n) if j != i), sp.zeros(dv, 1))
+    The chain runs on the residual ``S k_i - v_i k_i^T k_i - sum_{j != i} v_j k_j^T k_i``: expand the memory
+    ``S = sum_j v_j k_j^T`` against ``k_i``, split off the term ``j = i`` (the signal, which cancels), and what
+    is left is the crosstalk sum itself. The queried pair is in the middle (``i = 1`` of 3) so that pairs
+    stored both before and after it are in the sum (at ``i = 0`` a sum over ``j > i`` alone would pass too)."""
+    keys = [sp.MatrixSymbol(f"k_{j}", dk, 1) for j in range(n)]
+    values = [sp.MatrixSymbol(f"v_{j}", dv, 1) for j in range(n)]
+    k_i, v_i = keys[i], values[i]
+
+    def add(*terms):
+        return sp.MatAdd(*terms, evaluate=False)
+
+    signal = v_i * (k_i.T * k_i)
+    noise = add(*[values[j] * (keys[j].T * k_i) for j in range(n) if j != i])
+    memory = add(*[v * k.T for k, v in zip(keys, values)])
+    others = [values[j] * (keys[j].T * k_i) for j in range(n) if j not in (i,)]
     return (
-        Derivation("Eq. (4): crosstalk decomposition", memory * keys[i] - signal - noise,
+        Derivation("Eq. (4): crosstalk decomposition", add(sp.MatMul(memory, k_i), -signal, -noise),
                    lhs=sp.Symbol(r"S k_i - v_i\|k_i\|^2 - \sum_{j\ne i} v_j k_j^\top k_i"))
-        .step(sp.zeros(dv, 1), "expand S k_i = sum_j v_j (k_j^T k_i) and split off j = i")
+        .step(add(*[values[j] * (keys[j].T * k_i) for j in range(n)], -signal, -noise),
+              "expand the memory S = sum_j v_j k_j^T against k_i: S k_i = sum_j v_j (k_j^T k_i)")
+        .step(add(*others, -noise), "split off j = i: its term v_i (k_i^T k_i) = v_i ||k_i||^2 cancels the signal")
+        .step(sp.ZeroMatrix(dv, 1), "the rest is the crosstalk sum over j != i")
     )
 
 
@@ -165,9 +178,8 @@ def inverse_snr_conditional() -> Derivation:
     return (
         Derivation("SNR^{-1} conditional on (k_i, v_i)", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\mathrm{cond}}"))
         .substitute(E_v2, d_v, "||v_j||^2 ~ chi^2(d_v)", proof=_chi2_moment(d_v, 1))
-        .substitute(E_kk2, key_norm2, "k_j^T k_i | k_i ~ N(0, ||k_i||^2) by rotation invariance",
-                    proof=E(Normal("Z", 0, sp.sqrt(a)) ** 2).subs(a, key_norm2))
-        .step((N - 1) * d_v / (key_norm2 * value_norm2), "cancel ||k_i||^2")
+        .substitute(E_kk2, key_norm2, "k_j^T k_i | k_i ~ N(0, ||k_i||^2) by rotation invariance; one "
+                    "||k_i||^2 cancels", proof=E(Normal("Z", 0, sp.sqrt(a)) ** 2).subs(a, key_norm2))
     )
 
 
@@ -192,8 +204,7 @@ def inverse_snr_ratio() -> Derivation:
     return (
         Derivation("ratio of expectations", start, lhs=sp.Symbol(r"\mathbb{E}\|r\|^2 / \mathbb{E}\|c\,v_i\|^2"))
         .substitute(E_k2, d_k, "E||k_i||^2 = d_k", proof=_chi2_moment(d_k, 1))
-        .substitute(E_k4, d_k * (d_k + 2), "E||k_i||^4 = d_k (d_k + 2)", proof=_chi2_moment(d_k, 2))
-        .step((N - 1) / (d_k + 2), "cancel d_k d_v")
+        .substitute(E_k4, d_k * (d_k + 2), "E||k_i||^4 = d_k (d_k + 2); d_k cancels", proof=_chi2_moment(d_k, 2))
     )
 
 
@@ -313,7 +324,7 @@ def capacity_exponent() -> Derivation:
     x = sp.Symbol("x", positive=True)
     capacity = capacity_at_target().subs(d_k, x)
     return (
-        Derivation("capacity exponent of the linear memory", x * sp.diff(sp.log(capacity), x),
+        Derivation("capacity exponent of the linear memory", x * sp.Derivative(sp.log(capacity), x),
                    lhs=sp.Symbol(r"d\log C / d\log d_k"))
         .step(sp.Integer(1), "C = rho d_k is proportional to d_k")
     )

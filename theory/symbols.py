@@ -24,7 +24,13 @@ LATEX_NAMES = {
     value_norm2: r"\|v_i\|^2",
 }
 # symbols defined in the topic modules, named here by their sympy name (the key variance sigma^2 of theory.kernels)
-LATEX_NAMES_BY_NAME = {"key_var": r"\sigma^2"}
+LATEX_NAMES_BY_NAME = {
+    "key_var": r"\sigma^2",  # theory.kernels: key variance
+    "key_scale2": r"s^2",  # theory.context: keys N(0, s^2 I)
+    "noise2": r"\sigma_\varepsilon^2",  # theory.context: value-noise variance
+    "mu_norm2": r"\|\mu\|^2",  # theory.kernels: squared norm of the value mean
+    "pattern": r"\mathrm{pattern}",  # theory.updates: 0 uniform, 1 predecessor attention
+}
 
 
 def latex(expr) -> str:
@@ -40,4 +46,4 @@ def latex(expr) -> str:
     # a symbol named in LaTeX (e.g. the placeholder ``\|K K^\top\|_F^2``) is printed as written:
     # sympy would otherwise read its ``_`` and ``^`` as subscripts
     names.update({s: s.name for s in expr.free_symbols if isinstance(s, sp.Symbol) and "\\" in s.name})
-    return sp.latex(expr, symbol_names=names)
+    return sp.latex(expr, symbol_names=names, inv_trig_style="full")

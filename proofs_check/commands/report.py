@@ -44,6 +44,15 @@ def _summary_text(s: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _pm(measured: Any, se: Any) -> str:
+    """``measured ± SE`` by the suite's rounding rule (a non-finite value is null in the JSON: '--')."""
+    from proofs_check.uncertainty import format_pm
+
+    if isinstance(measured, str) or isinstance(se, str):  # reports written before strict JSON
+        return f"{measured} ± {se}" if se not in (None, 0) else str(measured)
+    return format_pm(measured, se)
+
+
 def summary_markdown(report: Mapping[str, Any]) -> str:
     """A Markdown summary of a JSON report: provenance, then one row per claim and regime point."""
     from proofs_check.citation import number_text
@@ -78,9 +87,7 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
                          f"| {c['verdict']} |")
         for p in c.get("points", []):
             verdict = p["verdict"] + (f" ({p['message']})" if p.get("message") else "")
-            measured = number_text(p["measured"])
-            if p.get("standard_error"):
-                measured += f" ± {number_text(p['standard_error'], 2)}"
+            measured = _pm(p.get("measured"), p.get("standard_error"))
             res = p.get("resolution")
             lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
                          f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | "
