@@ -173,10 +173,12 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("F5", "General kernel: SNR^{-1}_kappa = N E_{k_j}[kappa^2(k_j, k_i)]/kappa^2(k_i, k_i) (kernel mapping, "
                   "the first strategy for capacity).",
             "notes §4.4 [secondary: S6, verbatim formula]",
-            "exact with N - 1 for N (the queried pair is not noise) and the value factor d_v/||v_i||^2; instances "
-            "checked: polynomial, ReLU, exponential, truncated exponential",
+            "exact with N - 1 for N (the queried pair is not noise) and the value factor d_v/||v_i||^2; it reduces "
+            "exactly to the linear, polynomial, ReLU and exponential closed forms, and a Gaussian (RBF) kernel, not a "
+            "function of the inner product, is simulated against it",
             "large N (N/(N - 1) -> 1)", "small N: off by N/(N - 1)",
-            ("capacity.poly.inverse_snr_conditional", "capacity.kernel.relu_conditional",
+            ("capacity.general.instances", "capacity.general.rbf_conditional",
+             "capacity.poly.inverse_snr_conditional", "capacity.kernel.relu_conditional",
              "capacity.exp.inverse_snr_conditional", "capacity.expansion.truncated_snr",
              "capacity.expansion.truncation_error", "capacity.poly.feature_map_identity",
              "capacity.poly.feature_map_dimension", "capacity.compare.poly_exponent"),
@@ -212,17 +214,20 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("F9", "FFNs are associative memories with a ReLU-like kernel; with Gaussian keys SNR^{-1}_ReLU ~ N/(2 d_k): "
                   "a constant factor over linear, no exponential gain.",
             "notes §3.3, §4.7 [secondary: S6, S7; the formula is inferred]",
-            "(N - 1) d_v/(2 ||k_i||^2 ||v_i||^2) given the slot; GELU, SiLU, exp and gated units and activation "
-            "sparsity derived by the suite (the paper's FFN design insights are a GAP)",
+            "W_2 sigma(W_1 x) = sum_i v_i sigma(k_i^T x) is an identity for every activation; (N - 1) d_v/(2 ||k_i||^2 "
+            "||v_i||^2) given the slot; GELU, SiLU, exp, tied and untied gated units (the untied gate loses the tied "
+            "unit's d-fold gain: exactly the ReLU value at a typical up-projection), activation sparsity and width "
+            "(each slot's SNR^{-1} grows like d_ff - 1) derived by the suite (the paper's FFN design insights are a GAP)",
             "large N, typical norms", "small N; the paper's own FFN formulas are not recovered",
             ("ffn.relu.inverse_snr", "ffn.gelu.inverse_snr", "ffn.silu.inverse_snr", "ffn.exp.inverse_snr",
-             "ffn.glu.reglu_inverse_snr", "ffn.sparsity.threshold", "ffn.sparsity.topk"),
+             "ffn.glu.reglu_inverse_snr", "ffn.sparsity.threshold", "ffn.sparsity.topk", "ffn.memory.slot_identity",
+             "ffn.glu.untied_inverse_snr", "ffn.width.capacity"),
             gaps=(Gap("typical slot", _paper_relu, _relu_typical, TYPICAL),), items=(11,)),
     Finding("F10", "Update rules are online optimisation: linear attention, decay, DeltaNet (one SGD step with rate "
                    "beta on 1/2||S k - v||^2) and gated DeltaNet are gradient steps on stated objectives.",
             "notes §5.1 [secondary: S11; companion]", "identities", "always", "never (identities)",
             ("update.objective.linear_attention", "update.objective.decay", "update.objective.deltanet",
-             "update.objective.gated_deltanet"), items=(12, 15)),
+             "update.objective.gated_deltanet", "update.forms.comba"), items=(12, 15)),
     Finding("F11", "Matrix forms: O = (Q K^T ⊙ M)(I + K K^T ⊙ M^-)^{-1} V for DeltaNet, with Gamma for gated DeltaNet; "
                    "softmax attention is the additive rule in feature space.",
             "notes §5.1-5.2 [secondary: S11]",
@@ -242,9 +247,11 @@ FINDINGS: tuple[Finding, ...] = (
                    "lower-triangular A of size 2^m.",
             "notes §5.4 [secondary: S15]", "an identity in exact arithmetic (float64 to a conditioning-scaled tolerance)",
             "exact arithmetic, float64 at the sizes checked",
-            "low precision at large sizes (S15 reports float32 errors above 1e3 and float16 NaN at c = 128; see the "
-            "unchecked table)",
-            ("update.triangular.fast_inverse",), items=(21,)),
+            "low precision at large sizes: at c = 128 (entries U[0, 1/2)) the float32 error's median is above 1e3 "
+            "(single draws go down to about 3e2, so S15's 'above 1e3' holds for the median) and float16 gives NaN in "
+            "every draw, while forward substitution and softmax rows stay accurate",
+            ("update.triangular.fast_inverse", "update.triangular.fast_inverse_float32_error",
+             "update.triangular.fast_inverse_float16_nan"), items=(21, 22)),
     Finding("F14", "Memory convergence: a memory that minimises a loss converges (delta rule to least squares; additive "
                    "memory grows without bound; decay is stationary).",
             "notes §5.6 [inferred hypothesis] and S5's keyword 'Memory Convergence'",
@@ -259,12 +266,16 @@ FINDINGS: tuple[Finding, ...] = (
             "the complexity facts are cited, never verified; the construction (Theorem 1 with the rounding kernel) "
             "is checked exactly, and the linear kernel is exact only for orthonormal keys",
             "keys with pairwise coherence < 1/8 (rounding kernel); d = O(log n) random keys suffice",
-            "the linear kernel with n > d or non-orthogonal keys; whether TC0 != NC1 is open",
+            "the linear kernel with n > d or non-orthogonal keys; four exponential heads (scales +-s, +-r) match round() "
+            "on the lattice {-2..2} (three cannot) but their error on |x - m| <= delta is within 2.5 % of delta, no "
+            "flatter than the linear kernel, so they meet the theorem's assumption only for orthonormal keys; the "
+            "cache with periodic rewrite stays exact with at most n + R entries; whether TC0 != NC1 is open",
             ("expressivity.circuits.transformer_tc0", "expressivity.circuits.swap_nc1_complete",
              "expressivity.circuits.inversion_nc2", "expressivity.swap.round_kernel_exact",
              "expressivity.task.swap_labels", "expressivity.swap.linear_kernel_orthonormal",
              "expressivity.dimension.violation_count", "expressivity.dimension.violation_tail",
-             "expressivity.dimension.coherence_exponent"), items=(23, 24, 25, 27)),
+             "expressivity.dimension.coherence_exponent", "expressivity.heads.four_exp_lattice",
+             "expressivity.heads.four_exp_accuracy", "expressivity.swap.periodic_rewrite"), items=(23, 24, 25, 26, 27)),
     Finding("F16", "(I - A)^{-1} = sum_k A^k for a DAG adjacency counts paths: DeltaFormer's u-recursion captures "
                    "reachability.",
             "notes §6 E.4 [companion §4.2]", "an identity (path counts)", "strictly lower-triangular A", "never",
@@ -282,6 +293,26 @@ FINDINGS: tuple[Finding, ...] = (
              "context.additive.exp_snr_decay", "context.delta.pair_recall", "context.least_squares.pair_recall",
              "context.additive.hebbian_distance", "context.softmax.regression_limit", "context.delta.bounded_error",
              "context.least_squares.error", "context.delta.mean_memory", "capacity.exp.inverse_snr_ratio")),
+    Finding("F18", "A second strategy for capacity (not recovered; the notes suspect multi-head attention or "
+                   "normalization): the suite derives both for one exact-query retrieval.",
+            "notes §4.4, §4.6 [GAP]; suite",
+            "H heads of width d/H (outputs concatenated): linear SNR^{-1} is H times one head's, exponential "
+            "(N - 1) e^{-d_k/(2H)} at tau = 2 instead of (N - 1) e^{-d_k/2}; QK-norm (unit keys and query, "
+            "temperature tau): SNR^{-1} = (N - 1)(d_v/||v_i||^2) e^{-2/tau} Gamma(d_k/2) tau^{d_k/2 - 1} "
+            "I_{d_k/2 - 1}(2/tau), strictly increasing in tau (no finite optimal temperature)",
+            "one exact-query retrieval, Gaussian keys cut into equal blocks (heads) or normalised to the sphere",
+            "as a capacity strategy for one retrieval: heads cost capacity and QK-norm has no interior optimum; a noisy "
+            "query or heads storing different pairs are not modelled",
+            ("capacity.multihead.linear", "capacity.multihead.exp", "capacity.norm.sphere_exp_conditional",
+             "capacity.norm.sphere_temperature")),
+    Finding("F19", "Listing 1: the chunked first stage equals the naive recurrence (atol 1e-5) at T = 1024, D = 64, "
+                   "C = 32 with scale 1/sqrt(D); its cost is O(T^2 d + T C d + T C^2).",
+            "notes §5.4, §6 D.3 [companion Listing 1]",
+            "chunked = token loop to about 2e-15 in float64 for both k-k (the listing) and q-k (public kernels) "
+            "similarity; the listing's multiply-adds are exactly T^2 D + T C D + T C^2 (suite)",
+            "float64 at the listing's sizes (default mode T = 256, full T = 1024)",
+            "the listing's float32 run is not reproduced (the suite's chunked code is float64)",
+            ("update.deltaformer.listing1", "update.deltaformer.chunked_cost"), items=(20, 29)),
 )
 
 # claims that support a finding's argument without being one of the paper's statements
@@ -301,7 +332,8 @@ UNCHECKED: tuple[Unchecked, ...] = (
               "notes §4.5, §10", NOT_RECOVERED, "the suite checks every reading (F5-F7) and reports which estimand each "
                                                 "matches"),
     Unchecked("The second strategy for raising capacity.", "notes §4.4, §10", NOT_RECOVERED,
-              "multi-head or normalization are suspected; issue 11 adds claims for both (capacity branch)"),
+              "multi-head or normalization are suspected; F18 derives both (the suite's own) and finds neither raises "
+              "one retrieval's capacity"),
     Unchecked("The FFN section's SNR for the paper's own kernels and its design insights (gating, sparsity, width).",
               "notes §4.7, §10", NOT_RECOVERED, "the suite derives its own (F9); what the paper concludes is unknown"),
     Unchecked("The paper's unified table of (objective, optimiser) per update rule.", "notes §5.1, §10", NOT_RECOVERED,
@@ -315,18 +347,9 @@ UNCHECKED: tuple[Unchecked, ...] = (
               "only one caption (the circuit hierarchy) is known"),
     Unchecked("The wording of 'expressivity of DeltaFormer ... NC^1'.", "notes §5.5, §10", NOT_RECOVERED,
               "the complexity facts it rests on are recorded as cited claims (F15)"),
-    Unchecked("Listing 1: chunked == naive within atol 1e-5 at B = 2, H = 2, T = 1024, D = 64, C = 32 (k-k similarity).",
-              "notes §6 D.3 [companion]", NOT_YET, "issue 11 adds it (companion branch)", items=(20,)),
-    Unchecked("The fast inverse's instability: float32 error above 1e3 and float16 NaN at c = 128.",
-              "notes §5.4 [secondary: S15]", NOT_YET, "measured by bench/triangular_inverse_errors.py; issue 11 adds a "
-                                                     "claim (companion branch)", items=(22,)),
-    Unchecked("Gated DeltaNet equals the Comba form.", "notes §9 [S11]", NOT_YET,
-              "issue 11 adds it (companion branch)", items=(15,)),
-    Unchecked("KU-cache cost O(T log n), O(n log n) with periodic rewrite; chunked cost O(T^2 d + T C d + T C^2).",
-              "notes §5.4-5.5 [companion]", NOT_YET, "issue 11 adds operation counts (companion branch)",
-              items=(26, 29)),
-    Unchecked("An exp kernel with four shared-head multi-query attention expresses the rounding kernel f.",
-              "notes §5.5 [companion]", NOT_YET, "issue 11 adds it (companion branch)"),
+    Unchecked("KU-cache cost O(T log n), and O(n log n) with periodic rewrite, as costs.", "notes §5.5 [companion]",
+              NOT_YET, "F15 checks that the rewrite stays exact with at most n + R cached entries; the log factor "
+                       "(bits per entry) and the time are not counted", items=(26,)),
     Unchecked("H100 timings: recurrent 279.9 ms, parallel 102.2 ms, chunk-wise 12.7 ms.", "notes §5.4 [companion]",
               NOT_CHECKABLE, "GPU measurements; bench/update_bench.py measures CPU ratios instead", items=(30,)),
     Unchecked("MQAR accuracies, the 340M and 14B language-model tables, the Chomsky-hierarchy table, the swap-task "
@@ -389,7 +412,7 @@ def findings_markdown() -> str:
               "## Statements the suite does not check", "",
               "From the notes' §9 'Checkable claims' and §10 'Main gaps'. *Not recovered*: the notes do not have "
               "the paper's text; *not checkable*: needs training or specific hardware; *cited*: a literature fact "
-              "recorded without verification; *not yet checked*: issue 11 adds a claim on another branch.", "",
+              "recorded without verification; *not yet checked*: checkable, no claim yet.", "",
               "| the paper (or companion) says | source | why | detail | notes §9 |", "|---|---|---|---|---|"]
     for u in UNCHECKED:
         items = ", ".join(str(i) for i in u.items) or "-"
