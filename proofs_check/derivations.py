@@ -112,15 +112,37 @@ def math_latex(expr, width: float = TEXTWIDTH_EM - 6.0) -> str:
 MAX_LINES = 6  # an expression that needs more lines than this is summarised in LaTeX
 
 
-def _summary(expr) -> str:
-    """A one-line description of an expression too long to print."""
+def _summary(expr, where: str = "") -> str:
+    """A one-line description of an expression too long to print; ``where`` names the row (the start or a
+    step) whose full form the Markdown page shows, so two summarised rows never read the same."""
     import sympy as sp
 
     if isinstance(expr, sp.MatrixBase):
         what = f"a ${expr.rows}\\times {expr.cols}$ matrix"
     else:
-        what = f"an expression of {len(sp.Add.make_args(sp.expand(expr)))} terms"
-    return r"\left[\,\text{" + what + " in }" + _families(expr.free_symbols) + r"\,\right]"
+        n = len(sp.Add.make_args(sp.expand(expr)))
+        what = "a product" if n == 1 and isinstance(expr, sp.Mul) else ("an expression" if n == 1 else
+                                                                         f"a sum of {n} terms")
+    text = r"\left[\,\text{" + what + " in }" + _families(expr.free_symbols) + r"\,\right]"
+    return text + (r" \\ &\qquad \text{(in full: " + where + r" of the Markdown page)}" if where else "")
+
+
+def _piecewise_lines(expr, room: float) -> list[str] | None:
+    """A piecewise expression too wide for one line, one case after another (each cut into lines), or None
+    when it is not piecewise or still does not fit in :data:`MAX_LINES` lines."""
+    import sympy as sp
+    from theory.symbols import latex
+
+    if not isinstance(expr, sp.Piecewise):
+        return None
+    lines: list[str] = []
+    for value, cond in expr.args:
+        label = r"\text{otherwise: }" if cond == sp.true else r"\text{if }" + latex(cond) + r"\text{: }"
+        width = room - 3.0 - tex_width(label)
+        lines += [label + p if i == 0 else p for i, p in enumerate(break_math(math_latex(value, width), width))]
+    if len(lines) > MAX_LINES or any(tex_width(p) > room for p in lines):
+        return None
+    return lines
 
 
 def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
@@ -147,7 +169,9 @@ def tex_align(derivation, checks, *, width: float = TEXTWIDTH_EM - 4.0) -> str:
     for k, (expr, tag) in enumerate(merged):
         pieces = break_math(math_latex(expr, room - 3.0), room - 3.0, first=room - 1.6)
         if len(pieces) > MAX_LINES or any(tex_width(p) > room for p in pieces):
-            pieces = [_summary(expr)]  # too long to print usefully: say what it is (the Markdown page has it)
+            step = re.search(r"\((\d+)\)", tag)
+            where = f"step ({step.group(1)})" if step else "the start"
+            pieces = _piecewise_lines(expr, room) or [_summary(expr, where)]  # else say what it is
         head = indent if (k == 0 or stacked) else "&"
         rows.append(f"{head}= {pieces[0]} {tag}".rstrip())
         rows += [f"&\\qquad {p}" for p in pieces[1:]]

@@ -131,7 +131,7 @@ def test_derivation_steps_change_the_expression(claim_id):
 
 # first steps that still restate their start (sympy evaluates the start to the step's expression on
 # construction); each should start from an unevaluated form, as capacity.linear.capacity_slope now does
-FIRST_STEP_RESTATES_START = {
+FIRST_STEP_RESTATES_START = {"ffn.memory.slot_identity",
     "basics.linear.memory_accumulation", "update.objective.linear_attention", "update.fixed_point.additive_growth",
     "update.deltaformer.reduces_to_deltanet", "expressivity.householder.permutation_tracking",
     "context.additive.linear_snr_finite", "context.least_squares.self_influence"}

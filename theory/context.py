@@ -381,6 +381,7 @@ def least_squares_pair_recall(n: int = 3, d: int = 2) -> Derivation:
     sherman = sp.simplify((k1.T * (W + k1 * k1.T).inv() * k1)[0, 0] - x / (1 + x))
     E_h, E_h2 = sp.Symbol(r"\mathbb{E}h_{11}", positive=True), sp.Symbol(r"\mathbb{E}h_{11}^2", positive=True)
     E_noise = sp.Symbol(r"\mathbb{E}\|r\|^2", positive=True)
+    E_b, E_b2 = sp.Symbol(r"\mathbb{E}B", positive=True), sp.Symbol(r"\mathbb{E}B^2", positive=True)
     E_signal = sp.Symbol(r"\mathbb{E}\|c\,v_1\|^2", positive=True)
     h = Beta("h", d_k / 2, (T - d_k) / 2)
     return (
@@ -391,10 +392,10 @@ def least_squares_pair_recall(n: int = 3, d: int = 2) -> Derivation:
                     proof=d_v * (E_h - E_h2), conditions=(idempotent,))
         .substitute(E_signal, d_v * E_h2, "E_V||h_11 v_1||^2 = d_v h_11^2; h_11 = x/(1 + x) (Sherman-Morrison, "
                     "symbolic d = 2)", proof=d_v * E_h2, conditions=(sherman,))
-        .assume((E_h - E_h2) / E_h2, "h_11 ~ Beta(d_k/2, (T - d_k)/2): ||k_1||^2/x ~ chi^2_{T - d_k} independent of "
-                                     "||k_1||^2 ~ chi^2_{d_k} (Muirhead 1982, Thm 3.2.12)")
-        .substitute(E_h, d_k / T, "Beta mean (sympy.stats)", proof=E(h))
-        .substitute(E_h2, d_k * (d_k + 2) / (T * (T + 2)), "Beta second moment (sympy.stats)", proof=E(h**2))
+        .assume((E_b - E_b2) / E_b2, "h_11 ~ B ~ Beta(d_k/2, (T - d_k)/2): ||k_1||^2/x ~ chi^2_{T - d_k} independent "
+                                     "of ||k_1||^2 ~ chi^2_{d_k} (Muirhead 1982, Thm 3.2.12)")
+        .substitute(E_b, d_k / T, "Beta mean (sympy.stats)", proof=E(h))
+        .substitute(E_b2, d_k * (d_k + 2) / (T * (T + 2)), "Beta second moment (sympy.stats)", proof=E(h**2))
         .step((T - d_k) / (d_k + 2), "simplify")
     )
 
