@@ -78,7 +78,8 @@ def process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 
 class ExecutorUnavailable(RuntimeError):
-    """An executor that cannot run: ``--executor dask`` without the optional ``distributed`` package, or a cluster without workers."""
+    """An executor that cannot run: ``--executor dask`` without the optional ``distributed`` package, a
+    scheduler out of reach, a cluster without workers or with other package versions."""
 
 
 @contextmanager

@@ -92,7 +92,8 @@ def _mc_claim_failing_sometimes():
         id="basics.fake.unlucky", statement="a test double", anchor="-", provenance=Provenance.SUITE,
         kind=Kind.STATISTICAL, estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
         derivation=lambda: Derivation("fake", sp.Float(10.0)), measure=measure,
-        grids={m: ({"n": 1},) for m in ("quick", "default", "full")}, trials={m: 100 for m in ("quick", "default", "full")},
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")},
+        trials={m: 100 for m in ("quick", "default", "full")},
         max_batches=400,
         negative_controls=(NegativeControl("near", "10.1", prediction=lambda: sp.Float(10.1), near_miss=True),),
     )
@@ -170,7 +171,8 @@ def test_a_dask_cluster_gives_the_in_process_report(capsys, tmp_path):
     distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' extra")
 
     local, _, _ = _report(capsys, tmp_path, "local")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
         remote, out, _ = _report(capsys, tmp_path, "dask", "--scheduler", cluster.scheduler_address)
     assert without_volatile(remote) == without_volatile(local)
     assert any(len(p["task_seconds"]) > 1 for c in remote["claims"] for p in c["points"])  # chunks ran there

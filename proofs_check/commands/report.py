@@ -121,7 +121,8 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
 
 
 def cmd_report(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_executor, run_mode, select_claims
+    from proofs_check.cli import (EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_executor, run_mode,
+                                  select_claims)
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
