@@ -860,8 +860,8 @@ def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1, executor: Executor | Non
 
     Without ``executor``: in this process with all its BLAS threads when ``jobs`` is 1, else on a pool
     of ``jobs`` worker processes (one BLAS thread each) kept for the whole run. With ``executor`` (any
-    :class:`concurrent.futures.Executor`, such as a dask cluster's), ``jobs`` is how many tasks it runs
-    at once; its workers run with one BLAS thread each (a worker in this process, as in a thread pool,
+    :class:`concurrent.futures.Executor`, such as a dask cluster's, whose workers run one task at a time
+    per process: sympy is not thread-safe), ``jobs`` is how many tasks it runs at once; its workers run with one BLAS thread each (a worker in this process, as in a thread pool,
     leaves this process's BLAS threads as they were when the run ends). No result depends on ``jobs``
     or on the executor.
     """
