@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from concurrent.futures import Executor
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.stats import kstest
 
-from proofs_check.engine import (ACCEPTED, NOT_APPLICABLE, RESOLUTION_TARGET, SEPARATION, Z, ClaimResult, assemble,
-                                 check_symbolic, claim_tasks, run_tasks)
+from proofs_check.engine import (ACCEPTED, NOT_APPLICABLE, RESOLUTION_TARGET, SEPARATION, Z, ClaimResult, Progress,
+                                 assemble, check_symbolic, claim_tasks, run_tasks)
 from proofs_check.ledger import Claim, Kind
 from proofs_check.report import format_regime, format_resolution, package_versions
 
@@ -35,11 +36,13 @@ Z_SD_BAND = (0.85, 1.15)  # target band for each statistical claim's z standard 
 
 
 def calibrate(claims: Sequence[Claim], *, mode: str, seeds: Sequence[int], jobs: int = 1,
-              progress: Callable[[int, int, Any], None] | None = None) -> dict[int, list[ClaimResult]]:
-    """Check ``claims`` once per root seed; returns ``{seed: claim results}`` (symbolic checks run once)."""
+              executor: Executor | None = None,
+              progress: Callable[[Progress], None] | None = None) -> dict[int, list[ClaimResult]]:
+    """Check ``claims`` once per root seed; returns ``{seed: claim results}`` (symbolic checks run once; the
+    points on ``executor`` or ``jobs`` workers as :func:`proofs_check.engine.run_tasks` says)."""
     symbolic = {c.id: check_symbolic(c) for c in claims}
     tasks = [t for seed in seeds for t in claim_tasks(claims, mode=mode, seed=seed, symbolic=False)]
-    results = run_tasks(tasks, jobs=jobs, progress=progress)
+    results = run_tasks(tasks, jobs=jobs, executor=executor, progress=progress)
     runs = {}
     for seed in seeds:
         mine = [(t, r) for t, r in zip(tasks, results) if t[3] == seed]

@@ -13,12 +13,13 @@ import pkgutil
 import sys
 import textwrap
 import time
+from contextlib import ExitStack, contextmanager
 
 from proofs_check import __version__
 from proofs_check.ledger import SECTIONS, DomainError, Kind, UnknownClaimError, all_claims, get_claim
 from proofs_check.seeds import DEFAULT_SEED
 
-__all__ = ["add_run_arguments", "build_parser", "main", "run_mode"]
+__all__ = ["add_executor_arguments", "add_run_arguments", "build_parser", "main", "run_executor", "run_mode"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -115,23 +116,41 @@ def cmd_show(args) -> int:
 # --- check ---------------------------------------------------------------------------------------
 
 def _progress_printer(stream, enabled: bool):
-    start = time.perf_counter()
+    """A ``progress`` callback for the engine: points, derivations and batches done, elapsed time and the
+    time left, on ``stream`` (stderr). A terminal gets one line redrawn; a log gets a line per finished
+    point or derivation."""
     interactive = stream.isatty()
+    last_draw = [0.0]
 
-    def show(done, total, result):
-        if not enabled:
+    def show(p):
+        if not enabled or (p.result is None and not interactive):
             return
-        label = getattr(result, "claim_id", "")
-        verdict = getattr(result, "verdict", getattr(result, "status", ""))
-        msg = f"[{done:>3}/{total}] {time.perf_counter() - start:6.1f}s  {label}  {verdict}"
+        now = time.perf_counter()
+        final = p.points_done == p.points_total and p.symbolic_done == p.symbolic_total
+        if p.result is None and now - last_draw[0] < 0.2 and not final:
+            return  # a terminal is redrawn at most five times a second between finished points
+        last_draw[0] = now
+        counts = f"{p.points_done}/{p.points_total} points"
+        if p.symbolic_total:
+            counts += f", {p.symbolic_done}/{p.symbolic_total} derivations"
+        counts += f", {p.batches_done}/{p.batches_total} batches"
+        left = f", ~{_duration(p.remaining)} left" if p.remaining is not None and not final else ""
+        msg = f"[{counts}] {p.elapsed:.1f}s{left}"
+        if p.result is not None:
+            verdict = getattr(p.result, "verdict", getattr(p.result, "status", ""))
+            msg += f"  {getattr(p.result, 'claim_id', '')}  {verdict}"
         if interactive:
-            stream.write("\r\033[K" + msg)
-            if done == total:
-                stream.write("\n")
+            stream.write("\r\033[K" + msg + ("\n" if final else ""))
         else:
             stream.write(msg + "\n")
         stream.flush()
     return show
+
+
+def _duration(seconds: float) -> str:
+    """``42s`` or ``3m05s``: a time left, to the second."""
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def select_claims(ids, sections):
@@ -175,8 +194,9 @@ def cmd_check(args) -> int:
 
     claims, mode = prepare_run(args)
     started = time.perf_counter()
-    results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
-                           progress=_progress_printer(sys.stderr, not args.quiet))
+    with run_executor(args) as (executor, jobs):
+        results = check_claims(claims, mode=mode, seed=args.seed, jobs=jobs, executor=executor,
+                               progress=_progress_printer(sys.stderr, not args.quiet))
     out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON for '--json -'
     print(render_table(table_rows(results)), file=out)
     failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error", "underpowered")]
@@ -276,6 +296,36 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_mode_arguments(p)
     p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
     p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
+    add_executor_arguments(p)
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """--executor / --scheduler: where the tasks run (the numbers are the same on every executor)."""
+    p.add_argument("--executor", choices=("process", "dask"),
+                   help="'process' (default): this process, or --jobs worker processes; 'dask': a dask.distributed "
+                        "cluster (needs the 'distributed' extra), a local one of --jobs workers unless --scheduler")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)")
+
+
+@contextmanager
+def run_executor(args):
+    """``(executor, jobs)`` for the engine from --executor, --scheduler and --jobs: ``(None, jobs)`` for this
+    process or a pool of worker processes, else a dask cluster's executor and how many tasks it runs at once."""
+    kind = args.executor or ("dask" if args.scheduler else "process")
+    if kind == "process":
+        if args.scheduler:
+            raise UsageError("--scheduler needs --executor dask")
+        yield None, args.jobs
+        return
+    from proofs_check.executors import ExecutorUnavailable, dask_executor
+
+    with ExitStack() as stack:
+        try:
+            executor, slots = stack.enter_context(dask_executor(args.scheduler, workers=args.jobs))
+        except ExecutorUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        yield executor, slots
 
 
 def run_mode(args) -> str:

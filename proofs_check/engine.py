@@ -39,21 +39,27 @@ main estimate's z.
 
 A point's **resolution** is the smallest relative error of the prediction the check is sure (at
 the same budget) to detect: ``(SEPARATION * SE + bound + atol) / |predicted|``.
+
+Scheduling never changes a number. :func:`check_point` runs a point in one process;
+:func:`run_tasks` runs the same steps (prediction, pilot, later batches in chunks, merge in batch
+order, comparison) as tasks on any :class:`concurrent.futures.Executor`, with the same result.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
-from proofs_check.ledger import Claim, Kind, NegativeControl, evaluate, get_claim
+from proofs_check.executors import InlineExecutor, one_blas_thread, process_pool
+from proofs_check.ledger import Claim, Kind, evaluate, get_claim
 from proofs_check.seeds import batch_rng, canonical_params, point_rng
 
 __all__ = [
@@ -66,6 +72,7 @@ __all__ = [
     "MIN_TRIALS",
     "PLAN_INFLATION",
     "PointResult",
+    "Progress",
     "RESOLUTION_TARGET",
     "SEPARATION",
     "SymbolicResult",
@@ -129,6 +136,7 @@ class PointResult:
     resolution: float | None = None  # smallest relative error surely detected (statistical/asymptotic)
     batches: int = 0  # Monte Carlo batches run (0: a single deterministic or unplanned computation)
     trials_needed: int | None = None  # what the plan asked for (may exceed the cap: underpowered)
+    task_seconds: tuple[float, ...] = ()  # each task of the point as scheduled: its pilot, then its batch chunks
 
 
 @dataclass(frozen=True)
@@ -246,28 +254,86 @@ def _separation(gap: float, se: float) -> float | None:
 
 
 # --- planned Monte Carlo -------------------------------------------------------------------------
+#
+# A point runs in four steps, which the scheduler (run_tasks) may place on different workers:
+# _prepare (prediction and applicable controls), _pilot (one batch of every route, then the plan),
+# _batches (any range of further batches of one route, each from its own stream) and _conclude
+# (merge every route's batches in batch order, reduce, compare). check_point runs them in sequence.
 
-class _Route:
-    """One Monte Carlo route of a point (the main route or a control's wrong route): its batches so far."""
+@dataclass(frozen=True)
+class _Setup:
+    """A point's prediction and its controls, by name: those in play, those paired with a route, those n/a."""
 
-    def __init__(self, claim: Claim, params, seed: int, replicate: int, batch_size: int, variant=None):
-        self.claim, self.params, self.seed, self.replicate = claim, params, seed, replicate
-        self.batch_size, self.variant = batch_size, variant
-        self.kwargs = _kwargs(claim, params, variant)
-        self.batches: list[Mapping] = []
+    predicted: float
+    applicable: tuple[tuple[str, float], ...]  # (control name, wrong value) of each applicable control
+    paired: tuple[tuple[str, float], ...]  # prediction controls whose route realises their slip
+    skipped: dict[str, ControlResult]
 
-    def run(self, n_batches: int) -> None:
-        while len(self.batches) < n_batches:
-            b = len(self.batches)
-            rng = batch_rng(self.seed, self.claim.id, self.params, b, self.replicate)
-            self.batches.append(self.claim.measure.simulate(rng, trials=self.batch_size, **self.kwargs))
 
-    def estimate(self) -> Estimate:
-        return self.claim.measure.reduce(merge_columns(self.batches), **self.kwargs)
+def _prepare(claim: Claim, params) -> _Setup:
+    predicted = evaluate(claim.predicted_expr(), params)
+    applicable: list[tuple[str, float]] = []
+    paired: list[tuple[str, float]] = []  # wrong formulas checked against their own routes
+    skipped: dict[str, ControlResult] = {}
+    for control in claim.negative_controls:
+        if control.applies_when is not None and not control.applies_when.holds(params):
+            skipped[control.name] = ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
+                                                  f"applies only where {control.applies_when.text}",
+                                                  near_miss=control.near_miss)
+            continue
+        if control.prediction is not None:
+            wrong = evaluate(control.prediction(), params)
+            if control.route is not None:
+                paired.append((control.name, wrong))
+            if _same_value(wrong, predicted):
+                skipped[control.name] = ControlResult(control.name, wrong, math.nan, NOT_APPLICABLE,
+                                                      "equals the prediction at this point",
+                                                      near_miss=control.near_miss)
+                continue
+        else:
+            wrong = predicted
+        applicable.append((control.name, wrong))
+    return _Setup(predicted, tuple(applicable), tuple(paired), skipped)
+
+
+def _is_planned(claim: Claim) -> bool:
+    return isinstance(claim.measure, MonteCarlo) and claim.kind is not Kind.IDENTITY
+
+
+def _batches(claim: Claim, params, variant, *, seed: int, replicate: int, batch_size: int, start: int,
+             stop: int) -> list[Mapping]:
+    """The per-trial columns of batches ``start .. stop - 1`` of one route (``variant``), each from its own stream."""
+    kwargs = _kwargs(claim, params, variant)
+    return [claim.measure.simulate(batch_rng(seed, claim.id, params, b, replicate), trials=batch_size, **kwargs)
+            for b in range(start, stop)]
+
+
+@dataclass
+class _Plan:
+    """A planned point after its pilot: its routes, their batches so far, and how many batches each runs.
+
+    ``routes`` maps a route's key (``None`` for the main route, else the control's name) to the
+    variant its simulation takes; ``columns`` holds each route's batches in batch order."""
+
+    batch_size: int
+    routes: dict[str | None, str | None]
+    columns: dict[str | None, list[Mapping]]
+    n_batches: int
+    needed: int | None
+    short: list[str]
+    needs: dict[str, float]
+    batch_seconds: dict[str | None, float] = field(default_factory=dict)  # each route's pilot batch, timed
 
     @property
-    def trials(self) -> int:
-        return sum(rows(b) for b in self.batches)
+    def complete(self) -> bool:
+        """Every route has all the batches the plan runs (the pilot alone when the point is short)."""
+        return bool(self.short) or all(len(c) >= self.n_batches for c in self.columns.values())
+
+    def trials(self, key) -> int:
+        return sum(rows(b) for b in self.columns[key])
+
+    def estimate(self, claim: Claim, params, key) -> Estimate:
+        return claim.measure.reduce(merge_columns(self.columns[key]), **_kwargs(claim, params, self.routes[key]))
 
 
 def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
@@ -279,34 +345,41 @@ def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
     return n_pilot * (SEPARATION * PLAN_INFLATION * se_pilot / gap) ** 2
 
 
-def _planned_point(claim: Claim, params, predicted: float, controls, paired=(), *, seed: int, mode: str,
-                   trials: int | None, replicate: int):
-    """Run a Monte Carlo point by its plan; returns the main estimate, control estimates and plan facts.
+def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials: int | None,
+           replicate: int) -> _Plan:
+    """Run the pilot batch of every route of a Monte Carlo point and plan its batches.
 
-    ``controls`` are the applicable (control, wrong value) pairs; ``paired`` the prediction controls
-    whose route realises their slip (run alongside, not planned: their check is agreement)."""
+    The routes are the main one, each applicable control's wrong route (planned: it must end
+    ``SEPARATION`` SEs from the prediction) and each paired control's route (run alongside, not
+    planned: its check is agreement with its own formula)."""
     batch_size = trials if trials is not None else claim.trials[mode]
-    fixed = _fixed_tolerance(claim, predicted, params)
-    main = _Route(claim, params, seed, replicate, batch_size)
-    main.run(1)
-    pilot = main.estimate()
-    routes = {c.name: _Route(claim, params, seed, replicate, batch_size, c.variant)
-              for c, wrong in controls if c.variant is not None}
-    routes.update({c.name: _Route(claim, params, seed, replicate, batch_size, c.route) for c, wrong in paired})
-    for r in routes.values():
-        r.run(1)
+    fixed = _fixed_tolerance(claim, setup.predicted, params)
+    controls = {c.name: c for c in claim.negative_controls}
+    routes: dict[str | None, str | None] = {None: None}
+    routes.update({name: controls[name].variant for name, _ in setup.applicable if controls[name].variant is not None})
+    routes.update({name: controls[name].route for name, _ in setup.paired})
+    columns: dict[str | None, list[Mapping]] = {}
+    batch_seconds: dict[str | None, float] = {}
+    for key, variant in routes.items():
+        tick = time.perf_counter()
+        columns[key] = _batches(claim, params, variant, seed=seed, replicate=replicate, batch_size=batch_size,
+                                start=0, stop=1)
+        batch_seconds[key] = time.perf_counter() - tick
+    plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds)
+    pilot = plan.estimate(claim, params, None)
     needs: dict[str, float] = {}
+    predicted = setup.predicted
     if pilot.finite:
         target = RESOLUTION_TARGET[mode] * abs(predicted) - fixed
-        needs["resolution"] = _trials_for(pilot.standard_error, main.trials, target)
-        for c, wrong in controls:
-            if c.variant is None:
-                needs[c.name] = _trials_for(pilot.standard_error, main.trials, abs(wrong - predicted) - fixed)
+        needs["resolution"] = _trials_for(pilot.standard_error, plan.trials(None), target)
+        for name, wrong in setup.applicable:
+            if controls[name].variant is None:
+                needs[name] = _trials_for(pilot.standard_error, plan.trials(None), abs(wrong - predicted) - fixed)
             else:
-                est_c = routes[c.name].estimate()
+                est_c = plan.estimate(claim, params, name)
                 if est_c.finite:
-                    needs[c.name] = _trials_for(est_c.standard_error, routes[c.name].trials,
-                                                abs(est_c.estimate - predicted) - fixed)
+                    needs[name] = _trials_for(est_c.standard_error, plan.trials(name),
+                                              abs(est_c.estimate - predicted) - fixed)
     cap = claim.max_batches * batch_size
     needed = max([batch_size] + [n for n in needs.values()])
     short = [name for name, n in needs.items() if n > cap and name != "resolution"]
@@ -315,105 +388,113 @@ def _planned_point(claim: Claim, params, predicted: float, controls, paired=(), 
         short = [name for name, n in needs.items() if n > batch_size and name != "resolution"]
     else:
         n_batches = int(min(claim.max_batches, max(1, math.ceil(min(needed, cap) / batch_size))))
-    if not short:
-        main.run(n_batches)
-        for r in routes.values():
-            r.run(n_batches)
-    estimates = {name: r.estimate() for name, r in routes.items()}
-    needed_int = None if not math.isfinite(needed) else int(math.ceil(needed))
-    return main.estimate(), estimates, len(main.batches), needed_int, short, needs
+    plan.n_batches, plan.short, plan.needs = n_batches, short, needs
+    plan.needed = None if not math.isfinite(needed) else int(math.ceil(needed))
+    return plan
 
 
 def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str = "default",
                 trials: int | None = None, replicate: int = 0, validate: bool = True) -> PointResult:
     """Measure one regime point (by its plan, for Monte Carlo claims), compare it with theory, and
-    run every applicable negative control.
+    run every applicable negative control, all in this process.
 
     Parameters outside the claim's domain raise :class:`proofs_check.ledger.DomainError`; any other
     exception raised while measuring or evaluating is the point's *error* verdict, with the
-    exception named, so one broken claim does not stop a run.
+    exception named, so one broken claim does not stop a run. :func:`run_tasks` gives the same
+    result with the point's batches spread over workers.
     """
     start = time.perf_counter()
     if validate:
         params = claim.validate(params)
     try:
-        return _check_point(claim, params, seed=seed, mode=mode, trials=trials, replicate=replicate, start=start)
+        setup = _prepare(claim, params)
+        if not _is_planned(claim):
+            return _unplanned(claim, params, setup, seed=seed, mode=mode, trials=trials, replicate=replicate,
+                              start=start)
+        plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=trials, replicate=replicate)
+        if not plan.short:
+            for key, variant in plan.routes.items():
+                plan.columns[key] += _batches(claim, params, variant, seed=seed, replicate=replicate,
+                                              batch_size=plan.batch_size, start=1, stop=plan.n_batches)
+        return _conclude_planned(claim, params, setup, plan, mode=mode, trials=trials,
+                                 seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
-        return PointResult(claim.id, dict(params), math.nan, math.nan, math.nan, 0, None, None, math.nan, ERROR, (),
-                           time.perf_counter() - start, "", f"{type(exc).__name__}: {exc}")
+        return _error_point(claim, params, exc, time.perf_counter() - start)
 
 
-def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str, trials: int | None,
-                 replicate: int, start: float) -> PointResult:
-    predicted = evaluate(claim.predicted_expr(), params)
-    applicable: list[tuple[NegativeControl, float]] = []
-    paired: list[tuple[NegativeControl, float]] = []  # wrong formulas checked against their own routes
-    skipped: dict[str, ControlResult] = {}
-    for control in claim.negative_controls:
-        if control.applies_when is not None and not control.applies_when.holds(params):
-            skipped[control.name] = ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
-                                                  f"applies only where {control.applies_when.text}",
-                                                  near_miss=control.near_miss)
-            continue
-        if control.prediction is not None:
-            wrong = evaluate(control.prediction(), params)
-            if control.route is not None:
-                paired.append((control, wrong))
-            if _same_value(wrong, predicted):
-                skipped[control.name] = ControlResult(control.name, wrong, math.nan, NOT_APPLICABLE,
-                                                      "equals the prediction at this point",
-                                                      near_miss=control.near_miss)
-                continue
-        else:
-            wrong = predicted
-        applicable.append((control, wrong))
+def _error_point(claim: Claim, params, exc: BaseException | str, seconds: float, task_seconds=None) -> PointResult:
+    message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return PointResult(claim.id, dict(params), math.nan, math.nan, math.nan, 0, None, None, math.nan, ERROR, (),
+                       seconds, "", message, task_seconds=tuple(task_seconds or (seconds,)))
 
-    planned = isinstance(claim.measure, MonteCarlo) and claim.kind is not Kind.IDENTITY
-    n_batches, needed, short, route_est = 0, None, [], {}
-    if planned:
-        est, route_est, n_batches, needed, short, needs = _planned_point(
-            claim, params, predicted, applicable, paired, seed=seed, mode=mode, trials=trials,
-            replicate=replicate)
-    else:
-        if trials is None and claim.trials is not None:
-            trials = claim.trials[mode]
-        est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials)
-        route_est = {c.name: _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
-                                      variant=c.route) for c, _ in paired}
+
+def _unplanned(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials: int | None, replicate: int,
+               start: float) -> PointResult:
+    """An identity, or a numeric side that is not a MonteCarlo: one computation from the point's stream."""
+    if trials is None and claim.trials is not None:
+        trials = claim.trials[mode]
+    controls = {c.name: c for c in claim.negative_controls}
+    est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials)
+    route_est = {name: _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
+                                variant=controls[name].route) for name, _ in setup.paired}
+    route_est.update({name: _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
+                                     variant=controls[name].variant)
+                      for name, _ in setup.applicable if controls[name].prediction is None})
+    return _conclude(claim, params, setup, est, route_est, planned=False, n_batches=0, needed=None, short=[],
+                     needs={}, mode=mode, trials=trials, seconds=time.perf_counter() - start)
+
+
+def _conclude_planned(claim: Claim, params, setup: _Setup, plan: _Plan, *, mode: str, trials: int | None,
+                      seconds: float, task_seconds=None) -> PointResult:
+    """Merge each route's batches in batch order, reduce, and compare (the last step of a planned point)."""
+    tick = time.perf_counter()
+    est = plan.estimate(claim, params, None)
+    route_est = {key: plan.estimate(claim, params, key) for key in plan.routes if key is not None}
+    seconds += time.perf_counter() - tick
+    return _conclude(claim, params, setup, est, route_est, planned=True, n_batches=len(plan.columns[None]),
+                     needed=plan.needed, short=plan.short, needs=plan.needs, mode=mode, trials=trials,
+                     seconds=seconds, task_seconds=task_seconds)
+
+
+def _conclude(claim: Claim, params, setup: _Setup, est: Estimate, route_est: Mapping[str, Estimate], *,
+              planned: bool, n_batches: int, needed: int | None, short: list[str], needs: Mapping[str, float],
+              mode: str, trials: int | None, seconds: float, task_seconds=None) -> PointResult:
+    """The verdict of a point and of each of its controls, from the main and route estimates."""
+    tick = time.perf_counter()
+    predicted = setup.predicted
+    controls_by_name = {c.name: c for c in claim.negative_controls}
     verdict, z, tol, message = _compare(claim, predicted, est, params)
     fixed = _fixed_tolerance(claim, predicted, params) if claim.kind is not Kind.IDENTITY else 0.0
 
     results = {}
-    for control, wrong in applicable:
+    for name, wrong in setup.applicable:
+        control = controls_by_name[name]
         if control.prediction is not None:
             c_verdict, _, _, detail = _compare(claim, wrong, est, params)
             measured, sep = est.estimate, _separation(abs(wrong - predicted) - fixed, est.standard_error)
         else:
-            if planned:
-                c_est = route_est[control.name]
-            else:
-                c_est = _measure(claim, params, point_rng(seed, claim.id, params, replicate), trials=trials,
-                                 variant=control.variant)
+            c_est = route_est[name]
             c_verdict, _, _, detail = _compare(claim, predicted, c_est, params)
             measured = c_est.estimate
             sep = _separation(abs(c_est.estimate - predicted) - fixed, c_est.standard_error) \
                 if c_est.finite else None
         status = {PASS: ACCEPTED, FAIL: REJECTED}.get(c_verdict, ERROR)
-        results[control.name] = ControlResult(control.name, wrong, float(measured), status, detail, sep,
-                                              control.near_miss)
-    results.update(skipped)
-    for control, wrong in paired:
+        results[name] = ControlResult(name, wrong, float(measured), status, detail, sep, control.near_miss)
+    results.update(setup.skipped)
+    for name, wrong in setup.paired:
+        control = controls_by_name[name]
         # the control's wrong formula must be what its own route measures, or the formula is wrong
-        r_est = route_est[control.name]
+        r_est = route_est[name]
         agree, _, _, detail = _compare(claim, wrong, r_est, params)
         if agree != PASS:
             why = detail or (f"its route '{control.route}' measures {r_est.estimate:.6g} ± {r_est.standard_error:.2g}, "
                              f"not the formula's {wrong:.6g}")
-            results[control.name] = ControlResult(control.name, wrong, float(r_est.estimate),
-                                                  ERROR if agree == ERROR else INCONSISTENT, why,
-                                                  results[control.name].separation, control.near_miss)
+            results[name] = ControlResult(name, wrong, float(r_est.estimate),
+                                          ERROR if agree == ERROR else INCONSISTENT, why,
+                                          results[name].separation, control.near_miss)
     controls = tuple(results[c.name] for c in claim.negative_controls)
 
+    short = list(short)
     if not planned and claim.kind is not Kind.IDENTITY:
         # an unplanned statistical point (a numeric side that is not a MonteCarlo): its power is judged
         # after the fact, by the same separation the plan would have asked for
@@ -442,10 +523,10 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
         else:
             message = (f"resolution {100 * resolution:.2g}% misses the {100 * target:.2g}% target "
                        f"(needs {_fmt_trials(needs.get('resolution', math.inf))} trials){limit}")
+    seconds += time.perf_counter() - tick
     return PointResult(claim.id, dict(params), predicted, est.estimate, est.standard_error, est.trials, est.ess,
-                       z, tol, verdict, controls, time.perf_counter() - start, est.method, message, resolution,
-                       n_batches, needed)
-
+                       z, tol, verdict, controls, seconds, est.method, message, resolution,
+                       n_batches, needed, tuple(task_seconds) if task_seconds is not None else (seconds,))
 
 def _fmt_trials(n: float) -> str:
     return "unbounded" if not math.isfinite(n) else f"{int(math.ceil(n)):,}"
@@ -504,50 +585,294 @@ def near_miss_required(claim: Claim, result: PointResult, mode: str) -> PointRes
     return replace(result, verdict=UNDERPOWERED, message="no near-miss control applies at this default point")
 
 
-def _task(kind: str, claim_id: str, params, seed: int, mode: str):
-    claim = get_claim(claim_id)
-    if kind == "symbolic":
-        return check_symbolic(claim)
-    point = point_passes_with_power(check_point(claim, params, seed=seed, mode=mode, validate=False))
-    return near_miss_required(claim, point, mode)
+def _final(claim: Claim, point: PointResult, mode: str) -> PointResult:
+    """A point's verdict after the power rules: controls rejected, paired formulas consistent, a near miss."""
+    return near_miss_required(claim, point_passes_with_power(point), mode)
 
 
-def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1,
-              progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Run ``_task(*t)`` for every task tuple ``(kind, claim_id, params, seed, mode)``; results in task order.
+# --- scheduling: a run as tasks on any executor --------------------------------------------------
+#
+# A run's tasks (claim_tasks) are claims' symbolic checks and points. They are scheduled in three
+# steps, each a kind of task an executor runs:
+#
+# 1. _claim_task, once per claim: its symbolic check (when the run asks for it) and the prediction
+#    and controls of each of its points (_prepare), so a claim's derivation is built once per run;
+# 2. _pilot_task, once per point: the pilot batch of every route and the plan (_pilot); a point that
+#    is not Monte Carlo, or needs no more batches, finishes here;
+# 3. _batch_task: a chunk of a route's later batches; a route's batches after the pilot are split
+#    into at most CHUNKS_PER_ROUTE chunks, of a size that depends only on the plan.
+#
+# The driver merges each route's batches in batch order and concludes (_finish_pending). The numbers
+# are therefore check_point's, for any executor and any number of workers.
 
-    With ``jobs > 1`` the tasks go to a pool of spawned processes, each pinned to one BLAS thread
-    (the machines have 2 cores); a task's result depends only on its tuple, never on the worker.
+CHUNKS_PER_ROUTE = 8
+
+
+def _chunks(n_batches: int) -> list[tuple[int, int]]:
+    """The batch ranges ``[start, stop)`` after the pilot (batch 0) that run as one task each.
+
+    >>> _chunks(1), _chunks(4), _chunks(20)
+    ([], [(1, 2), (2, 3), (3, 4)], [(1, 4), (4, 7), (7, 10), (10, 13), (13, 16), (16, 19), (19, 20)])
     """
-    results: list = [None] * len(tasks)
-    total = len(tasks)
-    if jobs <= 1:
-        for i, task in enumerate(tasks):
-            results[i] = _task(*task)
-            if progress is not None:
-                progress(i + 1, total, results[i])
-        return results
-    import multiprocessing
-    from concurrent.futures import as_completed
+    if n_batches <= 1:
+        return []
+    size = -(-(n_batches - 1) // CHUNKS_PER_ROUTE)
+    return [(b, min(b + size, n_batches)) for b in range(1, n_batches, size)]
 
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})  # one BLAS thread per worker on 2 cores
+
+def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, *, pooled: bool):
+    """Step 1: the claim's :class:`SymbolicResult` (or None) and, per point, its :class:`_Setup` (or the
+    error that stopped it, as text) with the seconds it took."""
+    if pooled:
+        one_blas_thread()
+    claim = get_claim(claim_id)
+    result = check_symbolic(claim) if symbolic else None
+    setups = []
+    for params in params_list:
+        tick = time.perf_counter()
+        try:
+            setup: Any = _prepare(claim, params)
+        except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
+            setup = f"{type(exc).__name__}: {exc}"
+        setups.append((setup, time.perf_counter() - tick))
+    return result, setups
+
+
+def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, *, pooled: bool):
+    """Step 2: a finished :class:`PointResult` or a :class:`_Pending` with the plan; and the batches run."""
+    if pooled:
+        one_blas_thread()
+    start = time.perf_counter()
+    claim = get_claim(claim_id)
     try:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = {pool.submit(_task, *t): i for i, t in enumerate(tasks)}
-            for n, fut in enumerate(as_completed(futures), 1):
-                i = futures[fut]
-                results[i] = fut.result()
-                if progress is not None:
-                    progress(n, total, results[i])
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
+        if not _is_planned(claim):
+            return _unplanned(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0, start=start), 0
+        plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0)
+        if plan.complete:
+            return _conclude_planned(claim, params, setup, plan, mode=mode, trials=None,
+                                     seconds=time.perf_counter() - start), len(plan.routes)
+        return _Pending(setup, plan, time.perf_counter() - start), len(plan.routes)
+    except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
+        return _error_point(claim, params, exc, time.perf_counter() - start), 0
+
+
+def _batch_task(claim_id: str, params, variant, seed: int, batch_size: int, start: int, stop: int, *,
+                pooled: bool):
+    """Step 3: batches ``start .. stop - 1`` of one route (or the error that stopped them, as text); and seconds."""
+    if pooled:
+        one_blas_thread()
+    tick = time.perf_counter()
+    try:
+        columns: Any = _batches(get_claim(claim_id), params, variant, seed=seed, replicate=0, batch_size=batch_size,
+                                start=start, stop=stop)
+    except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
+        columns = f"{type(exc).__name__}: {exc}"
+    return columns, time.perf_counter() - tick
+
+
+@dataclass
+class _Pending:
+    """A planned point between its pilot and its last batch (held by the driver)."""
+
+    setup: _Setup
+    plan: _Plan
+    seconds: float  # the pilot task's
+    chunks: dict[tuple[str | None, int], tuple[Any, float]] = field(default_factory=dict)  # (route, start) -> result
+
+
+def _finish_pending(claim: Claim, params, pending: _Pending, mode: str) -> PointResult:
+    """Merge a point's chunks into its routes in batch order and conclude (in the driver)."""
+    plan = pending.plan
+    ranges = _chunks(plan.n_batches)
+    task_seconds = [pending.seconds] + [pending.chunks[(key, start)][1] for key in plan.routes for start, _ in ranges]
+    seconds = sum(task_seconds)
+    for key in plan.routes:  # the first failure in route and batch order, as check_point meets it
+        for start, _ in ranges:
+            columns = pending.chunks[(key, start)][0]
+            if isinstance(columns, str):
+                return _error_point(claim, params, columns, seconds, task_seconds)
+            plan.columns[key] += columns
+    try:
+        return _conclude_planned(claim, params, pending.setup, plan, mode=mode, trials=None, seconds=seconds,
+                                 task_seconds=task_seconds)
+    except Exception as exc:  # noqa: BLE001
+        return _error_point(claim, params, exc, seconds, task_seconds)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands, handed to the ``progress`` callback of :func:`run_tasks` after every task.
+
+    ``batches_total`` grows as pilots plan their points; ``remaining`` (seconds) is an estimate, or
+    None before five points have finished; ``result`` is the point or symbolic result that just
+    finished, if any."""
+
+    points_done: int
+    points_total: int
+    symbolic_done: int
+    symbolic_total: int
+    batches_done: int
+    batches_total: int
+    elapsed: float
+    remaining: float | None
+    result: Any = None
+
+
+class _Run:
+    """The driver of one run: a priority queue of tasks, at most ``window`` of them on the executor at once.
+
+    Claim tasks go first (everything waits on them), then chunks of planned points (largest estimated
+    cost first: the pilot timed one batch of each route), then pilots in task order. The order
+    changes only the time a run takes, never a number."""
+
+    def __init__(self, tasks: Sequence[tuple], progress):
+        self.tasks, self.progress = list(tasks), progress
+        self.results: list = [None] * len(self.tasks)
+        self.queue: list = []
+        self.seq = 0
+        # claim id -> (index of its symbolic task or None, [(params, [indices of its point tasks])])
+        self.claims: dict[str, tuple[int | None, list[tuple[Mapping, list[int]]]]] = {}
+        for i, (kind, claim_id, params, _, _) in enumerate(self.tasks):
+            symbolic, points = self.claims.setdefault(claim_id, (None, []))
+            if kind == "symbolic":
+                self.claims[claim_id] = (i, points)
+                continue
+            for p, indices in points:
+                if canonical_params(p) == canonical_params(params):
+                    indices.append(i)
+                    break
             else:
-                os.environ[k] = v
-    return results
+                points.append((params, [i]))
+        self.prepared: dict[int, float] = {}  # point task -> seconds its prediction and controls took
+        self.pending: dict[int, _Pending] = {}
+        self.outstanding: dict[int, int] = {}  # point task -> chunks not yet back
+        self.points_total = sum(t[0] == "point" for t in self.tasks)
+        self.symbolic_total = len(self.tasks) - self.points_total
+        self.points_done = self.symbolic_done = self.batches_done = self.batches_queued = 0
+        self.point_work: list[float] = []  # seconds of each finished point
+        self.queued_cost = 0.0  # estimated seconds of the chunks queued or running
+        self.start = time.perf_counter()
+
+    def _push(self, rank: int, order, fn, args: tuple, tag: tuple) -> None:
+        heapq.heappush(self.queue, (rank, order, self.seq, fn, args, tag))
+        self.seq += 1
+
+    def run(self, executor, window: int, pooled: bool, slots: int) -> list:
+        self.slots = slots
+        for order, (claim_id, (symbolic, points)) in enumerate(self.claims.items()):
+            self._push(0, order, _claim_task, (claim_id, [p for p, _ in points], symbolic is not None),
+                       ("claim", claim_id))
+        running: dict = {}
+        while self.queue or running:
+            while self.queue and len(running) < window:
+                _, _, _, fn, args, tag = heapq.heappop(self.queue)
+                running[executor.submit(fn, *args, pooled=pooled)] = tag
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:  # in any order: a result never depends on when it arrived
+                self._handle(running.pop(future), future.result())
+        return self.results
+
+    def _handle(self, tag: tuple, value) -> None:
+        kind = tag[0]
+        if kind == "claim":
+            self._claim_done(tag[1], *value)
+            return
+        i = tag[1]
+        _, claim_id, params, _, mode = self.tasks[i]
+        finished = None
+        if kind == "pilot":
+            outcome, batches = value
+            self.batches_done += batches
+            if isinstance(outcome, _Pending):
+                self._schedule_chunks(i, outcome)
+            else:
+                finished = self._point_done(i, outcome)
+        else:
+            key, start, stop, estimate = tag[2:]
+            pending = self.pending[i]
+            pending.chunks[(key, start)] = value
+            self.batches_done += stop - start
+            self.batches_queued -= stop - start
+            self.queued_cost -= estimate
+            self.outstanding[i] -= 1
+            if self.outstanding[i] == 0:
+                del self.pending[i], self.outstanding[i]
+                finished = self._point_done(i, _finish_pending(get_claim(claim_id), params, pending, mode))
+        self._report(finished)
+
+    def _claim_done(self, claim_id: str, symbolic: SymbolicResult | None, setups) -> None:
+        index, points = self.claims[claim_id]
+        if index is not None:
+            self.results[index] = symbolic
+            self.symbolic_done += 1
+            self._report(symbolic)
+        claim = get_claim(claim_id)
+        for (params, indices), (setup, seconds) in zip(points, setups):
+            for i in indices:
+                self.prepared[i] = seconds
+                if isinstance(setup, str):
+                    self._report(self._point_done(i, _error_point(claim, params, setup, 0.0, ())))
+                else:
+                    _, _, params_i, seed, mode = self.tasks[i]
+                    self._push(2, i, _pilot_task, (claim_id, params_i, seed, mode, setup), ("pilot", i))
+
+    def _schedule_chunks(self, i: int, pending: _Pending) -> None:
+        _, claim_id, params, seed, _ = self.tasks[i]
+        plan = pending.plan
+        ranges = _chunks(plan.n_batches)
+        self.pending[i] = pending
+        self.outstanding[i] = len(ranges) * len(plan.routes)
+        for key, variant in plan.routes.items():
+            for start, stop in ranges:
+                estimate = (stop - start) * plan.batch_seconds.get(key, 0.0)
+                self.batches_queued += stop - start
+                self.queued_cost += estimate
+                self._push(1, -estimate, _batch_task, (claim_id, params, variant, seed, plan.batch_size, start, stop),
+                           ("chunk", i, key, start, stop, estimate))
+
+    def _point_done(self, i: int, point: PointResult) -> PointResult:
+        """Record a finished point: its prediction's time added, then the power rules of the run."""
+        _, claim_id, _, _, mode = self.tasks[i]
+        point = replace(point, seconds=point.seconds + self.prepared.get(i, 0.0))
+        self.results[i] = point = _final(get_claim(claim_id), point, mode)
+        self.points_done += 1
+        self.point_work.append(point.seconds)
+        return point
+
+    def _report(self, finished) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        remaining = None
+        if len(self.point_work) >= 5:
+            unplanned = self.points_total - self.points_done - len(self.pending)
+            work_left = unplanned * sum(self.point_work) / len(self.point_work) + max(self.queued_cost, 0.0)
+            remaining = work_left / self.slots
+        self.progress(Progress(self.points_done, self.points_total, self.symbolic_done, self.symbolic_total,
+                               self.batches_done, self.batches_done + self.batches_queued, elapsed, remaining,
+                               finished))
+
+
+def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1, executor: Executor | None = None,
+              progress: Callable[[Progress], None] | None = None) -> list:
+    """Run every task tuple ``(kind, claim_id, params, seed, mode)`` (kind ``symbolic`` or ``point``); results
+    in task order, each a :class:`SymbolicResult` or a :class:`PointResult` equal to :func:`check_point`'s.
+
+    Without ``executor``: in this process with all its BLAS threads when ``jobs`` is 1, else on a pool
+    of ``jobs`` worker processes (one BLAS thread each) kept for the whole run. With ``executor`` (any
+    :class:`concurrent.futures.Executor`, such as a dask cluster's, whose workers run one task at a time
+    per process: sympy is not thread-safe), ``jobs`` is how many tasks it runs at once; its workers run with one BLAS thread each (a worker in this process, as in a thread pool,
+    leaves this process's BLAS threads as they were when the run ends). No result depends on ``jobs``
+    or on the executor.
+    """
+    run = _Run(tasks, progress)
+    if executor is not None:
+        with threadpool_limits(limits=None):  # restores this process's BLAS threads after in-process workers
+            return run.run(executor, window=2 * max(jobs, 1), pooled=True, slots=max(jobs, 1))
+    if jobs <= 1:
+        return run.run(InlineExecutor(), window=1, pooled=False, slots=1)
+    with process_pool(jobs) as pool:
+        return run.run(pool, window=2 * jobs, pooled=True, slots=jobs)
 
 
 def claim_tasks(claims: Sequence[Claim], *, mode: str, seed: int, symbolic: bool = True) -> list[tuple]:
@@ -576,13 +901,12 @@ def assemble(claims: Sequence[Claim], tasks: Sequence[tuple], results: Sequence,
 
 
 def check_claims(claims: Sequence[Claim], *, mode: str = "default", seed: int, jobs: int = 1,
-                 progress: Callable[[int, int, Any], None] | None = None) -> list[ClaimResult]:
-    """Check claims over their ``mode`` grids; results are in ledger order whatever ``jobs`` is."""
+                 executor: Executor | None = None,
+                 progress: Callable[[Progress], None] | None = None) -> list[ClaimResult]:
+    """Check claims over their ``mode`` grids (tasks run as :func:`run_tasks` says); results are in ledger
+    order, and the same whatever ``jobs`` and ``executor`` are."""
     tasks = claim_tasks(claims, mode=mode, seed=seed)
-    return assemble(claims, tasks, run_tasks(tasks, jobs=jobs, progress=progress), mode=mode)
-
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    return assemble(claims, tasks, run_tasks(tasks, jobs=jobs, executor=executor, progress=progress), mode=mode)
 
 
 def point_to_dict(p: PointResult) -> dict:

@@ -15,11 +15,22 @@ from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ES
 
 __all__ = ["CONTROL_VERDICTS", "EVAL_SCHEMA", "POINT_VERDICTS", "SCHEMA", "SYMBOLIC_STATUSES", "VERDICTS",
            "format_number", "format_regime", "format_resolution", "git_commit", "json_schema", "json_text", "markdown",
-           "package_versions", "render_table", "summary", "summary_line", "to_json_dict", "write_json"]
+           "package_versions", "render_table", "summary", "summary_line", "to_json_dict", "without_volatile",
+           "write_json"]
 
 SCHEMA = "amverify.report/1"
 EVAL_SCHEMA = "amverify.eval/1"  # amverify eval --json
-VOLATILE_KEYS = ("seconds", "created", "machine")  # differ between runs of the same seed
+VOLATILE_KEYS = ("seconds", "task_seconds", "created", "machine")  # differ between runs of the same seed
+
+
+def without_volatile(report: Any) -> Any:
+    """A JSON report without the keys that differ between runs of one seed (:data:`VOLATILE_KEYS`): what two
+    runs must agree on, whatever ran them."""
+    if isinstance(report, dict):
+        return {k: without_volatile(v) for k, v in report.items() if k not in VOLATILE_KEYS}
+    if isinstance(report, list):
+        return [without_volatile(v) for v in report]
+    return report
 
 
 def package_versions() -> dict[str, str]:

@@ -11,19 +11,10 @@ from proofs_check import __version__
 from proofs_check.citation import MacroCollisionError, camel, macro_table, point_name
 from proofs_check.cli import main
 from proofs_check.ledger import Kind, all_claims
-from proofs_check.report import VOLATILE_KEYS
+from proofs_check.report import without_volatile
 
 # a statistical claim (numbers depend on the seed) and an identity claim, quick grids: ~1 s
 IDS = ["capacity.linear.inverse_snr_ratio", "basics.linear.overcomplete_noise_floor"]
-
-
-def _strip(x):
-    """A JSON report without the keys that legitimately differ between runs (timings, date, machine)."""
-    if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items() if k not in VOLATILE_KEYS}
-    if isinstance(x, list):
-        return [_strip(v) for v in x]
-    return x
 
 
 def _report(tmp_path, name, *extra):
@@ -69,7 +60,7 @@ def test_same_seed_reproduces_every_number(runs):
     """Two reports from the same seed agree on every number and every cited file; another seed does not."""
     a, b, c = runs
     ja, jb, jc = (json.loads((r / "report.json").read_text()) for r in runs)
-    assert _strip(ja) == _strip(jb)
+    assert without_volatile(ja) == without_volatile(jb)
     for name in ("macros.tex", "claims.tex", "references.bib"):
         assert (a / name).read_text() == (b / name).read_text(), name
     measured = lambda j: [p["measured"] for cl in j["claims"] for p in cl["points"] if cl["kind"] == "statistical"]

@@ -16,15 +16,16 @@ __all__ = ["cmd_calibrate", "register"]
 
 def cmd_calibrate(args) -> int:
     from proofs_check.calibration import calibrate, markdown, summarise
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, _progress_printer, prepare_run
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, _progress_printer, prepare_run, run_executor
     from proofs_check.report import git_commit, write_json
 
     claims, mode = prepare_run(args)
     seeds = list(range(args.first_seed, args.first_seed + args.runs))
     commit = git_commit()  # of the code that runs, read before the run
     started = time.perf_counter()
-    runs = calibrate(claims, mode=mode, seeds=seeds, jobs=args.jobs,
-                     progress=_progress_printer(sys.stderr, not args.quiet))
+    with run_executor(args) as (executor, jobs):
+        runs = calibrate(claims, mode=mode, seeds=seeds, jobs=jobs, executor=executor,
+                         progress=_progress_printer(sys.stderr, not args.quiet))
     report = summarise(runs, mode=mode)
     report["seconds"] = time.perf_counter() - started
     report["git"] = commit
@@ -43,7 +44,7 @@ def cmd_calibrate(args) -> int:
 
 
 def register(subparsers) -> None:
-    from proofs_check.cli import _nonnegative_int, _positive_int, add_mode_arguments
+    from proofs_check.cli import _nonnegative_int, _positive_int, add_executor_arguments, add_mode_arguments
     from proofs_check.ledger import SECTIONS
 
     p = subparsers.add_parser(
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
     p.add_argument("--runs", type=_positive_int, required=True, help="number of reseeded runs")
     p.add_argument("--first-seed", type=_nonnegative_int, default=1, help="root seed of the first run (default 1)")
     p.add_argument("--jobs", type=_positive_int, default=1, help="worker processes (results do not depend on it)")
+    add_executor_arguments(p)
     p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.calibration/1); '-' for stdout")
     p.add_argument("--md", metavar="PATH", help="write the Markdown report (default: print it)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

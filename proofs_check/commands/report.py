@@ -143,7 +143,8 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
 
 
 def cmd_report(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_mode, select_claims
+    from proofs_check.cli import (EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_executor, run_mode,
+                                  select_claims)
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
@@ -170,8 +171,9 @@ def cmd_report(args) -> int:
         if not claims:
             raise UsageError("no claims selected")
         mode = run_mode(args)
-        results = check_claims(claims, mode=mode, seed=args.seed, jobs=args.jobs,
-                               progress=_progress_printer(sys.stderr, not args.quiet))
+        with run_executor(args) as (executor, jobs):
+            results = check_claims(claims, mode=mode, seed=args.seed, jobs=jobs, executor=executor,
+                                   progress=_progress_printer(sys.stderr, not args.quiet))
         report = to_json_dict(results, seed=args.seed, mode=mode)
     notes = write_report_dir(report, args.out, figures=not args.no_figures)
     for note in notes:

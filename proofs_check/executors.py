@@ -1,0 +1,139 @@
+"""Where the engine's tasks run: in this process, on a pool of worker processes, or on a dask cluster.
+
+:func:`proofs_check.engine.run_tasks` takes any :class:`concurrent.futures.Executor`; this module
+makes the three the command line offers. A task's result depends only on its arguments, never on
+the executor or the worker that runs it, so every executor gives the same report.
+
+BLAS threads are set here with threadpoolctl, not through environment variables: a worker among
+several runs with one BLAS thread (the workers already fill the cores), a single process keeps all
+of them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
+
+__all__ = ["ExecutorUnavailable", "InlineExecutor", "dask_executor", "one_blas_thread", "process_pool"]
+
+_CONTROLLER = None
+
+
+def one_blas_thread() -> None:
+    """Limit every BLAS and OpenMP thread pool loaded in this process to one thread (a worker among many).
+
+    Called by each worker task (cheap after the first call: the libraries are found once), so it also
+    holds on executors whose workers this module did not start (a dask worker, a thread pool)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    _CONTROLLER.limit(limits=1)
+
+
+def _init_worker() -> None:
+    """A pool worker's start: import every claim (numpy, scipy and their BLAS) once, then one BLAS thread."""
+    from proofs_check.ledger import all_claims
+
+    all_claims()
+    one_blas_thread()
+
+
+class InlineExecutor(Executor):
+    """Runs each task when it is submitted, in this process (with all its BLAS threads): ``--jobs 1``."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def _pool_context():
+    """Where the platform has it, a fork server that imports the ledger once, so every worker forked
+    from it starts with numpy, scipy, sympy and the claims loaded; else fresh (spawned) interpreters.
+    Both start from a single-threaded process, unlike a fork of this one."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    import pkgutil
+
+    import proofs_check.claims as claims
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["proofs_check.engine"] + [f"{claims.__name__}.{m.name}"
+                                                          for m in pkgutil.iter_modules(claims.__path__)])
+    return ctx
+
+
+@contextmanager
+def process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``jobs`` worker processes for a whole run, each with the ledger loaded and one BLAS thread."""
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker) as pool:
+        yield pool
+
+
+class ExecutorUnavailable(RuntimeError):
+    """An executor that cannot run: ``--executor dask`` without the optional ``distributed`` package, a
+    scheduler out of reach, a cluster without workers or with other package versions."""
+
+
+@contextmanager
+def dask_executor(scheduler: str | None = None, *, workers: int = 2) -> Iterator[tuple[Executor, int]]:
+    """A concurrent.futures executor on a dask.distributed cluster, and the number of tasks it runs at once.
+
+    With ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) the tasks go to that cluster's
+    workers, which must have the same amverify, numpy and scipy installed; without it a
+    LocalCluster of ``workers`` single-threaded worker processes is started and closed here.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExecutorUnavailable("--executor dask needs the optional 'distributed' package: "
+                                 "pip install 'amverify[distributed]'") from None
+    import logging
+
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler)
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorUnavailable(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        slots = sum(client.nthreads().values())
+        if slots == 0:
+            raise ExecutorUnavailable(f"the dask cluster at {scheduler!r} has no workers")
+        _same_versions(client.run(_versions))
+        yield client.get_executor(pure=False), slots
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_PINNED = ("amverify", "numpy", "scipy", "sympy")  # what a batch's numbers depend on
+
+
+def _versions() -> dict[str, str]:
+    from proofs_check.report import package_versions
+
+    versions = package_versions()
+    return {k: versions[k] for k in _PINNED}
+
+
+def _same_versions(workers: dict[str, dict[str, str]]) -> None:
+    """Refuse workers whose amverify, numpy, scipy or sympy differ from this process's: their numbers could."""
+    here = _versions()
+    for worker, versions in sorted(workers.items()):
+        differ = [f"{k} {versions.get(k)} (here {here[k]})" for k in _PINNED if versions.get(k) != here[k]]
+        if differ:
+            raise ExecutorUnavailable(f"dask worker {worker} has {', '.join(differ)}; install the same versions "
+                                      "everywhere (the report must not depend on where a batch ran)")

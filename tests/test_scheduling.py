@@ -1,0 +1,223 @@
+"""The scheduler: points split into a pilot and chunks of batches give check_point's numbers on any executor."""
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from proofs_check import ledger
+from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_point, claim_tasks, near_miss_required,
+                                 point_passes_with_power, point_to_dict, run_tasks)
+from proofs_check.executors import process_pool
+from proofs_check.ledger import get_claim
+from proofs_check.report import without_volatile
+
+# in quick mode: a variant route control on points of 15 and 33 batches (chunks of several batches), an
+# asymptotic claim with a paired route, a plain statistical claim, and an identity (one task, no batches)
+SCHEDULED = ["ffn.glu.reglu_inverse_snr", "capacity.linear.paper_limit", "capacity.linear.inverse_snr_ratio",
+             "basics.linear.crosstalk_decomposition"]
+
+
+def _numbers(point) -> str:
+    """Everything a point reports except its timings, as exact text (float repr round-trips; NaN compares)."""
+    d = {k: v for k, v in point_to_dict(point).items() if k not in ("seconds", "task_seconds")}
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def _sequential(tasks):
+    """Each point as check_point computes it in one go, then the power rules the run applies."""
+    out = []
+    for _, claim_id, params, seed, mode in tasks:
+        claim = get_claim(claim_id)
+        point = point_passes_with_power(check_point(claim, params, seed=seed, mode=mode, validate=False))
+        out.append(near_miss_required(claim, point, mode))
+    return out
+
+
+@pytest.fixture(scope="module")
+def scheduled_tasks():
+    return claim_tasks([get_claim(i) for i in SCHEDULED], mode="quick", seed=7, symbolic=False)
+
+
+@pytest.fixture(scope="module")
+def sequential(scheduled_tasks):
+    return [_numbers(p) for p in _sequential(scheduled_tasks)]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 9, 10, 17, 64, 65])
+def test_chunks_cover_every_batch_after_the_pilot_once(n):
+    """The chunks of a point with n batches tile 1 .. n-1 in order, at most CHUNKS_PER_ROUTE of them."""
+    ranges = _chunks(n)
+    covered = [b for start, stop in ranges for b in range(start, stop)]
+    assert covered == list(range(1, n))
+    assert len(ranges) <= CHUNKS_PER_ROUTE
+    assert all(stop > start for start, stop in ranges)
+
+
+def test_scheduled_run_equals_check_point_in_sequence(scheduled_tasks, sequential):
+    """Pilot, chunks merged in batch order, then the comparison: bit-identical to check_point's single pass."""
+    results = run_tasks(scheduled_tasks)
+    assert [_numbers(p) for p in results] == sequential
+    chunked = [p for p in results if len(p.task_seconds) > 1]
+    assert chunked, "no point was split into chunks: the test does not exercise the scheduler"
+    assert any(p.batches - 1 > CHUNKS_PER_ROUTE for p in chunked)  # chunks of several batches
+    assert all(p.seconds >= sum(p.task_seconds) - 1e-9 and min(p.task_seconds) >= 0 for p in results)
+
+
+def test_a_pool_of_processes_and_a_thread_pool_give_the_same_numbers(scheduled_tasks, sequential):
+    """Results do not depend on the worker count or on the executor (any concurrent.futures.Executor)."""
+    assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=2)] == sequential
+    with ThreadPoolExecutor(max_workers=1) as pool:  # one thread: sympy is not thread-safe
+        assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=3, executor=pool)] == sequential
+
+
+def _mc_claim_failing_sometimes():
+    """A Monte Carlo claim whose batch fails when its stream's first uniform draw is below 0.05."""
+    import sympy as sp
+
+    from numerics.estimate import mean_of, monte_carlo
+    from proofs_check.ledger import Claim, Estimand, Kind, NegativeControl, Param, Provenance
+    from theory.derivation import Derivation
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        if rng.random() < 0.05:
+            raise FloatingPointError("an unlucky batch")
+        return {"y": 10.0 + rng.standard_normal(trials)}
+
+    return Claim(
+        id="basics.fake.unlucky", statement="a test double", anchor="-", provenance=Provenance.SUITE,
+        kind=Kind.STATISTICAL, estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
+        derivation=lambda: Derivation("fake", sp.Float(10.0)), measure=measure,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")},
+        trials={m: 100 for m in ("quick", "default", "full")},
+        max_batches=400,
+        negative_controls=(NegativeControl("near", "10.1", prediction=lambda: sp.Float(10.1), near_miss=True),),
+    )
+
+
+def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypatch):
+    """A batch that raises in a chunk makes the point an error, named as check_point names it."""
+    claim = _mc_claim_failing_sometimes()
+    ledger.all_claims()
+    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
+    tasks = claim_tasks([claim], mode="quick", seed=1, symbolic=False)
+    (point,) = run_tasks(tasks)
+    (expected,) = _sequential(tasks)
+    assert point.verdict == ERROR and "FloatingPointError: an unlucky batch" in point.message
+    assert len(point.task_seconds) > 1  # the pilot passed: the failure came from a chunk
+    assert _numbers(point) == _numbers(expected)
+
+
+def _blas_threads():
+    return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
+    """Worker processes are limited to one BLAS thread each; in-process workers leave this process as it was."""
+    before = _blas_threads()
+    with process_pool(2) as pool:
+        info = pool.submit(threadpool_info).result()
+    assert info and all(i["num_threads"] == 1 for i in info if i["user_api"] == "blas")
+    tasks = claim_tasks([get_claim("basics.linear.crosstalk_decomposition")], mode="quick", seed=0, symbolic=False)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run_tasks(tasks, jobs=2, executor=pool)
+    assert _blas_threads() == before
+
+
+def test_progress_counts_points_and_batches_to_the_end(scheduled_tasks):
+    """The progress callback sees every point finish, and the batches done reach the batches planned."""
+    seen = []
+    results = run_tasks(scheduled_tasks, progress=seen.append)
+    last = seen[-1]
+    assert last.points_done == last.points_total == len(scheduled_tasks)
+    assert last.batches_done == last.batches_total >= sum(p.batches for p in results)
+    assert [s.points_done for s in seen] == sorted(s.points_done for s in seen)
+    assert sum(s.result is not None for s in seen) == len(scheduled_tasks)
+    assert all(s.remaining is None or (s.remaining >= 0 and math.isfinite(s.remaining)) for s in seen)
+
+
+def test_batches_of_a_chunk_are_the_batches_of_the_sequence():
+    """A chunk's batch b draws from batch_rng(seed, claim, params, b): the same numbers wherever it runs."""
+    from proofs_check.engine import _batches
+
+    claim = get_claim("ffn.glu.reglu_inverse_snr")
+    params = dict(claim.grids["quick"][0])
+    whole = _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=0, stop=4)
+    parts = _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=0, stop=1) + \
+        _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=1, stop=4)
+    for a, b in zip(whole, parts):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+# --- the dask executor and the command line --------------------------------------------------------
+
+def _report(capsys, tmp_path, name, *extra):
+    from proofs_check.cli import main
+
+    path = tmp_path / f"{name}.json"
+    code = main(["check", "--section", "basics", "--section", "expressivity", "--quick", "--seed", "5", "-q",
+                 "--json", str(path), *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    return json.loads(path.read_text()), out, err
+
+
+def test_a_dask_cluster_gives_the_in_process_report(capsys, tmp_path):
+    """`check --scheduler ADDRESS` on a 2-worker dask cluster writes the report of the in-process run."""
+    distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' extra")
+
+    local, _, _ = _report(capsys, tmp_path, "local")
+    # worker processes, as on a real cluster (sympy is not thread-safe: one task at a time per process)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        remote, out, _ = _report(capsys, tmp_path, "dask", "--scheduler", cluster.scheduler_address)
+    assert without_volatile(remote) == without_volatile(local)
+    assert any(len(p["task_seconds"]) > 1 for c in remote["claims"] for p in c["points"])  # chunks ran there
+    assert "0 fail, 0 error, 0 underpowered" in out
+
+
+def test_dask_executor_without_distributed_exits_2(capsys, monkeypatch):
+    """`--executor dask` without the optional package is refused, naming the extra to install (exit 2)."""
+    import sys
+
+    from proofs_check.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    code = main(["check", "basics.linear.memory_accumulation", "--quick", "--executor", "dask"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "amverify[distributed]" in err
+
+
+def test_scheduler_with_the_process_executor_exits_2(capsys):
+    """A scheduler address with `--executor process` is contradictory: exit 2 naming --scheduler."""
+    from proofs_check.cli import main
+
+    code = main(["check", "basics.linear.memory_accumulation", "--executor", "process", "--scheduler", "tcp://x:1"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--scheduler needs --executor dask" in err
+
+
+def test_progress_goes_to_stderr_with_batches_and_time_left(capsys):
+    """Progress lines (points, batches, time) go to stderr; stdout holds the table only; -q silences them."""
+    from proofs_check.cli import main
+
+    assert main(["check", "capacity.linear.inverse_snr_ratio", "--quick"]) == 0
+    out, err = capsys.readouterr()
+    assert "points" in err and "batches" in err and "batches" not in out
+    assert out.startswith("claim")
+    assert main(["check", "capacity.linear.inverse_snr_ratio", "--quick", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_workers_with_other_package_versions_are_refused():
+    """A dask worker whose numpy differs could give other numbers: refused, naming the worker and the package."""
+    from proofs_check.executors import ExecutorUnavailable, _same_versions, _versions
+
+    here = _versions()
+    _same_versions({"tcp://a:1": dict(here)})  # the same versions pass
+    with pytest.raises(ExecutorUnavailable, match=r"tcp://b:2 has numpy 0\.0"):
+        _same_versions({"tcp://a:1": dict(here), "tcp://b:2": {**here, "numpy": "0.0"}})
