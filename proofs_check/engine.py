@@ -53,6 +53,7 @@ from typing import Any, Callable, Mapping, Sequence
 from scipy.stats import norm
 
 from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
+from proofs_check.derivation_cache import default_cache
 from proofs_check.ledger import Claim, Kind, NegativeControl, evaluate, get_claim
 from proofs_check.seeds import batch_rng, canonical_params, point_rng
 
@@ -345,18 +346,26 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
 
 def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str, trials: int | None,
                  replicate: int, start: float) -> PointResult:
-    predicted = evaluate(claim.predicted_expr(), params)
+    # predictions (and where controls apply) are pure functions of the claim code: kept between runs
+    store = default_cache()
+    memo = store.predictions(claim, params, code=(evaluate,)) if store is not None else None
+    remembered = memo.value if memo is not None else (lambda name, compute: compute())
+    predicted = remembered("", lambda: evaluate(claim.predicted_expr(), params))
+    if claim.bound is not None:  # an asymptotic claim's finite-size bound (theory-side too): kept likewise
+        bound = remembered("bound", lambda: float(claim.bound(params)))
+        claim = replace(claim, bound=lambda _params, _value=bound: _value)
     applicable: list[tuple[NegativeControl, float]] = []
     paired: list[tuple[NegativeControl, float]] = []  # wrong formulas checked against their own routes
     skipped: dict[str, ControlResult] = {}
     for control in claim.negative_controls:
-        if control.applies_when is not None and not control.applies_when.holds(params):
+        if control.applies_when is not None and not remembered(
+                f"applies_when {control.name}", lambda: float(control.applies_when.holds(params))):
             skipped[control.name] = ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
                                                   f"applies only where {control.applies_when.text}",
                                                   near_miss=control.near_miss)
             continue
         if control.prediction is not None:
-            wrong = evaluate(control.prediction(), params)
+            wrong = remembered(control.name, lambda: evaluate(control.prediction(), params))
             if control.route is not None:
                 paired.append((control, wrong))
             if _same_value(wrong, predicted):
@@ -367,6 +376,8 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
         else:
             wrong = predicted
         applicable.append((control, wrong))
+    if memo is not None:
+        memo.save()
 
     planned = isinstance(claim.measure, MonteCarlo) and claim.kind is not Kind.IDENTITY
     n_batches, needed, short, route_est = 0, None, [], {}
@@ -461,9 +472,28 @@ def symbolic_status(kind: Kind, checks) -> str:
     return VERIFIED if all(c.status == "verified" for c in checks) else PARTIAL
 
 
-def check_symbolic(claim: Claim) -> SymbolicResult:
-    """Verify the claim's derivation step by step (status as in :func:`symbolic_status`)."""
+def check_symbolic(claim: Claim, *, cache="default") -> SymbolicResult:
+    """Verify the claim's derivation step by step (status as in :func:`symbolic_status`).
+
+    A result computed before from the same code is read from the derivation cache instead
+    (:mod:`proofs_check.derivation_cache`; ``cache="default"`` is the user's, ``None`` none); it is the
+    fresh result in every field but ``seconds``, which is the time the lookup took."""
     start = time.perf_counter()
+    store = default_cache() if cache == "default" else cache
+    key = store.symbolic_key(claim, code=(check_symbolic, _verify_symbolic, symbolic_status)) \
+        if store is not None else None
+    record = store.load(key) if key is not None else None
+    if record is not None:
+        return SymbolicResult(claim.id, record["status"], tuple((s, w) for s, w in record["steps"]),
+                              time.perf_counter() - start, record["message"])
+    result = _verify_symbolic(claim, start)
+    if key is not None and result.steps:  # a derivation that could not be built is never kept
+        store.save(key, {"status": result.status, "steps": [list(s) for s in result.steps],
+                         "message": result.message})
+    return result
+
+
+def _verify_symbolic(claim: Claim, start: float) -> SymbolicResult:
     try:
         checks = claim.derivation().verify()
     except Exception as exc:  # a derivation that cannot even be built is a failure, named
