@@ -225,8 +225,19 @@ def checks(rows: list, args) -> None:
 
 def main() -> int:
     args = parse()
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["AMVERIFY_CACHE_DIR"] = cache  # this process's checks use a cache of their own, never the user's
+        os.environ.pop("AMVERIFY_NO_CACHE", None)
+        return measure(args)
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+
+
+def measure(args) -> int:
     rows: list = []
-    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]}", flush=True)
+    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]} load average {_load()}", flush=True)
     if not (args.skip_quick and args.skip_default):
         checks(rows, args)
     if not args.skip_symbolic:
@@ -240,6 +251,7 @@ def main() -> int:
     print(f"{'measure':<{width}}  {'value':<{vwidth}}  ratio")
     for r in rows:
         print(f"{r['what']:<{width}}  {r['value']:<{vwidth}}  {r['ratio']}")
+    print(f"load average at the end {_load()} (a load above the core count slows every time above)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=2)
