@@ -7,11 +7,13 @@ Run from the repository root:
 
 Both routes run in the same process on the same inputs; each timing is the best of ``--repeats``
 runs. For every chunk size the script reports the ratio token loop / chunked form, once as the
-library runs it (a second thread of its own does the batched work, so both cores are used) and once
-with that thread switched off, and the agreement of the outputs. DeltaFormer uses softmax kernels
+library runs it (threads of its own: chunked DeltaNet puts the batched work on a second thread;
+chunked DeltaFormer splits its first stage's products against earlier rows over one thread per
+available core and runs second-stage blocks on the same threads) and once on this thread alone, and
+the agreement of the outputs. DeltaFormer uses softmax kernels
 in both stages (tau = sqrt(d)), beta = alpha = 1, w = k, as in the companion's Listing 1.
 
-BLAS is pinned to one thread by default because the chunked forms bring their own second thread:
+BLAS is pinned to one thread by default because the chunked forms bring their own threads:
 OpenBLAS's workers spin for a while after each multi-threaded call, and on a 2-core machine they
 then compete with that thread (measured: chunked DeltaFormer 2-3x slower with 2 BLAS threads).
 

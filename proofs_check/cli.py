@@ -19,7 +19,8 @@ from proofs_check import __version__
 from proofs_check.ledger import SECTIONS, DomainError, Kind, UnknownClaimError, all_claims, get_claim
 from proofs_check.seeds import DEFAULT_SEED
 
-__all__ = ["add_executor_arguments", "add_run_arguments", "build_parser", "main", "run_executor", "run_mode"]
+__all__ = ["add_cache_argument", "add_executor_arguments", "add_run_arguments", "build_parser", "main",
+           "run_executor", "run_mode"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -328,6 +329,13 @@ def run_executor(args):
         yield executor, slots
 
 
+def add_cache_argument(p: argparse.ArgumentParser) -> None:
+    """--no-cache: verify derivations and evaluate predictions afresh (proofs_check.derivation_cache)."""
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write the derivation cache ($AMVERIFY_CACHE_DIR, else the user cache "
+                        "folder); results are the same either way")
+
+
 def run_mode(args) -> str:
     """The grid mode chosen by --quick / --full."""
     return "quick" if args.quick else "full" if args.full else "default"
@@ -351,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="show one claim's full record")
     p.add_argument("id", help="claim id, e.g. capacity.linear.inverse_snr_ratio")
+    add_cache_argument(p)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("check", help="check claims over their regime grids",
@@ -360,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.report/1); '-' for stdout")
     p.add_argument("--md", metavar="PATH", help="write a Markdown summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_cache_argument(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("eval", help="evaluate one claim at your own parameters",
@@ -375,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mode_arguments(p)
     p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_cache_argument(p)
     p.set_defaults(func=cmd_eval)
 
     import proofs_check.commands as commands
@@ -388,6 +399,11 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "no_cache", False):
+            from proofs_check.derivation_cache import disabled
+
+            with disabled():
+                return args.func(args)
         return args.func(args)
     except (DomainError, UnknownClaimError, UsageError) as exc:
         print(f"amverify {args.command}: error: {exc}", file=sys.stderr)

@@ -58,6 +58,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
+from proofs_check.derivation_cache import default_cache
 from proofs_check.executors import InlineExecutor, one_blas_thread, process_pool
 from proofs_check.ledger import Claim, Kind, evaluate, get_claim
 from proofs_check.seeds import batch_rng, canonical_params, point_rng
@@ -196,15 +197,17 @@ class ClaimResult:
 
 # --- one comparison ------------------------------------------------------------------------------
 
-def _fixed_tolerance(claim: Claim, predicted: float, params) -> float:
-    """The part of a statistical/asymptotic tolerance that does not shrink with trials: atol and bound."""
+def _fixed_tolerance(claim: Claim, predicted: float, params, bound: float | None = None) -> float:
+    """The part of a statistical/asymptotic tolerance that does not shrink with trials: atol and bound
+    (``bound``: the asymptotic claim's finite-size bound at ``params`` when already evaluated)."""
     tol = claim.atol * max(1.0, abs(predicted))
     if claim.kind is Kind.ASYMPTOTIC:
-        tol += abs(float(claim.bound(params)))
+        tol += abs(float(claim.bound(params) if bound is None else bound))
     return tol
 
 
-def _compare(claim: Claim, predicted: float, est: Estimate, params) -> tuple[str, float | None, float, str]:
+def _compare(claim: Claim, predicted: float, est: Estimate, params,
+             bound: float | None = None) -> tuple[str, float | None, float, str]:
     """Verdict, z, tolerance and message for one estimate against one prediction."""
     if not est.finite or not math.isfinite(predicted):
         return ERROR, None, math.nan, "non-finite estimate, SE or prediction"
@@ -219,7 +222,7 @@ def _compare(claim: Claim, predicted: float, est: Estimate, params) -> tuple[str
         tol = claim.atol + claim.rtol * abs(predicted)
         z = None
     else:
-        tol = Z * se + _fixed_tolerance(claim, predicted, params)
+        tol = Z * se + _fixed_tolerance(claim, predicted, params, bound)
         z = (est.estimate - predicted) / se if se > 0 else None  # exact or deterministic: no z to report
     return (PASS if diff <= tol else FAIL), z, tol, ""
 
@@ -268,21 +271,31 @@ class _Setup:
     applicable: tuple[tuple[str, float], ...]  # (control name, wrong value) of each applicable control
     paired: tuple[tuple[str, float], ...]  # prediction controls whose route realises their slip
     skipped: dict[str, ControlResult]
+    bound: float | None = None  # an asymptotic claim's finite-size bound at the point
 
 
 def _prepare(claim: Claim, params) -> _Setup:
-    predicted = evaluate(claim.predicted_expr(), params)
+    """The point's prediction, its controls' wrong values and where they apply, and the asymptotic bound:
+    pure functions of the claim's code, so kept between runs in the derivation cache."""
+    store = default_cache()
+    memo = store.predictions(claim, params, code=(evaluate,)) if store is not None else None
+    remembered = memo.value if memo is not None else (lambda name, compute: compute())
+    predicted = remembered("", lambda: evaluate(claim.predicted_expr(), params))
+    bound = None
+    if claim.bound is not None and claim.kind is Kind.ASYMPTOTIC:
+        bound = remembered("bound", lambda: float(claim.bound(params)))
     applicable: list[tuple[str, float]] = []
     paired: list[tuple[str, float]] = []  # wrong formulas checked against their own routes
     skipped: dict[str, ControlResult] = {}
     for control in claim.negative_controls:
-        if control.applies_when is not None and not control.applies_when.holds(params):
+        if control.applies_when is not None and not remembered(
+                f"applies_when {control.name}", lambda: float(control.applies_when.holds(params))):
             skipped[control.name] = ControlResult(control.name, math.nan, math.nan, NOT_APPLICABLE,
                                                   f"applies only where {control.applies_when.text}",
                                                   near_miss=control.near_miss)
             continue
         if control.prediction is not None:
-            wrong = evaluate(control.prediction(), params)
+            wrong = remembered(control.name, lambda: evaluate(control.prediction(), params))
             if control.route is not None:
                 paired.append((control.name, wrong))
             if _same_value(wrong, predicted):
@@ -293,7 +306,9 @@ def _prepare(claim: Claim, params) -> _Setup:
         else:
             wrong = predicted
         applicable.append((control.name, wrong))
-    return _Setup(predicted, tuple(applicable), tuple(paired), skipped)
+    if memo is not None:
+        memo.save()
+    return _Setup(predicted, tuple(applicable), tuple(paired), skipped, bound)
 
 
 def _is_planned(claim: Claim) -> bool:
@@ -353,7 +368,7 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
     ``SEPARATION`` SEs from the prediction) and each paired control's route (run alongside, not
     planned: its check is agreement with its own formula)."""
     batch_size = trials if trials is not None else claim.trials[mode]
-    fixed = _fixed_tolerance(claim, setup.predicted, params)
+    fixed = _fixed_tolerance(claim, setup.predicted, params, setup.bound)
     controls = {c.name: c for c in claim.negative_controls}
     routes: dict[str | None, str | None] = {None: None}
     routes.update({name: controls[name].variant for name, _ in setup.applicable if controls[name].variant is not None})
@@ -463,18 +478,18 @@ def _conclude(claim: Claim, params, setup: _Setup, est: Estimate, route_est: Map
     tick = time.perf_counter()
     predicted = setup.predicted
     controls_by_name = {c.name: c for c in claim.negative_controls}
-    verdict, z, tol, message = _compare(claim, predicted, est, params)
-    fixed = _fixed_tolerance(claim, predicted, params) if claim.kind is not Kind.IDENTITY else 0.0
+    verdict, z, tol, message = _compare(claim, predicted, est, params, setup.bound)
+    fixed = _fixed_tolerance(claim, predicted, params, setup.bound) if claim.kind is not Kind.IDENTITY else 0.0
 
     results = {}
     for name, wrong in setup.applicable:
         control = controls_by_name[name]
         if control.prediction is not None:
-            c_verdict, _, _, detail = _compare(claim, wrong, est, params)
+            c_verdict, _, _, detail = _compare(claim, wrong, est, params, setup.bound)
             measured, sep = est.estimate, _separation(abs(wrong - predicted) - fixed, est.standard_error)
         else:
             c_est = route_est[name]
-            c_verdict, _, _, detail = _compare(claim, predicted, c_est, params)
+            c_verdict, _, _, detail = _compare(claim, predicted, c_est, params, setup.bound)
             measured = c_est.estimate
             sep = _separation(abs(c_est.estimate - predicted) - fixed, c_est.standard_error) \
                 if c_est.finite else None
@@ -485,7 +500,7 @@ def _conclude(claim: Claim, params, setup: _Setup, est: Estimate, route_est: Map
         control = controls_by_name[name]
         # the control's wrong formula must be what its own route measures, or the formula is wrong
         r_est = route_est[name]
-        agree, _, _, detail = _compare(claim, wrong, r_est, params)
+        agree, _, _, detail = _compare(claim, wrong, r_est, params, setup.bound)
         if agree != PASS:
             why = detail or (f"its route '{control.route}' measures {r_est.estimate:.6g} ± {r_est.standard_error:.2g}, "
                              f"not the formula's {wrong:.6g}")
@@ -542,9 +557,28 @@ def symbolic_status(kind: Kind, checks) -> str:
     return VERIFIED if all(c.status == "verified" for c in checks) else PARTIAL
 
 
-def check_symbolic(claim: Claim) -> SymbolicResult:
-    """Verify the claim's derivation step by step (status as in :func:`symbolic_status`)."""
+def check_symbolic(claim: Claim, *, cache="default") -> SymbolicResult:
+    """Verify the claim's derivation step by step (status as in :func:`symbolic_status`).
+
+    A result computed before from the same code is read from the derivation cache instead
+    (:mod:`proofs_check.derivation_cache`; ``cache="default"`` is the user's, ``None`` none); it is the
+    fresh result in every field but ``seconds``, which is the time the lookup took."""
     start = time.perf_counter()
+    store = default_cache() if cache == "default" else cache
+    key = store.symbolic_key(claim, code=(check_symbolic, _verify_symbolic, symbolic_status)) \
+        if store is not None else None
+    record = store.load(key) if key is not None else None
+    if record is not None:
+        return SymbolicResult(claim.id, record["status"], tuple((s, w) for s, w in record["steps"]),
+                              time.perf_counter() - start, record["message"])
+    result = _verify_symbolic(claim, start)
+    if key is not None and result.steps:  # a derivation that could not be built is never kept
+        store.save(key, {"status": result.status, "steps": [list(s) for s in result.steps],
+                         "message": result.message})
+    return result
+
+
+def _verify_symbolic(claim: Claim, start: float) -> SymbolicResult:
     try:
         checks = claim.derivation().verify()
     except Exception as exc:  # a derivation that cannot even be built is a failure, named

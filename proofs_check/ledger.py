@@ -226,7 +226,16 @@ class Claim:
         return self.prediction() if self.prediction is not None else self.derivation().result
 
     def latex(self) -> str:
-        """The statement in LaTeX, rendered from the sympy expression (never typed twice)."""
+        """The statement in LaTeX, rendered from the sympy expression (never typed twice); kept between runs
+        by the derivation cache (:mod:`proofs_check.derivation_cache`) like the prediction it renders."""
+        from proofs_check.derivation_cache import default_cache
+
+        store = default_cache()
+        if store is None:
+            return self._latex()
+        return store.latex(self, self._latex, code=(Claim.latex, Claim._latex, Claim.predicted_expr))
+
+    def _latex(self) -> str:
         from theory.symbols import latex
 
         rhs = latex(self.predicted_expr())

@@ -111,6 +111,28 @@ def test_deltaformer_second_stage_on_a_second_thread(T, C, seed):
     assert np.array_equal(threaded, num.deltaformer_chunked(K, V, Q, C=C, threads=False, **kw))
 
 
+@settings(max_examples=6, deadline=None)
+@given(T=st.integers(40, 160), C=st.sampled_from([5, 8, 16]), normalize=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_deltaformer_first_stage_in_row_blocks_on_any_number_of_threads(T, C, normalize, seed):
+    """The first stage's product against earlier rows, split into blocks (here of 12 rows, so a chunk meets
+    up to 13) whose max-shifted parts merge by rescaling, matches the token loop, and gives the same bits
+    on 1, 2 or 5 threads (the split never depends on the cores)."""
+    rng = np.random.default_rng(seed)
+    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
+    V = rng.standard_normal((T, 3))
+    beta = rng.uniform(0.0, 1.0, T)
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, beta=beta, normalize1=normalize, normalize2=normalize)
+    saved = chunked_forms.PREV_BLOCK
+    chunked_forms.PREV_BLOCK = 12
+    try:
+        outs = [num.deltaformer_chunked(K, V, Q, C=C, threads=n, **kw) for n in (1, 2, 5)]
+    finally:
+        chunked_forms.PREV_BLOCK = saved
+    assert rel_gap(outs[0], num.deltaformer_recurrent(K, V, Q, **kw)) <= RTOL
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
 @settings(max_examples=25)
 @given(p=sequences(max_T=40, max_d=6), tau1=st.floats(0.5, 4.0), tau2=st.floats(0.5, 4.0),
        normalize1=st.booleans(), normalize2=st.booleans())

@@ -8,6 +8,7 @@ inside the chunk by their log-sum-exp shares (notes §6 D.3).
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,6 +18,8 @@ from scipy.linalg import solve_triangular
 from numerics.updates.parallel import _causal_block, _stage2_matrix
 
 __all__ = [
+    "PREV_BLOCK",
+    "available_cores",
     "decayed_attention_chunked",
     "deltaformer_chunked",
     "deltaformer_first_stage_listing",
@@ -237,15 +240,46 @@ def _shifted_exp(S: np.ndarray):
         return E, m + np.log(E.sum(axis=1))
 
 
-def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None):
+def _prev_summary(S_prev: np.ndarray, X_prev: np.ndarray):
+    """``(E @ X_prev, row sums of E, m)`` with ``E = exp(S_prev - m)``, ``m`` the row maximum (0 where none).
+
+    Summaries of disjoint column blocks of the same rows merge exactly by :func:`_merge_summaries`."""
+    rows = S_prev.shape[0]
+    if S_prev.shape[1] == 0:
+        return np.zeros((rows, X_prev.shape[1])), np.zeros(rows), np.zeros(rows)
+    m = S_prev.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    E = np.subtract(S_prev, m[:, None])
+    np.exp(E, out=E)  # in place: these blocks are the largest arrays of the chunked forms
+    return E @ X_prev, E.sum(axis=1), m
+
+
+def _merge_summaries(parts):
+    """One summary of the column blocks ``parts`` (in their order): ``sum_b e^{m_b - M} (P_b, s_b)``, ``M = max m_b``."""
+    if len(parts) == 1:
+        return parts[0]
+    M = np.max([m for _, _, m in parts], axis=0)
+    P, total = 0.0, 0.0
+    for P_b, s_b, m_b in parts:
+        w = np.exp(m_b - M)
+        P = P + w[:, None] * P_b
+        total = total + w * s_b
+    return P, total, M
+
+
+def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None, summary=None):
     """Combine a block of scores over earlier chunks and a masked block inside the chunk.
 
     Returns ``(P_prev @ X_prev, P_intra)`` where ``P = softmax`` over both blocks together. Each block
     is normalized on its own (``Z_prev``, ``Z_intra`` = row log-sum-exps) and re-weighted by its share
     of the full normalizer: ``sigma(Z_prev - Z_intra)`` and ``sigma(Z_intra - Z_prev)`` (notes §6 D.3).
-    ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1 (a control).
+    ``summary`` (from :func:`_prev_summary`, possibly merged over column blocks) stands in for
+    ``S_prev``, ``X_prev``. ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1
+    (a control).
     """
-    E_prev, z_prev = _shifted_exp(S_prev)
+    P_prev, sum_prev, m_prev = _prev_summary(S_prev, X_prev) if summary is None else summary
+    with np.errstate(divide="ignore"):
+        z_prev = np.where(sum_prev > 0, m_prev + np.log(np.where(sum_prev > 0, sum_prev, 1.0)), -np.inf)
     E_intra, z_intra = _shifted_exp(S_intra)
     has_prev, has_intra = np.isfinite(z_prev), np.isfinite(z_intra)
     if variant == "no_recombine":
@@ -256,10 +290,9 @@ def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray,
             share_prev = np.where(has_prev, np.exp(z_prev - z), 0.0)  # = sigma(Z_prev - Z_intra)
             share_intra = np.where(has_intra, np.exp(z_intra - z), 0.0)
     # exp(S - m) / exp(Z - m) is the block's own softmax; exp(Z - m) = row sum of E
-    norm_prev = np.where(has_prev, share_prev / np.maximum(E_prev.sum(axis=1), np.finfo(float).tiny), 0.0)
+    norm_prev = np.where(has_prev, share_prev / np.maximum(sum_prev, np.finfo(float).tiny), 0.0)
     norm_intra = np.where(has_intra, share_intra / np.maximum(E_intra.sum(axis=1), np.finfo(float).tiny), 0.0)
-    prev_part = norm_prev[:, None] * (E_prev @ X_prev) if X_prev.shape[0] else np.zeros((S_prev.shape[0], X_prev.shape[1]))
-    return prev_part, norm_intra[:, None] * E_intra
+    return norm_prev[:, None] * P_prev, norm_intra[:, None] * E_intra
 
 
 def _causal_softmax_rows(scores, Q, K, X, start: int, stop: int, variant=None) -> np.ndarray:
@@ -285,8 +318,19 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
     return out
 
 
+PREV_BLOCK = 1024  # earlier rows per task in DeltaFormer's first stage (fixed: results never depend on the cores)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
-                        normalize2: bool = False, C: int = 64, variant=None, threads: bool = True,
+                        normalize2: bool = False, C: int = 64, variant=None, threads: bool | int = True,
                         first_stage_only: bool = False) -> np.ndarray:
     """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
 
@@ -297,12 +341,15 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     shares (``kappa1`` must provide ``log_values``). The second stage is attention with values ``U``
     (chunked softmax when ``normalize2``). ``variant="no_recombine"`` breaks the recombination.
 
-    The second stage has no sequential dependence of its own: with ``normalize2`` it runs in row
-    blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows of ``U``
-    it reads. With ``threads`` and more than one block, a second thread runs them while this one
-    goes on with the first stage (NumPy releases the GIL in the products and exponentials); the
-    results are the same bits either way. ``first_stage_only`` returns ``U`` and skips the second
-    stage (the companion's Listing 1 computes only ``U``).
+    Parallel work, on ``threads`` threads (``True``: one per available core; ``False`` or 1: this
+    thread only). The product against earlier rows is split into fixed blocks of :data:`PREV_BLOCK`
+    rows, whose parts (with ``normalize1``, each block's own max-shifted exponentials, row sums and
+    product, rescaled to a common max) are summed in block order; with ``normalize2`` the second stage
+    runs in row blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows
+    of ``U`` it reads. NumPy releases the GIL in the products and exponentials, so the threads use
+    the cores. The split never depends on the thread count: the result is the same bits for any.
+    ``first_stage_only`` returns ``U`` and skips the second stage (the companion's Listing 1 computes
+    only ``U``).
     """
     T = K.shape[0]
     W = K if W is None else W
@@ -315,11 +362,18 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     blocked2 = normalize2 and getattr(kappa2, "log_values", None) is not None
     out = np.empty_like(U) if blocked2 else None
     block = max(C, 256)
+    n_threads = (available_cores() if threads is True else 1 if threads is False else int(threads))
 
     def second_stage(start: int, stop: int) -> None:
         out[start:stop] = _causal_softmax_rows(kappa2.log_values, Q, K, U, start, stop, variant)
 
-    worker = ThreadPoolExecutor(max_workers=1) if blocked2 and threads and T > block else None
+    def prev_part(w, b0: int, b1: int):
+        """This chunk's part from earlier rows ``b0 .. b1 - 1``: a summary (``normalize1``) or ``kappa1 @ U``."""
+        if normalize1:
+            return _prev_summary(kappa1.log_values(w, K[b0:b1]), U[b0:b1])
+        return kappa1(w, K[b0:b1]) @ U[b0:b1]
+
+    worker = ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 and T > C else None
     futures = []
     next_row = 0  # first row of the next second-stage block
     try:
@@ -327,15 +381,22 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             sl = slice(start, min(start + C, T))
             n = sl.stop - start
             w = W[sl]
+            ranges = [(b0, min(b0 + PREV_BLOCK, start)) for b0 in range(0, start, PREV_BLOCK)] or [(0, 0)]
+            if worker is not None and len(ranges) > 1:
+                parts = [f.result() for f in [worker.submit(prev_part, w, b0, b1) for b0, b1 in ranges]]
+            else:
+                parts = [prev_part(w, b0, b1) for b0, b1 in ranges]
             if normalize1:
                 intra = np.where(_causal_block(n, strict=True), kappa1.log_values(w, K[sl]), -np.inf)
-                prev_part, A_rr = _softmax_blocks(kappa1.log_values(w, K[:start]), intra, U[:start], variant)
+                prev, A_rr = _softmax_blocks(None, intra, None, variant, summary=_merge_summaries(parts))
             else:
                 A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0)
-                prev_part = kappa1(w, K[:start]) @ U[:start]
+                prev = parts[0]
+                for part in parts[1:]:
+                    prev = prev + part
             b = beta[sl][:, None]
             system = np.eye(n) + b * A_rr
-            U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev_part, lower=True,
+            U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev, lower=True,
                                      unit_diagonal=True)
             # second-stage blocks whose rows of U are all known now
             while blocked2 and next_row < T and min(next_row + block, T) <= sl.stop:
@@ -352,8 +413,6 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     if first_stage_only:
         return U
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
-
-
 
 
 def deltaformer_first_stage_listing(K, V, W=None, *, tau: float, C: int) -> np.ndarray:

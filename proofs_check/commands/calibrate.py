@@ -44,7 +44,8 @@ def cmd_calibrate(args) -> int:
 
 
 def register(subparsers) -> None:
-    from proofs_check.cli import _nonnegative_int, _positive_int, add_executor_arguments, add_mode_arguments
+    from proofs_check.cli import (_nonnegative_int, _positive_int, add_cache_argument, add_executor_arguments,
+                                  add_mode_arguments)
     from proofs_check.ledger import SECTIONS
 
     p = subparsers.add_parser(
@@ -63,4 +64,5 @@ def register(subparsers) -> None:
     p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.calibration/1); '-' for stdout")
     p.add_argument("--md", metavar="PATH", help="write the Markdown report (default: print it)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_cache_argument(p)
     p.set_defaults(func=cmd_calibrate)

@@ -188,7 +188,7 @@ def cmd_report(args) -> int:
 
 
 def register(subparsers) -> None:
-    from proofs_check.cli import add_run_arguments
+    from proofs_check.cli import add_cache_argument, add_run_arguments
 
     p = subparsers.add_parser(
         "report", help="write a citable report directory (JSON, Markdown, LaTeX macros and table, BibTeX)",
@@ -200,4 +200,5 @@ def register(subparsers) -> None:
     p.add_argument("--json", metavar="REPORT", help="build from this JSON report instead of running the checks")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add_cache_argument(p)
     p.set_defaults(func=cmd_report)

@@ -1,0 +1,262 @@
+"""Benchmark: every speed target of issue 13 as a ratio measured in one run, printed as one table.
+
+Run from the repository root (a few minutes on 2 cores; ``--skip-default`` and ``--skip-deltaformer``
+leave out the longest parts):
+
+    python3 bench/speed.py                       # everything
+    python3 bench/speed.py --skip-default        # no default-mode check runs (the longest part)
+
+What it measures, each against a baseline taken in this run:
+
+* **check**: wall time of ``amverify check`` (a subprocess each) in default mode with ``--jobs 1`` and
+  ``--jobs 2`` (their ratio, and the parallel efficiency ratio / 2), and in quick mode, cold
+  (``--no-cache``) and warm (derivation cache primed); the critical path is the longest point of
+  the ``--jobs 2`` run's JSON report. The cache lives in a temporary folder, never the user's.
+* **symbolic phase**: every claim's symbolic check in this process, first into an empty derivation
+  cache (cold), then again (warm); the ratio cold / warm.
+* **heavy read-out points** (the FFN and ReLU-kernel points of issue 13's table, default grid): the
+  time their simulations take (``simulate`` calls of every route, timed in the engine's own run of
+  the point), against (a) a 512 x 512 float64 matrix product's multiply-add rate and (b) the
+  generator's own rate for the normal draws the estimator needs, ``N - 1`` per trial of each route
+  (measured with ``standard_normal`` of the same total size): ratio (b) >= 0.5 is "within 2x".
+* **chunked DeltaFormer** (softmax kernels, T = ``--T``, d = 64): the token loop against the chunked
+  form on every core and on one thread, and the share of the arithmetic bound of
+  ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at this process's best
+  product and exponential rates, over the cores) the chunked form reaches.
+
+Times are wall-clock: on a machine shared with other work the ratios move; run it on an idle one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+HEAVY = ("ffn.glu.reglu_inverse_snr", "ffn.relu.inverse_snr", "ffn.sparsity.threshold", "ffn.sparsity.topk",
+         "ffn.silu.inverse_snr", "ffn.gelu.inverse_snr", "capacity.kernel.relu_conditional")
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--skip-default", action="store_true", help="no default-mode check runs (jobs 1 and 2)")
+    p.add_argument("--skip-quick", action="store_true", help="no quick-mode check runs")
+    p.add_argument("--skip-symbolic", action="store_true", help="no in-process symbolic phase")
+    p.add_argument("--skip-points", action="store_true", help="no heavy read-out points")
+    p.add_argument("--skip-deltaformer", action="store_true", help="no chunked DeltaFormer")
+    p.add_argument("--T", type=int, default=4096, help="DeltaFormer sequence length (default 4096)")
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    return p.parse_args()
+
+
+def best_of(fn, repeats: int):
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def run_check(args: list[str], cache: str) -> tuple[float, int]:
+    env = dict(os.environ, AMVERIFY_CACHE_DIR=cache)
+    env.pop("AMVERIFY_NO_CACHE", None)
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "proofs_check", "check", "-q", *args], cwd=ROOT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - start, proc.returncode
+
+
+def matmul_rate(np) -> float:
+    """Multiply-adds per second of a 512 x 512 float64 product, best of 5."""
+    rng = np.random.default_rng(1)
+    A, B = rng.standard_normal((512, 512)), rng.standard_normal((512, 512))
+    t, _ = best_of(lambda: A @ B, 5)
+    return 512**3 / t
+
+
+def normal_seconds(np, count: int) -> float:
+    """Seconds the generator takes for ``count`` standard normals, in blocks of at most 2^20 (best of 3)."""
+    rng = np.random.default_rng(2)
+
+    def draw():
+        left = count
+        while left > 0:
+            rng.standard_normal(min(left, 1 << 20))
+            left -= 1 << 20
+    return best_of(draw, 3)[0]
+
+
+def heavy_points(rows: list) -> None:
+    import numpy as np
+
+    from proofs_check import engine
+    from proofs_check.ledger import get_claim
+
+    rate = matmul_rate(np)
+    for claim_id in HEAVY:
+        claim = get_claim(claim_id)
+        simulate = claim.measure.simulate
+        spent = {"seconds": 0.0, "draws": 0}
+
+        def timed(rng, *, trials, _simulate=simulate, **kwargs):
+            start = time.perf_counter()
+            out = _simulate(rng, trials=trials, **kwargs)
+            spent["seconds"] += time.perf_counter() - start
+            spent["draws"] += trials * (kwargs["N"] - 1)  # the N - 1 scores (pre-activations) of a trial
+            return out
+        claim.measure.simulate = timed
+        try:
+            for params in claim.grids["default"]:
+                spent.update(seconds=0.0, draws=0)
+                start = time.perf_counter()
+                point = engine.check_point(claim, dict(params), seed=20250526, mode="default", validate=False)
+                wall = time.perf_counter() - start
+                rng_s = normal_seconds(np, spent["draws"])
+                label = f"{claim_id} N={params['N']}"
+                rows.append({"what": label, "value": f"{spent['seconds']:.3f} s simulating "
+                             f"({wall:.2f} s point, {point.verdict}, resolution {100 * (point.resolution or 0):.2f}%)",
+                             "ratio": f"{spent['draws'] / spent['seconds'] / rate:.1%} of matmul; "
+                                      f"RNG/sim {rng_s / spent['seconds']:.2f}",
+                             "seconds": spent["seconds"], "draws": spent["draws"], "rng_seconds": rng_s,
+                             "matmul_rate": rate})
+        finally:
+            claim.measure.simulate = simulate
+
+
+def symbolic_phase(rows: list) -> None:
+    from proofs_check.derivation_cache import DerivationCache
+    from proofs_check.engine import check_symbolic
+    from proofs_check.ledger import all_claims
+
+    claims = all_claims()
+    with tempfile.TemporaryDirectory() as folder:
+        store = DerivationCache(folder)
+        start = time.perf_counter()
+        cold = [check_symbolic(c, cache=store) for c in claims]
+        t_cold = time.perf_counter() - start
+        start = time.perf_counter()
+        warm = [check_symbolic(c, cache=store) for c in claims]
+        t_warm = time.perf_counter() - start
+    same = all((a.status, a.steps, a.message) == (b.status, b.steps, b.message) for a, b in zip(cold, warm))
+    rows.append({"what": f"symbolic phase, {len(claims)} claims: cold / warm cache", "value":
+                 f"{t_cold:.2f} s / {t_warm:.3f} s (results identical: {same})", "ratio": f"{t_cold / t_warm:.0f}x",
+                 "cold": t_cold, "warm": t_warm})
+
+
+def deltaformer(rows: list, T: int) -> None:
+    import numpy as np
+
+    from numerics import updates as num
+    from numerics.updates.chunked import available_cores
+
+    try:  # one BLAS thread: the chunked form's own threads use the cores (BLAS threads on top would oversubscribe)
+        from threadpoolctl import threadpool_limits
+        limits = threadpool_limits(limits=1)
+    except ImportError:  # pragma: no cover - BLAS threads then as the environment sets them
+        limits = contextlib.nullcontext()
+    with limits:
+        rng = np.random.default_rng(20250526)
+        d = 64
+        K = rng.standard_normal((T, d)) / np.sqrt(d)
+        V = rng.standard_normal((T, d))
+        Q = rng.standard_normal((T, d)) / np.sqrt(d)
+        kernel = num.exp_kernel(float(np.sqrt(d)))
+        kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True)
+        t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 1)
+        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 3)
+        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), 3)
+        pairs = T * (T - 1) // 2 + T * (T + 1) // 2
+        flops = 2 * 2 * pairs * d
+        best = 0.0
+        for m, k, n in ((256, d, T), (1024, 1024, 1024)):
+            A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+            t_mm, _ = best_of(lambda: A @ B, 5)
+            best = max(best, 2 * m * k * n / t_mm)
+        x = rng.standard_normal(256 * T)
+        t_exp, _ = best_of(lambda: np.exp(x), 10)
+        cores = available_cores()
+        bound = (flops / best + pairs * t_exp / x.size) / cores
+        gap = num.max_relative_gap(out, ref)
+    rows.append({"what": f"chunked DeltaFormer T={T} d=64 C=128 ({cores} threads) vs token loop",
+                 "value": f"{t_all:.3f} s vs {t_loop:.3f} s (one thread {t_one:.3f} s; gap {gap:.0e})",
+                 "ratio": f"{t_loop / t_all:.1f}x (one thread {t_loop / t_one:.1f}x)",
+                 "chunked": t_all, "one_thread": t_one, "loop": t_loop})
+    rows.append({"what": f"chunked DeltaFormer vs arithmetic bound over {cores} cores",
+                 "value": f"bound {bound:.3f} s vs {t_all:.3f} s", "ratio": f"{bound / t_all:.0%} of the bound",
+                 "bound": bound})
+
+
+def checks(rows: list, args) -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        if not args.skip_quick:
+            cold, rc1 = run_check(["--quick", "--no-cache"], cache)
+            run_check(["--quick"], cache)  # primes the cache
+            warm, rc2 = run_check(["--quick"], cache)
+            rows.append({"what": "check --quick: cold (--no-cache) / warm cache", "value":
+                         f"{cold:.1f} s / {warm:.1f} s (exit {rc1}, {rc2})", "ratio": f"{cold / warm:.2f}x",
+                         "cold": cold, "warm": warm})
+        if not args.skip_default:
+            run_check(["--section", "basics"], cache)  # nothing to measure: a short run to load the disk cache
+            t1, rc1 = run_check(["--jobs", "1"], cache)  # cold for the default-only predictions, then warm:
+            t1, rc1 = run_check(["--jobs", "1"], cache)  # time the warm run
+            report = os.path.join(cache, "report.json")
+            t2, rc2 = run_check(["--jobs", "2", "--json", report], cache)
+            with open(report, encoding="utf-8") as fh:
+                data = json.load(fh)
+            longest = max((p["seconds"], c["id"]) for c in data["claims"] for p in c.get("points", []))
+            point_sum = sum(p["seconds"] for c in data["claims"] for p in c.get("points", []))
+            rows.append({"what": "check (default), warm cache: --jobs 1 / --jobs 2", "value":
+                         f"{t1:.1f} s / {t2:.1f} s (exit {rc1}, {rc2})",
+                         "ratio": f"{t1 / t2:.2f}x, efficiency {t1 / t2 / 2:.0%} at 2 workers",
+                         "jobs1": t1, "jobs2": t2})
+            rows.append({"what": "critical path (longest point, --jobs 2 report)", "value":
+                         f"{longest[0]:.2f} s ({longest[1]}); sum of point times {point_sum:.1f} s",
+                         "ratio": f"{longest[0] / t2:.0%} of the --jobs 2 wall time"})
+
+
+def main() -> int:
+    args = parse()
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["AMVERIFY_CACHE_DIR"] = cache  # this process's checks use a cache of their own, never the user's
+        os.environ.pop("AMVERIFY_NO_CACHE", None)
+        return measure(args)
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+
+
+def measure(args) -> int:
+    rows: list = []
+    print(f"cpus={os.cpu_count()} python={sys.version.split()[0]} load average {_load()}", flush=True)
+    if not (args.skip_quick and args.skip_default):
+        checks(rows, args)
+    if not args.skip_symbolic:
+        symbolic_phase(rows)
+    if not args.skip_points:
+        heavy_points(rows)
+    if not args.skip_deltaformer:
+        deltaformer(rows, args.T)
+    width = max(len(r["what"]) for r in rows) if rows else 10
+    vwidth = max(len(r["value"]) for r in rows) if rows else 10
+    print(f"{'measure':<{width}}  {'value':<{vwidth}}  ratio")
+    for r in rows:
+        print(f"{r['what']:<{width}}  {r['value']:<{vwidth}}  {r['ratio']}")
+    print(f"load average at the end {_load()} (a load above the core count slows every time above)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
