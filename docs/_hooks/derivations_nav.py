@@ -34,5 +34,7 @@ def on_config(config):
         raise ValueError(f"mkdocs.yml: no nav section holds {INDEX}")
     index = Path(config["docs_dir"]) / INDEX
     pages = [f"derivations/{target}" for target in LINK.findall(index.read_text(encoding="utf-8"))]
-    section.extend(p for p in dict.fromkeys(pages) if p not in section)
+    listed = {next(iter(item.values())) if isinstance(item, dict) else item for item in section}
+    # titled by claim id (the file name), as the index lists them
+    section.extend({p[len("derivations/"):-len(".md")]: p} for p in dict.fromkeys(pages) if p not in listed)
     return config
