@@ -264,7 +264,7 @@ def main() -> int:
     print(f"{killed}/{len(results)} killed ({100 * killed / max(1, len(results)):.1f} %)")
     if args.json:
         Path(args.json).write_text(json.dumps({"mode": args.mode, "catalogue": args.catalogue, "results": results},
-                                              indent=2) + "\n")
+                                              indent=2, allow_nan=False) + "\n")
     if args.md:
         Path(args.md).write_text(markdown(results, args.mode))
     return 0

@@ -25,6 +25,7 @@ from numerics.estimate import (Estimate, check_variant, exact_value, mean_estima
 
 __all__ = [
     "CHUNK_NUMBERS",
+    "delta_pair_recall_direct",
     "delta_self_influence",
     "delta_step",
     "delta_stream",
@@ -35,14 +36,20 @@ __all__ = [
     "least_squares_error_direct",
     "linear_snr_direct",
     "measure_delta_mean_memory",
+    "measure_delta_pair_recall",
     "measure_delta_mean_square_error",
     "measure_delta_self_influence",
     "measure_exp_inverse_snr",
+    "measure_hebbian_regression_distance",
     "measure_least_squares_error",
+    "measure_least_squares_pair_recall",
     "measure_least_squares_self_influence",
     "measure_linear_snr",
     "measure_linear_snr_limit",
+    "measure_softmax_regression",
     "regression_stream",
+    "softmax_regression_direct",
+    "wishart_bartlett",
 ]
 
 CHUNK_NUMBERS = 2**20  # numbers per array of one chunk of side-by-side trials: bounds the working set
@@ -420,5 +427,184 @@ def measure_delta_self_influence(rng, *, T: int, d_k: int, beta: float, key_scal
     for n in _chunks(trials, T * d_k + d_k * d_k):
         K = rng.standard_normal((n, T, d_k)) * np.sqrt(key_scale2)
         y[start:start + n] = delta_self_influence(K, beta)
+        start += n
+    return {"y": y}
+
+
+# --- the table: recall of pair 1 (task 1) and distance to the population read-out (task 2) -------
+
+def delta_pair_recall_direct(rng, *, T: int, d_k: int, d_v: int, beta: float, trials: int) -> Estimate:
+    """The estimand of :func:`measure_delta_pair_recall` with ``k_1`` drawn too (no conditional expectation).
+
+    A trial carries ``y = P_j k_1`` backwards from ``y = k_1``, one fresh key per step (the keys are i.i.d., so
+    drawing them in reverse order is exact): ``w_j = beta k_j^T y``, ``y <- (I - beta k_j k_j^T) y``; then
+    ``w_1 = beta k_1^T y``. Ratio of the means of ``sum_{j >= 2} w_j^2`` and ``w_1^2`` (values integrated).
+    """
+    k1 = rng.standard_normal((trials, d_k))
+    y = k1.copy()
+    noise = np.zeros(trials)
+    for _ in range(T - 1):
+        k = rng.standard_normal((trials, d_k))
+        score = np.einsum("nd,nd->n", k, y)
+        noise += (beta * score) ** 2
+        y -= beta * score[:, None] * k
+    signal = (beta * np.einsum("nd,nd->n", k1, y)) ** 2
+    return ratio_of_means(noise, signal, method="delta rule, k_1 drawn, weights propagated backwards")
+
+
+@monte_carlo(ratio_of("noise", "signal", "ratio of means E||r||^2 / E||c v_1||^2 (delta method); values and the "
+                                         "stored key k_1 integrated given the later keys"))
+def measure_delta_pair_recall(rng, *, T: int, d_k: int, d_v: int, beta: float, trials: int = 4000) -> dict:
+    """Inverse SNR of pair 1 of the delta rule after T writes of i.i.d. pairs (keys ``N(0, I_{d_k})``).
+
+    The read-out at ``k_1`` is ``S_T k_1 = sum_j v_j w_j`` with ``w_j = beta k_j^T P_j k_1``,
+    ``P_j = (I - beta k_{j+1} k_{j+1}^T) ... (I - beta k_T k_T^T)``; values integrate to ``d_v sum_{j >= 2} w_j^2`` and
+    ``d_v w_1^2`` (``d_v`` cancels). A trial accumulates ``Q = P_j`` backwards from ``Q = I`` over the T - 1 later
+    keys (i.i.d., so their order of drawing is immaterial) and integrates the Gaussian ``k_1`` given them:
+    ``E (k_j^T Q k_1)^2 = ||Q^T k_j||^2`` and ``E (k_1^T P_1 k_1)^2 = 2 tr(P_s^2) + (tr P_1)^2`` (``P_s`` the symmetric
+    part), which cuts the per-trial variance about threefold against :func:`delta_pair_recall_direct`.
+    Columns ``noise`` and ``signal``; work ``O(T d_k^2)`` per trial.
+    """
+    _require(T >= 2, f"T={T!r} must be at least 2 (one other pair)")
+    noise, signal = np.empty(trials), np.empty(trials)
+    start = 0
+    for n in _chunks(trials, d_k * d_k):
+        Q = np.broadcast_to(np.eye(d_k), (n, d_k, d_k)).copy()
+        total = np.zeros(n)
+        for _ in range(T - 1):
+            k = rng.standard_normal((n, d_k))
+            kQ = np.einsum("ni,nij->nj", k, Q)
+            total += beta**2 * np.sum(kQ**2, axis=1)
+            Q -= beta * k[:, :, None] * kQ[:, None, :]
+        sym = (Q + Q.transpose(0, 2, 1)) / 2
+        noise[start:start + n] = total
+        signal[start:start + n] = beta**2 * (2 * np.einsum("nij,nij->n", sym, sym)
+                                             + np.trace(Q, axis1=1, axis2=2) ** 2)
+        start += n
+    return {"noise": noise, "signal": signal}
+
+
+@monte_carlo(ratio_of("noise", "signal", "ratio of means E||r||^2 / E||c v_1||^2 (delta method); values "
+                                         "integrated given the keys, hat-matrix column solved per trial"))
+def measure_least_squares_pair_recall(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000) -> dict:
+    """Inverse SNR of pair 1 of the least-squares memory ``S_T = V^T K (K^T K)^{-1}`` after T i.i.d. pairs.
+
+    The read-out at ``k_1`` is ``sum_j v_j h_j1``, ``h_{.1} = K (K^T K)^{-1} k_1`` (solved per trial, not through the
+    Beta law or the projection identity the theory uses); values integrate to ``d_v sum_{j >= 2} h_j1^2`` and
+    ``d_v h_11^2``. Columns ``noise`` and ``signal``; working set ``O(trials T d_k)`` per chunk.
+    """
+    _require(T > d_k, f"T={T!r} must exceed d_k={d_k!r} (below it the memory interpolates: no noise)")
+    noise, signal = np.empty(trials), np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T * d_k):
+        K = rng.standard_normal((n, T, d_k))
+        H = np.einsum("nti,ntj->nij", K, K)
+        column = np.einsum("nti,ni->nt", K, np.linalg.solve(H, K[:, 0, :, None])[..., 0])
+        noise[start:start + n] = np.sum(column[:, 1:] ** 2, axis=1)
+        signal[start:start + n] = column[:, 0] ** 2
+        start += n
+    return {"noise": noise, "signal": signal}
+
+
+def wishart_bartlett(rng, n: int, T: int, d: int) -> np.ndarray:
+    """``n`` draws of ``K^T K`` for ``K`` ``(T, d)`` with i.i.d. ``N(0, 1)`` entries (``T >= d``), by Bartlett's
+    decomposition ``L L^T``: ``L`` lower triangular, ``L_ii^2 ~ chi^2_{T - i}`` (``i = 0..d-1``), ``L_ij ~ N(0, 1)``
+    below the diagonal. ``O(n d^2)`` work whatever ``T``: the context length enters only through the degrees of freedom."""
+    L = np.tril(rng.standard_normal((n, d, d)), k=-1)
+    idx = np.arange(d)
+    L[:, idx, idx] = np.sqrt(rng.chisquare(T - idx, size=(n, d)))
+    return L @ L.transpose(0, 2, 1)
+
+
+@monte_carlo(mean_of("y", "Hebbian memory S_T/T from its sufficient statistics (Wishart key Gram by Bartlett, "
+                          "value noise given the keys), squared Frobenius distance to s^2 S_0 per trial"))
+def measure_hebbian_regression_distance(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float,
+                                        trials: int = 4000, variant=None) -> dict:
+    """``E||S_T q/T - s^2 S_0 q||^2`` for a fresh ``q ~ N(0, I_{d_k})`` (= ``E||S_T/T - s^2 S_0||_F^2``, ``q`` integrated).
+
+    ``S_T = sum_j v_j k_j^T = S_0 H + sigma Eps^T K`` with ``H = K^T K``: a trial draws ``S_0`` (entries
+    ``N(0, 1/d_k)``), ``H = s^2 W`` with ``W`` Wishart(T, I) by Bartlett (:func:`wishart_bartlett`), and
+    ``Eps^T K``, whose rows given the keys are ``N(0, H)`` (``G C^T`` with ``C C^T = H``). Work ``O(d_k^2 (d_k + d_v))``
+    per trial for any T. Variant ``"target_S_star"``: the distance to ``S_0`` (the least-squares memory) instead.
+    """
+    check_variant(variant, {"target_S_star"})
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, d_k * (d_k + d_v)):
+        S0 = rng.standard_normal((n, d_v, d_k)) / np.sqrt(d_k)
+        H = key_scale2 * wishart_bartlett(rng, n, T, d_k)
+        C = np.linalg.cholesky(H)
+        noise = rng.standard_normal((n, d_v, d_k)) @ C.transpose(0, 2, 1)
+        S = S0 @ H + np.sqrt(noise2) * noise
+        target = S0 if variant == "target_S_star" else key_scale2 * S0
+        y[start:start + n] = np.sum((S / T - target) ** 2, axis=(1, 2))
+        start += n
+    return {"y": y}
+
+
+def _softmax_scores(rng, n: int, T: int, g: float) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` rows of T scores ``u ~ N(0, 1)`` along the query and their softmax weights ``p = softmax(g u)``."""
+    u = rng.standard_normal((n, T))
+    logits = g * u
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return u, p / p.sum(axis=1, keepdims=True)
+
+
+def softmax_regression_direct(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, tau: float,
+                              query_norm2: float, trials: int, variant=None) -> Estimate:
+    """``T ||o_T - (s^2/tau) S_0 q||^2`` per trial, every Gaussian drawn (the route :func:`measure_softmax_regression` integrates).
+
+    ``o_T = sum_j p_j v_j``, ``p = softmax(k_j^T q / tau)``, ``k_j ~ N(0, s^2 I_{d_k})``, ``v_j = S_0 k_j + sigma eps_j``,
+    ``q = sqrt(b) e_1``. Only ``u_j = k_j^T e_1 / s`` enters the weights; given the weights,
+    ``sum_j p_j k_j = s (sum_j p_j u_j) e_1 + s sqrt(sum_j p_j^2) z_perp`` and ``sum_j p_j eps_j = sqrt(sum_j p_j^2) z``
+    with standard normal ``z_perp`` (the ``d_k - 1`` orthogonal coordinates) and ``z`` (exact: sums of Gaussians
+    with fixed weights). A trial draws T scores, ``S_0`` and those two vectors; ``o*`` uses the drawn ``S_0``.
+    Work ``O(trials T)``. Variant ``"hebbian_target"``: the distance to ``s^2 S_0 q`` instead of ``(s^2/tau) S_0 q``.
+    """
+    check_variant(variant, {"hebbian_target"})
+    s = float(np.sqrt(key_scale2))
+    root_b = float(np.sqrt(query_norm2))
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T):
+        u, p = _softmax_scores(rng, n, T, s * root_b / tau)
+        spread = np.sqrt(np.sum(p * p, axis=1))
+        mean_key = np.zeros((n, d_k))
+        mean_key[:, 0] = s * np.sum(p * u, axis=1)
+        mean_key[:, 1:] = s * spread[:, None] * rng.standard_normal((n, d_k - 1))
+        S0 = rng.standard_normal((n, d_v, d_k)) / np.sqrt(d_k)
+        o = np.einsum("nvk,nk->nv", S0, mean_key) + np.sqrt(noise2) * spread[:, None] * rng.standard_normal((n, d_v))
+        scale = key_scale2 if variant == "hebbian_target" else key_scale2 / tau
+        o_star = scale * root_b * S0[:, :, 0]
+        y[start:start + n] = T * np.sum((o - o_star) ** 2, axis=1)
+        start += n
+    return mean_estimate(y, method="softmax read-out with S_0 and the Gaussian sums drawn")
+
+
+@monte_carlo(mean_of("y", "softmax read-out: T scores along q per trial, S_0, the orthogonal key directions and the "
+                          "value noise integrated given the weights; T E||o_T - o*||^2 per trial"))
+def measure_softmax_regression(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, tau: float,
+                               query_norm2: float, trials: int = 4000, variant=None) -> dict:
+    """``T E[||o_T - (s^2/tau) S_0 q||^2 | scores]`` per trial for normalised softmax attention on the regression stream.
+
+    ``o_T = sum_j p_j v_j``, ``p = softmax(k_j^T q / tau)``, ``k_j ~ N(0, s^2 I_{d_k})``, ``v_j = S_0 k_j + sigma eps_j``,
+    ``q = sqrt(b) e_1``. A trial draws the T scores ``u_j = k_j^T e_1 / s``; given them,
+    ``o_T - o* = S_0 m + sigma sum_j p_j eps_j`` with ``m = s (sum_j p_j u_j - s sqrt(b)/tau) e_1 + s sum_j p_j w_j``
+    (``w_j`` the orthogonal parts), and ``S_0`` (entries ``N(0, 1/d_k)``), ``w``, ``eps`` integrate to
+    ``(d_v/d_k) (s^2 (sum p u - s sqrt(b)/tau)^2 + s^2 (d_k - 1) sum p^2) + sigma^2 d_v sum p^2``. The drawn route
+    :func:`softmax_regression_direct` agrees (tests/test_context.py). Work ``O(trials T)``. Variant
+    ``"hebbian_target"``: the distance to ``s^2 S_0 q`` (the linear memory's population read-out) instead.
+    """
+    check_variant(variant, {"hebbian_target"})
+    s = float(np.sqrt(key_scale2))
+    root_b = float(np.sqrt(query_norm2))
+    centre = (key_scale2 if variant == "hebbian_target" else key_scale2 / tau) * root_b / s
+    y = np.empty(trials)
+    start = 0
+    for n in _chunks(trials, T):
+        u, p = _softmax_scores(rng, n, T, s * root_b / tau)
+        p2 = np.sum(p * p, axis=1)
+        along = np.sum(p * u, axis=1) - centre
+        y[start:start + n] = T * (d_v / d_k * key_scale2 * (along**2 + (d_k - 1) * p2) + noise2 * d_v * p2)
         start += n
     return {"y": y}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
 import sys
 import textwrap
@@ -213,7 +212,7 @@ def parse_assignments(claim, pairs) -> dict:
 
 def cmd_eval(args) -> int:
     from proofs_check.engine import PASS, check_point, check_symbolic, point_passes_with_power, point_to_dict
-    from proofs_check.report import format_number, format_regime, format_resolution
+    from proofs_check.report import EVAL_SCHEMA, format_number, format_regime, format_resolution, json_text
 
     claim = get_claim(args.id)
     if claim.kind is Kind.CITED:
@@ -232,9 +231,9 @@ def cmd_eval(args) -> int:
     mode = run_mode(args)
     point = point_passes_with_power(check_point(claim, params, seed=args.seed, mode=mode, trials=args.trials))
     if args.json:
-        out = point_to_dict(point)
-        out.update({"symbolic": symbolic.status, "seed": args.seed, "latex": claim.latex()})
-        print(json.dumps(out, indent=2, default=str))
+        out = {"schema": EVAL_SCHEMA, **point_to_dict(point), "symbolic": symbolic.status, "seed": args.seed,
+               "mode": mode, "latex": claim.latex()}
+        print(json_text(out))
     else:
         print(f"{claim.id}  [{claim.kind.value}, {claim.provenance.value}]  {format_regime(point.params)}")
         print(f"  theory     {claim.latex()}")

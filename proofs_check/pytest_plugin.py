@@ -9,8 +9,8 @@ point: Monte Carlo or exact measurement against the theory value, negative contr
 ``amverify::capacity.linear.inverse_snr_ratio[symbolic]`` (the sympy derivation). A failure prints
 the claim's numbers and the ``amverify eval`` command that reproduces the point.
 
-Without ``--amverify`` the plugin only adds its options: this module imports nothing but pytest,
-and the ledger, numpy and sympy are loaded only when the flag is given.
+Any other ``--amverify-*`` option implies ``--amverify``. Without them the plugin only adds its options:
+this module imports nothing but pytest, and the ledger, numpy and sympy are loaded only when asked for.
 """
 
 from __future__ import annotations
@@ -25,15 +25,28 @@ MODES = ("quick", "default", "full")
 def pytest_addoption(parser):
     group = parser.getgroup("amverify", "amverify: the claims of arXiv 2505.19488 as tests")
     group.addoption("--amverify", action="store_true", default=False,
-                    help="add one test per amverify claim and regime point")
+                    help="add one test per amverify claim and regime point (implied by the options below)")
     group.addoption("--amverify-section", action="append", default=[], metavar="S",
                     help="only claims of this section (repeatable), e.g. capacity")
     group.addoption("--amverify-claim", action="append", default=[], metavar="ID",
                     help="only this claim id (repeatable)")
-    group.addoption("--amverify-mode", choices=MODES, default="quick",
+    group.addoption("--amverify-mode", choices=MODES, default=None,
                     help="regime grids and trial counts to use (default: quick)")
     group.addoption("--amverify-seed", type=int, default=None, metavar="N",
                     help="root seed (default: the suite's default seed)")
+
+
+_IMPLYING = ("amverify_section", "amverify_claim", "amverify_mode", "amverify_seed")
+
+
+def pytest_configure(config):
+    # '--amverify-claim ID' alone must not select nothing and pass silently: the narrowing options imply the flag
+    if any(config.getoption(name) not in (None, []) for name in _IMPLYING):
+        config.option.amverify = True
+
+
+def _mode(config) -> str:
+    return config.getoption("amverify_mode") or "quick"
 
 
 class AmverifyFailure(Exception):
@@ -127,7 +140,7 @@ class LedgerCollector(pytest.Collector):
         from proofs_check.ledger import SECTIONS, Kind, UnknownClaimError, all_claims, get_claim
 
         config = self.config
-        mode, seed = config.getoption("amverify_mode"), _seed(config)
+        mode, seed = _mode(config), _seed(config)
         ids = config.getoption("amverify_claim")
         sections = config.getoption("amverify_section")
         unknown = [s for s in sections if s not in SECTIONS]
@@ -169,5 +182,5 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_report_header(config):
     if config.getoption("amverify"):
-        return f"amverify: mode {config.getoption('amverify_mode')}, seed {_seed(config)}"
+        return f"amverify: mode {_mode(config)}, seed {_seed(config)}"
     return None

@@ -13,10 +13,12 @@ from proofs_check import __version__
 from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, PLAN_INFLATION, RESOLUTION_TARGET,
                                   SEPARATION, Z, ClaimResult, point_to_dict)
 
-__all__ = ["SCHEMA", "VERDICTS", "format_number", "format_regime", "format_resolution", "git_commit", "markdown",
+__all__ = ["CONTROL_VERDICTS", "EVAL_SCHEMA", "POINT_VERDICTS", "SCHEMA", "SYMBOLIC_STATUSES", "VERDICTS",
+           "format_number", "format_regime", "format_resolution", "git_commit", "json_schema", "json_text", "markdown",
            "package_versions", "render_table", "summary", "summary_line", "to_json_dict", "write_json"]
 
 SCHEMA = "amverify.report/1"
+EVAL_SCHEMA = "amverify.eval/1"  # amverify eval --json
 VOLATILE_KEYS = ("seconds", "created", "machine")  # differ between runs of the same seed
 
 
@@ -109,22 +111,32 @@ def render_table(rows: Iterable[Sequence[str]], header: Sequence[str] = HEADER) 
     return "\n".join(out)
 
 
-VERDICTS = ("pass", "fail", "error", "underpowered", "cited")
+VERDICTS = ("pass", "fail", "error", "underpowered", "cited")  # of a claim
+POINT_VERDICTS = ("pass", "fail", "error", "underpowered")
+CONTROL_VERDICTS = ("rejected", "accepted", "inconsistent", "error", "n/a")
+SYMBOLIC_STATUSES = ("verified", "partial", "failed", "cited")
+
+
+def _counts(keys: Sequence[str], values: Iterable[str]) -> dict[str, int]:
+    """How often each key occurs in ``values``: every key present, zeros included (an unknown value is added)."""
+    out = dict.fromkeys(keys, 0)
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
 
 
 def summary(results: Sequence[ClaimResult]) -> dict[str, Any]:
-    """Counts of a run: claims by verdict (every verdict, zeros included), symbolic status, controls."""
-    counts: dict[str, Any] = {v: 0 for v in VERDICTS}
-    for cr in results:
-        counts[cr.verdict] = counts.get(cr.verdict, 0) + 1
-    counts["symbolic"] = {s: 0 for s in ("verified", "partial", "failed", "cited")}
-    for cr in results:
-        counts["symbolic"][cr.symbolic.status] = counts["symbolic"].get(cr.symbolic.status, 0) + 1
-    controls = [c for cr in results for p in cr.points for c in p.controls]
-    counts["controls_rejected"] = sum(c.verdict == "rejected" for c in controls)
+    """Counts of a run, every count present even when zero: claims by verdict (top level), claims by symbolic
+    status, regime points by verdict, negative controls by verdict; and the worst resolution."""
+    points = [p for cr in results for p in cr.points]
+    controls = [c for p in points for c in p.controls]
+    counts: dict[str, Any] = _counts(VERDICTS, (cr.verdict for cr in results))
+    counts["symbolic"] = _counts(SYMBOLIC_STATUSES, (cr.symbolic.status for cr in results))
+    counts["points"] = _counts(POINT_VERDICTS, (p.verdict for p in points))
+    counts["controls"] = _counts(CONTROL_VERDICTS, (c.verdict for c in controls))
+    counts["controls_rejected"] = counts["controls"]["rejected"]
     counts["controls_total"] = sum(c.verdict != "n/a" for c in controls)
-    resolutions = [p.resolution for cr in results for p in cr.points
-                   if p.resolution is not None and math.isfinite(p.resolution)]
+    resolutions = [p.resolution for p in points if p.resolution is not None and math.isfinite(p.resolution)]
     counts["worst_resolution"] = max(resolutions) if resolutions else None
     return counts
 
@@ -174,16 +186,38 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
 
 def _jsonable(x):
     if isinstance(x, float) and not math.isfinite(x):
-        return str(x)  # JSON has no NaN/inf; keep them visible as strings
+        return None  # strict JSON has no NaN/inf: null, and the point's verdict and message say why
     if isinstance(x, dict):
         return {k: _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and type(x).__module__ == "numpy":  # numpy scalars
+        return _jsonable(x.item())
     return x
 
 
+SCHEMA_FILES = {SCHEMA: "report-1.json", EVAL_SCHEMA: "eval-1.json", "amverify.calibration/1": "calibration-1.json"}
+
+
+def json_schema(tag: str) -> dict[str, Any]:
+    """The JSON Schema (draft 7) of the output tagged ``tag`` (e.g. ``"amverify.report/1"``), shipped in
+    the package as ``proofs_check/schemas/*.json``."""
+    from importlib.resources import files
+
+    if tag not in SCHEMA_FILES:
+        raise KeyError(f"no schema for {tag!r}; known: {', '.join(sorted(SCHEMA_FILES))}")
+    return json.loads(files("proofs_check").joinpath("schemas", SCHEMA_FILES[tag]).read_text(encoding="utf-8"))
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON (RFC 8259): every non-finite float becomes ``null``; anything else that is not
+    JSON raises, as would a NaN that slipped past (``allow_nan=False``)."""
+    return json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False)
+
+
 def write_json(report: dict, path: str) -> None:
-    text = json.dumps(_jsonable(report), indent=2, sort_keys=False, allow_nan=False)
+    """Write ``report`` as strict JSON (:func:`json_text`) to ``path`` ('-': stdout)."""
+    text = json_text(report)
     if path == "-":
         sys.stdout.write(text + "\n")
     else:

@@ -266,3 +266,70 @@ def test_quick_points_meet_the_resolution_target_and_reject_their_near_misses():
             assert r.resolution <= RESOLUTION_TARGET["quick"], (claim.id, p, r.resolution)
             near = [c for c in r.controls if c.near_miss and c.verdict != "n/a"]
             assert near and all(c.verdict == "rejected" for c in near), (claim.id, p, near)
+
+
+# --- the table: memory x task x T -> oo -----------------------------------------------------------
+
+def test_delta_pair_recall_integrated_route_agrees_with_drawn_k1():
+    """Integrating the stored key k_1 (Gaussian moments) and drawing it give the same pair-1 inverse SNR."""
+    rng = np.random.default_rng(21)
+    p = {"T": 8, "d_k": 3, "d_v": 2, "beta": 0.25}
+    assert _agree(num.measure_delta_pair_recall(rng, trials=20000, **p),
+                  num.delta_pair_recall_direct(rng, trials=40000, **p))
+
+
+def test_delta_pair_recall_read_out_of_a_real_delta_memory():
+    """The weights propagated backwards are the coefficients of the values in S_T k_1 of a token-loop delta memory."""
+    rng = np.random.default_rng(22)
+    T, d, beta = 6, 3, 0.3
+    K, V = rng.standard_normal((1, T, d)), rng.standard_normal((1, T, 2))
+    S = num.delta_stream(K, V, beta)[0]
+    y, w = K[0, 0].copy(), np.zeros(T)
+    for j in range(T - 1, 0, -1):
+        w[j] = beta * K[0, j] @ y
+        y = y - beta * K[0, j] * (K[0, j] @ y)
+    w[0] = beta * K[0, 0] @ y
+    assert np.allclose(S @ K[0, 0], w @ V[0], rtol=1e-12, atol=1e-12)
+
+
+def test_recall_of_pair_1_table_ordering():
+    """At every T > d_k: least squares is (d_k - 1)/(d_k + 2) better than additive, and the delta rule's inverse SNR
+    overtakes both (geometric against linear growth)."""
+    p = {"d_k": 4, "beta": 0.2}
+    additive = th.linear_snr_finite().result
+    for T in (10, 40, 160):
+        q = dict(p, T=T)
+        lin = 1 / evaluate(additive, q)
+        assert lin - evaluate(th.least_squares_pair_recall().result, q) == pytest.approx(3 / 6)
+    assert evaluate(th.delta_pair_recall().result, dict(p, T=160)) > 1e6 * 159 / 6
+
+
+def test_softmax_integrated_route_agrees_with_all_drawn_route():
+    """Integrating S_0, the orthogonal key directions and the value noise given the scores changes nothing."""
+    rng = np.random.default_rng(23)
+    p = {"T": 64, "d_k": 3, "d_v": 2, "key_scale2": 0.8, "noise2": 0.3, "tau": 1.5, "query_norm2": 1.5}
+    assert _agree(num.measure_softmax_regression(rng, trials=20000, **p),
+                  num.softmax_regression_direct(rng, trials=40000, **p))
+
+
+def test_softmax_first_order_correction_matches_simulation_at_small_T():
+    """C + D/T (theory) matches T E||o_T - o*||^2 at T = 32 and 64 better than C alone: D, which sets the claim's
+    finite-size bound, is right in sign and size."""
+    rng = np.random.default_rng(24)
+    p = {"d_k": 4, "d_v": 3, "key_scale2": 1.0, "noise2": 0.25, "tau": 2.0, "query_norm2": 4.0}
+    C = evaluate(th.softmax_regression_limit().result, p)
+    D = evaluate(th.softmax_regression_correction(), p)
+    for T in (128, 256):
+        est = num.measure_softmax_regression(rng, trials=40000, T=T, **p)
+        assert abs(est.estimate - (C + D / T)) <= 5 * est.standard_error + 2 * abs(D) / T * (64 / T)
+        assert abs(est.estimate - C) > 5 * est.standard_error
+
+
+def test_wishart_bartlett_has_the_wishart_moments():
+    """Bartlett draws of K^T K have mean T I and Var(H_11) = 2T, Var(H_12) = T (against direct Gram matrices)."""
+    rng = np.random.default_rng(25)
+    T, d = 30, 3
+    H = num.wishart_bartlett(rng, 40000, T, d)
+    assert np.allclose(H.mean(axis=0), T * np.eye(d), atol=0.2)
+    assert H[:, 0, 0].var() == pytest.approx(2 * T, rel=0.05)
+    assert H[:, 0, 1].var() == pytest.approx(T, rel=0.05)

@@ -1,6 +1,8 @@
 """docs/: the generated catalogue is current, every relative link resolves, the CI workflow is well formed."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,11 +36,30 @@ def test_catalogue_lists_every_claim_with_its_status():
 
 
 def test_docs_check_command_detects_staleness(tmp_path, capsys):
-    """``amverify docs --check`` fails on a stale tree with the regeneration command, passes after ``docs``."""
-    assert main(["docs", "--root", str(tmp_path), "--check"]) == 1
-    assert f"regenerate with: {REGENERATE_CATALOGUE}" in capsys.readouterr().err
+    """``amverify docs --check`` passes on a generated tree, fails naming the one stale page with the
+    regeneration command, and passes again after ``docs``."""
     assert main(["docs", "--root", str(tmp_path)]) == 0
+    page = next((tmp_path / "derivations").glob("capacity.*.md"))
+    original = page.read_text(encoding="utf-8")
+    page.write_text(original + "edited\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["docs", "--root", str(tmp_path), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert f"regenerate with: {REGENERATE_CATALOGUE}" in err and err.count(".md") == 1 and page.name in err
+    page.write_text(original, encoding="utf-8")
     assert main(["docs", "--root", str(tmp_path), "--check"]) == 0
+
+
+def test_docs_check_outside_a_checkout_refuses_clearly(tmp_path):
+    """In a project that only installs amverify (its own docs/, no generated pages), ``python -m proofs_check
+    docs --check`` exits 2 with one line saying what it compares, instead of calling every page stale."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# my project\n")
+    run = subprocess.run([sys.executable, "-m", "proofs_check", "docs", "--check"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "not one: run it in an amverify checkout" in run.stderr
+    assert not (tmp_path / "docs" / "reference").exists()
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])

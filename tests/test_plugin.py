@@ -77,6 +77,18 @@ def test_one_test_per_claim_and_regime_point(tmp_path):
     assert "capacity." not in run.stdout
 
 
+def test_narrowing_options_imply_the_flag(tmp_path):
+    """'--amverify-claim ID' without '--amverify' runs that claim (it used to select nothing and pass silently)."""
+    run = _pytest(tmp_path, "--amverify-claim", "basics.linear.overcomplete_noise_floor", "-v")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "amverify: mode quick" in run.stdout
+    assert "amverify::basics.linear.overcomplete_noise_floor[symbolic] PASSED" in run.stdout
+    from proofs_check.ledger import get_claim
+
+    expected = 1 + len(get_claim("basics.linear.overcomplete_noise_floor").grids["quick"])
+    assert f"{expected} passed" in run.stdout
+
+
 def test_failure_shows_the_claims_numbers(tmp_path):
     """A failing point reports predicted, measured, tolerance, controls and the command that reproduces it;
     --amverify-mode picks that mode's regime grid."""

@@ -58,6 +58,13 @@ def test_report_carries_provenance(runs):
         assert text in summary
 
 
+def test_summary_md_states_every_count(runs):
+    """summary.md's summary line gives every count in words, the zeros too."""
+    line = next(x for x in (runs[0] / "summary.md").read_text().splitlines() if x.startswith("Summary: "))
+    assert line.startswith("Summary: claims: 2 pass, 0 fail, 0 error, 0 underpowered, 0 cited; symbolic: ")
+    assert "; points: " in line and " 0 accepted, 0 inconsistent, 0 error, " in line
+
+
 def test_same_seed_reproduces_every_number(runs):
     """Two reports from the same seed agree on every number and every cited file; another seed does not."""
     a, b, c = runs
@@ -138,33 +145,70 @@ def test_point_names_spell_numbers():
     assert point_name({"x": 2.0}) == point_name({"x": 2})
 
 
-def test_figures_are_written_when_available(tmp_path, monkeypatch):
-    """With a figures module present, the report calls write_figures(out_dir, seed=..., mode=...)."""
-    from proofs_check.commands import report as report_cmd
+@pytest.fixture
+def fake_figures(monkeypatch):
+    """Replace the drawing of the capacity figures by a stub that records its mode and writes one file."""
+    import proofs_check.figures as fig
 
-    monkeypatch.setattr(report_cmd, "_matplotlib_available", lambda: True)
     calls = []
-    fake = types.ModuleType("proofs_check.figures")
-    fake.write_figures = lambda out_dir, *, seed, mode: calls.append((out_dir, seed, mode)) or ["f.png"]
-    monkeypatch.setitem(sys.modules, "proofs_check.figures", fake)
-    report = {"schema": "amverify.report/1", "root_seed": 11, "mode": "quick", "claims": [], "summary": {}}
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(report))
-    assert main(["report", "--json", str(path), "--out", str(tmp_path / "out")]) == 0
-    assert calls == [(str(tmp_path / "out" / "figures"), 11, "quick")]
-    assert "figures written" in (tmp_path / "out" / "summary.md").read_text()
+
+    def draw(plt, out, seed, mode):
+        calls.append((seed, mode))
+        (out / "stub.png").write_bytes(b"png")
+        return [out / "stub.png"]
+
+    monkeypatch.setattr(fig, "FIGURES", (("stub", "capacity", draw),))
+    monkeypatch.setattr(fig, "_pyplot", lambda: types.SimpleNamespace(rc_context=lambda rc: _NoContext()))
+    return calls
 
 
-def test_figures_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch):
-    """Without matplotlib the report still succeeds, and summary.md says why there are no figures."""
-    from proofs_check.commands import report as report_cmd
+class _NoContext:
+    def __enter__(self):
+        return self
 
-    monkeypatch.setattr(report_cmd, "_matplotlib_available", lambda: False)
-    report = {"schema": "amverify.report/1", "root_seed": 11, "mode": "quick", "claims": [], "summary": {}}
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(report))
-    assert main(["report", "--json", str(path), "--out", str(tmp_path / "out")]) == 0
-    assert "figures skipped: matplotlib is not installed" in (tmp_path / "out" / "summary.md").read_text()
+    def __exit__(self, *exc):
+        return False
+
+
+def test_default_mode_report_and_report_from_check_json_write_figures(tmp_path, fake_figures, capsys):
+    """The documented forms 'report --out DIR' (default mode) and 'report --json check.json --out DIR' exit 0
+    and hand their mode (default) to the figures."""
+    assert main(["report", "--out", str(tmp_path / "direct"), "-q", *IDS]) == 0
+    assert (tmp_path / "direct" / "figures" / "stub.png").exists()
+    check = tmp_path / "check.json"
+    assert main(["check", "-q", "--json", str(check), *IDS]) == 0
+    assert main(["report", "--json", str(check), "--out", str(tmp_path / "from_json")]) == 0
+    assert fake_figures == [(20250526, "default"), (20250526, "default")]
+    assert "figures written" in (tmp_path / "from_json" / "summary.md").read_text()
+    assert (tmp_path / "direct" / "macros.tex").read_text() == (tmp_path / "from_json" / "macros.tex").read_text()
+
+
+def test_out_directory_is_created_with_its_parents(tmp_path):
+    """'--out reports/v1' in a fresh folder creates both levels; a path under a file is refused (exit 2)."""
+    one = ["--quick", "-q", "--no-figures", "basics.linear.overcomplete_noise_floor"]
+    assert main(["report", "--out", str(tmp_path / "reports" / "v1"), *one]) == 0
+    assert (tmp_path / "reports" / "v1" / "report.json").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["report", "--out", str(tmp_path / "file" / "v1"), *one]) == 2
+
+
+def test_only_the_selected_sections_get_figures(tmp_path, fake_figures, capsys):
+    """A report of a section without figures writes no figures/ and says so in one line."""
+    assert main(["report", "--out", str(tmp_path / "r"), "--quick", "-q", "basics.linear.overcomplete_noise_floor"]) == 0
+    assert fake_figures == [] and not (tmp_path / "r" / "figures").exists()
+    notes = [line for line in capsys.readouterr().err.splitlines() if "figures" in line]
+    assert notes == ["figures skipped: none of the selected sections (basics) has figures "
+                     "(figures exist for: capacity)"]
+
+
+def test_figures_skipped_with_a_note_without_matplotlib(tmp_path, monkeypatch, runs, capsys):
+    """Without matplotlib the report still exits 0, and stderr and summary.md say in one line why there are
+    no figures."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # 'import matplotlib' raises ImportError
+    assert main(["report", "--json", str(runs[0] / "report.json"), "--out", str(tmp_path / "out")]) == 0
+    note = "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
+    assert note in (tmp_path / "out" / "summary.md").read_text()
+    assert [line for line in capsys.readouterr().err.splitlines() if "figures" in line] == [note]
     assert not (tmp_path / "out" / "figures").exists()
 
 

@@ -27,9 +27,10 @@ def register(subparsers) -> None:
     from proofs_check.cli import _nonnegative_int
 
     p = subparsers.add_parser("figures", help="write capacity figures (needs matplotlib)",
-                              description="Write SNR^{-1}-vs-N curves per kernel (theory lines, Monte Carlo points "
-                                          "with error bars) and capacity-vs-d_k on a log scale, as PNG and PDF. "
-                                          "Needs the 'plot' extra (matplotlib); exits 2 without it.")
+                              description="Write SNR^{-1}-vs-N curves per kernel and capacity-vs-d_k on a log "
+                                          "scale (theory lines, Monte Carlo points with error bars) as PNG and PDF "
+                                          "(TrueType fonts). Needs the 'plot' extra (matplotlib); exits 2 without "
+                                          "it.")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     p.add_argument("--seed", type=_nonnegative_int, default=DEFAULT_SEED, help=f"root seed (default {DEFAULT_SEED})")
     size = p.add_mutually_exclusive_group()

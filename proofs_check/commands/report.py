@@ -7,7 +7,7 @@ Writes into ``--out DIR``:
 * ``macros.tex``    one ``\\newcommand`` per reported number (names: :mod:`proofs_check.citation`);
 * ``claims.tex``    a LaTeX table of the claims;
 * ``references.bib`` BibTeX for the paper and the suite;
-* ``figures/``      the figures, when :mod:`proofs_check.figures` and matplotlib are available.
+* ``figures/``      the figures of the report's sections, with matplotlib (else a note says why not).
 
 A report regenerated with the same seed and mode reproduces every number; only the keys in
 :data:`proofs_check.report.VOLATILE_KEYS` (timings, date, machine) differ.
@@ -15,8 +15,6 @@ A report regenerated with the same seed and mode reproduces every number; only t
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -29,6 +27,21 @@ FILES = ("report.json", "summary.md", "macros.tex", "claims.tex", "references.bi
 
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|")
+
+
+def _summary_text(s: Mapping[str, Any]) -> str:
+    """The summary's counts in words: 'claims: 72 pass, 0 fail, ...; points: ...; controls: ...'."""
+    from proofs_check.report import VERDICTS, format_resolution
+
+    def counts(d):
+        return ", ".join(f"{v} {k}" for k, v in d.items())
+
+    parts = ["claims: " + counts({k: s[k] for k in VERDICTS if k in s})]
+    parts += [f"{group}: {counts(s[group])}" for group in ("symbolic", "points", "controls")
+              if isinstance(s.get(group), Mapping)]
+    if isinstance(s.get("worst_resolution"), (int, float)):
+        parts.append(f"worst resolution {format_resolution(s['worst_resolution'])}")
+    return "; ".join(parts)
 
 
 def summary_markdown(report: Mapping[str, Any]) -> str:
@@ -72,32 +85,33 @@ def summary_markdown(report: Mapping[str, Any]) -> str:
             lines.append(f"| `{c['id']}` | {c['provenance']} | {format_regime(p['params'])} | "
                          f"{number_text(p['predicted'])} | {measured} | {number_text(p.get('z'), 3)} | "
                          f"{format_resolution(res) if isinstance(res, (int, float)) else '-'} | {_cell(verdict)} |")
-    s = report.get("summary", {})
-    lines += ["", "Summary: " + ", ".join(f"{k}: {v}" for k, v in s.items()), "",
+    lines += ["", "Summary: " + _summary_text(report.get("summary", {})), "",
               "Cite numbers with `macros.tex` (`\\input{macros}`), the claims with `claims.tex`, and the paper "
               "and the suite with `references.bib`."]
     return "\n".join(lines) + "\n"
 
 
-def _matplotlib_available() -> bool:
-    return importlib.util.find_spec("matplotlib") is not None
+def _figures(out_dir: str, seed: int, mode: str, sections: list[str]) -> str:
+    """Write the figures of ``sections`` when matplotlib is there; one line saying what was written, or why not."""
+    from proofs_check.figures import MatplotlibMissing, figure_sections, write_figures
 
-
-def _figures(out_dir: str, seed: int, mode: str) -> str:
-    """Write the figures when possible; return one line saying what was written or why nothing was."""
-    if not _matplotlib_available():
-        return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
-    try:
-        figures = importlib.import_module("proofs_check.figures")
-    except ModuleNotFoundError as exc:
-        if exc.name != "proofs_check.figures":
-            raise
-        return "figures skipped: this version of the suite has no proofs_check.figures module"
+    if not set(sections) & set(figure_sections()):
+        return (f"figures skipped: none of the selected sections ({', '.join(sections) or 'none'}) has figures "
+                f"(figures exist for: {', '.join(figure_sections())})")
     target = os.path.join(out_dir, "figures")
-    os.makedirs(target, exist_ok=True)
-    written = figures.write_figures(target, seed=seed, mode=mode)
-    count = f"{len(written)} file(s)" if isinstance(written, (list, tuple, dict)) else "done"
-    return f"figures written to {target} ({count}, seed {seed}, mode {mode})"
+    try:
+        written = write_figures(target, seed=seed, mode=mode, sections=sections)
+    except MatplotlibMissing:
+        return "figures skipped: matplotlib is not installed (pip install 'amverify[plot]')"
+    return f"figures written to {target} ({len(written)} files, seed {seed}, mode {mode})"
+
+
+def report_sections(report: Mapping[str, Any]) -> list[str]:
+    """The ledger sections of a report's claims, in ledger order."""
+    from proofs_check.ledger import SECTIONS
+
+    present = {c["id"].split(".", 1)[0] for c in report.get("claims", [])}
+    return [s for s in SECTIONS if s in present]
 
 
 def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool = True) -> list[str]:
@@ -106,7 +120,8 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
     from proofs_check.report import write_json
 
     os.makedirs(out_dir, exist_ok=True)
-    notes = [_figures(out_dir, int(report.get("root_seed", 0)), str(report.get("mode", "default")))] if figures else []
+    notes = ([_figures(out_dir, int(report.get("root_seed", 0)), str(report.get("mode", "default")),
+                       report_sections(report))] if figures else [])
     write_json(dict(report), os.path.join(out_dir, "report.json"))
     texts = {
         "summary.md": summary_markdown(report) + "".join(f"\n{n}\n" for n in notes),
@@ -125,9 +140,11 @@ def cmd_report(args) -> int:
 
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
-    parent = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise UsageError(f"--out {args.out!r}: folder {parent!r} does not exist or is not writable")
+    existing = os.path.abspath(args.out)  # the directory and any missing parents are created: check, before
+    while not os.path.exists(existing):  # the run, the deepest folder that exists
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise UsageError(f"--out {args.out!r}: {existing!r} is not a writable folder")
     if args.json:
         if args.ids or args.section or args.quick or args.full:
             raise UsageError("--json reads a finished report: do not combine it with ids, --section, --quick or --full")
@@ -170,7 +187,7 @@ def register(subparsers) -> None:
                     "report directory a paper can cite: " + ", ".join(FILES) + " and figures/. "
                     "Exit 1 when a claim fails.")
     add_run_arguments(p)
-    p.add_argument("--out", required=True, metavar="DIR", help="directory to write")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write (created with its parents)")
     p.add_argument("--json", metavar="REPORT", help="build from this JSON report instead of running the checks")
     p.add_argument("--no-figures", action="store_true", help="do not write figures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
