@@ -140,7 +140,8 @@ def page(rows, sample, facts, missing=()) -> str:
                   + ", ".join(f"`{cmd}`" for _, cmd in missing) + "."]
     if sample:
         lines += ["", "## Sample output", "",
-                  "Rows of the default run's table (`amverify check`), as printed; the README shows them:",
+                  "The default run's rows (`amverify check`) of the claims in the README's sample, as printed: "
+                  "the same numbers as `amverify check capacity.linear.inverse_snr_ratio` there, whatever else runs.",
                   "", "```", *sample, "```"]
     return "\n".join(lines) + "\n"
 

@@ -188,8 +188,6 @@ def run_documented(cmd: DocCommand, scratch: Path) -> None:
 # Documented commands known to fail as written, each with the reason and the issue that fixes it. They
 # stay in the runner (expected to fail, not strictly), so they pass again as soon as the fix lands.
 KNOWN_BROKEN = {
-    ("docs/how-to/cite-a-number.md", ("report", "--out", "reports/v1", "--seed", "20250526")):
-        "issue 12: report in default mode crashes in figures ('mode must be quick or full'); i12-report fixes it",
     ("docs/how-to/cite-a-number.md", ("report", "--out", "reports/v1", "--json", "check.json")):
         "issue 12: the page runs it without first writing check.json ('amverify check --json check.json' is "
         "only in its comment)",
