@@ -154,7 +154,7 @@ def delta_mean_memory() -> Derivation:
     return (
         Derivation("delta rule: mean memory along S*", in_q,
                    lhs=sp.Symbol(r"\mathbb{E}\langle S_T, S_0\rangle / \|S_0\|_F^2"))
-        .step(in_q, "solves m_T = q m_{T-1} + (1 - q) with m_0 = 0: E[S_t | S_0] = E[S_{t-1} | S_0](I - beta E[k k^T]) "
+        .step(in_q, "solves m_T = q m_{T-1} + (1 - q) with m_0 = 0: E[S_t | S_0] = E[S_{t-1} | S_0] (I - beta E[k k^T]) "
                     "+ beta S_0 E[k k^T] (S_{t-1} independent of k_t, E[eps] = 0), E[k k^T] = (1 - q)/beta I",
               check=sp.Matrix([recursion_check, in_q.subs(T, 0)]))
         .substitute(q, 1 - beta * s2, "q = 1 - beta E[k_1^2] (sympy.stats)", proof=1 - beta * E(k1**2))

@@ -1,0 +1,1 @@
+"""Worked examples that the documentation shows verbatim and the tests run."""
