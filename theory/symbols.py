@@ -30,6 +30,10 @@ LATEX_NAMES_BY_NAME = {
     "noise2": r"\sigma_\varepsilon^2",  # theory.context: value-noise variance
     "mu_norm2": r"\|\mu\|^2",  # theory.kernels: squared norm of the value mean
     "pattern": r"\mathrm{pattern}",  # theory.updates: 0 uniform, 1 predecessor attention
+    "up_proj2": r"(u_i^\top k_i)^2",  # theory.ffn: the queried slot's up projection of its own key
+    "query_norm2": r"\|q\|^2",  # theory.context: squared norm of the query
+    "dv_head": r"d_{v,h}",  # theory.multihead: value width of one head
+    "glu": r"\mathrm{glu}",  # theory.ffn: 0 ReLU, 1 tied gated unit
 }
 
 
