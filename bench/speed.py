@@ -57,13 +57,7 @@ def parse():
     return p.parse_args()
 
 
-def best_of(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+from update_bench import best_of  # noqa: E402  (bench/ is this script's folder)
 
 
 def run_check(args: list[str], cache: str) -> tuple[float, int]:
@@ -174,17 +168,11 @@ def deltaformer(rows: list, T: int) -> None:
         t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 1)
         t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 3)
         t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), 3)
-        pairs = T * (T - 1) // 2 + T * (T + 1) // 2
-        flops = 2 * 2 * pairs * d
-        best = 0.0
-        for m, k, n in ((256, d, T), (1024, 1024, 1024)):
-            A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-            t_mm, _ = best_of(lambda: A @ B, 5)
-            best = max(best, 2 * m * k * n / t_mm)
-        x = rng.standard_normal(256 * T)
-        t_exp, _ = best_of(lambda: np.exp(x), 10)
+        from update_bench import arithmetic_floor
+
+        *_, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=10)
         cores = available_cores()
-        bound = (flops / best + pairs * t_exp / x.size) / cores
+        bound = floor / cores
         gap = num.max_relative_gap(out, ref)
     rows.append({"what": f"chunked DeltaFormer T={T} d=64 C=128 ({cores} threads) vs token loop",
                  "value": f"{t_all:.3f} s vs {t_loop:.3f} s (one thread {t_one:.3f} s; gap {gap:.0e})",

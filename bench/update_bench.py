@@ -52,6 +52,27 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
+def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
+    """One core's time for the arithmetic every DeltaFormer form must do at ``T`` tokens of width ``d``:
+    ``(flops, rate, pairs, per_exp, floor)``. Per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores,
+    each a d-long dot product, an exponential, and a d-long row of the product with U; the rate is the
+    best matrix-product rate this process reaches (the chunked form's shape, and a large square product
+    where BLAS is at its most efficient). ``best_of(fn, repeats)`` returns ``(seconds, result)``."""
+    import numpy as np  # after main() has set the BLAS threads
+
+    pairs = T * (T - 1) // 2 + T * (T + 1) // 2
+    flops = 2 * 2 * pairs * d
+    rate = 0.0
+    for m, k, n in ((256, d, T), (1024, 1024, 1024)):
+        A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        t_mm, _ = best_of(lambda: A @ B, 5)
+        rate = max(rate, 2 * m * k * n / t_mm)
+    x = rng.standard_normal(256 * T)
+    t_exp, _ = best_of(lambda: np.exp(x), exp_repeats)
+    per_exp = t_exp / x.size
+    return flops, rate, pairs, per_exp, flops / rate + pairs * per_exp
+
+
 def main() -> int:
     args = parse()
     if args.threads:
@@ -97,21 +118,7 @@ def main() -> int:
         print(f"  matrix form (T x T): {t_par:.4f} s  ratio {t_loop / t_par:6.1f}x  max rel gap {gap(out, ref):.1e}")
         report("DeltaFormer", t_loop, ref,
                lambda C, threads: num.deltaformer_chunked(K, V, Q, C=C, threads=threads, **kw))
-        # the arithmetic both forms must do: per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores,
-        # each a d-long dot product, an exponential, and a d-long row of the product with U
-        pairs = T * (T - 1) // 2 + T * (T + 1) // 2
-        flops = 2 * 2 * pairs * d
-        # the best matrix-product rate this process reaches: the shape the chunked form uses, and a
-        # large square product (where BLAS is at its most efficient)
-        rate = 0.0
-        for m, k, n in ((256, d, T), (1024, 1024, 1024)):
-            A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-            t_mm, _ = best_of(lambda: A @ B, 5)
-            rate = max(rate, 2 * m * k * n / t_mm)
-        x = rng.standard_normal(256 * T)
-        t_exp, _ = best_of(lambda: np.exp(x), 20)
-        per_exp = t_exp / x.size
-        floor = flops / rate + pairs * per_exp
+        flops, rate, pairs, per_exp, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=20)
         # a single-threaded BLAS measures one core's rate; otherwise the rate may already span the cores
         cores = (os.cpu_count() or 1) if args.threads == 1 else 1
         print(f"  bound: {flops / 1e9:.2f} GFlop at {rate / 1e9:.1f} GFlop/s (best product rate) and "
