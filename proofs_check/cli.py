@@ -39,6 +39,16 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number of seconds, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _nonnegative_int(text)
     if value == 0:
@@ -307,6 +317,8 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
                         "cluster (needs the 'distributed' extra), a local one of --jobs workers unless --scheduler")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --executor dask)")
+    p.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="SECONDS",
+                   help="how long to keep trying to reach --scheduler before giving up with exit 2 (default 10)")
 
 
 @contextmanager
@@ -323,7 +335,8 @@ def run_executor(args):
 
     with ExitStack() as stack:
         try:
-            executor, slots = stack.enter_context(dask_executor(args.scheduler, workers=args.jobs))
+            executor, slots = stack.enter_context(dask_executor(args.scheduler, workers=args.jobs,
+                                                                    timeout=args.connect_timeout))
         except ExecutorUnavailable as exc:
             raise UsageError(str(exc)) from None
         yield executor, slots
@@ -398,6 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "jobs", 1) > 1 and getattr(args, "executor", None) in (None, "process") \
+            and not getattr(args, "scheduler", None):
+        from proofs_check.executors import start_pool_server
+
+        start_pool_server()  # its imports run while this process loads the claims
     try:
         if getattr(args, "no_cache", False):
             from proofs_check.derivation_cache import disabled

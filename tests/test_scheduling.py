@@ -166,6 +166,14 @@ def _report(capsys, tmp_path, name, *extra):
     return json.loads(path.read_text()), out, err
 
 
+def test_check_jobs_2_from_the_command_line_gives_the_in_process_report(capsys, tmp_path):
+    """`check --jobs 2` (its fork server started before the claims load) writes the `--jobs 1` report."""
+    local, _, _ = _report(capsys, tmp_path, "local")
+    pooled, out, _ = _report(capsys, tmp_path, "pooled", "--jobs", "2")
+    assert without_volatile(pooled) == without_volatile(local)
+    assert "0 fail, 0 error, 0 underpowered" in out
+
+
 def test_a_dask_cluster_gives_the_in_process_report(capsys, tmp_path):
     """`check --scheduler ADDRESS` on a 2-worker dask cluster writes the report of the in-process run."""
     distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' extra")
@@ -190,6 +198,23 @@ def test_dask_executor_without_distributed_exits_2(capsys, monkeypatch):
     code = main(["check", "basics.linear.memory_accumulation", "--quick", "--executor", "dask"])
     _, err = capsys.readouterr()
     assert code == 2 and "amverify[distributed]" in err
+
+
+def test_dask_scheduler_out_of_reach_exits_2_after_the_connect_timeout(capsys):
+    """An address nothing listens on is refused with exit 2, naming the address and --connect-timeout."""
+    pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' extra")
+    import socket
+
+    from proofs_check.cli import main
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    code = main(["check", "basics.linear.memory_accumulation", "--quick", "--scheduler", address,
+                 "--connect-timeout", "0.5"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert f"cannot reach the dask scheduler at {address!r} within 0.5 s (--connect-timeout)" in err
 
 
 def test_scheduler_with_the_process_executor_exits_2(capsys):
