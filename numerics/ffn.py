@@ -34,7 +34,8 @@ import math
 import numpy as np
 from scipy.special import expit, logsumexp, ndtr
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, monte_carlo, weighted_mean_of
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, monte_carlo,
+                               per_variant, weighted_mean_of)
 
 __all__ = [
     "ACTIVATIONS",
@@ -163,7 +164,7 @@ def _reduce_inverse_snr(columns, *, activation="relu", glu=None, **_) -> Estimat
                                               "values integrated exactly")
 
 
-@monte_carlo(_reduce_inverse_snr)
+@monte_carlo(_reduce_inverse_snr, shared_variants={"ungated"})
 def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
                             activation: str = "relu", glu: str | None = None, trials: int = 1000,
                             variant=None) -> dict:
@@ -172,17 +173,23 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
     Per trial ``Y = d_v sum_j u(z_j)^2 / (u(s^2)^2 ||v_0||^2)`` with ``z_j ~ N(0, s^2)``, ``j < N``, and ``u``
     the slot response of :func:`_unit`. Column ``y`` has one row per trial. ``d`` does not enter (the
     estimand depends on ``k_0`` only through ``s^2``); it is a parameter of the layer this reduces.
+
+    Common random numbers: the ``"ungated"`` route applies another response to the same pre-activations,
+    so ``variant=(None, "ungated")`` computes both from one set of draws (one mapping each, as the
+    separate calls give them).
     """
-    check_variant(variant, {"ungated"})
+    group = check_variants(variant, {"ungated"})
     _check_common(N, key_norm2, value_norm2, trials)
-    u = _unit(activation, glu, variant)
+    units = [_unit(activation, glu, v) for v in group]
     s = math.sqrt(key_norm2)
-    scale = d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2)
-    y = np.empty(trials)
+    scales = [d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2) for u in units]
+    ys = [np.empty(trials) for _ in group]
     for start, n in _chunks(trials, N):
-        h = u(s * rng.standard_normal((n, N - 1)))
-        y[start:start + n] = scale * np.einsum("tj,tj->t", h, h)
-    return {"y": y}
+        z = s * rng.standard_normal((n, N - 1))
+        for u, scale, y in zip(units, scales, ys):
+            h = u(z)
+            y[start:start + n] = scale * np.einsum("tj,tj->t", h, h)
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 def _reduce_sparsity(columns, *, rule="threshold", **_) -> Estimate:
@@ -443,19 +450,20 @@ def _width_capacity(columns, *, rho, n_min, variant=None, **_) -> Estimate:
                     {"slope": b, "intercept": a})
 
 
-@monte_carlo(_width_capacity)
+@monte_carlo(_width_capacity, shared_variants={"query_not_counted"})
 def measure_ffn_width_capacity(rng, *, d: int, d_v: int, key_norm2: float, value_norm2: float, rho: float, n_min: int,
                                glu: int = 0, trials: int = 1000, variant=None) -> dict:
     """Largest ``d_ff`` whose queried slot keeps ``SNR^{-1} <= rho``, read off simulations at four widths.
 
     For each width of :func:`width_grid` a trial draws its own ``d_ff - 1`` pre-activations and records the
     reduced-form value of :func:`measure_ffn_inverse_snr` (ReLU for ``glu = 0``, the tied gated unit for
-    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it.
+    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it. Variant
+    ``"query_not_counted"`` changes only the reducer, so a group of routes gets the same columns.
     """
-    check_variant(variant, {"query_not_counted"})
+    group = check_variants(variant, {"query_not_counted"})
     if glu not in (0, 1) or not rho > 0:
         raise ValueError(f"glu={glu!r} must be 0 (ReLU) or 1 (tied gate) and rho={rho!r} positive")
     widths = width_grid(n_min)
     cols = [measure_ffn_inverse_snr.simulate(rng, N=w, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
                                              glu="tied" if glu else None, trials=trials)["y"] for w in widths]
-    return {"y": np.stack(cols, axis=1)}
+    return per_variant(variant, [{"y": np.stack(cols, axis=1)}] * len(group))
