@@ -60,13 +60,16 @@ __all__ = [
     "poly_features",
     "rbf_readout_inverse_snr",
     "ROUTES",
+    "SCORE_BLOCK",
+    "score_blocks",
     "stored_key",
     "top1_accuracy",
     "truncated_exp",
 ]
 
 ROUTES = ("reduced", "direct")
-_BLOCK = 1 << 20  # floats drawn at once by the conditional estimators (8 MiB)
+_BLOCK = 1 << 20  # floats drawn at once by the direct route and the Gaussian kernel (8 MiB)
+SCORE_BLOCK = 1 << 16  # scores held at once by the reduced estimators (512 KiB: a core's L2 cache holds a pass)
 
 
 def stored_key(rng: np.random.Generator, d_k: int, key_norm2: float) -> np.ndarray:
@@ -93,19 +96,35 @@ def _power(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def score_blocks(rng, trials: int, width: int, scale: float, *, numbers: int | None = None):
+    """Yield ``(start, z)``: rows ``start .. start + len(z) - 1`` of a ``(trials, width)`` array of ``scale`` times
+    standard normals, in the generator's order, a block of at most ``numbers`` of them at a time.
+
+    ``z`` is a view of one buffer reused for every block (drawn into with ``out=``, scaled in place): the
+    numbers are those of ``scale * rng.standard_normal((trials, width))`` row by row, without a fresh
+    allocation per block, and a block small enough that each pass over it stays in cache. Use ``z``
+    before asking for the next block. ``numbers`` defaults to :data:`SCORE_BLOCK` (read at the call).
+    """
+    step = max(1, (SCORE_BLOCK if numbers is None else numbers) // max(width, 1))
+    buffer = np.empty((min(step, trials), width))
+    for start in range(0, trials, step):
+        z = buffer[:min(step, trials - start)]
+        rng.standard_normal(out=z)
+        z *= scale
+        yield start, z
+
+
 def _reduced_trials(rng, kernels, *, N, d_v, key_norm2, value_norm2, signals, trials) -> list[np.ndarray]:
     """Per-trial ``d_v sum_j kappa(z_j)^2 / (c^2 ||v_i||^2)``, ``z_j ~ N(0, key_norm2)`` i.i.d. (module docstring),
     for each kernel ``kappa`` in ``kernels`` (with its signal ``c`` in ``signals``) on the same scores.
 
-    Memory: blocks of at most ``_BLOCK`` scores (``(rows, N - 1)``), whatever ``trials`` and ``N`` are.
+    Memory: blocks of :func:`score_blocks` (at most :data:`SCORE_BLOCK` scores), whatever ``trials`` and ``N`` are.
     """
     outs = [np.empty(trials) for _ in kernels]
-    step = max(1, _BLOCK // (N - 1))
-    for t in range(0, trials, step):
-        z = math.sqrt(key_norm2) * rng.standard_normal((min(step, trials - t), N - 1))
+    for t, z in score_blocks(rng, trials, N - 1, math.sqrt(key_norm2)):
         for kernel, out in zip(kernels, outs):
             w = kernel(z)
-            out[t:t + step] = np.einsum("tn,tn->t", w, w)
+            out[t:t + len(z)] = np.einsum("tn,tn->t", w, w)
     return [d_v * out / (signal**2 * value_norm2) for out, signal in zip(outs, signals)]
 
 
