@@ -18,10 +18,17 @@ What it measures, each against a baseline taken in this run:
 * **symbolic phase**: every claim's symbolic check in this process, first into an empty derivation
   cache (cold), then again (warm); the ratio cold / warm.
 * **heavy read-out points** (the FFN and ReLU-kernel points of issue 13's table, default grid): the
-  time their simulations take (``simulate`` calls of every route, timed in the engine's own run of
-  the point), against (a) a 512 x 512 float64 matrix product's multiply-add rate and (b) the
-  generator's own rate for the normal draws the estimator needs, ``N - 1`` per trial of each route
-  (measured with ``standard_normal`` of the same total size): ratio (b) >= 0.5 is "within 2x".
+  time their simulations take (every ``simulate`` call of the point, timed in the engine's own run
+  of it), against (a) a 512 x 512 float64 matrix product's multiply-add rate and (b) the
+  generator's own rate for the normal draws the estimator needs (measured with ``standard_normal``
+  of the same total size): ratio (b) "RNG/sim" >= 0.5 is "within 2x". What is counted: ``N - 1``
+  draws per trial of each ``simulate`` call; a call that computes several routes from one set of
+  draws (a route control sharing the main route's numbers, ``MonteCarlo.shared_variants``) counts
+  them once, as it draws them once, and its time is the shared call's. For an activation that costs
+  more than the draw (GELU's ``Phi``, SiLU's logistic) a second row per point measures the floor:
+  the generator plus the activation evaluated on the same count, in the estimator's blocks and
+  buffers; "RNG/floor" is the most RNG/sim can be for that form, and "sim at x of the floor" how
+  close the simulation comes to it.
 * **chunked DeltaFormer** (softmax kernels, T = ``--T``, d = 64): the token loop against the chunked
   form on every core and on one thread, and the share of the arithmetic bound of
   ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at this process's best
@@ -92,6 +99,29 @@ def normal_seconds(np, count: int) -> float:
     return best_of(draw, 3)[0]
 
 
+def activation_floor_seconds(np, count: int, activation: str) -> float:
+    """Seconds for ``count`` standard normals and the FFN ``activation`` on them, drawn and evaluated as the
+    reduced estimator does (blocks of ``SCORE_BLOCK`` numbers, one reused buffer each; best of 3)."""
+    from numerics.ffn import ACTIVATIONS
+    from numerics.kernels import SCORE_BLOCK
+
+    rng = np.random.default_rng(3)
+    sigma = ACTIVATIONS[activation]
+    z, h = np.empty(SCORE_BLOCK), np.empty(SCORE_BLOCK)
+
+    def draw_and_activate():
+        left = count
+        while left > 0:
+            n = min(left, SCORE_BLOCK)
+            rng.standard_normal(out=z[:n])
+            sigma(z[:n], out=h[:n])
+            left -= n
+    return best_of(draw_and_activate, 3)[0]
+
+
+COSTLY_ACTIVATIONS = ("gelu", "silu")  # activations that cost about as much as the draw or more
+
+
 def heavy_points(rows: list) -> None:
     import numpy as np
 
@@ -102,29 +132,40 @@ def heavy_points(rows: list) -> None:
     for claim_id in HEAVY:
         claim = get_claim(claim_id)
         simulate = claim.measure.simulate
-        spent = {"seconds": 0.0, "draws": 0}
+        spent = {"seconds": 0.0, "draws": 0, "routes": 0}
 
         def timed(rng, *, trials, _simulate=simulate, **kwargs):
             start = time.perf_counter()
             out = _simulate(rng, trials=trials, **kwargs)
             spent["seconds"] += time.perf_counter() - start
-            spent["draws"] += trials * (kwargs["N"] - 1)  # the N - 1 scores (pre-activations) of a trial
+            spent["draws"] += trials * (kwargs["N"] - 1)  # the N - 1 scores of a trial, once per call
+            variant = kwargs.get("variant")
+            spent["routes"] += len(variant) if isinstance(variant, tuple) else 1
             return out
         claim.measure.simulate = timed
         try:
             for params in claim.grids["default"]:
-                spent.update(seconds=0.0, draws=0)
+                spent.update(seconds=0.0, draws=0, routes=0)
                 start = time.perf_counter()
                 point = engine.check_point(claim, dict(params), seed=20250526, mode="default", validate=False)
                 wall = time.perf_counter() - start
                 rng_s = normal_seconds(np, spent["draws"])
-                label = f"{claim_id} N={params['N']}"
+                label = f"{claim_id} N={params['N']}" + (f" a={params['a']:g}" if "a" in params else "")
+                per_call = spent["routes"] / max(point.batches, 1)
                 rows.append({"what": label, "value": f"{spent['seconds']:.3f} s simulating "
-                             f"({wall:.2f} s point, {point.verdict}, resolution {100 * (point.resolution or 0):.2f}%)",
+                             f"({wall:.2f} s point, {point.verdict}, resolution {100 * (point.resolution or 0):.2f}%, "
+                             f"{per_call:.0f} route(s) per batch)",
                              "ratio": f"{spent['draws'] / spent['seconds'] / rate:.1%} of matmul; "
                                       f"RNG/sim {rng_s / spent['seconds']:.2f}",
                              "seconds": spent["seconds"], "draws": spent["draws"], "rng_seconds": rng_s,
                              "matmul_rate": rate})
+                activation = claim.fixed.get("activation")
+                if activation in COSTLY_ACTIVATIONS and claim.fixed.get("glu") is None:
+                    floor = activation_floor_seconds(np, spent["draws"], activation)
+                    rows.append({"what": f"{label}: floor, generator + {activation} on the same count",
+                                 "value": f"{floor:.3f} s ({rng_s:.3f} s of it drawing)",
+                                 "ratio": f"RNG/floor {rng_s / floor:.2f}; sim at {floor / spent['seconds']:.0%} "
+                                          "of the floor", "floor_seconds": floor})
         finally:
             claim.measure.simulate = simulate
 

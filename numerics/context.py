@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import (Estimate, check_variant, exact_value, mean_estimate, mean_of, monte_carlo, ratio_of,
-                               ratio_of_means, weighted_mean_of)
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, mean_of,
+                               monte_carlo, per_variant, ratio_of, ratio_of_means, weighted_mean_of)
 
 __all__ = [
     "CHUNK_NUMBERS",
@@ -148,7 +148,7 @@ def _reduce_linear_snr_limit(columns, *, T: int, variant=None, **_) -> Estimate:
                     "joint covariance)", diagnostics)
 
 
-@monte_carlo(_reduce_linear_snr_limit)
+@monte_carlo(_reduce_linear_snr_limit, shared_variants={"largest_size"})
 def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4000, variant=None) -> dict:
     """``lim T * SNR(T)`` of the linear memory, extrapolated from finite sizes (an asymptotic numeric side).
 
@@ -159,9 +159,10 @@ def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4
     reducer extrapolates ``T_m SNR(T_m)`` to ``1/T = 0`` with a quadratic in ``1/T_m`` and reports the
     per-size values and the fitted slope as diagnostics. The extrapolation assumes only that
     ``T SNR(T)`` is smooth in ``1/T``; its remaining bias is the claim's finite-size bound. Variant
-    ``"largest_size"`` (the value at ``T`` itself, not extrapolated) changes only the reducer.
+    ``"largest_size"`` (the value at ``T`` itself, not extrapolated) changes only the reducer, so a group of
+    routes gets the same columns.
     """
-    check_variant(variant, {"largest_size"})
+    group = check_variants(variant, {"largest_size"})
     sizes = extrapolation_sizes(T)
     signal = np.empty(trials)
     noise = np.empty((len(sizes), trials))
@@ -176,7 +177,8 @@ def measure_linear_snr_limit(rng, *, T: int, d_k: int, d_v: int, trials: int = 4
             noise[m, start:start + n] = a * crosstalk
         signal[start:start + n] = a * a
         start += n
-    return {"signal": signal, **{f"noise_{m}": noise[m] for m in range(len(sizes))}}
+    columns = {"signal": signal, **{f"noise_{m}": noise[m] for m in range(len(sizes))}}
+    return per_variant(variant, [columns] * len(group))
 
 
 def linear_snr_direct(rng, *, T: int, d_k: int, d_v: int, trials: int) -> Estimate:
@@ -517,7 +519,8 @@ def wishart_bartlett(rng, n: int, T: int, d: int) -> np.ndarray:
 
 
 @monte_carlo(mean_of("y", "Hebbian memory S_T/T from its sufficient statistics (Wishart key Gram by Bartlett, "
-                          "value noise given the keys), squared Frobenius distance to s^2 S_0 per trial"))
+                          "value noise given the keys), squared Frobenius distance to s^2 S_0 per trial"),
+             shared_variants={"target_S_star"})
 def measure_hebbian_regression_distance(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float,
                                         trials: int = 4000, variant=None) -> dict:
     """``E||S_T q/T - s^2 S_0 q||^2`` for a fresh ``q ~ N(0, I_{d_k})`` (= ``E||S_T/T - s^2 S_0||_F^2``, ``q`` integrated).
@@ -525,10 +528,11 @@ def measure_hebbian_regression_distance(rng, *, T: int, d_k: int, d_v: int, key_
     ``S_T = sum_j v_j k_j^T = S_0 H + sigma Eps^T K`` with ``H = K^T K``: a trial draws ``S_0`` (entries
     ``N(0, 1/d_k)``), ``H = s^2 W`` with ``W`` Wishart(T, I) by Bartlett (:func:`wishart_bartlett`), and
     ``Eps^T K``, whose rows given the keys are ``N(0, H)`` (``G C^T`` with ``C C^T = H``). Work ``O(d_k^2 (d_k + d_v))``
-    per trial for any T. Variant ``"target_S_star"``: the distance to ``S_0`` (the least-squares memory) instead.
+    per trial for any T. Variant ``"target_S_star"``: the distance to ``S_0`` (the least-squares memory) instead,
+    on the same draws (``variant=(None, "target_S_star")``: both from one set of draws).
     """
-    check_variant(variant, {"target_S_star"})
-    y = np.empty(trials)
+    group = check_variants(variant, {"target_S_star"})
+    ys = [np.empty(trials) for _ in group]
     start = 0
     for n in _chunks(trials, d_k * (d_k + d_v)):
         S0 = rng.standard_normal((n, d_v, d_k)) / np.sqrt(d_k)
@@ -536,10 +540,11 @@ def measure_hebbian_regression_distance(rng, *, T: int, d_k: int, d_v: int, key_
         C = np.linalg.cholesky(H)
         noise = rng.standard_normal((n, d_v, d_k)) @ C.transpose(0, 2, 1)
         S = S0 @ H + np.sqrt(noise2) * noise
-        target = S0 if variant == "target_S_star" else key_scale2 * S0
-        y[start:start + n] = np.sum((S / T - target) ** 2, axis=(1, 2))
+        for v, y in zip(group, ys):
+            target = S0 if v == "target_S_star" else key_scale2 * S0
+            y[start:start + n] = np.sum((S / T - target) ** 2, axis=(1, 2))
         start += n
-    return {"y": y}
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 def _softmax_scores(rng, n: int, T: int, g: float) -> tuple[np.ndarray, np.ndarray]:
@@ -582,7 +587,8 @@ def softmax_regression_direct(rng, *, T: int, d_k: int, d_v: int, key_scale2: fl
 
 
 @monte_carlo(mean_of("y", "softmax read-out: T scores along q per trial, S_0, the orthogonal key directions and the "
-                          "value noise integrated given the weights; T E||o_T - o*||^2 per trial"))
+                          "value noise integrated given the weights; T E||o_T - o*||^2 per trial"),
+             shared_variants={"hebbian_target"})
 def measure_softmax_regression(rng, *, T: int, d_k: int, d_v: int, key_scale2: float, noise2: float, tau: float,
                                query_norm2: float, trials: int = 4000, variant=None) -> dict:
     """``T E[||o_T - (s^2/tau) S_0 q||^2 | scores]`` per trial for normalised softmax attention on the regression stream.
@@ -593,18 +599,21 @@ def measure_softmax_regression(rng, *, T: int, d_k: int, d_v: int, key_scale2: f
     (``w_j`` the orthogonal parts), and ``S_0`` (entries ``N(0, 1/d_k)``), ``w``, ``eps`` integrate to
     ``(d_v/d_k) (s^2 (sum p u - s sqrt(b)/tau)^2 + s^2 (d_k - 1) sum p^2) + sigma^2 d_v sum p^2``. The drawn route
     :func:`softmax_regression_direct` agrees (tests/test_context.py). Work ``O(trials T)``. Variant
-    ``"hebbian_target"``: the distance to ``s^2 S_0 q`` (the linear memory's population read-out) instead.
+    ``"hebbian_target"``: the distance to ``s^2 S_0 q`` (the linear memory's population read-out) instead, on
+    the same scores (``variant=(None, "hebbian_target")``: both from one set of draws).
     """
-    check_variant(variant, {"hebbian_target"})
+    group = check_variants(variant, {"hebbian_target"})
     s = float(np.sqrt(key_scale2))
     root_b = float(np.sqrt(query_norm2))
-    centre = (key_scale2 if variant == "hebbian_target" else key_scale2 / tau) * root_b / s
-    y = np.empty(trials)
+    centres = [(key_scale2 if v == "hebbian_target" else key_scale2 / tau) * root_b / s for v in group]
+    ys = [np.empty(trials) for _ in group]
     start = 0
     for n in _chunks(trials, T):
         u, p = _softmax_scores(rng, n, T, s * root_b / tau)
         p2 = np.sum(p * p, axis=1)
-        along = np.sum(p * u, axis=1) - centre
-        y[start:start + n] = T * (d_v / d_k * key_scale2 * (along**2 + (d_k - 1) * p2) + noise2 * d_v * p2)
+        pu = np.sum(p * u, axis=1)
+        for centre, y in zip(centres, ys):
+            along = pu - centre
+            y[start:start + n] = T * (d_v / d_k * key_scale2 * (along**2 + (d_k - 1) * p2) + noise2 * d_v * p2)
         start += n
-    return {"y": y}
+    return per_variant(variant, [{"y": y} for y in ys])

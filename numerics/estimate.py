@@ -4,6 +4,16 @@ A statistical numeric side is a :class:`MonteCarlo`: ``simulate`` draws one batc
 trials and returns per-trial columns; ``reduce`` turns the columns of any number of batches,
 concatenated in batch order, into an :class:`Estimate`. Because batches merge by concatenation,
 an estimate from batches ``0..B-1`` is the same number however the batches were scheduled.
+
+**Routes from common random numbers.** A negative control's wrong route (``variant``) reads the
+same batch stream as the main route. Where a variant applies a different function to the *same*
+draws, taken in the same order, one set of draws serves every such route: the simulator then
+declares those variants (``shared_variants``), accepts a tuple of variants (``None`` is the main
+route) and returns one column mapping per variant, in order. Each mapping must be bit-for-bit what
+the separate call with that single variant returns (same stream, same draws, same arithmetic), so
+grouping changes the time a point takes and never a number; ``tests/test_shared_routes.py`` checks
+it for every measure that declares shared variants. A variant that consumes the stream differently
+(another dimension, another number of draws) is not declared and runs on its own.
 """
 
 from __future__ import annotations
@@ -15,9 +25,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["Estimate", "MonteCarlo", "check_variant", "exact_value", "kish_ess_from_sums", "mean_estimate",
-           "mean_of", "merge_columns", "monte_carlo", "ols_slope", "ratio_of", "ratio_of_means", "rows",
-           "weighted_mean_of"]
+__all__ = ["Estimate", "MonteCarlo", "check_variant", "check_variants", "exact_value", "kish_ess_from_sums",
+           "mean_estimate", "mean_of", "merge_columns", "monte_carlo", "ols_slope", "per_variant", "ratio_of",
+           "ratio_of_means", "rows", "weighted_mean_of"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,27 @@ def check_variant(variant, allowed) -> None:
         raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(allowed)!r} or None")
 
 
+def check_variants(variant, allowed) -> tuple:
+    """The routes a simulator computes from one set of draws: ``(variant,)`` for a single route, the tuple
+    itself for a group (see :class:`MonteCarlo`); every name checked by :func:`check_variant`.
+
+    >>> check_variants(None, {"abs"}), check_variants((None, "abs"), {"abs"})
+    ((None,), (None, 'abs'))
+    """
+    group = tuple(variant) if isinstance(variant, tuple) else (variant,)
+    if not group:
+        raise ValueError("an empty tuple of variants computes nothing")
+    for v in group:
+        check_variant(v, allowed)
+    return group
+
+
+def per_variant(variant, columns: Sequence):
+    """What a simulator returns: the one mapping of ``columns`` for a single route, all of them (a tuple,
+    in the order of the variants) when ``variant`` was a tuple."""
+    return tuple(columns) if isinstance(variant, tuple) else columns[0]
+
+
 # --- the batched Monte Carlo protocol -----------------------------------------------------------
 
 Columns = Mapping[str, np.ndarray]
@@ -155,12 +186,38 @@ class MonteCarlo:
     the object runs one batch and reduces it, so ``measure(rng, trials=400, **params)`` works as a
     plain function; the engine instead runs a planned number of batches, each from its own seed,
     and reduces their concatenation.
+
+    ``shared_variants`` names the variants ``simulate`` can compute alongside the main route from
+    the same draws (module docstring): called with ``variant`` a tuple of them (and ``None``), it
+    returns a tuple of column mappings, one per variant, each equal bit for bit to that variant's own
+    call. :meth:`simulate_routes` is the engine's entry point for such a group.
     """
 
-    def __init__(self, simulate: Callable[..., Columns], reduce: Callable[..., "Estimate"]):
+    def __init__(self, simulate: Callable[..., Columns], reduce: Callable[..., "Estimate"],
+                 shared_variants=frozenset()):
         self.simulate = simulate
         self.reduce = reduce
+        self.shared_variants = frozenset(shared_variants)
         functools.update_wrapper(self, simulate)
+
+    def simulate_routes(self, rng, *, trials: int, variants: Sequence, **kwargs) -> tuple[Columns, ...]:
+        """The columns of each route in ``variants`` (``None`` the main route) from one set of draws.
+
+        A single route is an ordinary :attr:`simulate` call; several must all be shared (``None`` or in
+        :attr:`shared_variants`), else a :class:`ValueError` names the one that is not.
+        """
+        variants = tuple(variants)
+        if len(variants) == 1:
+            return (self.simulate(rng, trials=trials, variant=variants[0], **kwargs),) if variants[0] is not None \
+                else (self.simulate(rng, trials=trials, **kwargs),)
+        alone = [v for v in variants if v is not None and v not in self.shared_variants]
+        if alone or len(set(variants)) != len(variants):
+            raise ValueError(f"variants {variants!r}: a group needs distinct routes, each None or one of the shared "
+                             f"variants {sorted(self.shared_variants)!r}")
+        out = tuple(self.simulate(rng, trials=trials, variant=variants, **kwargs))
+        if len(out) != len(variants):
+            raise ValueError(f"{self!r} returned {len(out)} column sets for the {len(variants)} variants {variants!r}")
+        return out
 
     def __call__(self, rng, *, trials: int, **kwargs) -> "Estimate":
         return self.reduce(self.simulate(rng, trials=trials, **kwargs), **kwargs)
@@ -169,10 +226,12 @@ class MonteCarlo:
         return f"<MonteCarlo {self.__module__}.{self.__qualname__}>"
 
 
-def monte_carlo(reduce: Callable[..., "Estimate"]) -> Callable[[Callable[..., Columns]], MonteCarlo]:
-    """Decorator: make a batch simulator a :class:`MonteCarlo` with the given reducer."""
+def monte_carlo(reduce: Callable[..., "Estimate"], *, shared_variants=()
+                ) -> Callable[[Callable[..., Columns]], MonteCarlo]:
+    """Decorator: make a batch simulator a :class:`MonteCarlo` with the given reducer (and the variants it
+    computes from the main route's draws, :attr:`MonteCarlo.shared_variants`)."""
     def wrap(simulate):
-        return MonteCarlo(simulate, reduce)
+        return MonteCarlo(simulate, reduce, shared_variants)
     return wrap
 
 

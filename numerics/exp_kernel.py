@@ -43,8 +43,8 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import (Estimate, check_variant, exact_value, kish_ess_from_sums, mean_estimate, monte_carlo,
-                               ols_slope, ratio_of_means, weighted_mean_of)
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, kish_ess_from_sums,
+                               mean_estimate, monte_carlo, ols_slope, per_variant, ratio_of_means, weighted_mean_of)
 from numerics.kernels import kish_ess, stored_key
 
 __all__ = [
@@ -353,7 +353,7 @@ def _value_mean_reduce(columns, **_) -> Estimate:
     return Estimate(est.estimate, est.standard_error, est.trials, kish_ess(np.log(columns["y"])), est.method)
 
 
-@monte_carlo(_value_mean_reduce)
+@monte_carlo(_value_mean_reduce, shared_variants={"centered"})
 def measure_inverse_snr_value_mean(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
                                    tau: float, mu_norm2: float, trials: int = 4000, variant=None,
                                    batch: int = 4096) -> dict:
@@ -365,18 +365,21 @@ def measure_inverse_snr_value_mean(rng, *, N: int, d_k: int, d_v: int, key_norm2
     plainly, so ``(sum_j kappa_j)^2``, and with it the count of the pairs ``j != l``, is simulated, not
     assumed. Plain sampling is valid where ``||k_i||^2/tau^2 <= 1/2`` (claim domain); Kish's ESS over the
     per-trial values is reported. Variant ``"centered"``: the mean is removed from the values
-    (``mu = 0``). ``batch`` trials at a time: O(batch N) floats.
+    (``mu = 0``), on the same draws (``variant=(None, "centered")``: both from one set of draws).
+    ``batch`` trials at a time: O(batch N) floats.
     """
-    check_variant(variant, {"centered"})
-    mu2 = 0.0 if variant == "centered" else mu_norm2
+    group = check_variants(variant, {"centered"})
+    mus = [0.0 if v == "centered" else mu_norm2 for v in group]
     s = math.sqrt(key_norm2)
-    y = np.empty(trials)
+    ys = [np.empty(trials) for _ in group]
     for start in range(0, trials, batch):
         b = min(batch, trials - start)
         kappa = np.exp((s * rng.standard_normal((b, N - 1)) - key_norm2) / tau)  # kappa_j / kappa_ii
         total = kappa.sum(axis=1)
-        y[start:start + b] = (d_v * np.sum(kappa * kappa, axis=1) + mu2 * total * total) / value_norm2
-    return {"y": y}
+        square = d_v * np.sum(kappa * kappa, axis=1)
+        for mu2, y in zip(mus, ys):
+            y[start:start + b] = (square + mu2 * total * total) / value_norm2
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 # --- the optimum temperature and the capacity slope -------------------------------------------------
@@ -463,7 +466,7 @@ def _slope_reduce(columns, *, d_min, d_max, rho, variant=None, **_) -> Estimate:
                                        "typical pair, tau = 2 (partially tilted z)")
 
 
-@monte_carlo(_slope_reduce)
+@monte_carlo(_slope_reduce, shared_variants={"stored_pair_counted"})
 def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trials: int = 200,
                                keys_per_trial: int = 64, variant=None) -> dict:
     """Per-pair crosstalk ``g(d) = E[kappa^2 | k_i] / kappa(k_i, k_i)^2`` at a typical pair, ``tau = 2``, each ``d``.
@@ -471,9 +474,10 @@ def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trial
     ``||k_i||^2 = d``, ``||v_i||^2 = d_v`` (the value factor is 1), so ``g = E exp(sqrt(d) z) / e^d``, estimated
     from ``keys_per_trial`` partially tilted draws (independent across ``d``). The capacity in other pairs
     at target ``SNR^{-1} = rho`` is ``rho / g``; the reducer fits the slope of its log against ``d``
-    (variant ``"stored_pair_counted"``: of ``log(1 + rho / g)``, on the same draws).
+    (variant ``"stored_pair_counted"``: of ``log(1 + rho / g)``, on the same draws: it changes only the
+    reducer, so a group of routes gets the same columns).
     """
-    check_variant(variant, {"stored_pair_counted"})
+    group = check_variants(variant, {"stored_pair_counted"})
     dims = capacity_dims(d_min, d_max)
     g = np.empty((trials, dims.size))
     log_sum, log_sum_sq = np.empty_like(g), np.empty_like(g)
@@ -483,4 +487,4 @@ def measure_exp_capacity_slope(rng, *, d_min: int, d_max: int, rho: float, trial
         g[:, k] = np.exp(logsumexp(terms, axis=1) - math.log(keys_per_trial) - float(d))
         sums = _log_sums(terms)
         log_sum[:, k], log_sum_sq[:, k] = sums["log_sum"], sums["log_sum_sq"]
-    return {"g": g, "log_sum": log_sum, "log_sum_sq": log_sum_sq}
+    return per_variant(variant, [{"g": g, "log_sum": log_sum, "log_sum_sq": log_sum_sq}] * len(group))

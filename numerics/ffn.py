@@ -24,7 +24,18 @@ reduced-form trial draws ``N - 1`` Gaussians where the layer draws ``N (d + d_v)
 off ``W_2 sigma(W_1 k_0)``; it is kept as an independent check of the reduction at small sizes
 (``tests/test_ffn.py``). Its masks (:func:`topk_mask`) are written separately from the reduced ones.
 
-Working set: a reduced batch holds at most :data:`CHUNK_NUMBERS` pre-activations at a time.
+**Common random numbers.** The ``"ungated"`` control of the tied GLU applies another response to the
+same pre-activations, so both routes come from one set of draws (``variant=(None, "ungated")``,
+:class:`numerics.estimate.MonteCarlo`); each route's column is exactly that of its own call.
+
+**Passes over the draws.** A reduced batch draws its pre-activations block by block into one reused
+buffer (:func:`numerics.kernels.score_blocks`, :data:`numerics.kernels.SCORE_BLOCK` numbers, small
+enough to stay in cache) and evaluates the responses into a second one (the activations take
+``out=``), so a block costs the draw, the activation's own evaluation and one reduction. Blocks of
+whole trials leave every trial's numbers as they are. The floor is the generator plus the
+activation: GELU's ``Phi`` (``scipy.special.ndtr``) costs more than the normal draw itself, which
+``bench/speed.py`` measures as its own row. (The untied GLU draws two blocks per chunk of trials and
+keeps :data:`CHUNK_NUMBERS`, which fixes its numbers.)
 """
 
 from __future__ import annotations
@@ -34,7 +45,9 @@ import math
 import numpy as np
 from scipy.special import expit, logsumexp, ndtr
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, monte_carlo, weighted_mean_of
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, monte_carlo,
+                               per_variant, weighted_mean_of)
+from numerics.kernels import score_blocks
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,23 +70,41 @@ __all__ = [
     "width_grid",
 ]
 
-CHUNK_NUMBERS = 2**20  # pre-activations held at once by a reduced-form batch (8 MB of float64)
+CHUNK_NUMBERS = 2**20  # pre-activations held at once by the untied GLU's reduced batch (8 MB of float64)
 EXP_LOG_VAR_CAP = 1.0  # log-variance of each importance-weighted exp term: relative variance e - 1
 
 
-def _relu(z):
-    return np.maximum(z, 0.0)
+# each activation writes into ``out`` when given (the reduced forms reuse one buffer); same numbers either way
 
 
-def _gelu(z):
-    return z * ndtr(z)
+def _relu(z, out=None):
+    return np.maximum(z, 0.0, out=out)
 
 
-def _silu(z):
-    return z * expit(z)
+def _gelu(z, out=None):
+    out = ndtr(z, out=out)
+    out *= z  # z Phi(z)
+    return out
 
 
-ACTIVATIONS = {"relu": _relu, "gelu": _gelu, "silu": _silu, "exp": np.exp, "identity": lambda z: z}
+def _silu(z, out=None):
+    out = expit(z, out=out)
+    out *= z  # z expit(z)
+    return out
+
+
+def _exp(z, out=None):
+    return np.exp(z, out=out)
+
+
+def _identity(z, out=None):
+    if out is None:
+        return z
+    np.copyto(out, z)
+    return out
+
+
+ACTIVATIONS = {"relu": _relu, "gelu": _gelu, "silu": _silu, "exp": _exp, "identity": _identity}
 
 
 def _activation(name: str):
@@ -142,7 +173,7 @@ def _check_common(N, key_norm2, value_norm2, trials):
 
 
 def _unit(activation: str, glu: str | None, variant: str | None):
-    """The slot's response ``u(z)`` to its pre-activation ``z`` (the kernel ``kappa(k_j, k_0) = u(k_j^T k_0)``).
+    """The slot's response ``u(z, out=None)`` to its pre-activation ``z`` (the kernel ``kappa(k_j, k_0) = u(k_j^T k_0)``).
 
     ``glu = "tied"`` is the gated unit with equal gate and up keys, ``u(z) = sigma(z) z``; its variant
     ``"ungated"`` drops the gate (``u(z) = z^2``, the bare quadratic kernel).
@@ -153,8 +184,13 @@ def _unit(activation: str, glu: str | None, variant: str | None):
     if glu is None:
         return sigma
     if variant == "ungated":
-        return lambda z: z * z
-    return lambda z: sigma(z) * z
+        return lambda z, out=None: np.multiply(z, z, out=out)
+
+    def gated(z, out=None):
+        out = sigma(z, out=out)
+        out *= z  # sigma(z) z
+        return out
+    return gated
 
 
 def _reduce_inverse_snr(columns, *, activation="relu", glu=None, **_) -> Estimate:
@@ -163,7 +199,7 @@ def _reduce_inverse_snr(columns, *, activation="relu", glu=None, **_) -> Estimat
                                               "values integrated exactly")
 
 
-@monte_carlo(_reduce_inverse_snr)
+@monte_carlo(_reduce_inverse_snr, shared_variants={"ungated"})
 def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_norm2: float,
                             activation: str = "relu", glu: str | None = None, trials: int = 1000,
                             variant=None) -> dict:
@@ -172,17 +208,24 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
     Per trial ``Y = d_v sum_j u(z_j)^2 / (u(s^2)^2 ||v_0||^2)`` with ``z_j ~ N(0, s^2)``, ``j < N``, and ``u``
     the slot response of :func:`_unit`. Column ``y`` has one row per trial. ``d`` does not enter (the
     estimand depends on ``k_0`` only through ``s^2``); it is a parameter of the layer this reduces.
+
+    Common random numbers: the ``"ungated"`` route applies another response to the same pre-activations,
+    so ``variant=(None, "ungated")`` computes both from one set of draws (one mapping each, as the
+    separate calls give them).
     """
-    check_variant(variant, {"ungated"})
+    group = check_variants(variant, {"ungated"})
     _check_common(N, key_norm2, value_norm2, trials)
-    u = _unit(activation, glu, variant)
+    units = [_unit(activation, glu, v) for v in group]
     s = math.sqrt(key_norm2)
-    scale = d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2)
-    y = np.empty(trials)
-    for start, n in _chunks(trials, N):
-        h = u(s * rng.standard_normal((n, N - 1)))
-        y[start:start + n] = scale * np.einsum("tj,tj->t", h, h)
-    return {"y": y}
+    scales = [d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2) for u in units]
+    ys = [np.empty(trials) for _ in group]
+    response = None
+    for start, z in score_blocks(rng, trials, N - 1, s):
+        response = np.empty_like(z) if response is None else response[:len(z)]
+        for u, scale, y in zip(units, scales, ys):
+            h = u(z, out=response)
+            y[start:start + len(z)] = scale * np.einsum("tj,tj->t", h, h)
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 def _reduce_sparsity(columns, *, rule="threshold", **_) -> Estimate:
@@ -216,10 +259,14 @@ def measure_ffn_sparsity(rng, *, N: int, d: int, d_v: int, key_norm2: float, val
         raise ValueError(f"key_norm2={key_norm2!r} must exceed a^2 = {a * a!r} (the stored slot is kept)")
     k = topk_active(N, a)
     y = np.empty(trials)
-    for start, n in _chunks(trials, N):
-        z = s * rng.standard_normal((n, N - 1))
-        if rule == "threshold":
-            kept = np.where(z > a * s, z * z, 0.0)
+    kept = above = None
+    for start, z in score_blocks(rng, trials, N - 1, s):
+        n = len(z)
+        if rule == "threshold":  # z^2 where z > a s, else 0 (z^2 times the 0/1 mask: one buffer, no gather)
+            kept = np.empty_like(z) if kept is None else kept[:n]
+            above = np.empty(z.shape, dtype=bool) if above is None else above[:n]
+            np.multiply(z, z, out=kept)
+            kept *= np.greater(z, a * s, out=above)
             y[start:start + n] = scale * kept.sum(axis=1)
         else:
             h = np.sort(np.maximum(z, 0.0), axis=1)[:, ::-1]  # descending
@@ -253,10 +300,10 @@ def measure_ffn_exp(rng, *, N: int, d: int, d_v: int, key_norm2: float, value_no
     m = tilt * 2.0 * beta * key_norm2
     slope, offset = 2.0 * beta * (1.0 - tilt), m * m / (2.0 * key_norm2) - 2.0 * beta * key_norm2
     out = {name: np.empty(trials) for name in ("y", "log_sum", "log_sum_sq")}
-    for start, n in _chunks(trials, N):
-        logs = slope * (m + s * rng.standard_normal((n, N - 1))) + offset
-        out["log_sum"][start:start + n] = logsumexp(logs, axis=1)
-        out["log_sum_sq"][start:start + n] = logsumexp(2.0 * logs, axis=1)
+    for start, z in score_blocks(rng, trials, N - 1, s):
+        logs = slope * (m + z) + offset
+        out["log_sum"][start:start + len(z)] = logsumexp(logs, axis=1)
+        out["log_sum_sq"][start:start + len(z)] = logsumexp(2.0 * logs, axis=1)
     out["y"] = d_v * np.exp(out["log_sum"]) / value_norm2
     return out
 
@@ -443,19 +490,20 @@ def _width_capacity(columns, *, rho, n_min, variant=None, **_) -> Estimate:
                     {"slope": b, "intercept": a})
 
 
-@monte_carlo(_width_capacity)
+@monte_carlo(_width_capacity, shared_variants={"query_not_counted"})
 def measure_ffn_width_capacity(rng, *, d: int, d_v: int, key_norm2: float, value_norm2: float, rho: float, n_min: int,
                                glu: int = 0, trials: int = 1000, variant=None) -> dict:
     """Largest ``d_ff`` whose queried slot keeps ``SNR^{-1} <= rho``, read off simulations at four widths.
 
     For each width of :func:`width_grid` a trial draws its own ``d_ff - 1`` pre-activations and records the
     reduced-form value of :func:`measure_ffn_inverse_snr` (ReLU for ``glu = 0``, the tied gated unit for
-    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it.
+    ``glu = 1``); column ``y`` is ``(trials, 4)``. Nothing assumes the line: the reducer fits it. Variant
+    ``"query_not_counted"`` changes only the reducer, so a group of routes gets the same columns.
     """
-    check_variant(variant, {"query_not_counted"})
+    group = check_variants(variant, {"query_not_counted"})
     if glu not in (0, 1) or not rho > 0:
         raise ValueError(f"glu={glu!r} must be 0 (ReLU) or 1 (tied gate) and rho={rho!r} positive")
     widths = width_grid(n_min)
     cols = [measure_ffn_inverse_snr.simulate(rng, N=w, d=d, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
                                              glu="tied" if glu else None, trials=trials)["y"] for w in widths]
-    return {"y": np.stack(cols, axis=1)}
+    return per_variant(variant, [{"y": np.stack(cols, axis=1)}] * len(group))

@@ -24,6 +24,10 @@ The direct route (``route="direct"``) simulates the memory itself (a random dire
 full ``K`` and ``V``, the read-out ``r = V^T kappa(K k_i)``); ``tests/test_kernels.py`` checks the two
 routes agree, which checks the reduction.
 
+Common random numbers: a negative control that only swaps the kernel (``|x^T y|`` for ReLU, one more
+Taylor degree) reads the same scores, so the estimators take several kernels at once and apply each
+to one set of draws (``variant`` a tuple: :class:`numerics.estimate.MonteCarlo`).
+
 The exponential kernel of softmax attention, whose weights are heavy-tailed, has its own module,
 :mod:`numerics.exp_kernel`.
 """
@@ -37,7 +41,8 @@ from typing import Callable
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_estimate, mean_of, monte_carlo, ols_slope
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, mean_of,
+                               monte_carlo, ols_slope, per_variant)
 
 __all__ = [
     "INSTANCE_KERNELS",
@@ -55,13 +60,16 @@ __all__ = [
     "poly_features",
     "rbf_readout_inverse_snr",
     "ROUTES",
+    "SCORE_BLOCK",
+    "score_blocks",
     "stored_key",
     "top1_accuracy",
     "truncated_exp",
 ]
 
 ROUTES = ("reduced", "direct")
-_BLOCK = 1 << 20  # floats drawn at once by the conditional estimators (8 MiB)
+_BLOCK = 1 << 20  # floats drawn at once by the direct route and the Gaussian kernel (8 MiB)
+SCORE_BLOCK = 1 << 16  # scores held at once by the reduced estimators (512 KiB: a core's L2 cache holds a pass)
 
 
 def stored_key(rng: np.random.Generator, d_k: int, key_norm2: float) -> np.ndarray:
@@ -88,28 +96,48 @@ def _power(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def _reduced_trials(rng, kernel: Callable, *, N, d_v, key_norm2, value_norm2, signal, trials) -> np.ndarray:
-    """Per-trial ``d_v sum_j kappa(z_j)^2 / (c^2 ||v_i||^2)``, ``z_j ~ N(0, key_norm2)`` i.i.d. (module docstring).
+def score_blocks(rng, trials: int, width: int, scale: float, *, numbers: int | None = None):
+    """Yield ``(start, z)``: rows ``start .. start + len(z) - 1`` of a ``(trials, width)`` array of ``scale`` times
+    standard normals, in the generator's order, a block of at most ``numbers`` of them at a time.
 
-    Memory: blocks of at most ``_BLOCK`` scores (``(rows, N - 1)``), whatever ``trials`` and ``N`` are.
+    ``z`` is a view of one buffer reused for every block (drawn into with ``out=``, scaled in place): the
+    numbers are those of ``scale * rng.standard_normal((trials, width))`` row by row, without a fresh
+    allocation per block, and a block small enough that each pass over it stays in cache. Use ``z``
+    before asking for the next block. ``numbers`` defaults to :data:`SCORE_BLOCK` (read at the call).
     """
-    out = np.empty(trials)
-    step = max(1, _BLOCK // (N - 1))
-    for t in range(0, trials, step):
-        w = kernel(math.sqrt(key_norm2) * rng.standard_normal((min(step, trials - t), N - 1)))
-        out[t:t + step] = np.einsum("tn,tn->t", w, w)
-    return d_v * out / (signal**2 * value_norm2)
+    step = max(1, (SCORE_BLOCK if numbers is None else numbers) // max(width, 1))
+    buffer = np.empty((min(step, trials), width))
+    for start in range(0, trials, step):
+        z = buffer[:min(step, trials - start)]
+        rng.standard_normal(out=z)
+        z *= scale
+        yield start, z
 
 
-def _direct_trials(rng, kernel: Callable, *, N, d_k, d_v, key_norm2, value_norm2, signal, trials) -> np.ndarray:
-    """Per-trial ``||r||^2 / (c^2 ||v_i||^2)`` with ``r = sum_{j != i} v_j kappa(k_j^T k_i)``, simulated in full.
+def _reduced_trials(rng, kernels, *, N, d_v, key_norm2, value_norm2, signals, trials) -> list[np.ndarray]:
+    """Per-trial ``d_v sum_j kappa(z_j)^2 / (c^2 ||v_i||^2)``, ``z_j ~ N(0, key_norm2)`` i.i.d. (module docstring),
+    for each kernel ``kappa`` in ``kernels`` (with its signal ``c`` in ``signals``) on the same scores.
+
+    Memory: blocks of :func:`score_blocks` (at most :data:`SCORE_BLOCK` scores), whatever ``trials`` and ``N`` are.
+    """
+    outs = [np.empty(trials) for _ in kernels]
+    for t, z in score_blocks(rng, trials, N - 1, math.sqrt(key_norm2)):
+        for kernel, out in zip(kernels, outs):
+            w = kernel(z)
+            out[t:t + len(z)] = np.einsum("tn,tn->t", w, w)
+    return [d_v * out / (signal**2 * value_norm2) for out, signal in zip(outs, signals)]
+
+
+def _direct_trials(rng, kernels, *, N, d_k, d_v, key_norm2, value_norm2, signals, trials) -> list[np.ndarray]:
+    """Per-trial ``||r||^2 / (c^2 ||v_i||^2)`` with ``r = sum_{j != i} v_j kappa(k_j^T k_i)``, simulated in full,
+    for each kernel of ``kernels`` on the same memory.
 
     Each trial draws a fresh stored-key direction and ``N - 1`` Gaussian pairs ``(k_j, v_j)``;
     ``batch`` trials share one ``(batch, N - 1, d)`` draw, at most about ``_BLOCK`` floats.
     """
     n = N - 1
     batch = max(1, _BLOCK // (n * (d_k + d_v)))
-    out = np.empty(trials)
+    outs = [np.empty(trials) for _ in kernels]
     done = 0
     while done < trials:
         b = min(batch, trials - done)
@@ -117,22 +145,25 @@ def _direct_trials(rng, kernel: Callable, *, N, d_k, d_v, key_norm2, value_norm2
         k_i = u * (math.sqrt(key_norm2) / np.linalg.norm(u, axis=1, keepdims=True))
         K = rng.standard_normal((b, n, d_k))
         V = rng.standard_normal((b, n, d_v))
-        r = np.einsum("bn,bnv->bv", kernel(np.einsum("bnd,bd->bn", K, k_i)), V)
-        out[done:done + b] = np.sum(r * r, axis=1) / (signal**2 * value_norm2)
+        scores = np.einsum("bnd,bd->bn", K, k_i)
+        for kernel, signal, out in zip(kernels, signals, outs):
+            r = np.einsum("bn,bnv->bv", kernel(scores), V)
+            out[done:done + b] = np.sum(r * r, axis=1) / (signal**2 * value_norm2)
         done += b
-    return out
+    return outs
 
 
-def _inverse_snr_trials(rng, kernel, route, *, N, d_k, d_v, key_norm2, value_norm2, signal, trials):
+def _inverse_snr_trials(rng, kernels, route, *, N, d_k, d_v, key_norm2, value_norm2, signals, trials):
+    """The per-trial columns of each kernel of ``kernels`` (signals ``signals``) on one set of draws of ``route``."""
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected one of {ROUTES!r}")
     if N < 2:
         raise ValueError(f"the crosstalk needs another stored pair: N >= 2, got N={N!r}")
     if route == "direct":
-        return _direct_trials(rng, kernel, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
-                              signal=signal, trials=trials)
-    return _reduced_trials(rng, kernel, N=N, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
-                           signal=signal, trials=trials)
+        return _direct_trials(rng, kernels, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                              signals=signals, trials=trials)
+    return _reduced_trials(rng, kernels, N=N, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                           signals=signals, trials=trials)
 
 
 _REDUCED = "conditional MC: scores k_j^T k_i ~ N(0, ||k_i||^2) drawn, values integrated exactly given the keys"
@@ -146,23 +177,24 @@ def measure_inverse_snr_poly(rng, *, N: int, d_k: int, d_v: int, key_norm2: floa
     Estimand: ``E ||r||^2 / (||k_i||^{4p} ||v_i||^2)`` over Gaussian ``(k_j, v_j)``, given the norms;
     ``c = (k_i^T k_i)^p = ||k_i||^{2p}``.
     """
-    y = _inverse_snr_trials(rng, lambda s: _power(s, p), route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
-                            value_norm2=value_norm2, signal=key_norm2**p, trials=trials)
+    y, = _inverse_snr_trials(rng, [lambda s: _power(s, p)], route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
+                             value_norm2=value_norm2, signals=[key_norm2**p], trials=trials)
     return {"y": y}
 
 
-@monte_carlo(mean_of("y", _REDUCED + "; ReLU kernel"))
+@monte_carlo(mean_of("y", _REDUCED + "; ReLU kernel"), shared_variants={"abs"})
 def measure_inverse_snr_relu(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
                              trials: int = 2000, variant=None, route: str = "reduced") -> dict:
     """Conditional SNR^{-1} of the ReLU kernel ``max(x^T y, 0)``; ``c = ||k_i||^2``.
 
-    Variant ``"abs"`` uses ``|x^T y|`` (whose crosstalk equals the linear kernel's) on the same draws.
+    Variant ``"abs"`` uses ``|x^T y|`` (whose crosstalk equals the linear kernel's) on the same draws
+    (``variant=(None, "abs")``: both routes from one set of draws).
     """
-    check_variant(variant, {"abs"})
-    kernel = np.abs if variant == "abs" else (lambda s: np.maximum(s, 0.0))
-    y = _inverse_snr_trials(rng, kernel, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
-                            value_norm2=value_norm2, signal=key_norm2, trials=trials)
-    return {"y": y}
+    group = check_variants(variant, {"abs"})
+    kernels = [np.abs if v == "abs" else (lambda s: np.maximum(s, 0.0)) for v in group]
+    ys = _inverse_snr_trials(rng, kernels, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2,
+                             value_norm2=value_norm2, signals=[key_norm2] * len(group), trials=trials)
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 def truncated_exp(u: np.ndarray, P: int) -> np.ndarray:
@@ -175,24 +207,24 @@ def truncated_exp(u: np.ndarray, P: int) -> np.ndarray:
     return out
 
 
-@monte_carlo(mean_of("y", _REDUCED + "; exp kernel truncated at degree P"))
+@monte_carlo(mean_of("y", _REDUCED + "; exp kernel truncated at degree P"), shared_variants={"one_more_degree"})
 def measure_inverse_snr_truncated(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float,
                                   tau: float, P: int, trials: int = 2000, variant=None,
                                   route: str = "reduced") -> dict:
     """Conditional SNR^{-1} of ``kappa_P(x, y) = sum_{q<=P} (x^T y/tau)^q/q!``; ``c = kappa_P(||k_i||^2)``.
 
     Variant ``"one_more_degree"`` sums one term too many (degree ``P + 1``, read-out and signal alike),
-    on the same draws.
+    on the same draws (``variant=(None, "one_more_degree")``: both from one set of draws).
     """
-    check_variant(variant, {"one_more_degree"})
-    degree = P + 1 if variant == "one_more_degree" else P
+    group = check_variants(variant, {"one_more_degree"})
 
-    def kernel(s):
-        return truncated_exp(s / tau, degree)
+    def kernel_of(degree):
+        return lambda s: truncated_exp(s / tau, degree)
 
-    y = _inverse_snr_trials(rng, kernel, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
-                            signal=float(kernel(np.array(key_norm2))), trials=trials)
-    return {"y": y}
+    kernels = [kernel_of(P + 1 if v == "one_more_degree" else P) for v in group]
+    ys = _inverse_snr_trials(rng, kernels, route, N=N, d_k=d_k, d_v=d_v, key_norm2=key_norm2, value_norm2=value_norm2,
+                             signals=[float(k(np.array(key_norm2))) for k in kernels], trials=trials)
+    return per_variant(variant, [{"y": y} for y in ys])
 
 
 # --- explicit polynomial feature map ------------------------------------------------------------
@@ -441,7 +473,7 @@ def _check_rbf(N, d_k, key_norm2, value_norm2, tau, trials):
 
 
 @monte_carlo(mean_of("y", "Gaussian kernel, reduced form: ||k_j - k_i||^2 = (g - ||k_i||)^2 + chi^2(d_k - 1), "
-                          "values integrated exactly"))
+                          "values integrated exactly"), shared_variants={"centred"})
 def measure_inverse_snr_rbf(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float, tau: float,
                             trials: int = 2000, variant=None) -> dict:
     """Conditional SNR^{-1} of the Gaussian kernel ``exp(-||x - y||^2/(2 tau))``; ``c = kappa(k_i, k_i) = 1``.
@@ -450,19 +482,22 @@ def measure_inverse_snr_rbf(rng, *, N: int, d_k: int, d_v: int, key_norm2: float
     ``||k_j - k_i||^2 = (g - s)^2 + X`` with ``g ~ N(0, 1)``, ``X ~ chi^2(d_k - 1)`` independent, ``s = ||k_i||``.
     Trial value ``d_v sum_j exp(-||k_j - k_i||^2/tau) / ||v_i||^2`` over ``N - 1`` pairs (values integrated
     exactly, as in the module docstring). Variant ``"centred"`` measures distances to the origin
-    (``g^2 + X``): the stored key's offset forgotten.
+    (``g^2 + X``): the stored key's offset forgotten, on the same draws (``variant=(None, "centred")``: both
+    from one set of draws).
     """
-    check_variant(variant, {"centred"})
+    group = check_variants(variant, {"centred"})
     _check_rbf(N, d_k, key_norm2, value_norm2, tau, trials)
-    s = 0.0 if variant == "centred" else math.sqrt(key_norm2)
-    y = np.empty(trials)
+    offsets = [0.0 if v == "centred" else math.sqrt(key_norm2) for v in group]
+    ys = [np.empty(trials) for _ in group]
     step = max(1, _BLOCK // (N - 1))
     for t in range(0, trials, step):
         n = min(step, trials - t)
-        g = rng.standard_normal((n, N - 1)) - s
-        dist2 = g * g + (rng.chisquare(d_k - 1, (n, N - 1)) if d_k > 1 else 0.0)
-        y[t:t + n] = np.exp(-dist2 / tau).sum(axis=1)
-    return {"y": d_v * y / value_norm2}
+        x = rng.standard_normal((n, N - 1))
+        rest = rng.chisquare(d_k - 1, (n, N - 1)) if d_k > 1 else 0.0
+        for s, y in zip(offsets, ys):
+            g = x - s
+            y[t:t + n] = np.exp(-(g * g + rest) / tau).sum(axis=1)
+    return per_variant(variant, [{"y": d_v * y / value_norm2} for y in ys])
 
 
 def rbf_readout_inverse_snr(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, value_norm2: float, tau: float,

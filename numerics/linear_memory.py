@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import (Estimate, check_variant, exact_value, mean_estimate, monte_carlo, ols_slope,
-                               ratio_of_means, rows)
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, monte_carlo,
+                               ols_slope, per_variant, ratio_of_means, rows)
 
 __all__ = [
     "BLOCK_NUMBERS",
@@ -427,7 +427,7 @@ def _extrapolated_ratio(columns, *, d_k: int, route: str = "reduced", variant=No
     return Estimate(float(value), se, int(n), None, method, at_scale)
 
 
-@monte_carlo(_extrapolated_ratio)
+@monte_carlo(_extrapolated_ratio, shared_variants={"largest_size"})
 def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, trials: int = 200,
                                     route: str = "reduced", variant=None) -> dict:
     """The ratio estimand along the ray ``N / d_k`` fixed, extrapolated to ``d_k -> oo``.
@@ -438,17 +438,18 @@ def measure_inverse_snr_ratio_limit(rng, *, N: int, d_k: int, d_v: int = 4, tria
     read-out, independently at each size. The reducer extrapolates the three ratios to ``x = 1/d_k = 0``
     through the quadratic in ``x`` (Lagrange weights 1/3, -2, 8/3): a finite-size value
     ``R_0 + R_1 x + R_2 x^2 + O(x^3)`` leaves an ``O(x^3)`` bias. ``d_v`` only matters to the memory route.
-    Variant ``"largest_size"`` (read the limit off ``(4N, 4 d_k)``) changes only the reducer.
+    Variant ``"largest_size"`` (read the limit off ``(4N, 4 d_k)``) changes only the reducer, so a group of
+    routes gets the same columns.
     """
     _check_route(route)
-    check_variant(variant, {"largest_size"})
+    group = check_variants(variant, {"largest_size"})
     if route == "reduced":
-        return _ratio_reduced(rng, trials, N, d_k, d_v, LIMIT_SCALES)
+        return per_variant(variant, [_ratio_reduced(rng, trials, N, d_k, d_v, LIMIT_SCALES)] * len(group))
     out = {}
     for s in LIMIT_SCALES:
         cols = measure_inverse_snr_ratio.simulate(rng, N=s * N, d_k=s * d_k, d_v=d_v, trials=trials, route=route)
         out[f"noise_{s}"], out[f"signal_{s}"] = cols["noise"], cols["signal"]
-    return out
+    return per_variant(variant, [out] * len(group))
 
 
 # --- capacity against d_k --------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import Estimate, check_variant, kish_ess_from_sums, mean_estimate, monte_carlo
+from numerics.estimate import Estimate, check_variants, kish_ess_from_sums, mean_estimate, monte_carlo, per_variant
 
 __all__ = ["LOG_VAR_CAP", "MULTIHEAD_KERNELS", "measure_multihead_inverse_snr"]
 
@@ -47,7 +47,7 @@ def _reduce(columns, *, kernel="linear", **_) -> Estimate:
     return Estimate(est.estimate, est.standard_error, est.trials, ess, est.method)
 
 
-@monte_carlo(_reduce)
+@monte_carlo(_reduce, shared_variants={"full_key_scores"})
 def measure_multihead_inverse_snr(rng, *, N: int, H: int, d_head: int, dv_head: int, key_norm2: float,
                                   value_norm2: float, kernel: str = "linear", tau: float = 1.0, trials: int = 2000,
                                   variant=None) -> dict:
@@ -55,9 +55,10 @@ def measure_multihead_inverse_snr(rng, *, N: int, H: int, d_head: int, dv_head: 
     (and, for the exp kernel, ``log_sum`` / ``log_sum_sq`` of each trial's weighted terms).
 
     Variant ``"full_key_scores"``: every head scores with the whole key, ``z_jh = k_j^T k_i`` and
-    ``c = kappa(||k_i||^2)`` (the keys not split: one head's crosstalk, copied into every head).
+    ``c = kappa(||k_i||^2)`` (the keys not split: one head's crosstalk, copied into every head). It scores
+    the same keys, so ``variant=(None, "full_key_scores")`` computes both routes from one set of draws.
     """
-    check_variant(variant, {"full_key_scores"})
+    group = check_variants(variant, {"full_key_scores"})
     if N < 2 or min(H, d_head, dv_head) < 1 or trials < 2:
         raise ValueError(f"N={N!r} must be >= 2, H={H!r}, d_head={d_head!r}, dv_head={dv_head!r} >= 1 and "
                          f"trials={trials!r} >= 2")
@@ -65,28 +66,34 @@ def measure_multihead_inverse_snr(rng, *, N: int, H: int, d_head: int, dv_head: 
         raise ValueError(f"key_norm2={key_norm2!r}, value_norm2={value_norm2!r} and tau={tau!r} must be positive")
     if kernel not in MULTIHEAD_KERNELS:
         raise ValueError(f"kernel={kernel!r}; expected one of {MULTIHEAD_KERNELS!r}")
-    # scoring units: the H blocks, or (variant) the whole key as one block whose crosstalk every head copies
-    blocks, width = (1, H * d_head) if variant == "full_key_scores" else (H, d_head)
-    s2 = key_norm2 / blocks
-    log_var = 4.0 * s2 / tau**2
-    tilt = 0.0 if kernel != "exp" or log_var <= LOG_VAR_CAP else 1.0 - math.sqrt(LOG_VAR_CAP / log_var)
-    out = {name: np.empty(trials) for name in (("y", "log_sum", "log_sum_sq") if kernel == "exp" else ("y",))}
+    routes = []
+    for v in group:
+        # scoring units: the H blocks, or (variant) the whole key as one block whose crosstalk every head copies
+        blocks, width = (1, H * d_head) if v == "full_key_scores" else (H, d_head)
+        s2 = key_norm2 / blocks
+        log_var = 4.0 * s2 / tau**2
+        tilt = 0.0 if kernel != "exp" or log_var <= LOG_VAR_CAP else 1.0 - math.sqrt(LOG_VAR_CAP / log_var)
+        out = {name: np.empty(trials) for name in (("y", "log_sum", "log_sum_sq") if kernel == "exp" else ("y",))}
+        routes.append((blocks, width, s2, tilt, out))
     step = max(1, _BLOCK // ((N - 1) * H * d_head))
     for t in range(0, trials, step):
         n = min(step, trials - t)
         u = rng.standard_normal((n, H, d_head))
-        k_i = (u * np.sqrt(key_norm2 / H) / np.linalg.norm(u, axis=2, keepdims=True)).reshape(n, blocks, width)
-        K = rng.standard_normal((n, N - 1, blocks, width))
-        if kernel == "linear":
-            z = np.einsum("tjbd,tbd->tjb", K, k_i)
-            out["y"][t:t + n] = np.einsum("tjb,tjb->t", z, z) / s2**2
-            continue
-        mu = tilt * (2.0 / tau) * k_i
-        K += mu[:, None]
-        log_terms = (np.einsum("tjbd,tbd->tjb", K, (2.0 / tau) * k_i - mu)
-                     + 0.5 * np.sum(mu * mu, axis=2)[:, None, :] - 2.0 * s2 / tau).reshape(n, -1)
-        out["log_sum"][t:t + n] = logsumexp(log_terms, axis=1)
-        out["log_sum_sq"][t:t + n] = logsumexp(2.0 * log_terms, axis=1)
-        out["y"][t:t + n] = np.exp(out["log_sum"][t:t + n])
-    out["y"] *= dv_head * (H // blocks) / value_norm2
-    return out
+        k_unit = u * np.sqrt(key_norm2 / H) / np.linalg.norm(u, axis=2, keepdims=True)
+        keys = rng.standard_normal((n, N - 1, H * d_head))
+        for blocks, width, s2, tilt, out in routes:
+            k_i = k_unit.reshape(n, blocks, width)
+            K = keys.reshape(n, N - 1, blocks, width)
+            if kernel == "linear":
+                z = np.einsum("tjbd,tbd->tjb", K, k_i)
+                out["y"][t:t + n] = np.einsum("tjb,tjb->t", z, z) / s2**2
+                continue
+            mu = tilt * (2.0 / tau) * k_i
+            log_terms = (np.einsum("tjbd,tbd->tjb", K + mu[:, None], (2.0 / tau) * k_i - mu)
+                         + 0.5 * np.sum(mu * mu, axis=2)[:, None, :] - 2.0 * s2 / tau).reshape(n, -1)
+            out["log_sum"][t:t + n] = logsumexp(log_terms, axis=1)
+            out["log_sum_sq"][t:t + n] = logsumexp(2.0 * log_terms, axis=1)
+            out["y"][t:t + n] = np.exp(out["log_sum"][t:t + n])
+    for blocks, _, _, _, out in routes:
+        out["y"] *= dv_head * (H // blocks) / value_norm2
+    return per_variant(variant, [out for *_, out in routes])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import check_variant, mean_of, monte_carlo, ratio_of
+from numerics.estimate import check_variant, check_variants, mean_of, monte_carlo, per_variant, ratio_of
 
 __all__ = ["measure_sphere_exp", "measure_sphere_halving", "sphere_cosines"]
 
@@ -41,27 +41,32 @@ def _check(N, d_k, value_norm2, tau, trials):
         raise ValueError(f"value_norm2={value_norm2!r} and tau={tau!r} must be positive")
 
 
-@monte_carlo(mean_of("y", "QK-norm exp kernel: t = g_1/sqrt(g_1^2 + chi^2(d_k - 1)), values integrated exactly"))
+@monte_carlo(mean_of("y", "QK-norm exp kernel: t = g_1/sqrt(g_1^2 + chi^2(d_k - 1)), values integrated exactly"),
+             shared_variants={"signal_omitted"})
 def measure_sphere_exp(rng, *, N: int, d_k: int, d_v: int, value_norm2: float, tau: float, trials: int = 2000,
                        variant=None) -> dict:
     """Conditional SNR^{-1} with unit keys and query (module docstring); column ``y``.
 
     Variant ``"signal_omitted"`` reports the crosstalk ``d_v sum_j e^{2 t_j/tau}/||v_i||^2`` without dividing by
     the signal ``c^2 = e^{2/tau}``; ``"sphere_dimension"`` draws the cosines in one dimension fewer
-    (:func:`sphere_cosines`).
+    (:func:`sphere_cosines`). ``"signal_omitted"`` reads the main route's cosines, so
+    ``variant=(None, "signal_omitted")`` computes both from one set of draws; ``"sphere_dimension"``
+    draws other numbers and runs on its own.
     """
-    check_variant(variant, {"signal_omitted", "sphere_dimension"})
-    if variant == "sphere_dimension" and d_k < 3:
-        raise ValueError(f"variant 'sphere_dimension' needs d_k >= 3, got {d_k!r}")
+    group = check_variants(variant, {"signal_omitted", "sphere_dimension"})
+    if "sphere_dimension" in group and (d_k < 3 or len(group) > 1):
+        raise ValueError(f"variant 'sphere_dimension' needs d_k >= 3 (got {d_k!r}) and its own draws (got {group!r})")
     _check(N, d_k, value_norm2, tau, trials)
-    shift = 0.0 if variant == "signal_omitted" else 1.0
-    y = np.empty(trials)
+    shifts = [0.0 if v == "signal_omitted" else 1.0 for v in group]
+    cosines = "sphere_dimension" if group == ("sphere_dimension",) else None
+    ys = [np.empty(trials) for _ in group]
     step = max(1, _BLOCK // (N - 1))
     for s in range(0, trials, step):
         n = min(step, trials - s)
-        t = sphere_cosines(rng, d_k, (n, N - 1), variant=None if variant == "signal_omitted" else variant)
-        y[s:s + n] = np.exp(2.0 * (t - shift) / tau).sum(axis=1)
-    return {"y": d_v * y / value_norm2}
+        t = sphere_cosines(rng, d_k, (n, N - 1), variant=cosines)
+        for shift, y in zip(shifts, ys):
+            y[s:s + n] = np.exp(2.0 * (t - shift) / tau).sum(axis=1)
+    return per_variant(variant, [{"y": d_v * y / value_norm2} for y in ys])
 
 
 @monte_carlo(ratio_of("half", "whole", "QK-norm exp kernel: ratio of the mean crosstalk at tau/2 and at tau, "

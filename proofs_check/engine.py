@@ -29,7 +29,9 @@ plan then takes the number of batches that puts every applicable control at leas
 prediction and brings the point's resolution within :data:`RESOLUTION_TARGET` for the mode. Every
 batch has its own random stream (:func:`proofs_check.seeds.batch_rng`) and the batches merge by
 concatenation, so the result depends only on the seed and the plan. A control's wrong numeric
-route draws from the same batch streams as the main route (common random numbers). A control that cannot be
+route draws from the same batch streams as the main route (common random numbers); routes whose
+simulator computes them from one set of draws (``MonteCarlo.shared_variants``) run as one group,
+one computation per batch, with each route's columns exactly those of its own call. A control that cannot be
 separated within ``claim.max_batches`` batches makes the point *underpowered*: a verdict of its
 own, naming the control and the trials it would need, that fails the run; so is a point whose final
 resolution misses the mode's target (a bound or tolerance too wide to catch a wrong constant). The
@@ -260,8 +262,9 @@ def _separation(gap: float, se: float) -> float | None:
 #
 # A point runs in four steps, which the scheduler (run_tasks) may place on different workers:
 # _prepare (prediction and applicable controls), _pilot (one batch of every route, then the plan),
-# _batches (any range of further batches of one route, each from its own stream) and _conclude
-# (merge every route's batches in batch order, reduce, compare). check_point runs them in sequence.
+# _group_batches (any range of further batches of one group of routes, each batch from its own stream)
+# and _conclude (merge every route's batches in batch order, reduce, compare). check_point runs them
+# in sequence.
 
 @dataclass(frozen=True)
 class _Setup:
@@ -323,12 +326,46 @@ def _batches(claim: Claim, params, variant, *, seed: int, replicate: int, batch_
             for b in range(start, stop)]
 
 
+Group = tuple  # ((route key, variant), ...): routes computed from one set of draws
+
+
+def _route_groups(claim: Claim, routes: Mapping[str | None, str | None]) -> list[Group]:
+    """The routes of a point in groups computed together: the main route with every route whose variant its
+    simulator shares (:attr:`numerics.estimate.MonteCarlo.shared_variants`), then each other route alone.
+
+    >>> from numerics.estimate import MonteCarlo
+    >>> claim = type("C", (), {"measure": MonteCarlo(None, None, {"abs"})})()
+    >>> _route_groups(claim, {None: None, "abs_kernel": "abs", "other": "wide"})
+    [((None, None), ('abs_kernel', 'abs')), (('other', 'wide'),)]
+    """
+    shared = claim.measure.shared_variants
+    main = tuple((key, v) for key, v in routes.items() if v is None or v in shared)
+    return [main] + [((key, v),) for key, v in routes.items() if not (v is None or v in shared)]
+
+
+def _group_batches(claim: Claim, params, group: Group, *, seed: int, replicate: int, batch_size: int, start: int,
+                   stop: int) -> dict[str | None, list[Mapping]]:
+    """Each route's columns of batches ``start .. stop - 1`` of a group (:func:`_route_groups`): one call of the
+    simulator per batch for all its routes, each batch from its own stream. A route's columns are those
+    :func:`_batches` gives it alone (the simulator's contract), so grouping changes no number."""
+    variants = tuple(dict.fromkeys(v for _, v in group))  # distinct, in order (two controls may share a route)
+    kwargs = _kwargs(claim, params)
+    out: dict[str | None, list[Mapping]] = {key: [] for key, _ in group}
+    for b in range(start, stop):
+        columns = dict(zip(variants, claim.measure.simulate_routes(batch_rng(seed, claim.id, params, b, replicate),
+                                                                   trials=batch_size, variants=variants, **kwargs)))
+        for key, v in group:
+            out[key].append(columns[v])
+    return out
+
+
 @dataclass
 class _Plan:
     """A planned point after its pilot: its routes, their batches so far, and how many batches each runs.
 
     ``routes`` maps a route's key (``None`` for the main route, else the control's name) to the
-    variant its simulation takes; ``columns`` holds each route's batches in batch order."""
+    variant its simulation takes; ``groups`` partitions them into the groups computed from one set of
+    draws (:func:`_route_groups`); ``columns`` holds each route's batches in batch order."""
 
     batch_size: int
     routes: dict[str | None, str | None]
@@ -337,7 +374,8 @@ class _Plan:
     needed: int | None
     short: list[str]
     needs: dict[str, float]
-    batch_seconds: dict[str | None, float] = field(default_factory=dict)  # each route's pilot batch, timed
+    batch_seconds: dict[str | None, float] = field(default_factory=dict)  # each group's pilot batch (by its first key)
+    groups: list[Group] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -373,14 +411,16 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
     routes: dict[str | None, str | None] = {None: None}
     routes.update({name: controls[name].variant for name, _ in setup.applicable if controls[name].variant is not None})
     routes.update({name: controls[name].route for name, _ in setup.paired})
+    groups = _route_groups(claim, routes)
     columns: dict[str | None, list[Mapping]] = {}
     batch_seconds: dict[str | None, float] = {}
-    for key, variant in routes.items():
+    for group in groups:
         tick = time.perf_counter()
-        columns[key] = _batches(claim, params, variant, seed=seed, replicate=replicate, batch_size=batch_size,
-                                start=0, stop=1)
-        batch_seconds[key] = time.perf_counter() - tick
-    plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds)
+        columns.update(_group_batches(claim, params, group, seed=seed, replicate=replicate, batch_size=batch_size,
+                                      start=0, stop=1))
+        batch_seconds[group[0][0]] = time.perf_counter() - tick
+    columns = {key: columns[key] for key in routes}  # route order, whatever the grouping
+    plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds, groups)
     pilot = plan.estimate(claim, params, None)
     needs: dict[str, float] = {}
     predicted = setup.predicted
@@ -428,9 +468,10 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
                               start=start)
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=trials, replicate=replicate)
         if not plan.short:
-            for key, variant in plan.routes.items():
-                plan.columns[key] += _batches(claim, params, variant, seed=seed, replicate=replicate,
-                                              batch_size=plan.batch_size, start=1, stop=plan.n_batches)
+            for group in plan.groups:
+                for key, later in _group_batches(claim, params, group, seed=seed, replicate=replicate,
+                                                 batch_size=plan.batch_size, start=1, stop=plan.n_batches).items():
+                    plan.columns[key] += later
         return _conclude_planned(claim, params, setup, plan, mode=mode, trials=trials,
                                  seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
@@ -633,8 +674,9 @@ def _final(claim: Claim, point: PointResult, mode: str) -> PointResult:
 #    and controls of each of its points (_prepare), so a claim's derivation is built once per run;
 # 2. _pilot_task, once per point: the pilot batch of every route and the plan (_pilot); a point that
 #    is not Monte Carlo, or needs no more batches, finishes here;
-# 3. _batch_task: a chunk of a route's later batches; a route's batches after the pilot are split
-#    into at most CHUNKS_PER_ROUTE chunks, of a size that depends only on the plan.
+# 3. _batch_task: a chunk of a route group's later batches (the routes computed from one set of
+#    draws, _route_groups); a group's batches after the pilot are split into at most CHUNKS_PER_ROUTE
+#    chunks, of a size that depends only on the plan.
 #
 # The driver merges each route's batches in batch order and concludes (_finish_pending). The numbers
 # are therefore check_point's, for any executor and any number of workers.
@@ -684,21 +726,22 @@ def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, *, p
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0)
         if plan.complete:
             return _conclude_planned(claim, params, setup, plan, mode=mode, trials=None,
-                                     seconds=time.perf_counter() - start), len(plan.routes)
-        return _Pending(setup, plan, time.perf_counter() - start), len(plan.routes)
+                                     seconds=time.perf_counter() - start), len(plan.groups)
+        return _Pending(setup, plan, time.perf_counter() - start), len(plan.groups)
     except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
         return _error_point(claim, params, exc, time.perf_counter() - start), 0
 
 
-def _batch_task(claim_id: str, params, variant, seed: int, batch_size: int, start: int, stop: int, *,
+def _batch_task(claim_id: str, params, group: Group, seed: int, batch_size: int, start: int, stop: int, *,
                 pooled: bool):
-    """Step 3: batches ``start .. stop - 1`` of one route (or the error that stopped them, as text); and seconds."""
+    """Step 3: batches ``start .. stop - 1`` of one group of routes, by route key (or the error that stopped
+    them, as text); and seconds."""
     if pooled:
         one_blas_thread()
     tick = time.perf_counter()
     try:
-        columns: Any = _batches(get_claim(claim_id), params, variant, seed=seed, replicate=0, batch_size=batch_size,
-                                start=start, stop=stop)
+        columns: Any = _group_batches(get_claim(claim_id), params, group, seed=seed, replicate=0,
+                                      batch_size=batch_size, start=start, stop=stop)
     except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
         columns = f"{type(exc).__name__}: {exc}"
     return columns, time.perf_counter() - tick
@@ -711,21 +754,23 @@ class _Pending:
     setup: _Setup
     plan: _Plan
     seconds: float  # the pilot task's
-    chunks: dict[tuple[str | None, int], tuple[Any, float]] = field(default_factory=dict)  # (route, start) -> result
+    chunks: dict[tuple[str | None, int], tuple[Any, float]] = field(default_factory=dict)  # (group's key, start) -> result
 
 
 def _finish_pending(claim: Claim, params, pending: _Pending, mode: str) -> PointResult:
     """Merge a point's chunks into its routes in batch order and conclude (in the driver)."""
     plan = pending.plan
     ranges = _chunks(plan.n_batches)
-    task_seconds = [pending.seconds] + [pending.chunks[(key, start)][1] for key in plan.routes for start, _ in ranges]
+    task_seconds = [pending.seconds] + [pending.chunks[(group[0][0], start)][1] for group in plan.groups
+                                        for start, _ in ranges]
     seconds = sum(task_seconds)
+    leader = {key: group[0][0] for group in plan.groups for key, _ in group}
     for key in plan.routes:  # the first failure in route and batch order, as check_point meets it
         for start, _ in ranges:
-            columns = pending.chunks[(key, start)][0]
+            columns = pending.chunks[(leader[key], start)][0]
             if isinstance(columns, str):
                 return _error_point(claim, params, columns, seconds, task_seconds)
-            plan.columns[key] += columns
+            plan.columns[key] += columns[key]
     try:
         return _conclude_planned(claim, params, pending.setup, plan, mode=mode, trials=None, seconds=seconds,
                                  task_seconds=task_seconds)
@@ -756,7 +801,7 @@ class _Run:
     """The driver of one run: a priority queue of tasks, at most ``window`` of them on the executor at once.
 
     Claim tasks go first (everything waits on them), then chunks of planned points (largest estimated
-    cost first: the pilot timed one batch of each route), then pilots in task order. The order
+    cost first: the pilot timed one batch of each group of routes), then pilots in task order. The order
     changes only the time a run takes, never a number."""
 
     def __init__(self, tasks: Sequence[tuple], progress):
@@ -855,13 +900,14 @@ class _Run:
         plan = pending.plan
         ranges = _chunks(plan.n_batches)
         self.pending[i] = pending
-        self.outstanding[i] = len(ranges) * len(plan.routes)
-        for key, variant in plan.routes.items():
+        self.outstanding[i] = len(ranges) * len(plan.groups)
+        for group in plan.groups:
+            key = group[0][0]
             for start, stop in ranges:
                 estimate = (stop - start) * plan.batch_seconds.get(key, 0.0)
                 self.batches_queued += stop - start
                 self.queued_cost += estimate
-                self._push(1, -estimate, _batch_task, (claim_id, params, variant, seed, plan.batch_size, start, stop),
+                self._push(1, -estimate, _batch_task, (claim_id, params, group, seed, plan.batch_size, start, stop),
                            ("chunk", i, key, start, stop, estimate))
 
     def _point_done(self, i: int, point: PointResult) -> PointResult:

@@ -298,3 +298,35 @@ def test_slot_identity_rejects_a_non_square_transposed_reading():
     with pytest.raises(ValueError, match="N = d"):
         num.measure_ffn_slot_identity(np.random.default_rng(0), N=4, d=3, d_v=2, activation=0, glu=0,
                                       variant="keys_as_columns")
+
+
+_BLOCKED = [  # reduced forms drawn through numerics.kernels.score_blocks
+    (num.measure_ffn_inverse_snr, {"activation": "gelu"}, _SMALL),
+    (num.measure_ffn_inverse_snr, {"activation": "relu", "glu": "tied", "variant": (None, "ungated")}, _SMALL),
+    (num.measure_ffn_sparsity, {"a": 1.0}, _SMALL_SPARSE),
+    (num.measure_ffn_sparsity, {"a": 1.0, "rule": "topk"}, _SMALL_SPARSE),
+    (num.measure_ffn_exp, {"beta": 0.5}, _SMALL),
+]
+
+
+@pytest.mark.parametrize("measure,kwargs,point", _BLOCKED, ids=["gelu", "reglu_group", "threshold", "topk", "exp"])
+def test_reduced_numbers_do_not_depend_on_the_block_size(monkeypatch, measure, kwargs, point):
+    """The reduced forms reuse one buffer per block of whole trials: every trial's value is the same bits for a
+    block of a few trials (many blocks, the last one short) as for the default block."""
+    from numerics import kernels
+
+    def run():
+        out = measure.simulate(np.random.default_rng(12), trials=301, **point, **kwargs)
+        return [{k: v.tobytes() for k, v in c.items()} for c in (out if isinstance(out, tuple) else (out,))]
+    default = run()
+    monkeypatch.setattr(kernels, "SCORE_BLOCK", 4 * (point["N"] - 1) + 3)
+    assert run() == default
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "silu", "exp", "identity"])
+def test_activations_write_into_a_buffer_with_the_same_numbers(name):
+    z = np.random.default_rng(2).standard_normal((5, 9))
+    out = np.full_like(z, np.nan)
+    sigma = num.ACTIVATIONS[name]
+    assert sigma(z, out=out) is out
+    assert out.tobytes() == sigma(z).tobytes() and np.all(np.isfinite(out))

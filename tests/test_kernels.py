@@ -248,3 +248,33 @@ def test_general_formula_rejects_bad_input():
     with pytest.raises(ValueError, match="positive"):
         num.measure_inverse_snr_rbf(np.random.default_rng(0), N=9, d_k=2, d_v=1, key_norm2=1.0, value_norm2=1.0,
                                     tau=0.0, trials=10)
+
+
+def test_score_blocks_are_one_draw_cut_into_whole_rows():
+    """The blocks, stacked, are exactly ``scale * standard_normal((trials, width))`` from the same generator."""
+    blocks = [(start, z.copy()) for start, z in num.score_blocks(np.random.default_rng(4), 103, 7, 1.5, numbers=50)]
+    assert [start for start, _ in blocks] == list(range(0, 103, 7))  # 50 // 7 = 7 rows a block
+    whole = 1.5 * np.random.default_rng(4).standard_normal((103, 7))
+    assert np.vstack([z for _, z in blocks]).tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize("measure,extra", [(num.measure_inverse_snr_relu, {"variant": (None, "abs")}),
+                                           (num.measure_inverse_snr_truncated, {"tau": 2.0, "P": 3})])
+def test_reduced_numbers_do_not_depend_on_the_block_size(monkeypatch, measure, extra):
+    """Blocks hold whole trials, so a trial's value is the same bits whatever SCORE_BLOCK is."""
+    def run():
+        out = measure.simulate(np.random.default_rng(8), trials=300, **_SMALL, **extra)
+        return [c["y"].tobytes() for c in (out if isinstance(out, tuple) else (out,))]
+    default = run()
+    monkeypatch.setattr(num, "SCORE_BLOCK", 3 * (_SMALL["N"] - 1) + 1)
+    assert run() == default
+
+
+def test_direct_route_groups_its_kernels_on_one_memory():
+    """The direct route computes the ReLU and |x^T y| read-outs of one simulated memory: each equals its own call."""
+    both = num.measure_inverse_snr_relu.simulate(np.random.default_rng(6), trials=200, route="direct",
+                                                 variant=(None, "abs"), **_SMALL)
+    for variant, columns in zip((None, "abs"), both):
+        alone = num.measure_inverse_snr_relu.simulate(np.random.default_rng(6), trials=200, route="direct",
+                                                      variant=variant, **_SMALL)
+        assert columns["y"].tobytes() == alone["y"].tobytes()
