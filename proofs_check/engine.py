@@ -61,7 +61,7 @@ from threadpoolctl import threadpool_limits
 
 from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
 from proofs_check.derivation_cache import default_cache
-from proofs_check.executors import InlineExecutor, one_blas_thread, process_pool
+from proofs_check.executors import InlineExecutor, blas_one_thread, one_blas_thread, process_pool
 from proofs_check.ledger import Claim, Kind, evaluate, get_claim
 from proofs_check.seeds import batch_rng, canonical_params, point_rng
 
@@ -456,11 +456,18 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
     Parameters outside the claim's domain raise :class:`proofs_check.ledger.DomainError`; any other
     exception raised while measuring or evaluating is the point's *error* verdict, with the
     exception named, so one broken claim does not stop a run. :func:`run_tasks` gives the same
-    result with the point's batches spread over workers.
+    result with the point's batches spread over workers. BLAS runs on one thread meanwhile, as in a
+    pool worker (:mod:`proofs_check.executors`: more threads may change a result's last bit).
     """
-    start = time.perf_counter()
     if validate:
         params = claim.validate(params)
+    with blas_one_thread():
+        return _check_point(claim, params, seed=seed, mode=mode, trials=trials, replicate=replicate)
+
+
+def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str, trials: int | None,
+                 replicate: int) -> PointResult:
+    start = time.perf_counter()
     try:
         setup = _prepare(claim, params)
         if not _is_planned(claim):
@@ -938,19 +945,20 @@ def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1, executor: Executor | Non
     """Run every task tuple ``(kind, claim_id, params, seed, mode)`` (kind ``symbolic`` or ``point``); results
     in task order, each a :class:`SymbolicResult` or a :class:`PointResult` equal to :func:`check_point`'s.
 
-    Without ``executor``: in this process with all its BLAS threads when ``jobs`` is 1, else on a pool
-    of ``jobs`` worker processes (one BLAS thread each) kept for the whole run. With ``executor`` (any
-    :class:`concurrent.futures.Executor`, such as a dask cluster's, whose workers run one task at a time
-    per process: sympy is not thread-safe), ``jobs`` is how many tasks it runs at once; its workers run with one BLAS thread each (a worker in this process, as in a thread pool,
-    leaves this process's BLAS threads as they were when the run ends). No result depends on ``jobs``
-    or on the executor.
+    Without ``executor``: in this process when ``jobs`` is 1, else on a pool of ``jobs`` worker
+    processes kept for the whole run. With ``executor`` (any :class:`concurrent.futures.Executor`, such
+    as a dask cluster's, whose workers run one task at a time per process: sympy is not thread-safe),
+    ``jobs`` is how many tasks it runs at once. Every task runs with one BLAS thread (a worker in this
+    process, as in a thread pool or ``jobs`` 1, leaves this process's BLAS threads as they were when the
+    run ends). No result depends on ``jobs`` or on the executor.
     """
     run = _Run(tasks, progress)
     if executor is not None:
         with threadpool_limits(limits=None):  # restores this process's BLAS threads after in-process workers
             return run.run(executor, window=2 * max(jobs, 1), pooled=True, slots=max(jobs, 1))
     if jobs <= 1:
-        return run.run(InlineExecutor(), window=1, pooled=False, slots=1)
+        with blas_one_thread():
+            return run.run(InlineExecutor(), window=1, pooled=False, slots=1)
     with process_pool(jobs) as pool:
         return run.run(pool, window=2 * jobs, pooled=True, slots=jobs)
 

@@ -4,9 +4,14 @@
 makes the three the command line offers. A task's result depends only on its arguments, never on
 the executor or the worker that runs it, so every executor gives the same report.
 
-BLAS threads are set here with threadpoolctl, not through environment variables: a worker among
-several runs with one BLAS thread (the workers already fill the cores), a single process keeps all
-of them.
+BLAS threads are set here with threadpoolctl, not through environment variables: every number is
+computed with one BLAS thread, in a pool worker, on a cluster and in a single process alike. Several
+BLAS threads may split a product's or a factorization's sums differently, which changes the last bit
+of some results (measured: a control of ``expressivity.heads.four_exp_lattice`` read
+3.846553904920559 with 2 threads and ...558 with one), and a report must not depend on ``--jobs``;
+on 2 cores a single process was also no faster with 2 BLAS threads (22.4-24.1 s against
+25.2-25.5 s for the default run). The chunked update forms bring threads of their own, whose split
+never changes a number.
 """
 
 from __future__ import annotations
@@ -17,10 +22,19 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ["ExecutorUnavailable", "InlineExecutor", "dask_executor", "one_blas_thread", "process_pool",
-           "start_pool_server"]
+__all__ = ["ExecutorUnavailable", "InlineExecutor", "blas_one_thread", "dask_executor", "one_blas_thread",
+           "process_pool", "start_pool_server"]
 
 _CONTROLLER = None
+
+
+def _controller():
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def one_blas_thread() -> None:
@@ -28,12 +42,15 @@ def one_blas_thread() -> None:
 
     Called by each worker task (cheap after the first call: the libraries are found once), so it also
     holds on executors whose workers this module did not start (a dask worker, a thread pool)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+    _controller().limit(limits=1)
 
-        _CONTROLLER = ThreadpoolController()
-    _CONTROLLER.limit(limits=1)
+
+@contextmanager
+def blas_one_thread() -> Iterator[None]:
+    """One BLAS and OpenMP thread inside the block, this process's own setting restored after it (numbers
+    computed in this process, as by ``--jobs 1`` or ``amverify eval``, are then those of a pool worker)."""
+    with _controller().limit(limits=1):
+        yield
 
 
 def _init_worker() -> None:
@@ -45,7 +62,7 @@ def _init_worker() -> None:
 
 
 class InlineExecutor(Executor):
-    """Runs each task when it is submitted, in this process (with all its BLAS threads): ``--jobs 1``."""
+    """Runs each task when it is submitted, in this process: ``--jobs 1``."""
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         future: Future = Future()

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from proofs_check import ledger
 from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_point, claim_tasks, near_miss_required,
@@ -126,6 +126,21 @@ def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
     with ThreadPoolExecutor(max_workers=1) as pool:
         run_tasks(tasks, jobs=2, executor=pool)
     assert _blas_threads() == before
+
+
+def test_a_point_whose_blas_sums_depend_on_the_thread_count_is_the_same_for_any_jobs():
+    """One BLAS thread wherever a number is computed: this point's control (a QR, least squares and
+    products of size 64) read 3.846553904920559 in-process with 2 BLAS threads and ...558 in a worker."""
+    claim = get_claim("expressivity.heads.four_exp_lattice")
+    params = {"n": 32, "d": 64, "T": 300, "s": 1.0, "r": 2.0}
+    assert params in [dict(p) for p in claim.grids["default"]]
+    tasks = [("point", claim.id, params, 20250526, "default")]
+    with threadpool_limits(limits=2):  # this process as a user's would be on 2 or more cores
+        (inline,) = run_tasks(tasks, jobs=1)
+        (direct,) = _sequential(tasks)  # check_point, as `amverify eval` runs it
+    with process_pool(2) as pool:
+        (pooled,) = run_tasks(tasks, jobs=2, executor=pool)
+    assert _numbers(inline) == _numbers(pooled) == _numbers(direct)
 
 
 def test_progress_counts_points_and_batches_to_the_end(scheduled_tasks):
