@@ -309,7 +309,9 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 
 
 PREV_BLOCK = 1024  # earlier rows per task in DeltaFormer's stages (fixed: results never depend on the cores)
-STAGE2_BLOCK = 128  # rows per second-stage task (fixed, like PREV_BLOCK)
+STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
+GROUP_ROWS = 512  # rows of parts per task against one column block (fixed)
+HELP = (math.inf, 0)
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 
 
@@ -321,7 +323,7 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _exp_part(log_values, X, Y, Z1):
+def _exp_part(log_values, X, Y, Z1, out=None):
     """One block's part of a softmax: ``(exp(S - m) @ Z1, m)`` with ``S = log_values(X, Y)`` and ``Z1`` the
     values with a ones column last, so the product's last column is the row sums of the exponentials.
 
@@ -332,10 +334,15 @@ def _exp_part(log_values, X, Y, Z1):
     ``>= e^-575`` has its largest above ``e^-612``; terms more than 37 below the largest do not reach
     the last bit). Otherwise the block is recomputed with ``m`` = the row maximum, as
     :func:`_prev_summary` does. Both represent the same sums exactly to rounding; which one a block
-    takes depends only on its numbers, never on the thread that computes it.
+    takes depends only on its numbers, never on the thread that computes it. ``out``: a scratch array
+    of the scores' shape for ``log_values(X, Y, out=out)`` (a kernel with ``log_values_out``).
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        P = _exp_in_place(log_values(X, Y)) @ Z1
+        if out is None:
+            P = _exp_in_place(log_values(X, Y)) @ Z1
+        else:
+            S = log_values(X, Y, out=out)
+            P = np.exp(S, out=S) @ Z1
         if math.isfinite(P.sum()) and P[:, -1].min(initial=np.inf) >= _LOW_SUM:
             return P, None
     S = log_values(X, Y)
@@ -419,10 +426,10 @@ def _shares(s_prev, m_prev, s_intra, m_intra, variant=None):
 
 
 class _Tasks:
-    """Tasks on ``threads`` threads, this one included: ``threads - 1`` workers take the task with the
-    lowest ``(priority, order submitted)``; this thread helps with tasks up to a priority while it waits
-    (:meth:`wait`). With one thread every task runs when submitted. Each task's result is the same
-    whichever thread runs it."""
+    """Tasks on ``threads`` threads, this one included: ``threads - 1`` workers take the queued task with
+    the lowest ``(priority, order submitted)``; a thread that waits for tasks (:meth:`wait`) runs
+    those not started yet itself, and queued tasks up to a priority. With one thread every task runs
+    when submitted. A task's result is the same whichever thread runs it."""
 
     def __init__(self, threads: int):
         self._heap: list = []
@@ -433,7 +440,7 @@ class _Tasks:
         for t in self._workers:
             t.start()
 
-    def submit(self, priority: int, fn, *args) -> "_Task":
+    def submit(self, priority, fn, *args) -> "_Task":
         task = _Task(fn, args)
         if not self._workers:
             task.run()
@@ -444,27 +451,47 @@ class _Tasks:
             self._cv.notify()
         return task
 
-    def _take(self, max_priority: float):
+    def _claim(self, task: "_Task") -> bool:
         with self._cv:
+            if task.started:
+                return False
+            task.started = True
+            return True
+
+    def _take(self, max_priority):
+        """The next queued task not started yet, if its priority is at most ``max_priority`` (claimed)."""
+        with self._cv:
+            while self._heap and self._heap[0][2].started:
+                heapq.heappop(self._heap)
             if self._heap and self._heap[0][0] <= max_priority:
-                return heapq.heappop(self._heap)[2]
+                task = heapq.heappop(self._heap)[2]
+                task.started = True
+                return task
         return None
 
     def _work(self) -> None:
         while True:
             with self._cv:
-                while not self._heap and not self._closed:
+                while True:
+                    while self._heap and self._heap[0][2].started:
+                        heapq.heappop(self._heap)
+                    if self._heap or self._closed:
+                        break
                     self._cv.wait()
                 if not self._heap:
                     return
                 task = heapq.heappop(self._heap)[2]
+                task.started = True
             task.run()
 
-    def wait(self, tasks, max_priority: float = float("inf")) -> list:
-        """The results of ``tasks``; meanwhile this thread runs queued tasks of priority ``<= max_priority``."""
+    def wait(self, tasks, max_priority=None) -> list:
+        """The results of ``tasks``, running those not started yet here; while one runs elsewhere, this
+        thread takes queued tasks of priority at most ``max_priority`` (none when ``None``)."""
         for task in tasks:
+            if not task.done.is_set() and self._claim(task):
+                task.run()
             while not task.done.is_set():
-                other = self._take(max_priority)
+                other = None if max_priority is None else self._take(max_priority)
                 if other is None:
                     task.done.wait()
                 else:
@@ -482,10 +509,12 @@ class _Tasks:
 class _Task:
     def __init__(self, fn, args):
         self.fn, self.args = fn, args
+        self.started = False
         self.done = threading.Event()
         self.value = self.error = None
 
     def run(self) -> None:
+        self.started = True
         try:
             self.value = self.fn(*self.args)
         except BaseException as exc:  # re-raised by result() in the waiting thread
@@ -539,42 +568,76 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     out = np.empty((T, dv)) if log2 is not None else None
     n_threads = available_cores() if threads is True else 1 if threads is False else max(1, int(threads))
     tasks = _Tasks(n_threads if T > C else 1)
-
     Kt = np.ascontiguousarray(K.T)  # Kt[:, b0:b1].T is K[b0:b1]; the products read its rows without transposing
+    B = PREV_BLOCK
+    units1 = [(r0, min(r0 + C, T)) for r0 in range(0, T, C)]  # the chunks
+    units2 = [(r0, min(r0 + STAGE2_BLOCK, T)) for r0 in range(0, T, STAGE2_BLOCK)] if out is not None else []
+    full1 = {r0: [] for r0, _ in units1}  # rows -> [(task, index)]: their parts from whole column blocks, in order
+    full2 = {r0: [] for r0, _ in units2}
 
-    def first_part(w, b0: int, b1: int):
-        """A chunk's part from earlier rows ``b0 .. b1 - 1`` of ``U``."""
+    local = threading.local()  # one buffer of scores per thread, for kernels that write into one
+
+    def scratch(kernel, rows: int, cols: int):
+        if not getattr(kernel, "log_values_out", False):
+            return None
+        buf = getattr(local, "scores", None)
+        if buf is None or buf.size < rows * cols:
+            buf = local.scores = np.empty(max(C, STAGE2_BLOCK) * max(B, cols))
+        return buf[: rows * cols].reshape(rows, cols)
+
+    def parts(first: bool, units, b0: int, b1: int) -> list:
+        """The parts of the row blocks ``units`` (first stage: chunks; second: blocks of queries) from rows
+        ``b0 .. b1 - 1`` of ``U``, one column block for several row blocks (it stays in cache)."""
+        Y, Z = Kt[:, b0:b1].T, U1[b0:b1]
+        if not first:
+            return [_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, b1 - b0)) for r0, r1 in units]
         if normalize1:
-            return _exp_part(log1, w, Kt[:, b0:b1].T, U1[b0:b1])
-        return kappa1(w, K[b0:b1]) @ U[b0:b1], None
+            return [_exp_part(log1, W[r0:r1], Y, Z, scratch(kappa1, r1 - r0, b1 - b0)) for r0, r1 in units]
+        return [(kappa1(W[r0:r1], K[b0:b1]) @ U[b0:b1], None) for r0, r1 in units]
 
-    def second_part(r0: int, r1: int, b0: int, b1: int):
-        """Second-stage rows ``r0 .. r1 - 1``: their part from rows ``b0 .. b1 - 1`` of ``U`` (all earlier)."""
-        return _exp_part(log2, Q[r0:r1], Kt[:, b0:b1].T, U1[b0:b1])
+    def queue(first: bool, units, b0: int, b1: int) -> None:
+        """Tasks for the parts of ``units`` from the column block ``b0 .. b1 - 1``, :data:`GROUP_ROWS` rows each;
+        first-stage parts before second-stage ones, the rows needed soonest first."""
+        index = full1 if first else full2
+        group: list = []
+        for unit in units + [None]:
+            if group and (unit is None or unit[1] - group[0][0] > GROUP_ROWS):
+                task = tasks.submit((0 if first else 1, group[0][0]), parts, first, group, b0, b1)
+                for i, (r0, _) in enumerate(group):
+                    index[r0].append((task, i))
+                group = []
+            if unit is not None:
+                group.append(unit)
 
-    def second_finish(r0: int, r1: int, parts) -> None:
+    def gathered(first: bool, r0: int, r1: int, max_priority=None):
+        """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the whole column
+        blocks' parts (queued earlier) and the rest of the last block, in column order."""
+        pending = full1[r0] if first else full2[r0]
+        results = tasks.wait([task for task, _ in pending], max_priority)
+        found = [result[i] for result, (_, i) in zip(results, pending)]
+        b0 = (r0 // B) * B
+        if b0 < r0:
+            found += parts(first, [(r0, r1)], b0, r0)
+        return _merge_parts(found) if found else (np.zeros((r1 - r0, dv + 1)), None)
+
+    def second_finish(r0: int, r1: int) -> None:
         """Second-stage rows ``r0 .. r1 - 1`` from their parts and the causal block on their own rows."""
-        parts = tasks.wait(parts)
-        P_prev, m_prev = _merge_parts(parts) if parts else (np.zeros((r1 - r0, dv + 1)), None)
+        P_prev, m_prev = gathered(False, r0, r1, max_priority=HELP)
         E, s_in, m_in = _exp_diagonal(log2, Q[r0:r1], K[r0:r1], strict=False)
         c_prev, c_in = _shares(P_prev[:, dv], m_prev, s_in, m_in, variant)
         rows = out[r0:r1]
         np.matmul(E * c_in[:, None], U[r0:r1], out=rows)
         rows += c_prev[:, None] * P_prev[:, :dv]
 
-    def blocks(start: int):
-        return [(b0, min(b0 + PREV_BLOCK, start)) for b0 in range(0, start, PREV_BLOCK)]
-
-    next_row = 0  # first row of the next second-stage block
-    pending2 = {}  # second-stage block start -> its part tasks, queued once U is known up to that start
+    blocks_done = 0  # column blocks of U whose parts for later rows are queued
+    next2 = 0  # next second-stage block to finish
     finishing = []
     try:
-        for start in range(0, T, C):
-            sl = slice(start, min(start + C, T))
-            n = sl.stop - start
+        for start, stop in units1:
+            sl = slice(start, stop)
+            n = stop - start
             w = W[sl]
-            parts = tasks.wait([tasks.submit(0, first_part, w, b0, b1) for b0, b1 in blocks(start)], max_priority=0)
-            P_prev, m_prev = _merge_parts(parts) if parts else (np.zeros((n, dv + 1)), None)
+            P_prev, m_prev = gathered(True, start, stop, max_priority=HELP)
             b = beta[sl][:, None]
             if normalize1:
                 E, s_in, m_in = _exp_diagonal(log1, w, K[sl], strict=True)
@@ -587,21 +650,15 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             # unit_diagonal: the solve reads only the strictly lower part, I + diag(beta) A_rr
             U[sl] = solve_triangular(A_rr, alpha[sl][:, None] * V[sl] - b * correction, lower=True,
                                      unit_diagonal=True, check_finite=False)
-            if out is None:
-                continue
-            # second-stage blocks: their parts as soon as the rows of U before them are known, and
-            # the rest once their own rows are
-            while next_row < T and next_row <= sl.stop:
-                if next_row not in pending2:
-                    r1 = min(next_row + STAGE2_BLOCK, T)
-                    pending2[next_row] = [tasks.submit(1, second_part, next_row, r1, b0, b1)
-                                          for b0, b1 in blocks(next_row)]
-                r1 = min(next_row + STAGE2_BLOCK, T)
-                if r1 > sl.stop:
-                    break
-                finishing.append(tasks.submit(1, second_finish, next_row, r1, pending2.pop(next_row)))
-                next_row = r1
-        tasks.wait(finishing)
+            while (blocks_done + 1) * B <= stop:  # a column block of U is complete: its parts for all later rows
+                b0, b1 = blocks_done * B, (blocks_done + 1) * B
+                queue(True, [u for u in units1 if u[0] >= b1], b0, b1)
+                queue(False, [u for u in units2 if u[0] >= b1], b0, b1)
+                blocks_done += 1
+            while next2 < len(units2) and units2[next2][1] <= stop:  # second-stage blocks whose rows of U are known
+                finishing.append(tasks.submit((1, units2[next2][0]), second_finish, *units2[next2]))
+                next2 += 1
+        tasks.wait(finishing, max_priority=(math.inf, 0))
     finally:
         tasks.close()
     if out is not None:
