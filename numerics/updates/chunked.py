@@ -308,10 +308,11 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
     return out
 
 
-PREV_BLOCK = 1024  # earlier rows per task in DeltaFormer's stages (fixed: results never depend on the cores)
+PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
+# depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
 STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
-GROUP_ROWS = 512  # rows of parts per task against one column block (fixed)
-HELP = (math.inf, 0)
+GROUP_ROWS = 512  # rows per task against one column block (how parts are grouped never changes a bit of them)
+HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 
 
@@ -323,7 +324,7 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _exp_part(log_values, X, Y, Z1, out=None):
+def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
     """One block's part of a softmax: ``(exp(S - m) @ Z1, m)`` with ``S = log_values(X, Y)`` and ``Z1`` the
     values with a ones column last, so the product's last column is the row sums of the exponentials.
 
@@ -336,16 +337,24 @@ def _exp_part(log_values, X, Y, Z1, out=None):
     :func:`_prev_summary` does. Both represent the same sums exactly to rounding; which one a block
     takes depends only on its numbers, never on the thread that computes it. ``out``: a scratch array
     of the scores' shape for ``log_values(X, Y, out=out)`` (a kernel with ``log_values_out``).
+    ``causal``: the last ``len(X)`` rows of ``Y`` are the rows of ``X`` themselves, of which row ``i``
+    sees ``j <= i`` only (a second-stage block's earlier rows and its own causal block in one product).
     """
+    n = X.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
         if out is None:
-            P = _exp_in_place(log_values(X, Y)) @ Z1
+            S = _exp_in_place(log_values(X, Y))
         else:
             S = log_values(X, Y, out=out)
-            P = np.exp(S, out=S) @ Z1
+            np.exp(S, out=S)
+        if causal:  # an overflow above the diagonal leaves inf * 0 = nan: caught below
+            S[:, S.shape[1] - n:] *= _lower(n, False)
+        P = S @ Z1
         if math.isfinite(P.sum()) and P[:, -1].min(initial=np.inf) >= _LOW_SUM:
             return P, None
     S = log_values(X, Y)
+    if causal:
+        S[:, S.shape[1] - n:] = np.where(_lower(n, False) > 0, S[:, S.shape[1] - n:], -np.inf)
     m = S.max(axis=1)
     m = np.where(np.isfinite(m), m, 0.0)
     return _exp_in_place(S - m[:, None]) @ Z1, m
@@ -540,17 +549,21 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     attention with values ``U`` (chunked softmax when ``normalize2``). ``variant="no_recombine"``
     breaks the recombination.
 
-    Every product against earlier rows is split into fixed blocks of :data:`PREV_BLOCK` columns. A
-    block's part is ``exp(S) @ [U, 1]`` (:func:`_exp_part`: the ones column gives the row sums, and no
-    shift is needed unless the numbers demand one), and the parts are summed in block order
-    (:func:`_merge_parts`). The second stage (``normalize2`` with ``log_values``) runs in row blocks
-    of :data:`STAGE2_BLOCK`, each queued as soon as the first stage has produced the rows of ``U`` it
-    reads. On ``threads`` threads (``True``: one per available core; ``False`` or 1: this thread
-    only) this thread carries the first stage and the others take queued tasks, first-stage blocks
-    before second-stage ones; NumPy releases the GIL in the products and exponentials, so the
-    threads use the cores. The split never depends on the thread count: the result is the same bits
-    for any. ``first_stage_only`` returns ``U`` and skips the second stage (the companion's Listing 1
-    computes only ``U``).
+    Every product against earlier rows is split into fixed column blocks of :data:`PREV_BLOCK` rows
+    of ``U`` (the last one partial). A block's part is ``exp(S) @ [U, 1]`` (:func:`_exp_part`: the
+    ones column gives the row sums; no shift unless the numbers demand one), and a row block's parts
+    are summed in column order (:func:`_merge_parts`). As soon as a column block of ``U`` is complete
+    its parts for all later chunks and second-stage row blocks (:data:`STAGE2_BLOCK` rows) are queued
+    as tasks, several row blocks per task so the column block stays in cache; the sequential chunk
+    pass itself computes only the parts from its partial last block and the in-chunk solve. A
+    second-stage row block is finished (its partial block, its causal block, the recombination) once
+    the first stage has produced its rows. On ``threads`` threads (``True``: one per available core;
+    ``False`` or 1: this thread only) the other threads take queued tasks, first-stage parts first,
+    and a thread that waits for a task runs it or any other queued one meanwhile; NumPy releases the
+    GIL in the products and exponentials, so the threads use the cores. Every part is computed by
+    the same operations whichever thread runs it and the split never depends on the thread count:
+    the result is the same bits for any. ``first_stage_only`` returns ``U`` and skips the second stage
+    (the companion's Listing 1 computes only ``U``).
     """
     T = K.shape[0]
     dv = V.shape[1]
@@ -562,13 +575,14 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     if normalize1 and log1 is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
     U1 = np.empty((T, dv + 1))  # U with a ones column: products with it carry the row sums
-    U1[:, dv] = 1.0
     U = U1[:, :dv]
     log2 = getattr(kappa2, "log_values", None) if normalize2 else None
     out = np.empty((T, dv)) if log2 is not None else None
     n_threads = available_cores() if threads is True else 1 if threads is False else max(1, int(threads))
     tasks = _Tasks(n_threads if T > C else 1)
-    Kt = np.ascontiguousarray(K.T)  # Kt[:, b0:b1].T is K[b0:b1]; the products read its rows without transposing
+    # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing), copied on
+    # another thread while this one starts the first chunks, which do not need it
+    Kt = tasks.submit((-1, 0), np.ascontiguousarray, K.T)
     B = PREV_BLOCK
     units1 = [(r0, min(r0 + C, T)) for r0 in range(0, T, C)]  # the chunks
     units2 = [(r0, min(r0 + STAGE2_BLOCK, T)) for r0 in range(0, T, STAGE2_BLOCK)] if out is not None else []
@@ -582,13 +596,13 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             return None
         buf = getattr(local, "scores", None)
         if buf is None or buf.size < rows * cols:
-            buf = local.scores = np.empty(max(C, STAGE2_BLOCK) * max(B, cols))
+            buf = local.scores = np.empty(max(C, STAGE2_BLOCK) * max(B + STAGE2_BLOCK, cols))
         return buf[: rows * cols].reshape(rows, cols)
 
     def parts(first: bool, units, b0: int, b1: int) -> list:
         """The parts of the row blocks ``units`` (first stage: chunks; second: blocks of queries) from rows
         ``b0 .. b1 - 1`` of ``U``, one column block for several row blocks (it stays in cache)."""
-        Y, Z = Kt[:, b0:b1].T, U1[b0:b1]
+        Y, Z = tasks.wait([Kt])[0][:, b0:b1].T, U1[b0:b1]
         if not first:
             return [_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, b1 - b0)) for r0, r1 in units]
         if normalize1:
@@ -610,18 +624,34 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
                 group.append(unit)
 
     def gathered(first: bool, r0: int, r1: int, max_priority=None):
-        """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the whole column
-        blocks' parts (queued earlier) and the rest of the last block, in column order."""
+        """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the parts of the
+        whole column blocks (queued earlier, or computed here for a block not queued for these rows)
+        and of the rest of the last block, in column order."""
         pending = full1[r0] if first else full2[r0]
         results = tasks.wait([task for task, _ in pending], max_priority)
         found = [result[i] for result, (_, i) in zip(results, pending)]
+        for j in range(len(found), r0 // B):
+            found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
         b0 = (r0 // B) * B
         if b0 < r0:
             found += parts(first, [(r0, r1)], b0, r0)
         return _merge_parts(found) if found else (np.zeros((r1 - r0, dv + 1)), None)
 
     def second_finish(r0: int, r1: int) -> None:
-        """Second-stage rows ``r0 .. r1 - 1`` from their parts and the causal block on their own rows."""
+        """Second-stage rows ``r0 .. r1 - 1`` from their parts and the causal block on their own rows.
+
+        The causal block is one more column block: summed with the others it gives the softmax over
+        ``j <= t`` at once (the recombination by shares with all shifts equal). Only the control
+        ``no_recombine`` keeps it apart, to normalize it on its own."""
+        if variant != "no_recombine":
+            pending = full2[r0]
+            found = [result[i] for result, (_, i) in zip(tasks.wait([t for t, _ in pending], HELP), pending)]
+            b0 = (r0 // B) * B
+            Y, Z = tasks.wait([Kt])[0][:, b0:r1].T, U1[b0:r1]
+            found.append(_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, r1 - b0), causal=True))
+            P, _ = _merge_parts(found)
+            np.divide(P[:, :dv], P[:, dv:], out=out[r0:r1])
+            return
         P_prev, m_prev = gathered(False, r0, r1, max_priority=HELP)
         E, s_in, m_in = _exp_diagonal(log2, Q[r0:r1], K[r0:r1], strict=False)
         c_prev, c_in = _shares(P_prev[:, dv], m_prev, s_in, m_in, variant)
@@ -648,11 +678,13 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
                 A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0) * b
                 correction = P_prev[:, :dv]
             # unit_diagonal: the solve reads only the strictly lower part, I + diag(beta) A_rr
+            U1[sl, dv] = 1.0
             U[sl] = solve_triangular(A_rr, alpha[sl][:, None] * V[sl] - b * correction, lower=True,
                                      unit_diagonal=True, check_finite=False)
             while (blocks_done + 1) * B <= stop:  # a column block of U is complete: its parts for all later rows
                 b0, b1 = blocks_done * B, (blocks_done + 1) * B
-                queue(True, [u for u in units1 if u[0] >= b1], b0, b1)
+                # the next chunk reads this block at once: this thread computes that part (gathered)
+                queue(True, [u for u in units1 if u[0] >= b1 and u[0] != stop], b0, b1)
                 queue(False, [u for u in units2 if u[0] >= b1], b0, b1)
                 blocks_done += 1
             while next2 < len(units2) and units2[next2][1] <= stop:  # second-stage blocks whose rows of U are known
