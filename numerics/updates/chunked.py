@@ -623,13 +623,20 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             if unit is not None:
                 group.append(unit)
 
+    def collect(pending, max_priority) -> list:
+        """The parts ``pending`` (``(task, index)`` pairs) once their tasks are done, each taken out of its
+        task's results (its memory is reused as soon as it is merged)."""
+        found = []
+        for result, (_, i) in zip(tasks.wait([task for task, _ in pending], max_priority), pending):
+            found.append(result[i])
+            result[i] = None
+        return found
+
     def gathered(first: bool, r0: int, r1: int, max_priority=None):
         """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the parts of the
         whole column blocks (queued earlier, or computed here for a block not queued for these rows)
         and of the rest of the last block, in column order."""
-        pending = full1[r0] if first else full2[r0]
-        results = tasks.wait([task for task, _ in pending], max_priority)
-        found = [result[i] for result, (_, i) in zip(results, pending)]
+        found = collect(full1.pop(r0) if first else full2.pop(r0), max_priority)
         for j in range(len(found), r0 // B):
             found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
         b0 = (r0 // B) * B
@@ -644,8 +651,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         ``j <= t`` at once (the recombination by shares with all shifts equal). Only the control
         ``no_recombine`` keeps it apart, to normalize it on its own."""
         if variant != "no_recombine":
-            pending = full2[r0]
-            found = [result[i] for result, (_, i) in zip(tasks.wait([t for t, _ in pending], HELP), pending)]
+            found = collect(full2.pop(r0), HELP)
             b0 = (r0 // B) * B
             Y, Z = tasks.wait([Kt])[0][:, b0:r1].T, U1[b0:r1]
             found.append(_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, r1 - b0), causal=True))
