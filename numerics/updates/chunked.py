@@ -589,14 +589,20 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     full1 = {r0: [] for r0, _ in units1}  # rows -> [(task, index)]: their parts from whole column blocks, in order
     full2 = {r0: [] for r0, _ in units2}
 
-    local = threading.local()  # one buffer of scores per thread, for kernels that write into one
+    # one buffer of scores per thread, for kernels that write into one; allocated here, by this thread,
+    # whose heap keeps the memory between calls (a worker's fresh heap would fault it in every time)
+    local = threading.local()
+    size = max(C, STAGE2_BLOCK) * (B + STAGE2_BLOCK)
+    buffers = [np.empty(size) for _ in range(n_threads if T > C else 1)]
 
     def scratch(kernel, rows: int, cols: int):
         if not getattr(kernel, "log_values_out", False):
             return None
         buf = getattr(local, "scores", None)
-        if buf is None or buf.size < rows * cols:
-            buf = local.scores = np.empty(max(C, STAGE2_BLOCK) * max(B + STAGE2_BLOCK, cols))
+        if buf is None:
+            buf = local.scores = buffers.pop()
+        if buf.size < rows * cols:
+            buf = local.scores = np.empty(rows * cols)
         return buf[: rows * cols].reshape(rows, cols)
 
     def parts(first: bool, units, b0: int, b1: int) -> list:
