@@ -257,17 +257,15 @@ def _prev_summary(S_prev: np.ndarray, X_prev: np.ndarray):
     return E @ X_prev, E.sum(axis=1), m
 
 
-def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None, summary=None):
+def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None):
     """Combine a block of scores over earlier chunks and a masked block inside the chunk.
 
     Returns ``(P_prev @ X_prev, P_intra)`` where ``P = softmax`` over both blocks together. Each block
     is normalized on its own (``Z_prev``, ``Z_intra`` = row log-sum-exps) and re-weighted by its share
     of the full normalizer: ``sigma(Z_prev - Z_intra)`` and ``sigma(Z_intra - Z_prev)`` (notes §6 D.3).
-    ``summary`` (from :func:`_prev_summary`, possibly merged over column blocks) stands in for
-    ``S_prev``, ``X_prev``. ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1
-    (a control).
+    ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1 (a control).
     """
-    P_prev, sum_prev, m_prev = _prev_summary(S_prev, X_prev) if summary is None else summary
+    P_prev, sum_prev, m_prev = _prev_summary(S_prev, X_prev)
     with np.errstate(divide="ignore"):
         z_prev = np.where(sum_prev > 0, m_prev + np.log(np.where(sum_prev > 0, sum_prev, 1.0)), -np.inf)
     E_intra, z_intra = _shifted_exp(S_intra)
