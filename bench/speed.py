@@ -20,10 +20,11 @@ What it measures, each against a baseline taken in this run:
   generator's own rate for the normal draws the estimator needs, ``N - 1`` per trial of each route
   (measured with ``standard_normal`` of the same total size): ratio (b) >= 0.5 is "within 2x".
 * **chunked DeltaFormer** (softmax kernels, T = ``--T``, d = 64): the token loop against the chunked
-  form on every core and on one thread, and the share of the arithmetic bound of
-  ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at this process's best
-  product and exponential rates, over the cores) the chunked form reaches, and its share of the same
-  arithmetic at the rates BLAS reaches in the d-wide product shapes a chunked form uses.
+  form on every core and on one thread (best of 5 each, as ``bench/update_bench.py``), and the share of
+  the arithmetic bound of ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at
+  this process's best product and exponential rates, over the cores) the chunked form reaches, and its
+  share of the same arithmetic at the rates BLAS reaches in the d-wide product shapes a chunked form
+  uses.
 
 Times are wall-clock: on a machine shared with other work the ratios move; run it on an idle one.
 """
@@ -167,8 +168,8 @@ def deltaformer(rows: list, T: int) -> None:
         kernel = num.exp_kernel(float(np.sqrt(d)))
         kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True)
         t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 1)
-        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 3)
-        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), 3)
+        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 5)
+        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), 5)
         from update_bench import arithmetic_floor, shape_floor
 
         *_, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=10)
