@@ -174,6 +174,26 @@ def test_deltaformer_chunked_with_scores_that_overflow_or_underflow_exp(T, C, se
     assert np.array_equal(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_deltaformer_chunked_raises_an_error_met_on_any_thread(threads):
+    """An error in a task (here the kernel, on the second stage's first block of earlier rows) reaches the
+    caller, and the call returns: the queued tasks are dropped and the threads stop."""
+    rng = np.random.default_rng(3)
+    T = 90
+    K, Q, V = rng.standard_normal((T, 3)), rng.standard_normal((T, 3)), rng.standard_normal((T, 2))
+    good = num.exp_kernel(1.0)
+
+    def log_values(X, Y, out=None):
+        if X is not None and X.shape[0] == 6 and Y.shape[0] == 8 and np.shares_memory(X, Q):
+            raise RuntimeError("kernel failed")
+        return good.log_values(X, Y, out=out)
+
+    bad = num.Kernel("failing", lambda X, Y: np.exp(log_values(X, Y)), log_values, log_values_out=True)
+    with _small_blocks(8, 6), pytest.raises(RuntimeError, match="kernel failed"):
+        num.deltaformer_chunked(K, V, Q, kappa1=good, kappa2=bad, normalize1=True, normalize2=True, C=5,
+                                threads=threads)
+
+
 def test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow():
     """Every score of the first stage below -745 (exp(s) = 0 unshifted, for every block): the shifted
     fallback gives the token loop's softmax."""

@@ -506,8 +506,11 @@ class _Tasks:
         return [task.result() for task in tasks]
 
     def close(self) -> None:
+        """Stop the workers once their current task is done; queued tasks are dropped (after an error
+        nobody waits for them)."""
         with self._cv:
             self._closed = True
+            self._heap.clear()
             self._cv.notify_all()
         for t in self._workers:
             t.join()
