@@ -309,7 +309,8 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
 # depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
 STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
-GROUP_ROWS = 512  # rows per task against one column block (how parts are grouped never changes a bit of them)
+GROUP_ROWS = 256  # rows per task against one column block (how parts are grouped never changes a bit of them;
+# 512 left a 4 ms task at the end, 128 was no better)
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 
@@ -700,8 +701,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
                 queue(True, [u for u in units1 if u[0] >= b1 and u[0] != stop], b0, b1)
                 queue(False, [u for u in units2 if u[0] >= b1], b0, b1)
                 blocks_done += 1
-            while next2 < len(units2) and units2[next2][1] <= stop:  # second-stage blocks whose rows of U are known
-                finishing.append(tasks.submit((1, units2[next2][0]), second_finish, *units2[next2]))
+            # second-stage blocks whose rows of U are known: after all queued parts, so that what is left
+            # when the chunk pass ends is these short tasks, which both threads share
+            while next2 < len(units2) and units2[next2][1] <= stop:
+                finishing.append(tasks.submit((2, units2[next2][0]), second_finish, *units2[next2]))
                 next2 += 1
         tasks.wait(finishing, max_priority=(math.inf, 0))
     finally:
