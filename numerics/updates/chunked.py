@@ -557,7 +557,8 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     are summed in column order (:func:`_merge_parts`). As soon as a column block of ``U`` is complete
     its parts for all later chunks and second-stage row blocks (:data:`STAGE2_BLOCK` rows) are queued
     as tasks, several row blocks per task so the column block stays in cache; the sequential chunk
-    pass itself computes only the parts from its partial last block and the in-chunk solve. A
+    pass itself computes only the parts from its partial last block (and from a block completed by the
+    chunk before) and the in-chunk solve. A
     second-stage row block is finished (its partial block, its causal block, the recombination) once
     the first stage has produced its rows. On ``threads`` threads (``True``: one per available core;
     ``False`` or 1: this thread only) the other threads take queued tasks, first-stage parts first,
