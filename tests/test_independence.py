@@ -10,7 +10,8 @@ ALLOWED = {
     "theory": {"sympy", "theory", "__future__", "functools", "dataclasses", "typing", "math", "fractions",
                "itertools", "collections", "enum", "abc", "operator", "textwrap", "re", "mpmath"},
     "numerics": {"numpy", "scipy", "numerics", "__future__", "functools", "dataclasses", "typing", "math",
-                 "itertools", "collections", "enum", "abc", "operator", "time", "warnings", "concurrent", "os"},
+                 "itertools", "collections", "enum", "abc", "operator", "time", "warnings", "concurrent", "os",
+                 "threading", "heapq"},  # the chunked DeltaFormer's task queue (numerics/updates/chunked.py)
 }
 
 

@@ -1,10 +1,12 @@
 """Update rules: token loop ≡ parallel ≡ chunked for every rule, DeltaFormer's forms and reductions,
 the WY representation, and the optimiser-step view (numerics against theory)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from numerics import fixed_points as fp
@@ -111,26 +113,111 @@ def test_deltaformer_second_stage_on_a_second_thread(T, C, seed):
     assert np.array_equal(threaded, num.deltaformer_chunked(K, V, Q, C=C, threads=False, **kw))
 
 
+def _small_blocks(prev: int, stage2: int):
+    """Run with the first stage's column blocks and the second stage's row blocks made small."""
+    saved = chunked_forms.PREV_BLOCK, chunked_forms.STAGE2_BLOCK
+
+    class Blocks:
+        def __enter__(self):
+            chunked_forms.PREV_BLOCK, chunked_forms.STAGE2_BLOCK = prev, stage2
+
+        def __exit__(self, *exc):
+            chunked_forms.PREV_BLOCK, chunked_forms.STAGE2_BLOCK = saved
+
+    return Blocks()
+
+
 @settings(max_examples=6, deadline=None)
 @given(T=st.integers(40, 160), C=st.sampled_from([5, 8, 16]), normalize=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_deltaformer_first_stage_in_row_blocks_on_any_number_of_threads(T, C, normalize, seed):
-    """The first stage's product against earlier rows, split into blocks (here of 12 rows, so a chunk meets
-    up to 13) whose max-shifted parts merge by rescaling, matches the token loop, and gives the same bits
-    on 1, 2 or 5 threads (the split never depends on the cores)."""
+    """The products against earlier rows, split into blocks (here of 12 rows, so a chunk meets up to 13),
+    and the second stage in blocks of 10 rows, match the token loop, and give the same bits on 1, 2 or 5
+    threads (the split never depends on the cores)."""
     rng = np.random.default_rng(seed)
     K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
     V = rng.standard_normal((T, 3))
     beta = rng.uniform(0.0, 1.0, T)
     kernel = num.exp_kernel(1.5)
     kw = dict(kappa1=kernel, kappa2=kernel, beta=beta, normalize1=normalize, normalize2=normalize)
-    saved = chunked_forms.PREV_BLOCK
-    chunked_forms.PREV_BLOCK = 12
-    try:
+    with _small_blocks(12, 10):
         outs = [num.deltaformer_chunked(K, V, Q, C=C, threads=n, **kw) for n in (1, 2, 5)]
-    finally:
-        chunked_forms.PREV_BLOCK = saved
     assert rel_gap(outs[0], num.deltaformer_recurrent(K, V, Q, **kw)) <= RTOL
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+
+
+@settings(max_examples=8, deadline=None)
+@given(T=st.integers(30, 120), C=st.sampled_from([4, 7, 16]), seed=st.integers(0, 2**32 - 1),
+       similarity=st.sampled_from(["k-k", "q-k", "-k-k"]))
+def test_deltaformer_chunked_with_scores_that_overflow_or_underflow_exp(T, C, seed, similarity):
+    """Scores up to +-1600 (exp overflows past 709, and a row whose scores are all below -745 sums to 0
+    unshifted): the blocks that need it fall back to the row maximum as shift, blocks with and without
+    a shift merge, and the chunked form still matches the token loop (which always shifts), with no
+    floating-point warning, and gives the same bits on 1 or 3 threads."""
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((T, 2))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    K = directions * rng.uniform(0.1, 40.0, (T, 1))
+    Q = rng.standard_normal((T, 2)) * 20.0
+    W = {"k-k": K, "q-k": Q, "-k-k": -K}[similarity]
+    V = rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.0)
+    kw = dict(kappa1=kernel, kappa2=kernel, alpha=rng.uniform(0.5, 1.5, T), beta=rng.uniform(0.0, 1.0, T),
+              normalize1=True, normalize2=True)
+    scores = W @ K.T
+    assume(scores.max() > 750.0)  # unshifted exponentials overflow somewhere
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with _small_blocks(8, 6):
+            outs = [num.deltaformer_chunked(K, V, Q, W, C=C, threads=n, **kw) for n in (1, 3)]
+    assert np.all(np.isfinite(outs[0]))
+    assert rel_gap(outs[0], num.deltaformer_recurrent(K, V, Q, W, **kw)) <= RTOL
+    assert np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_deltaformer_chunked_raises_an_error_met_on_any_thread(threads):
+    """An error in a task (here the kernel, on the second stage's first block of earlier rows) reaches the
+    caller, and the call returns: the queued tasks are dropped and the threads stop."""
+    rng = np.random.default_rng(3)
+    T = 90
+    K, Q, V = rng.standard_normal((T, 3)), rng.standard_normal((T, 3)), rng.standard_normal((T, 2))
+    good = num.exp_kernel(1.0)
+
+    def log_values(X, Y, out=None):
+        if X is not None and X.shape[0] == 6 and Y.shape[0] == 8 and np.shares_memory(X, Q):
+            raise RuntimeError("kernel failed")
+        return good.log_values(X, Y, out=out)
+
+    bad = num.Kernel("failing", lambda X, Y: np.exp(log_values(X, Y)), log_values, log_values_out=True)
+    with _small_blocks(8, 6), pytest.raises(RuntimeError, match="kernel failed"):
+        num.deltaformer_chunked(K, V, Q, kappa1=good, kappa2=bad, normalize1=True, normalize2=True, C=5,
+                                threads=threads)
+
+
+def test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow():
+    """Every score of the first stage below -745 (exp(s) = 0 unshifted, for every block): the shifted
+    fallback gives the token loop's softmax."""
+    rng = np.random.default_rng(5)
+    T = 40
+    K = np.tile([[30.0, 0.0]], (T, 1)) + rng.uniform(-0.5, 0.5, (T, 2))
+    W = -K  # w_t . k_i is about -900 for every pair
+    V = rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.0)
+    kw = dict(kappa1=kernel, kappa2=None, normalize1=True)
+    assert (W @ K.T).max() < -745.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with _small_blocks(8, 6):
+            U = num.deltaformer_chunked(K, V, K, W, C=6, first_stage_only=True, **kw)
+    U_ref = np.empty_like(V)
+    for t in range(T):  # u_t = v_t - sum_{i<t} softmax_i(w_t . k_i) u_i, written out here
+        if t == 0:
+            U_ref[t] = V[t]
+            continue
+        s = W[t] @ K[:t].T
+        p = np.exp(s - s.max())
+        U_ref[t] = V[t] - (p / p.sum()) @ U_ref[:t]
+    assert rel_gap(U, U_ref) <= RTOL
 
 
 @settings(max_examples=25)

@@ -8,7 +8,11 @@ inside the chunk by their log-sum-exp shares (notes §6 D.3).
 
 from __future__ import annotations
 
+import functools
+import heapq
+import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -19,6 +23,7 @@ from numerics.updates.parallel import _causal_block, _stage2_matrix
 
 __all__ = [
     "PREV_BLOCK",
+    "STAGE2_BLOCK",
     "available_cores",
     "decayed_attention_chunked",
     "deltaformer_chunked",
@@ -241,9 +246,7 @@ def _shifted_exp(S: np.ndarray):
 
 
 def _prev_summary(S_prev: np.ndarray, X_prev: np.ndarray):
-    """``(E @ X_prev, row sums of E, m)`` with ``E = exp(S_prev - m)``, ``m`` the row maximum (0 where none).
-
-    Summaries of disjoint column blocks of the same rows merge exactly by :func:`_merge_summaries`."""
+    """``(E @ X_prev, row sums of E, m)`` with ``E = exp(S_prev - m)``, ``m`` the row maximum (0 where none)."""
     rows = S_prev.shape[0]
     if S_prev.shape[1] == 0:
         return np.zeros((rows, X_prev.shape[1])), np.zeros(rows), np.zeros(rows)
@@ -254,30 +257,15 @@ def _prev_summary(S_prev: np.ndarray, X_prev: np.ndarray):
     return E @ X_prev, E.sum(axis=1), m
 
 
-def _merge_summaries(parts):
-    """One summary of the column blocks ``parts`` (in their order): ``sum_b e^{m_b - M} (P_b, s_b)``, ``M = max m_b``."""
-    if len(parts) == 1:
-        return parts[0]
-    M = np.max([m for _, _, m in parts], axis=0)
-    P, total = 0.0, 0.0
-    for P_b, s_b, m_b in parts:
-        w = np.exp(m_b - M)
-        P = P + w[:, None] * P_b
-        total = total + w * s_b
-    return P, total, M
-
-
-def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None, summary=None):
+def _softmax_blocks(S_prev: np.ndarray, S_intra: np.ndarray, X_prev: np.ndarray, variant=None):
     """Combine a block of scores over earlier chunks and a masked block inside the chunk.
 
     Returns ``(P_prev @ X_prev, P_intra)`` where ``P = softmax`` over both blocks together. Each block
     is normalized on its own (``Z_prev``, ``Z_intra`` = row log-sum-exps) and re-weighted by its share
     of the full normalizer: ``sigma(Z_prev - Z_intra)`` and ``sigma(Z_intra - Z_prev)`` (notes §6 D.3).
-    ``summary`` (from :func:`_prev_summary`, possibly merged over column blocks) stands in for
-    ``S_prev``, ``X_prev``. ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1
-    (a control).
+    ``variant="no_recombine"`` adds the two normalized blocks with equal weights 1 (a control).
     """
-    P_prev, sum_prev, m_prev = _prev_summary(S_prev, X_prev) if summary is None else summary
+    P_prev, sum_prev, m_prev = _prev_summary(S_prev, X_prev)
     with np.errstate(divide="ignore"):
         z_prev = np.where(sum_prev > 0, m_prev + np.log(np.where(sum_prev > 0, sum_prev, 1.0)), -np.inf)
     E_intra, z_intra = _shifted_exp(S_intra)
@@ -318,7 +306,13 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
     return out
 
 
-PREV_BLOCK = 1024  # earlier rows per task in DeltaFormer's first stage (fixed: results never depend on the cores)
+PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
+# depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
+STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
+GROUP_ROWS = 256  # rows per task against one column block (how parts are grouped never changes a bit of them;
+# 512 left a 4 ms task at the end, 128 was no better)
+HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
+_LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 
 
 def available_cores() -> int:
@@ -329,89 +323,397 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
+    """One block's part of a softmax: ``(exp(S - m) @ Z1, m)`` with ``S = log_values(X, Y)`` and ``Z1`` the
+    values with a ones column last, so the product's last column is the row sums of the exponentials.
+
+    The first try uses no shift (``m = None``, meaning 0): one product, one exponential in place, one
+    product, no pass for a row maximum. Its result is kept when everything is finite and every row
+    sums to at least :data:`_LOW_SUM`: then nothing overflowed, and the largest terms, which carry the
+    sum to the last bit, are far above the subnormal range (a row of at most ``2^53`` terms summing to
+    ``>= e^-575`` has its largest above ``e^-612``; terms more than 37 below the largest do not reach
+    the last bit). Otherwise the block is recomputed with ``m`` = the row maximum, as
+    :func:`_prev_summary` does. Both represent the same sums exactly to rounding; which one a block
+    takes depends only on its numbers, never on the thread that computes it. ``out``: a scratch array
+    of the scores' shape for ``log_values(X, Y, out=out)`` (a kernel with ``log_values_out``).
+    ``causal``: the last ``len(X)`` rows of ``Y`` are the rows of ``X`` themselves, of which row ``i``
+    sees ``j <= i`` only (a second-stage block's earlier rows and its own causal block in one product).
+    """
+    n = X.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if out is None:
+            S = _exp_in_place(log_values(X, Y))
+        else:
+            S = log_values(X, Y, out=out)
+            np.exp(S, out=S)
+        if causal:  # an overflow above the diagonal leaves inf * 0 = nan: caught below
+            S[:, S.shape[1] - n:] *= _lower(n, False)
+        P = S @ Z1
+        if math.isfinite(P.sum()) and P[:, -1].min(initial=np.inf) >= _LOW_SUM:
+            return P, None
+    S = log_values(X, Y)
+    if causal:
+        S[:, S.shape[1] - n:] = np.where(_lower(n, False) > 0, S[:, S.shape[1] - n:], -np.inf)
+    m = S.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return _exp_in_place(S - m[:, None]) @ Z1, m
+
+
+def _exp_diagonal(log_values, X, Y, strict: bool):
+    """``(E, s, m)`` for a square block of causal scores (``j <= i``, or ``j < i`` when ``strict``):
+    ``E = exp(S - m)`` with the hidden entries 0, ``s`` its row sums, ``m`` the shift (``None`` or the
+    row maximum, 0 for a row with nothing visible), chosen as in :func:`_exp_part`."""
+    n = X.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        E = _exp_in_place(log_values(X, Y))
+        E *= _lower(n, strict)  # an overflow above the diagonal leaves inf * 0 = nan: caught below
+        s = E.sum(axis=1)
+        if math.isfinite(s.sum()) and s[int(strict):].min(initial=np.inf) >= _LOW_SUM:
+            return E, s, None
+    S = np.where(_lower(n, strict) > 0, log_values(X, Y), -np.inf)
+    m = S.max(axis=1)
+    m = np.where(np.isfinite(m), m, 0.0)
+    E = _exp_in_place(S - m[:, None])
+    return E, E.sum(axis=1), m
+
+
+@functools.lru_cache(maxsize=16)
+def _lower(n: int, strict: bool) -> np.ndarray:
+    """The causal mask of an ``n x n`` block as 0/1 floats (read-only, shared)."""
+    mask = _causal_block(n, strict).astype(float)
+    mask.flags.writeable = False
+    return mask
+
+
+def _exp_in_place(S: np.ndarray) -> np.ndarray:
+    """``exp(S)``, in place when ``S`` is a float64 array of its own (the score blocks are the largest arrays)."""
+    if S.dtype == np.float64 and S.base is None and S.flags.writeable and S.flags.c_contiguous:
+        return np.exp(S, out=S)
+    return np.exp(S)
+
+
+def _merge_parts(parts):
+    """The parts of disjoint column blocks of the same rows (in their order) as one: ``sum_b e^{m_b - M} P_b``
+    with ``M`` the largest shift among blocks with a nonzero row sum (0 for a row without one)."""
+    if all(m is None for _, m in parts):
+        P = parts[0][0]  # a part's array is its own (fresh from _exp_part): summed into in place
+        for P_b, _ in parts[1:]:
+            P += P_b
+        return P, None
+    ms = [np.zeros(len(P_b)) if m is None else m for P_b, m in parts]
+    has = [P_b[:, -1] > 0 for P_b, _ in parts]
+    M = np.max([np.where(h, m, -np.inf) for h, m in zip(has, ms)], axis=0)
+    M = np.where(np.isfinite(M), M, 0.0)
+    P = 0.0
+    for (P_b, _), h, m in zip(parts, has, ms):
+        P = P + np.where(h, np.exp(np.where(h, m - M, 0.0)), 0.0)[:, None] * P_b
+    return P, M
+
+
+def _shares(s_prev, m_prev, s_intra, m_intra, variant=None):
+    """Per-row weights ``(c_prev, c_intra)`` of the earlier-row and in-chunk parts of a softmax: the parts
+    have row sums ``s`` at shifts ``m`` (``None``: 0), so ``c = e^{m - M} / sum_b e^{m_b - M} s_b`` weights
+    each by its share of the full normalizer (the log-sum-exp recombination of notes §6 D.3, written
+    with sums). ``variant="no_recombine"``: each part normalized on its own, ``c = 1 / s`` (a control)."""
+    has_prev, has_intra = s_prev > 0, s_intra > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if variant == "no_recombine":
+            return np.where(has_prev, 1.0 / s_prev, 0.0), np.where(has_intra, 1.0 / s_intra, 0.0)
+        if m_prev is None and m_intra is None:
+            a, b = has_prev.astype(float), has_intra.astype(float)
+        else:
+            m_prev = np.zeros(len(s_prev)) if m_prev is None else m_prev
+            m_intra = np.zeros(len(s_intra)) if m_intra is None else m_intra
+            M = np.maximum(np.where(has_prev, m_prev, -np.inf), np.where(has_intra, m_intra, -np.inf))
+            M = np.where(np.isfinite(M), M, 0.0)
+            a = np.where(has_prev, np.exp(m_prev - M), 0.0)
+            b = np.where(has_intra, np.exp(m_intra - M), 0.0)
+        total = a * s_prev + b * s_intra
+        inv = np.where(total > 0, 1.0 / total, 0.0)
+    return a * inv, b * inv
+
+
+class _Tasks:
+    """Tasks on ``threads`` threads, this one included: ``threads - 1`` workers take the queued task with
+    the lowest ``(priority, order submitted)``; a thread that waits for tasks (:meth:`wait`) runs
+    those not started yet itself, and queued tasks up to a priority. With one thread every task runs
+    when submitted. A task's result is the same whichever thread runs it."""
+
+    def __init__(self, threads: int):
+        self._heap: list = []
+        self._cv = threading.Condition()
+        self._order = 0
+        self._closed = False
+        self._workers = [threading.Thread(target=self._work, daemon=True) for _ in range(threads - 1)]
+        for t in self._workers:
+            t.start()
+
+    def submit(self, priority, fn, *args) -> "_Task":
+        task = _Task(fn, args)
+        if not self._workers:
+            task.run()
+            return task
+        with self._cv:
+            heapq.heappush(self._heap, (priority, self._order, task))
+            self._order += 1
+            self._cv.notify()
+        return task
+
+    def _claim(self, task: "_Task") -> bool:
+        with self._cv:
+            if task.started:
+                return False
+            task.started = True
+            return True
+
+    def _take(self, max_priority):
+        """The next queued task not started yet, if its priority is at most ``max_priority`` (claimed)."""
+        with self._cv:
+            while self._heap and self._heap[0][2].started:
+                heapq.heappop(self._heap)
+            if self._heap and self._heap[0][0] <= max_priority:
+                task = heapq.heappop(self._heap)[2]
+                task.started = True
+                return task
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while True:
+                    while self._heap and self._heap[0][2].started:
+                        heapq.heappop(self._heap)
+                    if self._heap or self._closed:
+                        break
+                    self._cv.wait()
+                if not self._heap:
+                    return
+                task = heapq.heappop(self._heap)[2]
+                task.started = True
+            task.run()
+
+    def wait(self, tasks, max_priority=None) -> list:
+        """The results of ``tasks``, running those not started yet here; while one runs elsewhere, this
+        thread takes queued tasks of priority at most ``max_priority`` (none when ``None``)."""
+        for task in tasks:
+            if not task.done.is_set() and self._claim(task):
+                task.run()
+            while not task.done.is_set():
+                other = None if max_priority is None else self._take(max_priority)
+                if other is None:
+                    task.done.wait()
+                else:
+                    other.run()
+        return [task.result() for task in tasks]
+
+    def close(self) -> None:
+        """Stop the workers once their current task is done; queued tasks are dropped (after an error
+        nobody waits for them)."""
+        with self._cv:
+            self._closed = True
+            self._heap.clear()
+            self._cv.notify_all()
+        for t in self._workers:
+            t.join()
+
+
+class _Task:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+        self.started = False
+        self.done = threading.Event()
+        self.value = self.error = None
+
+    def run(self) -> None:
+        self.started = True
+        try:
+            self.value = self.fn(*self.args)
+        except BaseException as exc:  # re-raised by result() in the waiting thread
+            self.error = exc
+        self.done.set()
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
                         normalize2: bool = False, C: int = 64, variant=None, threads: bool | int = True,
                         first_stage_only: bool = False) -> np.ndarray:
     """DeltaFormer chunk by chunk (notes §6, D.3): ``T / C`` sequential steps.
 
     For the chunk of rows ``r`` the first stage is ``(I + diag(beta_r) A_rr) U_r = diag(alpha_r) V_r -
-    diag(beta_r) A_{r,prev} U_prev``, with one matrix product against all earlier rows of ``U`` and a
-    ``C x C`` triangular solve. With ``normalize1`` the scores against earlier chunks and the strictly
-    causal scores inside the chunk are normalized separately and recombined by their log-sum-exp
-    shares (``kappa1`` must provide ``log_values``). The second stage is attention with values ``U``
-    (chunked softmax when ``normalize2``). ``variant="no_recombine"`` breaks the recombination.
+    diag(beta_r) A_{r,prev} U_prev``, with products against all earlier rows of ``U`` and a ``C x C``
+    triangular solve. With ``normalize1`` the scores against earlier chunks and the strictly causal
+    scores inside the chunk are exponentiated separately and recombined by their shares of the full
+    normalizer (:func:`_shares`; ``kappa1`` must provide ``log_values``). The second stage is
+    attention with values ``U`` (chunked softmax when ``normalize2``). ``variant="no_recombine"``
+    breaks the recombination.
 
-    Parallel work, on ``threads`` threads (``True``: one per available core; ``False`` or 1: this
-    thread only). The product against earlier rows is split into fixed blocks of :data:`PREV_BLOCK`
-    rows, whose parts (with ``normalize1``, each block's own max-shifted exponentials, row sums and
-    product, rescaled to a common max) are summed in block order; with ``normalize2`` the second stage
-    runs in row blocks of ``max(C, 256)``, each started as soon as the first stage has produced the rows
-    of ``U`` it reads. NumPy releases the GIL in the products and exponentials, so the threads use
-    the cores. The split never depends on the thread count: the result is the same bits for any.
-    ``first_stage_only`` returns ``U`` and skips the second stage (the companion's Listing 1 computes
-    only ``U``).
+    Every product against earlier rows is split into fixed column blocks of :data:`PREV_BLOCK` rows
+    of ``U`` (the last one partial). A block's part is ``exp(S) @ [U, 1]`` (:func:`_exp_part`: the
+    ones column gives the row sums; no shift unless the numbers demand one), and a row block's parts
+    are summed in column order (:func:`_merge_parts`). As soon as a column block of ``U`` is complete
+    its parts for all later chunks and second-stage row blocks (:data:`STAGE2_BLOCK` rows) are queued
+    as tasks, several row blocks per task so the column block stays in cache; the sequential chunk
+    pass itself computes only the parts from its partial last block (and from a block completed by the
+    chunk before) and the in-chunk solve. A
+    second-stage row block is finished (its partial block, its causal block, the recombination) once
+    the first stage has produced its rows. On ``threads`` threads (``True``: one per available core;
+    ``False`` or 1: this thread only) the other threads take queued tasks, first-stage parts first,
+    and a thread that waits for a task runs it or any other queued one meanwhile; NumPy releases the
+    GIL in the products and exponentials, so the threads use the cores. Every part is computed by
+    the same operations whichever thread runs it and the split never depends on the thread count:
+    the result is the same bits for any. ``first_stage_only`` returns ``U`` and skips the second stage
+    (the companion's Listing 1 computes only ``U``).
     """
     T = K.shape[0]
+    dv = V.shape[1]
     W = K if W is None else W
     if first_stage_only:
         kappa2, normalize2 = None, False
     alpha, beta = _ones(T, alpha), _ones(T, beta)
-    if normalize1 and getattr(kappa1, "log_values", None) is None:
+    log1 = getattr(kappa1, "log_values", None)
+    if normalize1 and log1 is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
-    U = np.empty((T, V.shape[1]))
-    blocked2 = normalize2 and getattr(kappa2, "log_values", None) is not None
-    out = np.empty_like(U) if blocked2 else None
-    block = max(C, 256)
-    n_threads = (available_cores() if threads is True else 1 if threads is False else int(threads))
+    U1 = np.empty((T, dv + 1))  # U with a ones column: products with it carry the row sums
+    U = U1[:, :dv]
+    log2 = getattr(kappa2, "log_values", None) if normalize2 else None
+    out = np.empty((T, dv)) if log2 is not None else None
+    n_threads = available_cores() if threads is True else 1 if threads is False else max(1, int(threads))
+    tasks = _Tasks(n_threads if T > C else 1)
+    # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing), copied on
+    # another thread while this one starts the first chunks, which do not need it
+    Kt = tasks.submit((-1, 0), np.ascontiguousarray, K.T)
+    B = PREV_BLOCK
+    units1 = [(r0, min(r0 + C, T)) for r0 in range(0, T, C)]  # the chunks
+    units2 = [(r0, min(r0 + STAGE2_BLOCK, T)) for r0 in range(0, T, STAGE2_BLOCK)] if out is not None else []
+    full1 = {r0: [] for r0, _ in units1}  # rows -> [(task, index)]: their parts from whole column blocks, in order
+    full2 = {r0: [] for r0, _ in units2}
 
-    def second_stage(start: int, stop: int) -> None:
-        out[start:stop] = _causal_softmax_rows(kappa2.log_values, Q, K, U, start, stop, variant)
+    # one buffer of scores per thread, for kernels that write into one; allocated here, by this thread,
+    # whose heap keeps the memory between calls (a worker's fresh heap would fault it in every time)
+    local = threading.local()
+    size = max(C, STAGE2_BLOCK) * (B + STAGE2_BLOCK)
+    buffers = [np.empty(size) for _ in range(n_threads if T > C else 1)]
 
-    def prev_part(w, b0: int, b1: int):
-        """This chunk's part from earlier rows ``b0 .. b1 - 1``: a summary (``normalize1``) or ``kappa1 @ U``."""
+    def scratch(kernel, rows: int, cols: int):
+        if not getattr(kernel, "log_values_out", False):
+            return None
+        buf = getattr(local, "scores", None)
+        if buf is None:
+            buf = local.scores = buffers.pop()
+        if buf.size < rows * cols:
+            buf = local.scores = np.empty(rows * cols)
+        return buf[: rows * cols].reshape(rows, cols)
+
+    def parts(first: bool, units, b0: int, b1: int) -> list:
+        """The parts of the row blocks ``units`` (first stage: chunks; second: blocks of queries) from rows
+        ``b0 .. b1 - 1`` of ``U``, one column block for several row blocks (it stays in cache)."""
+        Y, Z = tasks.wait([Kt])[0][:, b0:b1].T, U1[b0:b1]
+        if not first:
+            return [_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, b1 - b0)) for r0, r1 in units]
         if normalize1:
-            return _prev_summary(kappa1.log_values(w, K[b0:b1]), U[b0:b1])
-        return kappa1(w, K[b0:b1]) @ U[b0:b1]
+            return [_exp_part(log1, W[r0:r1], Y, Z, scratch(kappa1, r1 - r0, b1 - b0)) for r0, r1 in units]
+        return [(kappa1(W[r0:r1], K[b0:b1]) @ U[b0:b1], None) for r0, r1 in units]
 
-    worker = ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 and T > C else None
-    futures = []
-    next_row = 0  # first row of the next second-stage block
+    def queue(first: bool, units, b0: int, b1: int) -> None:
+        """Tasks for the parts of ``units`` from the column block ``b0 .. b1 - 1``, :data:`GROUP_ROWS` rows each;
+        first-stage parts before second-stage ones, the rows needed soonest first."""
+        index = full1 if first else full2
+        group: list = []
+        for unit in units + [None]:
+            if group and (unit is None or unit[1] - group[0][0] > GROUP_ROWS):
+                task = tasks.submit((0 if first else 1, group[0][0]), parts, first, group, b0, b1)
+                for i, (r0, _) in enumerate(group):
+                    index[r0].append((task, i))
+                group = []
+            if unit is not None:
+                group.append(unit)
+
+    def collect(pending, max_priority) -> list:
+        """The parts ``pending`` (``(task, index)`` pairs) once their tasks are done, each taken out of its
+        task's results (its memory is reused as soon as it is merged)."""
+        found = []
+        for result, (_, i) in zip(tasks.wait([task for task, _ in pending], max_priority), pending):
+            found.append(result[i])
+            result[i] = None
+        return found
+
+    def gathered(first: bool, r0: int, r1: int, max_priority=None):
+        """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the parts of the
+        whole column blocks (queued earlier, or computed here for a block not queued for these rows)
+        and of the rest of the last block, in column order."""
+        found = collect(full1.pop(r0) if first else full2.pop(r0), max_priority)
+        for j in range(len(found), r0 // B):
+            found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
+        b0 = (r0 // B) * B
+        if b0 < r0:
+            found += parts(first, [(r0, r1)], b0, r0)
+        return _merge_parts(found) if found else (np.zeros((r1 - r0, dv + 1)), None)
+
+    def second_finish(r0: int, r1: int) -> None:
+        """Second-stage rows ``r0 .. r1 - 1`` from their parts and the causal block on their own rows.
+
+        The causal block is one more column block: summed with the others it gives the softmax over
+        ``j <= t`` at once (the recombination by shares with all shifts equal). Only the control
+        ``no_recombine`` keeps it apart, to normalize it on its own."""
+        if variant != "no_recombine":
+            found = collect(full2.pop(r0), HELP)
+            b0 = (r0 // B) * B
+            Y, Z = tasks.wait([Kt])[0][:, b0:r1].T, U1[b0:r1]
+            found.append(_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, r1 - b0), causal=True))
+            P, _ = _merge_parts(found)
+            np.divide(P[:, :dv], P[:, dv:], out=out[r0:r1])
+            return
+        P_prev, m_prev = gathered(False, r0, r1, max_priority=HELP)
+        E, s_in, m_in = _exp_diagonal(log2, Q[r0:r1], K[r0:r1], strict=False)
+        c_prev, c_in = _shares(P_prev[:, dv], m_prev, s_in, m_in, variant)
+        rows = out[r0:r1]
+        np.matmul(E * c_in[:, None], U[r0:r1], out=rows)
+        rows += c_prev[:, None] * P_prev[:, :dv]
+
+    blocks_done = 0  # column blocks of U whose parts for later rows are queued
+    next2 = 0  # next second-stage block to finish
+    finishing = []
     try:
-        for start in range(0, T, C):
-            sl = slice(start, min(start + C, T))
-            n = sl.stop - start
+        for start, stop in units1:
+            sl = slice(start, stop)
+            n = stop - start
             w = W[sl]
-            ranges = [(b0, min(b0 + PREV_BLOCK, start)) for b0 in range(0, start, PREV_BLOCK)] or [(0, 0)]
-            if worker is not None and len(ranges) > 1:
-                parts = [f.result() for f in [worker.submit(prev_part, w, b0, b1) for b0, b1 in ranges]]
-            else:
-                parts = [prev_part(w, b0, b1) for b0, b1 in ranges]
-            if normalize1:
-                intra = np.where(_causal_block(n, strict=True), kappa1.log_values(w, K[sl]), -np.inf)
-                prev, A_rr = _softmax_blocks(None, intra, None, variant, summary=_merge_summaries(parts))
-            else:
-                A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0)
-                prev = parts[0]
-                for part in parts[1:]:
-                    prev = prev + part
+            P_prev, m_prev = gathered(True, start, stop, max_priority=HELP)
             b = beta[sl][:, None]
-            system = np.eye(n) + b * A_rr
-            U[sl] = solve_triangular(system, alpha[sl][:, None] * V[sl] - b * prev, lower=True,
-                                     unit_diagonal=True)
-            # second-stage blocks whose rows of U are all known now
-            while blocked2 and next_row < T and min(next_row + block, T) <= sl.stop:
-                stop = min(next_row + block, T)
-                futures.append(_later(worker, second_stage, next_row, stop))
-                next_row = stop
-        for future in futures:
-            future.result()
+            if normalize1:
+                E, s_in, m_in = _exp_diagonal(log1, w, K[sl], strict=True)
+                c_prev, c_in = _shares(P_prev[:, dv], m_prev, s_in, m_in, variant)
+                A_rr = E * (b * c_in[:, None])
+                correction = c_prev[:, None] * P_prev[:, :dv]
+            else:
+                A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0) * b
+                correction = P_prev[:, :dv]
+            # unit_diagonal: the solve reads only the strictly lower part, I + diag(beta) A_rr
+            U1[sl, dv] = 1.0
+            U[sl] = solve_triangular(A_rr, alpha[sl][:, None] * V[sl] - b * correction, lower=True,
+                                     unit_diagonal=True, check_finite=False)
+            while (blocks_done + 1) * B <= stop:  # a column block of U is complete: its parts for all later rows
+                b0, b1 = blocks_done * B, (blocks_done + 1) * B
+                # the next chunk reads this block at once: this thread computes that part (gathered)
+                queue(True, [u for u in units1 if u[0] >= b1 and u[0] != stop], b0, b1)
+                queue(False, [u for u in units2 if u[0] >= b1], b0, b1)
+                blocks_done += 1
+            # second-stage blocks whose rows of U are known: after all queued parts, so that what is left
+            # when the chunk pass ends is these short tasks, which both threads share
+            while next2 < len(units2) and units2[next2][1] <= stop:
+                finishing.append(tasks.submit((2, units2[next2][0]), second_finish, *units2[next2]))
+                next2 += 1
+        tasks.wait(finishing, max_priority=(math.inf, 0))
     finally:
-        if worker is not None:
-            worker.shutdown(wait=True)
-    if blocked2:
+        tasks.close()
+    if out is not None:
         return out
     if first_stage_only:
-        return U
+        return np.ascontiguousarray(U)
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 
 

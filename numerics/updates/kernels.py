@@ -16,12 +16,16 @@ class Kernel:
 
     ``log_values`` (when not None) returns ``log kappa`` in a numerically safe way; it is needed to
     normalize a kernel (softmax) in the chunked DeltaFormer, where normalizers are combined by
-    log-sum-exp. Any callable with the same signature can stand in for ``values``.
+    log-sum-exp. ``log_values_out``: ``log_values`` also takes ``out=`` (a C-contiguous float64 array
+    of the result's shape) and writes the same numbers there, so the chunked forms can reuse one
+    buffer per thread instead of allocating a block of scores per product. Any callable with the same
+    signature can stand in for ``values``.
     """
 
     name: str
     values: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    log_values: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    log_values: Callable[..., np.ndarray] | None = None
+    log_values_out: bool = False
 
     def __call__(self, X, Y):
         return self.values(X, Y)
@@ -42,4 +46,8 @@ def exp_kernel(tau: float) -> Kernel:
     """
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"the temperature tau must be positive and finite, got {tau!r}")
-    return Kernel(f"exp(x.y/{tau:g})", lambda X, Y: np.exp((X / tau) @ Y.T), lambda X, Y: (X / tau) @ Y.T)
+
+    def log_values(X, Y, out=None):
+        return np.matmul(X / tau, Y.T, out=out)
+
+    return Kernel(f"exp(x.y/{tau:g})", lambda X, Y: np.exp(log_values(X, Y)), log_values, log_values_out=True)
