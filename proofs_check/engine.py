@@ -948,9 +948,11 @@ def run_tasks(tasks: Sequence[tuple], *, jobs: int = 1, executor: Executor | Non
     Without ``executor``: in this process when ``jobs`` is 1, else on a pool of ``jobs`` worker
     processes kept for the whole run. With ``executor`` (any :class:`concurrent.futures.Executor`, such
     as a dask cluster's, whose workers run one task at a time per process: sympy is not thread-safe),
-    ``jobs`` is how many tasks it runs at once. Every task runs with one BLAS thread (a worker in this
-    process, as in a thread pool or ``jobs`` 1, leaves this process's BLAS threads as they were when the
-    run ends). No result depends on ``jobs`` or on the executor.
+    ``jobs`` is how many tasks it runs at once. Every task runs with one BLAS thread. ``jobs`` 1 gives
+    this process its own setting back when the run ends; with workers that are threads of this process
+    (a thread pool) the run tries to, but OpenBLAS ignores a raise of its thread count while another
+    thread that lowered it is alive, so the setting may stay at one until the pool is shut down and it
+    is set again. No result depends on ``jobs`` or on the executor.
     """
     run = _Run(tasks, progress)
     if executor is not None:

@@ -117,15 +117,22 @@ def _blas_threads():
 
 
 def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
-    """Worker processes are limited to one BLAS thread each; in-process workers leave this process as it was."""
-    before = _blas_threads()
-    with process_pool(2) as pool:
-        info = pool.submit(threadpool_info).result()
-    assert info and all(i["num_threads"] == 1 for i in info if i["user_api"] == "blas")
-    tasks = claim_tasks([get_claim("basics.linear.crosstalk_decomposition")], mode="quick", seed=0, symbolic=False)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        run_tasks(tasks, jobs=2, executor=pool)
-    assert _blas_threads() == before
+    """Worker processes are limited to one BLAS thread each; a `--jobs 1` run and check_point compute with
+    one and give this process its own setting back."""
+    with threadpool_limits(limits=2):  # a known setting to come back to (1 on a one-core machine)
+        before = _blas_threads()
+        with process_pool(2) as pool:
+            info = pool.submit(threadpool_info).result()
+        assert info and all(i["num_threads"] == 1 for i in info if i["user_api"] == "blas")
+        claim = get_claim("capacity.exp.inverse_snr_conditional")  # a Monte Carlo claim: batches to watch
+        seen = []
+        with pytest.MonkeyPatch.context() as patch:  # what BLAS had while the point's numbers were computed
+            simulate = claim.measure.simulate
+            patch.setattr(claim.measure, "simulate", lambda *a, **k: (seen.append(_blas_threads()), simulate(*a, **k))[1])
+            run_tasks(claim_tasks([claim], mode="quick", seed=0, symbolic=False), jobs=1)
+            check_point(claim, dict(claim.grids["quick"][0]), seed=0, mode="quick")
+        assert seen and all(threads == [1] * len(before) for threads in seen)
+        assert _blas_threads() == before
 
 
 def test_a_point_whose_blas_sums_depend_on_the_thread_count_is_the_same_for_any_jobs():
