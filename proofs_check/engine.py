@@ -60,7 +60,7 @@ from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from numerics.estimate import Estimate, MonteCarlo, merge_columns, rows
-from proofs_check.derivation_cache import default_cache
+from proofs_check.derivation_cache import DerivationCache, default_cache
 from proofs_check.executors import InlineExecutor, blas_one_thread, one_blas_thread, process_pool
 from proofs_check.ledger import Claim, Kind, evaluate, get_claim
 from proofs_check.seeds import batch_rng, canonical_params, point_rng
@@ -277,10 +277,11 @@ class _Setup:
     bound: float | None = None  # an asymptotic claim's finite-size bound at the point
 
 
-def _prepare(claim: Claim, params) -> _Setup:
+def _prepare(claim: Claim, params, *, cache="default") -> _Setup:
     """The point's prediction, its controls' wrong values and where they apply, and the asymptotic bound:
-    pure functions of the claim's code, so kept between runs in the derivation cache."""
-    store = default_cache()
+    pure functions of the claim's code, so kept between runs in the derivation cache (``cache`` as in
+    :func:`check_symbolic`)."""
+    store = default_cache() if cache == "default" else cache
     memo = store.predictions(claim, params, code=(evaluate,)) if store is not None else None
     remembered = memo.value if memo is not None else (lambda name, compute: compute())
     predicted = remembered("", lambda: evaluate(claim.predicted_expr(), params))
@@ -703,18 +704,22 @@ def _chunks(n_batches: int) -> list[tuple[int, int]]:
     return [(b, min(b + size, n_batches)) for b in range(1, n_batches, size)]
 
 
-def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, *, pooled: bool):
+def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, cache_folder: str | None, *,
+                pooled: bool):
     """Step 1: the claim's :class:`SymbolicResult` (or None) and, per point, its :class:`_Setup` (or the
-    error that stopped it, as text) with the seconds it took."""
+    error that stopped it, as text) with the seconds it took. ``cache_folder`` is the derivation cache
+    the driver uses (None: none): a worker's own environment may say otherwise (a fork server keeps
+    the environment it started with; a cluster's workers have theirs)."""
     if pooled:
         one_blas_thread()
     claim = get_claim(claim_id)
-    result = check_symbolic(claim) if symbolic else None
+    store = DerivationCache(cache_folder) if cache_folder is not None else None
+    result = check_symbolic(claim, cache=store) if symbolic else None
     setups = []
     for params in params_list:
         tick = time.perf_counter()
         try:
-            setup: Any = _prepare(claim, params)
+            setup: Any = _prepare(claim, params, cache=store)
         except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
             setup = f"{type(exc).__name__}: {exc}"
         setups.append((setup, time.perf_counter() - tick))
@@ -845,8 +850,10 @@ class _Run:
 
     def run(self, executor, window: int, pooled: bool, slots: int) -> list:
         self.slots = slots
+        store = default_cache()  # this process's decision (--no-cache, AMVERIFY_CACHE_DIR) goes with each task
+        folder = str(store.root) if store is not None else None
         for order, (claim_id, (symbolic, points)) in enumerate(self.claims.items()):
-            self._push(0, order, _claim_task, (claim_id, [p for p, _ in points], symbolic is not None),
+            self._push(0, order, _claim_task, (claim_id, [p for p, _ in points], symbolic is not None, folder),
                        ("claim", claim_id))
         running: dict = {}
         while self.queue or running:

@@ -174,6 +174,20 @@ def _table(text: str) -> list[str]:
     return [line.rsplit(None, 1)[0] for line in text.splitlines() if line.strip() and "claim(s)" not in line]
 
 
+def test_worker_processes_use_the_drivers_cache_decision(store, capsys):
+    """With `--jobs 2` the workers follow this process's cache, not the environment their fork server
+    started with (it starts before `--no-cache` takes effect, and lives on): `--no-cache` writes nothing,
+    and a run without it writes its records into this test's folder."""
+    from proofs_check.executors import start_pool_server
+
+    start_pool_server()  # as the command line does, before --no-cache is applied
+    assert main(["check", LINEAR, "--quick", "-q", "--jobs", "2", "--no-cache"]) == 0
+    assert _records(store.root) == []
+    assert main(["check", LINEAR, "--quick", "-q", "--jobs", "2"]) == 0
+    assert len(_records(store.root)) >= 2  # the symbolic result and the points' predictions
+    capsys.readouterr()
+
+
 def test_no_cache_flag_reads_and_writes_nothing(store, capsys):
     """`check --no-cache` leaves the folder empty and restores the environment; without it a run fills the
     cache, and a warm run prints the same table (times aside)."""
