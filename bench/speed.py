@@ -9,7 +9,10 @@ leave out the longest parts):
 What it measures, each against a baseline taken in this run:
 
 * **check**: wall time of ``amverify check`` (a subprocess each) in default mode with ``--jobs 1`` and
-  ``--jobs 2`` (their ratio, and the parallel efficiency ratio / 2), and in quick mode, cold
+  ``--jobs 2``, alternated ``--repeats`` times (the ratio of the medians, and the parallel efficiency
+  ratio / 2; the point task time of each, whose ratio is what running side by side costs the work
+  itself, and the ratio that work allows: the last ``--jobs 1`` run's time over its time outside
+  points plus half the ``--jobs 2`` point time), and in quick mode, cold
   (``--no-cache``) and warm (derivation cache primed); the critical path is read from
   the ``--jobs 2`` run's JSON report: a point's pilot task plus its longest chunk of batches (its
   chunks run side by side), the longest chain no number of workers can shorten; the point task time
@@ -45,6 +48,7 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,6 +69,8 @@ def parse():
     p.add_argument("--skip-points", action="store_true", help="no heavy read-out points")
     p.add_argument("--skip-deltaformer", action="store_true", help="no chunked DeltaFormer")
     p.add_argument("--T", type=int, default=4096, help="DeltaFormer sequence length (default 4096)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="alternated --jobs 1 / --jobs 2 runs of the default check (medians reported; default 3)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     return p.parse_args()
 
@@ -244,11 +250,24 @@ def checks(rows: list, args) -> None:
                          "cold": cold, "warm": warm})
         if not args.skip_default:
             run_check(["--section", "basics"], cache)  # nothing to measure: a short run to load the disk cache
-            t1, rc1 = run_check(["--jobs", "1"], cache)  # cold for the default-only predictions, then warm:
-            t1, rc1 = run_check(["--jobs", "1"], cache)  # time the warm run
-            report = os.path.join(cache, "report.json")
-            t2, rc2 = run_check(["--jobs", "2", "--json", report], cache)
-            with open(report, encoding="utf-8") as fh:
+            run_check(["--jobs", "1"], cache)  # fills the cache with the default-only predictions
+            report1, report2 = os.path.join(cache, "jobs1.json"), os.path.join(cache, "jobs2.json")
+            times: dict[int, list[float]] = {1: [], 2: []}
+            codes = set()
+            for _ in range(args.repeats):  # alternated, so a change in the machine's speed hits both
+                for jobs, report in ((1, report1), (2, report2)):
+                    t, rc = run_check(["--jobs", str(jobs), "--json", report], cache)
+                    times[jobs].append(t)
+                    codes.add(rc)
+            t1, t2 = statistics.median(times[1]), statistics.median(times[2])
+            spread = "; ".join(f"--jobs {j}: " + ", ".join(f"{t:.1f}" for t in times[j]) for j in (1, 2))
+            rows.append({"what": f"check (default), warm cache: --jobs 1 / --jobs 2, median of {args.repeats}",
+                         "value": f"{t1:.1f} s / {t2:.1f} s (runs {spread}; exit {sorted(codes)})",
+                         "ratio": f"{t1 / t2:.2f}x, efficiency {t1 / t2 / 2:.0%} at 2 workers",
+                         "jobs1": times[1], "jobs2": times[2]})
+            with open(report1, encoding="utf-8") as fh:
+                work1 = sum(p["seconds"] for c in json.load(fh)["claims"] for p in c.get("points", []))
+            with open(report2, encoding="utf-8") as fh:
                 data = json.load(fh)
             claims = data["claims"]
             # a point's chain: its pilot task, then its longest chunk (the chunks run side by side)
@@ -256,10 +275,15 @@ def checks(rows: list, args) -> None:
                       for c in claims for p in c.get("points", []) if p.get("task_seconds")]
             longest = max(chains)
             point_sum = sum(p["seconds"] for c in claims for p in c.get("points", []))
-            rows.append({"what": "check (default), warm cache: --jobs 1 / --jobs 2", "value":
-                         f"{t1:.1f} s / {t2:.1f} s (exit {rc1}, {rc2})",
-                         "ratio": f"{t1 / t2:.2f}x, efficiency {t1 / t2 / 2:.0%} at 2 workers",
-                         "jobs1": t1, "jobs2": t2})
+            rows.append({"what": "point task time, --jobs 1 / --jobs 2 (last runs' reports)", "value":
+                         f"{work1:.1f} s / {point_sum:.1f} s", "ratio": f"{point_sum / work1:.2f}x the work in "
+                         "parallel (caches and memory shared by the workers)", "work1": work1, "work2": point_sum})
+            rest = times[1][-1] - work1  # the last --jobs 1 run's time outside its points (start-up, claims)
+            bound = times[1][-1] / (rest + point_sum / 2)
+            rows.append({"what": "bound on --jobs 1 / --jobs 2 from the work measured in parallel", "value":
+                         f"{times[1][-1]:.1f} s / ({rest:.1f} s outside points + {point_sum:.1f} s / 2)",
+                         "ratio": f"at most {bound:.2f}x with this machine's contention (pool start-up, the "
+                                  "driver and the tail not counted)", "bound": bound})
             rows.append({"what": "critical path (longest pilot + chunk chain, --jobs 2 report)", "value":
                          f"{longest[0]:.2f} s ({longest[1]}); point task time {point_sum:.1f} s",
                          "ratio": f"{longest[0] / t2:.0%} of the --jobs 2 wall time; "
