@@ -319,14 +319,6 @@ def _is_planned(claim: Claim) -> bool:
     return isinstance(claim.measure, MonteCarlo) and claim.kind is not Kind.IDENTITY
 
 
-def _batches(claim: Claim, params, variant, *, seed: int, replicate: int, batch_size: int, start: int,
-             stop: int) -> list[Mapping]:
-    """The per-trial columns of batches ``start .. stop - 1`` of one route (``variant``), each from its own stream."""
-    kwargs = _kwargs(claim, params, variant)
-    return [claim.measure.simulate(batch_rng(seed, claim.id, params, b, replicate), trials=batch_size, **kwargs)
-            for b in range(start, stop)]
-
-
 Group = tuple  # ((route key, variant), ...): routes computed from one set of draws
 
 
@@ -347,8 +339,8 @@ def _route_groups(claim: Claim, routes: Mapping[str | None, str | None]) -> list
 def _group_batches(claim: Claim, params, group: Group, *, seed: int, replicate: int, batch_size: int, start: int,
                    stop: int) -> dict[str | None, list[Mapping]]:
     """Each route's columns of batches ``start .. stop - 1`` of a group (:func:`_route_groups`): one call of the
-    simulator per batch for all its routes, each batch from its own stream. A route's columns are those
-    :func:`_batches` gives it alone (the simulator's contract), so grouping changes no number."""
+    simulator per batch for all its routes, each batch from its own stream. A route's columns are those its
+    own ``simulate`` call gives it (the simulator's contract), so grouping changes no number."""
     variants = tuple(dict.fromkeys(v for _, v in group))  # distinct, in order (two controls may share a route)
     kwargs = _kwargs(claim, params)
     out: dict[str | None, list[Mapping]] = {key: [] for key, _ in group}

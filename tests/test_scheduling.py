@@ -164,13 +164,16 @@ def test_progress_counts_points_and_batches_to_the_end(scheduled_tasks):
 
 def test_batches_of_a_chunk_are_the_batches_of_the_sequence():
     """A chunk's batch b draws from batch_rng(seed, claim, params, b): the same numbers wherever it runs."""
-    from proofs_check.engine import _batches
+    from proofs_check.engine import _group_batches
 
     claim = get_claim("ffn.glu.reglu_inverse_snr")
     params = dict(claim.grids["quick"][0])
-    whole = _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=0, stop=4)
-    parts = _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=0, stop=1) + \
-        _batches(claim, params, None, seed=3, replicate=0, batch_size=100, start=1, stop=4)
+
+    def batches(start, stop):  # the main route alone
+        return _group_batches(claim, params, ((None, None),), seed=3, replicate=0, batch_size=100, start=start,
+                              stop=stop)[None]
+    whole = batches(0, 4)
+    parts = batches(0, 1) + batches(1, 4)
     for a, b in zip(whole, parts):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
