@@ -233,12 +233,17 @@ def gated_deltanet_chunked(K, V, Q, alpha, beta, C: int = 64, *, variant=None, t
                                 variant=variant, threads=threads)
 
 
+def _row_shift(S: np.ndarray) -> np.ndarray:
+    """The shift of a block's exponentials: each row's maximum, 0 for a row with no finite score."""
+    m = S.max(axis=1)
+    return np.where(np.isfinite(m), m, 0.0)
+
+
 def _shifted_exp(S: np.ndarray):
     """``(exp(S - m), Z)`` with ``m`` the row maximum and ``Z`` the row log-sum-exp (``-inf`` if empty)."""
     if S.shape[1] == 0:
         return np.zeros(S.shape), np.full(S.shape[0], -np.inf)
-    m = S.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = _row_shift(S)
     E = np.subtract(S, m[:, None])
     np.exp(E, out=E)  # in place: these blocks are the largest arrays of the chunked forms
     with np.errstate(divide="ignore"):
@@ -250,8 +255,7 @@ def _prev_summary(S_prev: np.ndarray, X_prev: np.ndarray):
     rows = S_prev.shape[0]
     if S_prev.shape[1] == 0:
         return np.zeros((rows, X_prev.shape[1])), np.zeros(rows), np.zeros(rows)
-    m = S_prev.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = _row_shift(S_prev)
     E = np.subtract(S_prev, m[:, None])
     np.exp(E, out=E)  # in place: these blocks are the largest arrays of the chunked forms
     return E @ X_prev, E.sum(axis=1), m
@@ -354,8 +358,7 @@ def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
     S = log_values(X, Y)
     if causal:
         S[:, S.shape[1] - n:] = np.where(_lower(n, False) > 0, S[:, S.shape[1] - n:], -np.inf)
-    m = S.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = _row_shift(S)
     return _exp_in_place(S - m[:, None]) @ Z1, m
 
 
@@ -371,8 +374,7 @@ def _exp_diagonal(log_values, X, Y, strict: bool):
         if math.isfinite(s.sum()) and s[int(strict):].min(initial=np.inf) >= _LOW_SUM:
             return E, s, None
     S = np.where(_lower(n, strict) > 0, log_values(X, Y), -np.inf)
-    m = S.max(axis=1)
-    m = np.where(np.isfinite(m), m, 0.0)
+    m = _row_shift(S)
     E = _exp_in_place(S - m[:, None])
     return E, E.sum(axis=1), m
 
