@@ -92,7 +92,7 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     path long sequences take), matches the token loop, and gives the same bits as one thread."""
     gated, with_beta, delta = rule
     args = (p["K"], p["V"], p["Q"], p["alpha"] if gated else None, p["beta"] if with_beta else None, p["C"], delta)
-    threaded = chunked_forms._gated_delta_chunked(*args, group=group, threads=True)
+    threaded = chunked_forms._gated_delta_chunked(*args, group=group, threads=2)
     assert rel_gap(threaded, GATED_DELTA_LOOPS[rule](p)) <= RTOL
     assert np.array_equal(threaded, chunked_forms._gated_delta_chunked(*args, group=group, threads=False))
 
@@ -108,9 +108,62 @@ def test_deltaformer_second_stage_on_a_second_thread(T, C, seed):
     beta = rng.uniform(0.0, 1.0, T)
     kernel = num.exp_kernel(1.5)
     kw = dict(kappa1=kernel, kappa2=kernel, beta=beta, normalize1=True, normalize2=True)
-    threaded = num.deltaformer_chunked(K, V, Q, C=C, threads=True, **kw)
+    threaded = num.deltaformer_chunked(K, V, Q, C=C, threads=2, **kw)
     assert rel_gap(threaded, num.deltaformer_recurrent(K, V, Q, **kw)) <= RTOL
     assert np.array_equal(threaded, num.deltaformer_chunked(K, V, Q, C=C, threads=False, **kw))
+
+
+def test_set_chunk_threads_takes_a_count_or_none_and_hands_back_the_previous_setting():
+    previous = num.set_chunk_threads(3)
+    try:
+        assert num.chunk_threads() == 3 and num.chunk_threads(False) == 1 and num.chunk_threads(5) == 5
+        assert num.set_chunk_threads(None) == 3
+        assert num.chunk_threads() == chunked_forms.available_cores()
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(ValueError, match="whole number >= 1 or None"):
+                num.set_chunk_threads(bad)
+    finally:
+        num.set_chunk_threads(previous)
+
+
+def test_chunked_forms_follow_the_process_thread_setting_unless_a_call_says_otherwise(monkeypatch):
+    """``threads=True`` means the process setting (a pool worker sets 1); an explicit count overrides it;
+    the bits never change."""
+    seen = []
+    tasks = chunked_forms._Tasks
+
+    def spy(threads):
+        seen.append(threads)
+        return tasks(threads)
+
+    monkeypatch.setattr(chunked_forms, "_Tasks", spy)
+    rng = np.random.default_rng(5)
+    K, V, Q = (rng.standard_normal((300, 4)) for _ in range(3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=32)
+    previous = num.set_chunk_threads(1)
+    try:
+        one = num.deltaformer_chunked(K, V, Q, **kw)
+        three = num.deltaformer_chunked(K, V, Q, threads=3, **kw)
+        num.set_chunk_threads(2)
+        two = num.deltaformer_chunked(K, V, Q, **kw)
+    finally:
+        num.set_chunk_threads(previous)
+    assert seen == [1, 3, 2]
+    assert np.array_equal(one, three) and np.array_equal(one, two)
+    started = []
+    pool = chunked_forms.ThreadPoolExecutor
+    monkeypatch.setattr(chunked_forms, "ThreadPoolExecutor", lambda **k: started.append(k) or pool(**k))
+    K, V, Q = (rng.standard_normal((600, 4)) for _ in range(3))  # past 512 tokens: two groups of chunks
+    K /= np.linalg.norm(K, axis=1, keepdims=True)
+    beta = rng.uniform(0.0, 1.0, 600)
+    previous = num.set_chunk_threads(1)
+    try:
+        alone = num.deltanet_chunked(K, V, Q, beta, C=16)
+    finally:
+        num.set_chunk_threads(previous)
+    assert started == []
+    assert np.array_equal(alone, num.deltanet_chunked(K, V, Q, beta, C=16, threads=2)) and len(started) == 1
 
 
 def _small_blocks(prev: int, stage2: int):

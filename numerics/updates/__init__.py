@@ -13,10 +13,10 @@ numeric sides of the ``update`` claims. One module per job:
 Every public name of these modules is importable from here.
 """
 
-from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked,
+from numerics.updates.chunked import (chunk_threads, decayed_attention_chunked, deltaformer_chunked,
                                       deltaformer_first_stage_listing,
                                       deltanet_chunked, gated_deltanet_chunked, linear_attention_chunked,
-                                      softmax_attention_chunked)
+                                      set_chunk_threads, softmax_attention_chunked)
 from numerics.updates.cost import CountedArray, MultiplyAddCounter
 from numerics.updates.kernels import Kernel, exp_kernel, linear_kernel
 from numerics.updates.measures import (max_relative_gap, measure_chunked_cost, measure_comba_form,
@@ -37,6 +37,7 @@ __all__ = [
     "CountedArray",
     "Kernel",
     "MultiplyAddCounter",
+    "chunk_threads",
     "comba_recurrent",
     "decayed_attention_chunked",
     "decayed_attention_parallel",
@@ -73,6 +74,7 @@ __all__ = [
     "measure_softmax_forms",
     "measure_wy_product",
     "rule_loss_gradient",
+    "set_chunk_threads",
     "softmax_attention_chunked",
     "softmax_attention_parallel",
     "softmax_attention_recurrent",

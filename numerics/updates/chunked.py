@@ -25,12 +25,14 @@ __all__ = [
     "PREV_BLOCK",
     "STAGE2_BLOCK",
     "available_cores",
+    "chunk_threads",
     "decayed_attention_chunked",
     "deltaformer_chunked",
     "deltaformer_first_stage_listing",
     "deltanet_chunked",
     "gated_deltanet_chunked",
     "linear_attention_chunked",
+    "set_chunk_threads",
     "softmax_attention_chunked",
 ]
 
@@ -94,11 +96,12 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
 
     Only the pass that carries ``S`` is sequential: two ``C x d`` by ``d x d`` products and one
     ``C x C`` by ``C x d`` product per chunk, the least the recurrence needs. The rest is batched
-    over ``group`` chunks at a time (default: 512 tokens' worth): the transforms ``T_c`` before a group's pass, and the outputs
-    (which do not feed back) after it, from the states saved on entry to each chunk. With more than
-    one group and ``threads``, a second thread does the batched work, the next group's transforms
-    and the last group's outputs, while this one carries the state: NumPy releases the GIL inside
-    the products, so the two run on two cores. Every number is computed by the same operations
+    over ``group`` chunks at a time (default: 512 tokens' worth): the transforms ``T_c`` before a
+    group's pass, and the outputs (which do not feed back) after it, from the states saved on entry
+    to each chunk. With more than one group and more than one thread (:func:`chunk_threads`), a
+    second thread does the batched work, the next group's transforms and the last group's outputs,
+    while this one carries the state: NumPy releases the GIL inside the products, so the two run on
+    two cores. Every number is computed by the same operations
     either way. Memory beyond the inputs: ``O(T C + group (d_v d_k + C d_v))``. Cost
     ``O(T C d + T d^2)``.
 
@@ -141,7 +144,7 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
         o += P @ U
 
     starts = list(range(0, n, group))
-    worker = ThreadPoolExecutor(max_workers=1) if threads and len(starts) > 1 else None
+    worker = ThreadPoolExecutor(max_workers=1) if chunk_threads(threads) > 1 and len(starts) > 1 else None
     # groups cycle through a few reused buffers (fresh arrays would pay for their page faults)
     slots = 3
     width = min(group, n)
@@ -220,8 +223,9 @@ def deltanet_chunked(K, V, Q, beta=None, C: int = 64, *, variant=None, threads: 
     """Chunked DeltaNet (WY/UT form inside chunks, state carried across).
 
     Past 512 tokens the batched work (chunk transforms, outputs) runs on a second thread while this
-    one carries the state; ``threads=False`` keeps everything on this thread. The result is the same
-    bits either way. C = 32 was fastest at d = 64 (``bench/update_bench.py``).
+    one carries the state, where :func:`chunk_threads` allows more than one (``threads=False``, or a
+    process set to one thread by :func:`set_chunk_threads`, keeps everything on this thread). The
+    result is the same bits either way. C = 32 was fastest at d = 64 (``bench/update_bench.py``).
     """
     return _gated_delta_chunked(K, V, Q, None, _ones(K.shape[0], beta), C, delta=True,
                                 variant=variant, threads=threads)
@@ -325,6 +329,31 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+_CHUNK_THREADS: int | None = None  # set_chunk_threads; None: every available core
+
+
+def set_chunk_threads(n: int | None) -> int | None:
+    """The threads a chunked form called with ``threads=True`` (the default) uses, for this whole process:
+    ``n`` (at least 1), or ``None`` for one per available core (the default); returns the previous setting.
+
+    A process that is one worker among several, each on its own core, sets 1, so that the workers do
+    not each start a thread per core. No result depends on it: every chunked form gives the same bits
+    on any number of threads. An explicit ``threads=`` argument of a call overrides it."""
+    global _CHUNK_THREADS
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"set_chunk_threads needs a whole number >= 1 or None, got {n!r}")
+    previous, _CHUNK_THREADS = _CHUNK_THREADS, n
+    return previous
+
+
+def chunk_threads(threads: bool | int = True) -> int:
+    """The threads a chunked form runs on for its ``threads`` argument: ``True`` the process setting
+    (:func:`set_chunk_threads`, else every available core), ``False`` one, a number that number."""
+    if threads is True:
+        return _CHUNK_THREADS if _CHUNK_THREADS is not None else available_cores()
+    return 1 if threads is False else max(1, int(threads))
 
 
 def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
@@ -562,8 +591,9 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     pass itself computes only the parts from its partial last block (and from a block completed by the
     chunk before) and the in-chunk solve. A
     second-stage row block is finished (its partial block, its causal block, the recombination) once
-    the first stage has produced its rows. On ``threads`` threads (``True``: one per available core;
-    ``False`` or 1: this thread only) the other threads take queued tasks, first-stage parts first,
+    the first stage has produced its rows. On ``threads`` threads (``True``: the process setting of
+    :func:`set_chunk_threads`, by default one per available core; ``False`` or 1: this thread only)
+    the other threads take queued tasks, first-stage parts first,
     and a thread that waits for a task runs it or any other queued one meanwhile; NumPy releases the
     GIL in the products and exponentials, so the threads use the cores. Every part is computed by
     the same operations whichever thread runs it and the split never depends on the thread count:
@@ -583,7 +613,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     U = U1[:, :dv]
     log2 = getattr(kappa2, "log_values", None) if normalize2 else None
     out = np.empty((T, dv)) if log2 is not None else None
-    n_threads = available_cores() if threads is True else 1 if threads is False else max(1, int(threads))
+    n_threads = chunk_threads(threads)
     tasks = _Tasks(n_threads if T > C else 1)
     # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing), copied on
     # another thread while this one starts the first chunks, which do not need it
