@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from numerics.updates import chunk_threads, set_chunk_threads
 from proofs_check import ledger
 from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_point, claim_tasks, near_miss_required,
                                  point_passes_with_power, point_to_dict, run_tasks)
-from proofs_check.executors import process_pool
+from proofs_check.executors import RESULT_PIPE_BYTES, _widen_result_pipe, process_pool
 from proofs_check.ledger import get_claim
 from proofs_check.report import without_volatile
 
@@ -70,8 +71,13 @@ def test_scheduled_run_equals_check_point_in_sequence(scheduled_tasks, sequentia
 def test_a_pool_of_processes_and_a_thread_pool_give_the_same_numbers(scheduled_tasks, sequential):
     """Results do not depend on the worker count or on the executor (any concurrent.futures.Executor)."""
     assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=2)] == sequential
-    with ThreadPoolExecutor(max_workers=1) as pool:  # one thread: sympy is not thread-safe
-        assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=3, executor=pool)] == sequential
+    previous = set_chunk_threads(3)  # this process's own setting, which workers that are its threads set to 1
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # one thread: sympy is not thread-safe
+            assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=3, executor=pool)] == sequential
+        assert chunk_threads() == 3  # given back after the run
+    finally:
+        set_chunk_threads(previous)
 
 
 def _mc_claim_failing_sometimes():
@@ -123,7 +129,9 @@ def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
         before = _blas_threads()
         with process_pool(2) as pool:
             info = pool.submit(threadpool_info).result()
+            chunked = pool.submit(chunk_threads).result()
         assert info and all(i["num_threads"] == 1 for i in info if i["user_api"] == "blas")
+        assert chunked == 1  # and the chunked update forms one thread each
         claim = get_claim("capacity.exp.inverse_snr_conditional")  # a Monte Carlo claim: batches to watch
         seen = []
         with pytest.MonkeyPatch.context() as patch:  # what BLAS had while the point's numbers were computed
@@ -133,6 +141,21 @@ def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
             check_point(claim, dict(claim.grids["quick"][0]), seed=0, mode="quick")
         assert seen and all(threads == [1] * len(before) for threads in seen)
         assert _blas_threads() == before
+
+
+def test_the_pools_result_pipe_is_widened_where_linux_allows_it():
+    """Results of 1 MiB cross in one write where F_SETPIPE_SZ exists and the ceiling allows it; a pool
+    without the expected internals is left as it is (None), never an error."""
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("no F_SETPIPE_SZ on this platform")
+    with open("/proc/sys/fs/pipe-max-size") as f:
+        ceiling = int(f.read())
+    with process_pool(2) as pool:
+        size = fcntl.fcntl(pool._result_queue._reader.fileno(), fcntl.F_GETPIPE_SZ)
+        assert pool.submit(sum, [1, 2]).result() == 3
+    assert size >= RESULT_PIPE_BYTES if ceiling >= RESULT_PIPE_BYTES else size < RESULT_PIPE_BYTES
+    assert _widen_result_pipe(ThreadPoolExecutor(1)) is None
 
 
 def test_a_point_whose_blas_sums_depend_on_the_thread_count_is_the_same_for_any_jobs():
