@@ -64,6 +64,22 @@ def test_reduced_form_agrees_with_the_layer(name, reduced, kwargs, layer_kwargs,
     assert abs(a.estimate - b.estimate) <= 5 * se, (name, a.estimate, b.estimate, se)
 
 
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
+def test_antithetic_trial_is_the_mean_of_the_plain_trials_at_z_and_minus_z(activation):
+    """GELU's and SiLU's reduced trial pairs each pre-activation with its mirror: on the same draws it is the
+    mean of the plain trial value at z and at -z, computed here from the activation itself (no gate identity)."""
+    point = dict(_SMALL, N=33)
+    y = num.measure_ffn_inverse_snr.simulate(np.random.default_rng(8), trials=500, activation=activation, **point)["y"]
+    sigma = num.ACTIVATIONS[activation]
+    z = np.random.default_rng(8).standard_normal((500, point["N"] - 1)) * math.sqrt(point["key_norm2"])
+    scale = point["d_v"] / (sigma(np.float64(point["key_norm2"])) ** 2 * point["value_norm2"])
+    plain = scale * (sigma(z) ** 2).sum(axis=1)
+    mirror = scale * (sigma(-z) ** 2).sum(axis=1)
+    np.testing.assert_allclose(y, (plain + mirror) / 2, rtol=1e-12)
+    assert not np.allclose(y, plain, rtol=1e-3)  # the pairing is in use
+    assert np.var(plain) > 1.8 * np.var(y)  # and spends its work on information
+
+
 def test_ungated_route_reuses_the_main_draws():
     """The ungated route of the tied GLU reads the same pre-activations (common random numbers): with one seed,
     trial by trial its crosstalk z^4 is at least the gated z^4 1{z > 0}, over the same signal h_0 = ||k_0||^4."""
