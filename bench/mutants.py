@@ -781,4 +781,13 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
     M("ffn.slot_sum_value_row", "ffn", FN,
       "            slots[b] += W2[:, i] * h\n", "            slots[b] += W2[:, 0] * h\n",
       "wrong index", "the slot sum reads every slot's value from column 0 of W_2"),
+    M("ffn.antithetic_pair_weight", "ffn", FN,
+      "        w *= -2.0\n", "        w *= -1.0\n",
+      "wrong constant", "the antithetic GELU/SiLU pair weighted 1 - g (1 - g) instead of g^2 + (1 - g)^2"),
+    M("ffn.antithetic_pair_not_halved", "ffn", FN,
+      "(0.5 * scale) * np.einsum", "scale * np.einsum",
+      "dropped factor", "the antithetic pair summed, not averaged: twice the GELU/SiLU crosstalk"),
+    M("ffn.antithetic_mirror_gate_unflipped", "ffn", FN,
+      "np.subtract(1.0, w, out=z2)  # 1 - g", "np.copyto(z2, w)  # 1 - g",
+      "sign/operator", "the mirror slot's gate read as g(z) instead of g(-z) = 1 - g(z)"),
 )
