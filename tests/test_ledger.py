@@ -142,3 +142,17 @@ def test_estimate_varies_across_seeds_with_its_own_standard_error(claim):
         ses.append(est.standard_error)
     ratio = np.std(estimates, ddof=1) / np.mean(ses)
     assert 1 / 3 <= ratio <= 3, f"{claim.id}: seed-to-seed spread / reported SE = {ratio:.3g}"
+
+
+def test_evaluate_substitutes_every_parameter_at_once_and_leaves_bound_variables_bound():
+    """Values at a point: a Max of symbols (substituted all at once), and an integral whose bound
+    variable shares a parameter's name (the parameter outside it is substituted, the variable inside is not)."""
+    import sympy as sp
+
+    from proofs_check.ledger import evaluate
+
+    x, a, n = sp.symbols("x a n", positive=True)
+    assert evaluate(sp.Max(a * n, n + 3, sp.sqrt(n) * a), {"a": 1.5, "n": 4}) == 7.0
+    assert evaluate(sp.Integral(x, (x, 0, a)) + x, {"x": 2, "a": 1.0}) == 2.5
+    with pytest.raises(KeyError, match="needs parameter 'n'"):
+        evaluate(a * n, {"a": 1})
