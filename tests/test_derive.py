@@ -4,6 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sympy as sp
 
 from proofs_check import ledger
@@ -157,3 +159,37 @@ def test_a_repeated_step_is_folded_into_its_predecessor():
     """``step`` with an unchanged expression joins its reason to the previous step instead of adding a row."""
     d = Derivation("t", (x + 1) ** 2).step(x**2 + 2 * x + 1, "expand").step(x**2 + 2 * x + 1, "collect")
     assert [s.why for s in d.steps] == ["expand; collect"] and [c.status for c in d.verify()] == ["verified"]
+
+
+_x = sp.Symbol("x", real=True)
+_y = sp.Symbol("y", positive=True)
+
+
+@pytest.mark.parametrize("expr, zero", [
+    ((_x**2 - 1) / (_x - 1) - (_x + 1), True),  # the rational normal form proves it
+    (sp.exp(_x) * (sp.exp(_x) + 1) - sp.exp(2 * _x) - sp.exp(_x), True),  # needs simplify (exp(2x) = exp(x)^2)
+    (sp.sqrt(_y) ** 2 / _y - 1, True),
+    (sp.cosh(_x) - (sp.exp(_x) + sp.exp(-_x)) / 2, True),
+    ((_x**2 - 1) / (_x - 1) - _x, False),
+    (sp.exp(_x) ** 2 - sp.exp(2 * _x) + sp.Rational(1, 10**12), False),
+    (sp.expand((_x + 1) ** 5) - (_x + 1) ** 5 + _x**3, False),  # one coefficient off
+    (sp.sqrt(_y) - _y / sp.sqrt(_y) + sp.exp(-_y) / 10**9, False),
+])
+def test_is_zero_proves_identities_and_rejects_near_misses(expr, zero):
+    from theory.derivation import is_zero
+
+    assert is_zero(expr) is zero
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(-5, 5), min_size=2, max_size=4), st.lists(st.integers(-5, 5), min_size=2, max_size=4),
+       st.integers(-3, 3).filter(bool))
+def test_is_zero_on_products_of_polynomials_in_exp(p, q, slip):
+    """A product and its expansion are one expression; the same with a constant slipped in is not."""
+    from theory.derivation import is_zero
+
+    u = sp.exp(_x)
+    P = sum(c * u**i for i, c in enumerate(p)) + _y
+    Q = sum(c * _x**i for i, c in enumerate(q)) + 1 / (_y + 1)
+    assert is_zero(P * Q - sp.expand(P * Q))
+    assert not is_zero(P * Q - sp.expand(P * Q) + sp.Rational(slip, 7))
