@@ -207,7 +207,7 @@ def cmd_check(args) -> int:
     started = time.perf_counter()
     with run_executor(args) as (executor, jobs):
         results = check_claims(claims, mode=mode, seed=args.seed, jobs=jobs, executor=executor,
-                               progress=_progress_printer(sys.stderr, not args.quiet))
+                               progress=_progress_printer(sys.stderr, not args.quiet), latex=bool(args.json))
     out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON for '--json -'
     print(render_table(table_rows(results)), file=out)
     failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error", "underpowered")]

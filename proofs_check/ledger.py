@@ -225,12 +225,14 @@ class Claim:
     def predicted_expr(self):
         return self.prediction() if self.prediction is not None else self.derivation().result
 
-    def latex(self) -> str:
+    def latex(self, cache="default") -> str:
         """The statement in LaTeX, rendered from the sympy expression (never typed twice); kept between runs
-        by the derivation cache (:mod:`proofs_check.derivation_cache`) like the prediction it renders."""
+        by the derivation cache (:mod:`proofs_check.derivation_cache`) like the prediction it renders
+        (``cache``: ``"default"`` for :func:`~proofs_check.derivation_cache.default_cache`, a
+        :class:`~proofs_check.derivation_cache.DerivationCache`, or None for none)."""
         from proofs_check.derivation_cache import default_cache
 
-        store = default_cache()
+        store = default_cache() if cache == "default" else cache
         if store is None:
             return self._latex()
         return store.latex(self, self._latex, code=(Claim.latex, Claim._latex, Claim.predicted_expr))

@@ -170,7 +170,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
         c = cr.claim
         claims.append({
             "id": c.id, "kind": c.kind.value, "provenance": c.provenance.value, "anchor": c.anchor,
-            "statement": c.statement, "latex": c.latex(), "verdict": cr.verdict,
+            "statement": c.statement, "latex": cr.statement_latex(), "verdict": cr.verdict,
             "symbolic": {"status": cr.symbolic.status, "counts": cr.symbolic.counts,
                          "unverified": list(cr.symbolic.unverified), "message": cr.symbolic.message,
                          "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],

@@ -10,8 +10,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from numerics.updates import chunk_threads, set_chunk_threads
 from proofs_check import ledger
-from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_point, claim_tasks, near_miss_required,
-                                 point_passes_with_power, point_to_dict, run_tasks)
+from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_claims, check_point, claim_tasks,
+                                 near_miss_required, point_passes_with_power, point_to_dict, run_tasks)
 from proofs_check.executors import RESULT_PIPE_BYTES, _widen_result_pipe, process_pool
 from proofs_check.ledger import get_claim
 from proofs_check.report import without_volatile
@@ -199,6 +199,30 @@ def test_batches_of_a_chunk_are_the_batches_of_the_sequence():
     parts = batches(0, 1) + batches(1, 4)
     for a, b in zip(whole, parts):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_claim_tasks_render_each_statement_in_latex_for_the_report(monkeypatch):
+    """With ``latex=True`` every claim's statement is rendered in its claim task (in the worker, where its
+    derivation is built) and is the text Claim.latex gives in this process; without it nothing is rendered;
+    a statement the task cannot render is left to the report (rendered again there)."""
+    claims = [get_claim(i) for i in SCHEDULED]
+    rendered = check_claims(claims, mode="quick", seed=7, jobs=2, latex=True)
+    assert [cr.latex for cr in rendered] == [c.latex() for c in claims]
+    assert all(cr.latex for cr in rendered)
+    plain = check_claims(claims[:1], mode="quick", seed=7, jobs=1)
+    assert plain[0].latex is None and plain[0].statement_latex() == claims[0].latex()
+    calls = []
+    original = ledger.Claim.latex
+
+    def fails_once(self, cache="default"):
+        calls.append(self.id)
+        if len(calls) == 1:
+            raise RuntimeError("cannot render")
+        return original(self, cache)
+
+    monkeypatch.setattr(ledger.Claim, "latex", fails_once)
+    (failed,) = check_claims(claims[:1], mode="quick", seed=7, jobs=1, latex=True)
+    assert failed.latex is None and failed.statement_latex() == original(claims[0])
 
 
 # --- the dask executor and the command line --------------------------------------------------------

@@ -173,7 +173,7 @@ def cmd_report(args) -> int:
         mode = run_mode(args)
         with run_executor(args) as (executor, jobs):
             results = check_claims(claims, mode=mode, seed=args.seed, jobs=jobs, executor=executor,
-                                   progress=_progress_printer(sys.stderr, not args.quiet))
+                                   progress=_progress_printer(sys.stderr, not args.quiet), latex=True)
         report = to_json_dict(results, seed=args.seed, mode=mode)
     notes = write_report_dir(report, args.out, figures=not args.no_figures)
     for note in notes:
