@@ -54,7 +54,7 @@ class DerivationError(AssertionError):
 
 
 def is_zero(expr: sp.Expr) -> bool:
-    """True when sympy proves ``expr == 0`` (simplify, then expand as a fallback)."""
+    """True when sympy proves ``expr == 0`` (the rational normal form, then simplify, then expand)."""
     if isinstance(expr, sp.MatrixBase):
         return all(is_zero(e) for e in expr)
     if isinstance(expr, sp.MatrixExpr):
