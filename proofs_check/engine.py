@@ -709,8 +709,8 @@ def _chunks(n_batches: int) -> list[tuple[int, int]]:
     return [(b, min(b + size, n_batches)) for b in range(1, n_batches, size)]
 
 
-def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, cache_folder: str | None, *,
-                pooled: bool, latex: bool = False):
+def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, cache_folder: str | None,
+                latex: bool, *, pooled: bool):
     """Step 1: the claim's :class:`SymbolicResult` (or None) and, per point, its :class:`_Setup` (or the
     error that stopped it, as text) with the seconds it took; and with ``latex`` the claim's statement in
     LaTeX (None if it cannot be rendered: the report then renders it, meeting the error there).
@@ -739,7 +739,7 @@ def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, c
         try:
             text = claim.latex(cache=store)
         except Exception:  # noqa: BLE001 - rendered again for the report, which shows the error
-            text = None
+            pass
     return result, setups, text
 
 
@@ -861,8 +861,8 @@ class _Run:
         self.queued_cost = 0.0  # estimated seconds of the chunks queued or running
         self.start = time.perf_counter()
 
-    def _push(self, rank: int, order, fn, args: tuple, tag: tuple, **kwargs) -> None:
-        heapq.heappush(self.queue, (rank, order, self.seq, fn, args, tag, kwargs))
+    def _push(self, rank: int, order, fn, args: tuple, tag: tuple) -> None:
+        heapq.heappush(self.queue, (rank, order, self.seq, fn, args, tag))
         self.seq += 1
 
     def run(self, executor, window: int, pooled: bool, slots: int) -> list:
@@ -870,13 +870,13 @@ class _Run:
         store = default_cache()  # this process's decision (--no-cache, AMVERIFY_CACHE_DIR) goes with each task
         folder = str(store.root) if store is not None else None
         for order, (claim_id, (symbolic, points)) in enumerate(self.claims.items()):
-            self._push(0, order, _claim_task, (claim_id, [p for p, _ in points], symbolic is not None, folder),
-                       ("claim", claim_id), latex=self.latex is not None)
+            self._push(0, order, _claim_task, (claim_id, [p for p, _ in points], symbolic is not None, folder,
+                                               self.latex is not None), ("claim", claim_id))
         running: dict = {}
         while self.queue or running:
             while self.queue and len(running) < window:
-                _, _, _, fn, args, tag, kwargs = heapq.heappop(self.queue)
-                running[executor.submit(fn, *args, pooled=pooled, **kwargs)] = tag
+                _, _, _, fn, args, tag = heapq.heappop(self.queue)
+                running[executor.submit(fn, *args, pooled=pooled)] = tag
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:  # in any order: a result never depends on when it arrived
                 self._handle(running.pop(future), future.result())
@@ -911,7 +911,7 @@ class _Run:
         self._report(finished)
 
     def _claim_done(self, claim_id: str, symbolic: SymbolicResult | None, setups, latex: str | None) -> None:
-        if latex is not None and self.latex is not None:
+        if latex is not None:  # rendered only when the run asked for it (self.latex is a dict)
             self.latex[claim_id] = latex
         index, points = self.claims[claim_id]
         if index is not None:
