@@ -34,7 +34,8 @@ enough to stay in cache) and evaluates the responses into a second one (the acti
 ``out=``), so a block costs the draw, the activation's own evaluation and one reduction. Blocks of
 whole trials leave every trial's numbers as they are. The floor is the generator plus the
 activation: GELU's ``Phi`` (``scipy.special.ndtr``) costs more than the normal draw itself, which
-``bench/speed.py`` measures as its own row.
+``bench/speed.py`` measures as its own row. (The untied GLU draws two blocks per chunk of trials and
+keeps :data:`CHUNK_NUMBERS`, which fixes its numbers.)
 
 **Antithetic pairs for GELU and SiLU** (the suite's own reduction). ``z ~ N(0, s^2)`` has the law of
 ``-z``, so ``E u(z)^2 = E (u(z)^2 + u(-z)^2) / 2`` for any response. GELU and SiLU are ``u(z) = z g(z)``
@@ -43,8 +44,7 @@ with a gate ``g`` (``Phi``, the logistic) for which ``g(-z) = 1 - g(z)``, so
 ``z^2 (g^2 + (1 - g)^2) / 2 = z^2 (1 - 2 g (1 - g)) / 2``. The trial keeps its ``N - 1`` draws and its mean;
 its variance falls (2.1-2.4x per trial at the default points, measured) because ``u(z)^2`` and
 ``u(-z)^2`` move in opposite directions along ``z``. ReLU's pair would be ``z^2 / 2`` exactly, which
-would leave the ReLU points with no test of the ReLU; they keep the plain trial. (The untied GLU draws two blocks per chunk of trials and
-keeps :data:`CHUNK_NUMBERS`, which fixes its numbers.)
+would leave the ReLU points with no test of the ReLU; they keep the plain trial.
 """
 
 from __future__ import annotations
@@ -245,10 +245,10 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
     units = [_unit(activation, glu, v) for v in group]
     s = math.sqrt(key_norm2)
     scales = [d_v / (float(u(np.float64(key_norm2))) ** 2 * value_norm2) for u in units]
-    ys = [np.empty(trials) for _ in group]
     if glu is None and activation in SYMMETRIC_GATES:  # without a gate every route's response is the activation
-        _antithetic_trials(rng, SYMMETRIC_GATES[activation], scales[0], ys[0], N - 1, s)
-        return per_variant(variant, [{"y": ys[0] if i == 0 else ys[0].copy()} for i in range(len(group))])
+        y = _antithetic_trials(rng, SYMMETRIC_GATES[activation], scales[0], trials, N - 1, s)
+        return per_variant(variant, [{"y": y if i == 0 else y.copy()} for i in range(len(group))])
+    ys = [np.empty(trials) for _ in group]
     response = None
     for start, z in score_blocks(rng, trials, N - 1, s):
         response = np.empty_like(z) if response is None else response[:len(z)]
@@ -258,12 +258,13 @@ def measure_ffn_inverse_snr(rng, *, N: int, d: int, d_v: int, key_norm2: float, 
     return per_variant(variant, [{"y": y} for y in ys])
 
 
-def _antithetic_trials(rng, gate, scale: float, y: np.ndarray, slots: int, s: float) -> None:
-    """Fill ``y`` with antithetic trials of ``u(z) = z g(z)`` (``g(-z) = 1 - g(z)``): per trial
+def _antithetic_trials(rng, gate, scale: float, trials: int, slots: int, s: float) -> np.ndarray:
+    """``trials`` antithetic trials of ``u(z) = z g(z)`` (``g(-z) = 1 - g(z)``): per trial
     ``scale sum_j (u(z_j)^2 + u(-z_j)^2) / 2 = scale sum_j z_j^2 (1 - 2 g(z_j) (1 - g(z_j))) / 2``
     (module docstring), from the draws of :func:`numerics.kernels.score_blocks` in the plain trial's order."""
+    y = np.empty(trials)
     w = z2 = None
-    for start, z in score_blocks(rng, len(y), slots, s):
+    for start, z in score_blocks(rng, trials, slots, s):
         w = np.empty_like(z) if w is None else w[:len(z)]
         z2 = np.empty_like(z) if z2 is None else z2[:len(z)]
         gate(z, out=w)  # g
@@ -273,6 +274,7 @@ def _antithetic_trials(rng, gate, scale: float, y: np.ndarray, slots: int, s: fl
         w += 1.0  # g^2 + (1 - g)^2
         np.multiply(z, z, out=z2)
         y[start:start + len(z)] = (0.5 * scale) * np.einsum("tj,tj->t", z2, w)
+    return y
 
 
 def _reduce_sparsity(columns, *, rule="threshold", **_) -> Estimate:
