@@ -738,7 +738,7 @@ def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, c
     if latex:
         try:
             text = claim.latex(cache=store)
-        except Exception:  # noqa: BLE001 - rendered again for the report, which shows the error
+        except Exception:  # noqa: BLE001, S110 - rendered again for the report, which shows the error
             pass
     return result, setups, text
 
