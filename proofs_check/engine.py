@@ -383,6 +383,10 @@ class _Plan:
     def trials(self, key) -> int:
         return sum(rows(b) for b in self.columns[key])
 
+    def later_seconds(self, start: int, stop: int) -> float:
+        """Seconds that batches ``start .. stop - 1`` of every group should take, by each group's pilot batch."""
+        return sum((stop - start) * self.batch_seconds.get(group[0][0], 0.0) for group in self.groups)
+
     def estimate(self, claim: Claim, params, key) -> Estimate:
         return claim.measure.reduce(merge_columns(self.columns[key]), **_kwargs(claim, params, self.routes[key]))
 
@@ -446,6 +450,14 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
     return plan
 
 
+def _run_later_batches(claim: Claim, params, plan: _Plan, *, seed: int, replicate: int) -> None:
+    """Run every group's batches after the pilot in this process, each route's appended in batch order."""
+    for group in plan.groups:
+        for key, later in _group_batches(claim, params, group, seed=seed, replicate=replicate,
+                                         batch_size=plan.batch_size, start=1, stop=plan.n_batches).items():
+            plan.columns[key] += later
+
+
 def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str = "default",
                 trials: int | None = None, replicate: int = 0, validate: bool = True) -> PointResult:
     """Measure one regime point (by its plan, for Monte Carlo claims), compare it with theory, and
@@ -473,10 +485,7 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
                               start=start)
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=trials, replicate=replicate)
         if not plan.short:
-            for group in plan.groups:
-                for key, later in _group_batches(claim, params, group, seed=seed, replicate=replicate,
-                                                 batch_size=plan.batch_size, start=1, stop=plan.n_batches).items():
-                    plan.columns[key] += later
+            _run_later_batches(claim, params, plan, seed=seed, replicate=replicate)
         return _conclude_planned(claim, params, setup, plan, mode=mode, trials=trials,
                                  seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
@@ -678,7 +687,8 @@ def _final(claim: Claim, point: PointResult, mode: str) -> PointResult:
 # 1. _claim_task, once per claim: its symbolic check (when the run asks for it) and the prediction
 #    and controls of each of its points (_prepare), so a claim's derivation is built once per run;
 # 2. _pilot_task, once per point: the pilot batch of every route and the plan (_pilot); a point that
-#    is not Monte Carlo, or needs no more batches, finishes here;
+#    is not Monte Carlo, needs no more batches, or whose later batches should take less than
+#    FINISH_IN_PILOT_SECONDS (timed by its pilot batch) runs them and finishes here;
 # 3. _batch_task: a chunk of a route group's later batches (the routes computed from one set of
 #    draws, _route_groups); a group's batches after the pilot are split into at most CHUNKS_PER_ROUTE
 #    chunks, of a size that depends only on the plan.
@@ -687,6 +697,16 @@ def _final(claim: Claim, point: PointResult, mode: str) -> PointResult:
 # are therefore check_point's, for any executor and any number of workers.
 
 CHUNKS_PER_ROUTE = 8
+
+# A point whose later batches should take less than this finishes in its pilot task rather than being
+# split into chunks: its chunks would buy little parallel time and cost the transfer of their per-trial
+# columns to the driver, which merges them there. In the default run, 127 of the 131 planned points
+# have less than 0.5 s of later batches each; together they are 12.2 of the 15.0 s of batch work and
+# sent 353 of the 358 MB of pickled columns as chunks (capacity.compare.poly_exponent at p = 3 alone
+# sent 46 MB for 0.09 s of draws). Default run, --jobs 2, alternated with the code before: 12.5-12.8 s
+# against 12.9-13.7 s; 0.25, 1 and 5 s measured alike within the VM's noise. Which points split
+# depends on the pilot's timing; no number does (a batch draws the same wherever it runs).
+FINISH_IN_PILOT_SECONDS = 0.5
 
 # Tasks on an executor at once, per worker: enough that a worker finds its next task queued while the
 # driver concludes a point (merging and reducing a point's columns took up to 0.3 s in the default
@@ -743,8 +763,10 @@ def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, c
     return result, setups, text
 
 
-def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, *, pooled: bool):
-    """Step 2: a finished :class:`PointResult` or a :class:`_Pending` with the plan; and the batches run."""
+def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, finish_below: float, *, pooled: bool):
+    """Step 2: a finished :class:`PointResult` or a :class:`_Pending` with the plan; and the batches run. A
+    point whose later batches should take less than ``finish_below`` seconds runs them here and finishes
+    (the driver's FINISH_IN_PILOT_SECONDS: a worker's module may not be the driver's)."""
     if pooled:
         one_blas_thread()
     start = time.perf_counter()
@@ -753,10 +775,13 @@ def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, *, p
         if not _is_planned(claim):
             return _unplanned(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0, start=start), 0
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0)
+        if not plan.complete and plan.later_seconds(1, plan.n_batches) < finish_below:
+            _run_later_batches(claim, params, plan, seed=seed, replicate=0)
+        batches = len(plan.groups) * len(plan.columns[None])
         if plan.complete:
             return _conclude_planned(claim, params, setup, plan, mode=mode, trials=None,
-                                     seconds=time.perf_counter() - start), len(plan.groups)
-        return _Pending(setup, plan, time.perf_counter() - start), len(plan.groups)
+                                     seconds=time.perf_counter() - start), batches
+        return _Pending(setup, plan, time.perf_counter() - start), batches
     except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
         return _error_point(claim, params, exc, time.perf_counter() - start), 0
 
@@ -926,7 +951,8 @@ class _Run:
                     self._report(self._point_done(i, _error_point(claim, params, setup, 0.0, ())))
                 else:
                     _, _, params_i, seed, mode = self.tasks[i]
-                    self._push(2, i, _pilot_task, (claim_id, params_i, seed, mode, setup), ("pilot", i))
+                    self._push(2, i, _pilot_task, (claim_id, params_i, seed, mode, setup, FINISH_IN_PILOT_SECONDS),
+                               ("pilot", i))
 
     def _schedule_chunks(self, i: int, pending: _Pending) -> None:
         _, claim_id, params, seed, _ = self.tasks[i]

@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from numerics.updates import chunk_threads, set_chunk_threads
-from proofs_check import ledger
+from proofs_check import engine, ledger
 from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_claims, check_point, claim_tasks,
                                  near_miss_required, point_passes_with_power, point_to_dict, run_tasks)
 from proofs_check.executors import RESULT_PIPE_BYTES, _widen_result_pipe, process_pool
@@ -17,9 +17,10 @@ from proofs_check.ledger import get_claim
 from proofs_check.report import without_volatile
 
 # in quick mode: a variant route control on points of 15 and 33 batches (chunks of several batches), an
-# asymptotic claim with a paired route, a plain statistical claim, and an identity (one task, no batches)
+# asymptotic claim with a paired route, a plain statistical claim, an identity (one task, no batches), and
+# a control whose route its simulator does not share (two groups of routes, each with its own batches)
 SCHEDULED = ["ffn.glu.reglu_inverse_snr", "capacity.linear.paper_limit", "capacity.linear.inverse_snr_ratio",
-             "basics.linear.crosstalk_decomposition"]
+             "basics.linear.crosstalk_decomposition", "capacity.norm.sphere_exp_conditional"]
 
 
 def _numbers(point) -> str:
@@ -36,6 +37,13 @@ def _sequential(tasks):
         point = point_passes_with_power(check_point(claim, params, seed=seed, mode=mode, validate=False))
         out.append(near_miss_required(claim, point, mode))
     return out
+
+
+@pytest.fixture
+def split_every_point(monkeypatch):
+    """Every planned point split into chunks, however short its later batches (the driver's setting goes
+    with each pilot task, so it holds in pool workers too)."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +66,7 @@ def test_chunks_cover_every_batch_after_the_pilot_once(n):
     assert all(stop > start for start, stop in ranges)
 
 
-def test_scheduled_run_equals_check_point_in_sequence(scheduled_tasks, sequential):
+def test_scheduled_run_equals_check_point_in_sequence(scheduled_tasks, sequential, split_every_point):
     """Pilot, chunks merged in batch order, then the comparison: bit-identical to check_point's single pass."""
     results = run_tasks(scheduled_tasks)
     assert [_numbers(p) for p in results] == sequential
@@ -68,7 +76,21 @@ def test_scheduled_run_equals_check_point_in_sequence(scheduled_tasks, sequentia
     assert all(p.seconds >= sum(p.task_seconds) - 1e-9 and min(p.task_seconds) >= 0 for p in results)
 
 
-def test_a_pool_of_processes_and_a_thread_pool_give_the_same_numbers(scheduled_tasks, sequential):
+@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["split", "in-pilot"])
+def test_points_finished_in_their_pilot_task_equal_check_point_too(scheduled_tasks, sequential, monkeypatch,
+                                                                  finish_below):
+    """A point may run its later batches in its pilot task (FINISH_IN_PILOT_SECONDS) or in chunks: the same
+    numbers either way, on a pool of processes as in this process."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
+    for jobs in (1, 2):
+        results = run_tasks(scheduled_tasks, jobs=jobs)
+        assert [_numbers(p) for p in results] == sequential
+        split = [p for p in results if len(p.task_seconds) > 1]
+        assert (split == []) == (finish_below == math.inf), jobs
+
+
+def test_a_pool_of_processes_and_a_thread_pool_give_the_same_numbers(scheduled_tasks, sequential,
+                                                                     split_every_point):
     """Results do not depend on the worker count or on the executor (any concurrent.futures.Executor)."""
     assert [_numbers(p) for p in run_tasks(scheduled_tasks, jobs=2)] == sequential
     previous = set_chunk_threads(3)  # this process's own setting, which workers that are its threads set to 1
@@ -105,8 +127,11 @@ def _mc_claim_failing_sometimes():
     )
 
 
-def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypatch):
-    """A batch that raises in a chunk makes the point an error, named as check_point names it."""
+@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["in-a-chunk", "in-the-pilot-task"])
+def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypatch, finish_below):
+    """A later batch that raises, in a chunk or in the pilot task that runs it, makes the point an error,
+    named as check_point names it."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
     claim = _mc_claim_failing_sometimes()
     ledger.all_claims()
     monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
@@ -114,7 +139,7 @@ def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypat
     (point,) = run_tasks(tasks)
     (expected,) = _sequential(tasks)
     assert point.verdict == ERROR and "FloatingPointError: an unlucky batch" in point.message
-    assert len(point.task_seconds) > 1  # the pilot passed: the failure came from a chunk
+    assert (len(point.task_seconds) > 1) == (finish_below == 0.0)  # the pilot batch passed; a chunk failed
     assert _numbers(point) == _numbers(expected)
 
 
@@ -173,8 +198,10 @@ def test_a_point_whose_blas_sums_depend_on_the_thread_count_is_the_same_for_any_
     assert _numbers(inline) == _numbers(pooled) == _numbers(direct)
 
 
-def test_progress_counts_points_and_batches_to_the_end(scheduled_tasks):
+@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["split", "in-pilot"])
+def test_progress_counts_points_and_batches_to_the_end(scheduled_tasks, monkeypatch, finish_below):
     """The progress callback sees every point finish, and the batches done reach the batches planned."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
     seen = []
     results = run_tasks(scheduled_tasks, progress=seen.append)
     last = seen[-1]
@@ -246,11 +273,13 @@ def test_check_jobs_2_from_the_command_line_gives_the_in_process_report(capsys, 
     assert "0 fail, 0 error, 0 underpowered" in out
 
 
-def test_a_dask_cluster_gives_the_in_process_report(capsys, tmp_path):
-    """`check --scheduler ADDRESS` on a 2-worker dask cluster writes the report of the in-process run."""
+def test_a_dask_cluster_gives_the_in_process_report(capsys, tmp_path, monkeypatch):
+    """`check --scheduler ADDRESS` on a 2-worker dask cluster writes the report of the in-process run (there
+    with the points of short later batches finished in their pilot task, on the cluster all split)."""
     distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' extra")
 
     local, _, _ = _report(capsys, tmp_path, "local")
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", 0.0)
     # worker processes, as on a real cluster (sympy is not thread-safe: one task at a time per process)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
