@@ -127,10 +127,12 @@ def _widen_result_pipe(pool: ProcessPoolExecutor, size: int = RESULT_PIPE_BYTES)
     """Give the pipe that carries the pool's results ``size`` bytes of buffer (Linux, F_SETPIPE_SZ); its
     new size, or None where the platform or the executor's internals do not allow it (nothing changes).
 
-    A chunk's per-trial columns are up to a few MB, and a default run sends about 390 MB of them. Through
-    a 64 KiB pipe each worker waits for the driver to drain every 64 KiB; with 1 MiB it waits a
-    sixteenth as often (measured on 2 cores, default run, ``--jobs 2``: 0.54-0.62 s of each worker's
-    time in sending results with 64 KiB, 0.28-0.41 s with 1 MiB). Only timing changes, never a result."""
+    A chunk's per-trial columns are up to a few MB. Through a 64 KiB pipe each worker waits for the
+    driver to drain every 64 KiB; with 1 MiB it waits a sixteenth as often (measured on 2 cores, default
+    run, ``--jobs 2``, when every planned point was split into chunks and the run sent about 390 MB:
+    0.54-0.62 s of each worker's time in sending results with 64 KiB, 0.28-0.41 s with 1 MiB; since
+    short points finish in their pilot task, ``engine.FINISH_IN_PILOT_SECONDS``, chunks send about
+    5 MB). Only timing changes, never a result."""
     try:
         import fcntl
     except ImportError:  # Windows
