@@ -125,6 +125,19 @@ def _tracked(name: str) -> bool:
     return any(name == p or name.startswith(p + ".") for p in TRACKED)
 
 
+def _import_statements(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement of a parsed module, nested ones too: the nodes that can hold statements are
+    walked (statements, handlers, match cases), never the expressions (no statement is found in one),
+    which are most of a module's nodes."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        elif isinstance(node, (ast.mod, ast.stmt, ast.excepthandler, ast.match_case)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
 def _imports(name: str) -> tuple[str, ...]:
     """The tracked modules that module ``name`` imports anywhere in its text (function bodies too)."""
     if name in _IMPORTS:
@@ -135,7 +148,7 @@ def _imports(name: str) -> tuple[str, ...]:
         with open(path, "rb") as fh:
             tree = ast.parse(fh.read(), filename=path)
         package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
-        for node in ast.walk(tree):
+        for node in _import_statements(tree):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -144,8 +157,10 @@ def _imports(name: str) -> tuple[str, ...]:
                     parts = package.split(".")
                     base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
                 found.add(base)
-                # "from theory import kernels" names a submodule: count it when it is one
-                found.update(f"{base}.{alias.name}" for alias in node.names if _origin(f"{base}.{alias.name}"))
+                # "from theory import kernels" names a submodule: count it when it is one (asked only of
+                # tracked names: finding a submodule imports its package, and the rest are dropped below)
+                found.update(name for name in (f"{base}.{alias.name}" for alias in node.names)
+                             if _tracked(name) and _origin(name))
     out = set()
     for module in found:
         parts = module.split(".")

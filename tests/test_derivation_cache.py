@@ -211,3 +211,98 @@ def test_user_cache_dir_is_outside_the_repository(monkeypatch, tmp_path):
         assert dc.default_cache().root == tmp_path / "amverify"
     monkeypatch.setenv(dc.NO_CACHE_VAR, "1")
     assert dc.default_cache() is None
+
+
+_NESTED_IMPORTS = '''
+"""import amv_scan.in_docstring (text, not an import)"""
+import amv_scan.top
+from . import sibling
+from .sub import deep
+from amv_scan import helper, not_a_module
+import os, json
+
+
+def f():
+    import amv_scan.in_function
+    def g():
+        from amv_scan.in_nested import x
+
+
+class C:
+    import amv_scan.in_class_body
+
+
+if True:
+    import amv_scan.in_if
+else:
+    import amv_scan.in_else
+try:
+    import amv_scan.in_try
+except ImportError:
+    import amv_scan.in_handler
+finally:
+    import amv_scan.in_finally
+with open(__file__):
+    import amv_scan.in_with
+for _ in ():
+    pass
+else:
+    import amv_scan.in_for_else
+match 1:
+    case 1:
+        import amv_scan.in_case
+'''
+
+
+def test_imports_are_found_wherever_a_module_writes_them(tmp_path, monkeypatch):
+    """Import statements count at any depth (functions, class bodies, branches, handlers, with, loops'
+    else, match cases), relative ones resolved; a submodule named in ``from P import name`` counts when
+    it is a file; text that only looks like an import does not; untracked modules never count."""
+    package = tmp_path / "amv_scan"
+    (package / "sub").mkdir(parents=True)
+    for name in ("__init__", "helper", "sibling", "scanned", "sub/__init__", "sub/deep"):
+        (package / f"{name}.py").write_text("")
+    (package / "scanned.py").write_text(_NESTED_IMPORTS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(dc, "TRACKED", ("amv_scan",))
+    for memo in ("_IMPORTS", "_ORIGINS"):
+        monkeypatch.setattr(dc, memo, {})
+    found = set(dc._imports("amv_scan.scanned"))
+    nested = {f"amv_scan.{m}" for m in ("in_function", "in_nested", "in_class_body", "in_if", "in_else",
+                                        "in_try", "in_handler", "in_finally", "in_with", "in_for_else",
+                                        "in_case")}
+    assert found == {"amv_scan", "amv_scan.top", "amv_scan.sibling", "amv_scan.sub", "amv_scan.sub.deep",
+                     "amv_scan.helper"} | nested
+
+
+def test_the_import_scan_visits_every_import_node_of_every_tracked_module():
+    """The scan walks only the nodes that can hold statements: on every tracked module of the ledger it
+    finds exactly the import nodes a walk over every node finds."""
+    import ast
+    import sys
+
+    from proofs_check.ledger import all_claims
+
+    all_claims()
+    modules = sorted(m for m in sys.modules if dc._tracked(m) and dc._origin(m))
+    assert len(modules) > 30
+    for name in modules:
+        with open(dc._origin(name), "rb") as fh:
+            tree = ast.parse(fh.read())
+        every = {id(n) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))}
+        assert {id(n) for n in dc._import_statements(tree)} == every, name
+
+
+def test_keys_import_no_module_the_ledger_did_not():
+    """Computing the closure of every tracked module loads nothing new: asking whether ``from P import name``
+    names a submodule imports P, so it is asked of tracked names only (it used to import 472 modules,
+    hypothesis among them, into every worker)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom proofs_check.ledger import all_claims\nfrom proofs_check import derivation_cache as dc\n"
+            "all_claims()\nbefore = set(sys.modules)\n"
+            "dc.module_closure(m for m in list(sys.modules) if dc._tracked(m))\n"
+            "print(sorted(set(sys.modules) - before))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
