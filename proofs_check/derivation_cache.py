@@ -159,8 +159,8 @@ def _imports(name: str) -> tuple[str, ...]:
                 found.add(base)
                 # "from theory import kernels" names a submodule: count it when it is one (asked only of
                 # tracked names: finding a submodule imports its package, and the rest are dropped below)
-                found.update(name for name in (f"{base}.{alias.name}" for alias in node.names)
-                             if _tracked(name) and _origin(name))
+                found.update(sub for sub in (f"{base}.{alias.name}" for alias in node.names)
+                             if _tracked(sub) and _origin(sub))
     out = set()
     for module in found:
         parts = module.split(".")
