@@ -5,19 +5,21 @@ leave out the longest parts):
 
     python3 bench/speed.py                       # everything
     python3 bench/speed.py --skip-default        # no default-mode check runs (the longest part)
+    python3 bench/speed.py --jobs 16 --full      # on a 16-core machine: issue 13's targets there
 
 What it measures, each against a baseline taken in this run:
 
 * **check**: wall time of ``amverify check`` (a subprocess each) in default mode with ``--jobs 1`` and
-  ``--jobs 2``, alternated ``--repeats`` times (the ratio of the medians, and the parallel efficiency
-  ratio / 2; the point task time of each, whose ratio is what running side by side costs the work
-  itself, and the ratio that work allows: the last ``--jobs 1`` run's time over its time outside
-  points plus half the ``--jobs 2`` point time), and in quick mode, cold
+  ``--jobs N`` (``--jobs``, default 2), alternated ``--repeats`` times (the ratio of the medians, and
+  the parallel efficiency ratio / N; the point task time of each, whose ratio is what running side
+  by side costs the work itself, and the ratio that work allows: the last ``--jobs 1`` run's time
+  over its time outside points plus the ``--jobs N`` point time over N), and in quick mode, cold
   (``--no-cache``) and warm (derivation cache primed); the critical path is read from
-  the ``--jobs 2`` run's JSON report: a point's pilot task plus its longest chunk of batches (its
+  the ``--jobs N`` run's JSON report: a point's pilot task plus its longest chunk of batches (its
   chunks run side by side), the longest chain no number of workers can shorten; the point task time
-  over it is how many workers the run could keep busy at best. The cache lives in a temporary
-  folder, never the user's.
+  over it is how many workers the run could keep busy at best. With ``--full``, ``check --full
+  --jobs N`` twice: a first run (which fills the cache with the full grid's predictions) and one with
+  the cache warm. The cache lives in a temporary folder, never the user's.
 * **symbolic phase**: every claim's symbolic check in this process, first into an empty derivation
   cache (cold), then again (warm); the ratio cold / warm.
 * **heavy read-out points** (the FFN and ReLU-kernel points of issue 13's table, default grid): the
@@ -63,16 +65,22 @@ HEAVY = ("ffn.glu.reglu_inverse_snr", "ffn.relu.inverse_snr", "ffn.sparsity.thre
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--skip-default", action="store_true", help="no default-mode check runs (jobs 1 and 2)")
+    p.add_argument("--skip-default", action="store_true", help="no default-mode check runs (--jobs 1 and N)")
     p.add_argument("--skip-quick", action="store_true", help="no quick-mode check runs")
     p.add_argument("--skip-symbolic", action="store_true", help="no in-process symbolic phase")
     p.add_argument("--skip-points", action="store_true", help="no heavy read-out points")
     p.add_argument("--skip-deltaformer", action="store_true", help="no chunked DeltaFormer")
     p.add_argument("--T", type=int, default=4096, help="DeltaFormer sequence length (default 4096)")
     p.add_argument("--repeats", type=int, default=3,
-                   help="alternated --jobs 1 / --jobs 2 runs of the default check (medians reported; default 3)")
+                   help="alternated --jobs 1 / --jobs N runs of the default check (medians reported; default 3)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N",
+                   help="workers of the parallel runs (default 2; 16 on a 16-core machine for issue 13's targets there)")
+    p.add_argument("--full", action="store_true", help="also time one `check --full --jobs N` (warm cache)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.jobs < 2 or args.repeats < 1:
+        p.error(f"--jobs must be at least 2 and --repeats at least 1, got {args.jobs} and {args.repeats}")
+    return args
 
 
 from update_bench import best_of  # noqa: E402  (bench/ is this script's folder)
@@ -250,23 +258,24 @@ def checks(rows: list, args) -> None:
                          "cold": cold, "warm": warm})
         if not args.skip_default:
             run_check(["--section", "basics"], cache)  # nothing to measure: a short run to load the disk cache
-            report1, report2 = os.path.join(cache, "jobs1.json"), os.path.join(cache, "jobs2.json")
+            n = args.jobs
+            report1, report2 = os.path.join(cache, "jobs1.json"), os.path.join(cache, f"jobs{n}.json")
             # fills the cache with the default-only predictions and, through --json, the claims' LaTeX (a
             # first run with --json renders it: 28.2 s against 21.3-21.8 s once it is cached)
             run_check(["--jobs", "1", "--json", report1], cache)
-            times: dict[int, list[float]] = {1: [], 2: []}
+            times: dict[int, list[float]] = {1: [], n: []}
             codes = set()
             for _ in range(args.repeats):  # alternated, so a change in the machine's speed hits both
-                for jobs, report in ((1, report1), (2, report2)):
+                for jobs, report in ((1, report1), (n, report2)):
                     t, rc = run_check(["--jobs", str(jobs), "--json", report], cache)
                     times[jobs].append(t)
                     codes.add(rc)
-            t1, t2 = statistics.median(times[1]), statistics.median(times[2])
-            spread = "; ".join(f"--jobs {j}: " + ", ".join(f"{t:.1f}" for t in times[j]) for j in (1, 2))
-            rows.append({"what": f"check (default), warm cache: --jobs 1 / --jobs 2, median of {args.repeats}",
+            t1, t2 = statistics.median(times[1]), statistics.median(times[n])
+            spread = "; ".join(f"--jobs {j}: " + ", ".join(f"{t:.1f}" for t in times[j]) for j in (1, n))
+            rows.append({"what": f"check (default), warm cache: --jobs 1 / --jobs {n}, median of {args.repeats}",
                          "value": f"{t1:.1f} s / {t2:.1f} s (runs {spread}; exit {sorted(codes)})",
-                         "ratio": f"{t1 / t2:.2f}x, efficiency {t1 / t2 / 2:.0%} at 2 workers",
-                         "jobs1": times[1], "jobs2": times[2]})
+                         "ratio": f"{t1 / t2:.2f}x, efficiency {t1 / t2 / n:.0%} at {n} workers",
+                         "jobs1": times[1], f"jobs{n}": times[n]})
             with open(report1, encoding="utf-8") as fh:
                 work1 = sum(p["seconds"] for c in json.load(fh)["claims"] for p in c.get("points", []))
             with open(report2, encoding="utf-8") as fh:
@@ -277,20 +286,27 @@ def checks(rows: list, args) -> None:
                       for c in claims for p in c.get("points", []) if p.get("task_seconds")]
             longest = max(chains)
             point_sum = sum(p["seconds"] for c in claims for p in c.get("points", []))
-            rows.append({"what": "point task time, --jobs 1 / --jobs 2 (last runs' reports)", "value":
+            rows.append({"what": f"point task time, --jobs 1 / --jobs {n} (last runs' reports)", "value":
                          f"{work1:.1f} s / {point_sum:.1f} s", "ratio": f"{point_sum / work1:.2f}x the work in "
                          "parallel (caches and memory shared by the workers)", "work1": work1, "work2": point_sum})
             rest = times[1][-1] - work1  # the last --jobs 1 run's time outside its points (start-up, claims)
-            bound = times[1][-1] / (rest + point_sum / 2)
-            rows.append({"what": "bound on --jobs 1 / --jobs 2 from the work measured in parallel", "value":
-                         f"{times[1][-1]:.1f} s / ({rest:.1f} s outside points + {point_sum:.1f} s / 2)",
+            bound = times[1][-1] / (rest + point_sum / n)
+            rows.append({"what": f"bound on --jobs 1 / --jobs {n} from the work measured in parallel", "value":
+                         f"{times[1][-1]:.1f} s / ({rest:.1f} s outside points + {point_sum:.1f} s / {n})",
                          "ratio": f"at most {bound:.2f}x with this machine's contention (pool start-up, the "
                                   "driver and the tail not counted)", "bound": bound})
-            rows.append({"what": "critical path (longest pilot + chunk chain, --jobs 2 report)", "value":
+            rows.append({"what": f"critical path (longest pilot + chunk chain, --jobs {n} report)", "value":
                          f"{longest[0]:.2f} s ({longest[1]}); point task time {point_sum:.1f} s",
-                         "ratio": f"{longest[0] / t2:.0%} of the --jobs 2 wall time; "
+                         "ratio": f"{longest[0] / t2:.0%} of the --jobs {n} wall time; "
                                   f"task time / critical path {point_sum / longest[0]:.0f} workers",
                          "critical_path": longest[0], "point_seconds": point_sum})
+        if args.full:
+            n = args.jobs
+            cold, rc1 = run_check(["--full", "--jobs", str(n)], cache)  # its predictions fill the cache
+            warm, rc2 = run_check(["--full", "--jobs", str(n)], cache)
+            rows.append({"what": f"check --full --jobs {n}: first run / cache warm", "value":
+                         f"{cold:.1f} s / {warm:.1f} s (exit {rc1}, {rc2})", "ratio": f"{warm:.1f} s warm",
+                         "full_cold": cold, "full_warm": warm})
 
 
 def main() -> int:
@@ -308,7 +324,7 @@ def _load() -> str:
 def measure(args) -> int:
     rows: list = []
     print(f"cpus={os.cpu_count()} python={sys.version.split()[0]} load average {_load()}", flush=True)
-    if not (args.skip_quick and args.skip_default):
+    if not (args.skip_quick and args.skip_default) or args.full:
         checks(rows, args)
     if not args.skip_symbolic:
         symbolic_phase(rows)
