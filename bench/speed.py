@@ -74,8 +74,9 @@ def parse():
     p.add_argument("--repeats", type=int, default=3,
                    help="alternated --jobs 1 / --jobs N runs of the default check (medians reported; default 3)")
     p.add_argument("--jobs", type=int, default=2, metavar="N",
-                   help="workers of the parallel runs (default 2; 16 on a 16-core machine for issue 13's targets there)")
-    p.add_argument("--full", action="store_true", help="also time one `check --full --jobs N` (warm cache)")
+                   help="workers of the parallel runs (default 2; 16 for issue 13's targets on a 16-core machine)")
+    p.add_argument("--full", action="store_true",
+                   help="also time `check --full --jobs N`: a first run, then one with the cache warm")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args()
     if args.jobs < 2 or args.repeats < 1:
