@@ -383,9 +383,9 @@ class _Plan:
     def trials(self, key) -> int:
         return sum(rows(b) for b in self.columns[key])
 
-    def later_seconds(self, start: int, stop: int) -> float:
-        """Seconds that batches ``start .. stop - 1`` of every group should take, by each group's pilot batch."""
-        return sum((stop - start) * self.batch_seconds.get(group[0][0], 0.0) for group in self.groups)
+    def later_seconds(self) -> float:
+        """Seconds that every group's batches after the pilot should take, by each group's timed pilot batch."""
+        return sum((self.n_batches - 1) * self.batch_seconds.get(group[0][0], 0.0) for group in self.groups)
 
     def estimate(self, claim: Claim, params, key) -> Estimate:
         return claim.measure.reduce(merge_columns(self.columns[key]), **_kwargs(claim, params, self.routes[key]))
@@ -775,7 +775,7 @@ def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, fini
         if not _is_planned(claim):
             return _unplanned(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0, start=start), 0
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0)
-        if not plan.complete and plan.later_seconds(1, plan.n_batches) < finish_below:
+        if not plan.complete and plan.later_seconds() < finish_below:
             _run_later_batches(claim, params, plan, seed=seed, replicate=0)
         batches = len(plan.groups) * len(plan.columns[None])
         if plan.complete:
