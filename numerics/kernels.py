@@ -43,6 +43,7 @@ from scipy.special import logsumexp
 
 from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, mean_of,
                                monte_carlo, ols_slope, per_variant)
+from numerics.linear_memory import doubling_grid
 
 __all__ = [
     "INSTANCE_KERNELS",
@@ -298,22 +299,13 @@ def measure_truncation_error(rng, *, R: float, P: int, variant=None) -> Estimate
 
 # --- capacity growth ----------------------------------------------------------------------------
 
-def _doubling(d_min, d_max):
-    dims = [int(d_min)]
-    while dims[-1] * 2 <= d_max:
-        dims.append(dims[-1] * 2)
-    if len(dims) < 3:
-        raise ValueError(f"need at least 3 dimensions in [d_min, d_max], got {dims!r}")
-    return dims
-
-
 def _capacity_slope(columns, *, d_min, d_max, rho, **_) -> Estimate:
     """OLS slope of ``log C(d)`` on ``log d``, ``C = rho / g(d)``, from per-trial crosstalk columns ``g``.
 
     Each dimension's ``g`` is a sample mean; ``log C`` gets the delta-method SE ``se(g)/g``; the
     dimensions are independent, so :func:`numerics.estimate.ols_slope` propagates them.
     """
-    dims = _doubling(d_min, d_max)
+    dims = doubling_grid(d_min, d_max)
     g = np.asarray(columns["g"], dtype=float)
     n = g.shape[0]
     mean = g.mean(axis=0)
@@ -333,7 +325,7 @@ def measure_poly_capacity_exponent(rng, *, p: int, d_min: int, d_max: int, rho: 
     ``(trials, len(dims))``. The reducer takes ``C = rho / mean(g)``, the number of other pairs a
     typical stored pair tolerates at SNR^{-1} = rho, and fits the slope of ``log C`` on ``log d_k``.
     """
-    dims = np.asarray(_doubling(d_min, d_max), dtype=float)
+    dims = np.asarray(doubling_grid(d_min, d_max), dtype=float)
     z = np.sqrt(dims) * rng.standard_normal((trials, dims.size))
     return {"g": _power(z / dims, 2 * p)}
 
