@@ -273,6 +273,91 @@ def test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow():
     assert rel_gap(U, U_ref) <= RTOL
 
 
+@pytest.fixture
+def no_kept_arrays():
+    """The chunked DeltaFormer's kept work arrays emptied before and after the test."""
+    with chunked_forms._spare_lock:
+        chunked_forms._spare.clear()
+    yield chunked_forms._spare
+    with chunked_forms._spare_lock:
+        chunked_forms._spare.clear()
+
+
+@pytest.mark.parametrize("T, first_stage_only", [(1, True), (2, True), (300, True), (300, False)])
+def test_deltaformer_chunked_keeps_its_work_arrays_and_returns_none_of_them(no_kept_arrays, T, first_stage_only):
+    """A call leaves its work arrays for the next one, which reuses them and gives the same bits; what a
+    call returns never shares their memory (at T = 1 ``U`` is a contiguous view of them: it is copied),
+    so a later call cannot overwrite an earlier result."""
+    rng = np.random.default_rng(11)
+    K, Q, V = rng.standard_normal((T, 4)), rng.standard_normal((T, 4)), rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=16,
+              first_stage_only=first_stage_only)
+    first = num.deltaformer_chunked(K, V, Q, **kw)
+    kept = list(no_kept_arrays)
+    assert kept and not any(np.shares_memory(first, a) for a in kept)
+    saved = first.copy()
+    second = num.deltaformer_chunked(K, V, Q, **kw)
+    assert all(any(a is b for b in no_kept_arrays) for a in kept)  # the same arrays, kept again
+    assert np.array_equal(second, saved) and not any(np.shares_memory(second, a) for a in kept)
+    num.deltaformer_chunked(2.0 * K, -V, Q, **kw)
+    assert np.array_equal(first, saved)  # untouched by a later call with other inputs
+
+
+def test_deltaformer_chunked_keeps_at_most_spare_bytes(no_kept_arrays, monkeypatch):
+    """Kept work arrays never exceed SPARE_BYTES in all: with room for the largest only, only it is kept;
+    with none, nothing."""
+    rng = np.random.default_rng(12)
+    T = 300
+    K, Q, V = rng.standard_normal((T, 4)), rng.standard_normal((T, 4)), rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=16, threads=2)
+    num.deltaformer_chunked(K, V, Q, **kw)
+    sizes = sorted((a.nbytes for a in no_kept_arrays), reverse=True)
+    assert len(sizes) == 4  # U with its ones column, K^T, a block of scores per thread
+    no_kept_arrays.clear()
+    monkeypatch.setattr(chunked_forms, "SPARE_BYTES", sizes[0])
+    num.deltaformer_chunked(K, V, Q, **kw)
+    assert [a.nbytes for a in no_kept_arrays] == [sizes[0]]
+    no_kept_arrays.clear()
+    monkeypatch.setattr(chunked_forms, "SPARE_BYTES", 0)
+    num.deltaformer_chunked(K, V, Q, **kw)
+    assert no_kept_arrays == []
+
+
+def test_deltaformer_chunked_calls_on_several_threads_at_once(no_kept_arrays):
+    """Calls running at the same time on different threads each take their own work arrays: each gives
+    what it gives alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(13)
+    T = 400
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=32, threads=2)
+    problems = [tuple(rng.standard_normal((T, 4)) for _ in range(3)) for _ in range(6)]
+    alone = [num.deltaformer_chunked(K, V[:, :3], Q, **kw) for K, V, Q in problems]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda p: num.deltaformer_chunked(p[0], p[1][:, :3], p[2], **kw), problems * 3))
+    assert all(np.array_equal(a, b) for a, b in zip(alone * 3, together))
+
+
+def test_one_thread_runs_a_task_when_a_wait_needs_it():
+    """With one thread a submitted task waits for the wait that needs it (its result is merged soon after,
+    not held with all the others); with workers it is queued for them."""
+    ran = []
+    tasks = chunked_forms._Tasks(1)
+    task = tasks.submit((0, 0), ran.append, "a")
+    assert ran == [] and not task.started
+    assert tasks.wait([task]) == [None] and ran == ["a"]
+    tasks.close()
+    tasks = chunked_forms._Tasks(2)
+    try:
+        task = tasks.submit((0, 0), ran.append, "b")
+        assert tasks.wait([task]) == [None] and ran == ["a", "b"]
+    finally:
+        tasks.close()
+
+
 @settings(max_examples=25)
 @given(p=sequences(max_T=40, max_d=6), tau1=st.floats(0.5, 4.0), tau2=st.floats(0.5, 4.0),
        normalize1=st.booleans(), normalize2=st.booleans())

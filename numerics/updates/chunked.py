@@ -321,6 +321,34 @@ GROUP_ROWS = 256  # rows per task against one column block (how parts are groupe
 # 512 left a 4 ms task at the end, 128 was no better)
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
+SPARE_BYTES = 64 << 20  # at most this much of the chunked DeltaFormer's work arrays is kept between calls
+
+_spare: list = []  # float64 work arrays of finished calls (1-D), for the next call: see _take
+_spare_lock = threading.Lock()
+
+
+def _take(size: int) -> np.ndarray:
+    """A float64 work array of at least ``size`` numbers (contents undefined): the smallest large enough
+    one kept by an earlier call (:func:`_give`), else a new one.
+
+    The chunked DeltaFormer's largest arrays (``U`` with its ones column, ``K^T``, one block of scores
+    per thread) are about 2 MB each at T = 4096, d = 64: allocated anew on every call, the C library
+    gives their pages back to the OS when they are freed, and the next call pays a page fault per
+    4 kB page again. Kept here, they are written into memory already mapped."""
+    with _spare_lock:
+        fits = [i for i, a in enumerate(_spare) if a.size >= size]
+        if fits:
+            return _spare.pop(min(fits, key=lambda i: _spare[i].size))
+    return np.empty(size)
+
+
+def _give(arrays) -> None:
+    """Keep ``arrays`` (from :func:`_take`, no longer used) for later calls, up to :data:`SPARE_BYTES` in all
+    (the largest kept first)."""
+    with _spare_lock:
+        for a in sorted(arrays, key=lambda a: a.size, reverse=True):
+            if sum(b.nbytes for b in _spare) + a.nbytes <= SPARE_BYTES:
+                _spare.append(a)
 
 
 def available_cores() -> int:
@@ -467,8 +495,9 @@ def _shares(s_prev, m_prev, s_intra, m_intra, variant=None):
 class _Tasks:
     """Tasks on ``threads`` threads, this one included: ``threads - 1`` workers take the queued task with
     the lowest ``(priority, order submitted)``; a thread that waits for tasks (:meth:`wait`) runs
-    those not started yet itself, and queued tasks up to a priority. With one thread every task runs
-    when submitted. A task's result is the same whichever thread runs it."""
+    those not started yet itself, and queued tasks up to a priority. With one thread a task runs when
+    a wait needs it, so its result is merged soon after instead of held with all the others. A task's
+    result is the same whichever thread runs it."""
 
     def __init__(self, threads: int):
         self._heap: list = []
@@ -481,8 +510,7 @@ class _Tasks:
 
     def submit(self, priority, fn, *args) -> "_Task":
         task = _Task(fn, args)
-        if not self._workers:
-            task.run()
+        if not self._workers:  # run by the wait that needs it: parts are not all held at once
             return task
         with self._cv:
             heapq.heappush(self._heap, (priority, self._order, task))
@@ -598,7 +626,9 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     GIL in the products and exponentials, so the threads use the cores. Every part is computed by
     the same operations whichever thread runs it and the split never depends on the thread count:
     the result is the same bits for any. ``first_stage_only`` returns ``U`` and skips the second stage
-    (the companion's Listing 1 computes only ``U``).
+    (the companion's Listing 1 computes only ``U``). The largest work arrays (``U`` with its ones column,
+    ``K^T``, a block of scores per thread) are kept for the next call (:func:`_take`, at most
+    :data:`SPARE_BYTES`); nothing returned shares their memory.
     """
     T = K.shape[0]
     dv = V.shape[1]
@@ -609,7 +639,8 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     log1 = getattr(kappa1, "log_values", None)
     if normalize1 and log1 is None:
         raise ValueError(f"normalize1 in the chunked form needs a kernel with log_values, got {kappa1!r}")
-    U1 = np.empty((T, dv + 1))  # U with a ones column: products with it carry the row sums
+    work = [_take(T * (dv + 1)), _take(K.shape[1] * T)]  # returned to _give when the call ends
+    U1 = work[0][: T * (dv + 1)].reshape(T, dv + 1)  # U with a ones column: products with it carry the row sums
     U = U1[:, :dv]
     log2 = getattr(kappa2, "log_values", None) if normalize2 else None
     out = np.empty((T, dv)) if log2 is not None else None
@@ -617,18 +648,23 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     tasks = _Tasks(n_threads if T > C else 1)
     # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing), copied on
     # another thread while this one starts the first chunks, which do not need it
-    Kt = tasks.submit((-1, 0), np.ascontiguousarray, K.T)
+    Kt = work[1][: K.size].reshape(K.shape[1], T)
+    Kt_copied = tasks.submit((-1, 0), np.copyto, Kt, K.T)
     B = PREV_BLOCK
     units1 = [(r0, min(r0 + C, T)) for r0 in range(0, T, C)]  # the chunks
     units2 = [(r0, min(r0 + STAGE2_BLOCK, T)) for r0 in range(0, T, STAGE2_BLOCK)] if out is not None else []
     full1 = {r0: [] for r0, _ in units1}  # rows -> [(task, index)]: their parts from whole column blocks, in order
     full2 = {r0: [] for r0, _ in units2}
 
-    # one buffer of scores per thread, for kernels that write into one; allocated here, by this thread,
-    # whose heap keeps the memory between calls (a worker's fresh heap would fault it in every time)
+    # one buffer of scores per thread, for kernels that write into one (kept between calls, as U1 and Kt)
     local = threading.local()
     size = max(C, STAGE2_BLOCK) * (B + STAGE2_BLOCK)
-    buffers = [np.empty(size) for _ in range(n_threads if T > C else 1)]
+    buffers = [_take(size) for _ in range(n_threads if T > C else 1)]
+    work += buffers
+
+    def kt():
+        tasks.wait([Kt_copied])
+        return Kt
 
     def scratch(kernel, rows: int, cols: int):
         if not getattr(kernel, "log_values_out", False):
@@ -643,7 +679,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     def parts(first: bool, units, b0: int, b1: int) -> list:
         """The parts of the row blocks ``units`` (first stage: chunks; second: blocks of queries) from rows
         ``b0 .. b1 - 1`` of ``U``, one column block for several row blocks (it stays in cache)."""
-        Y, Z = tasks.wait([Kt])[0][:, b0:b1].T, U1[b0:b1]
+        Y, Z = kt()[:, b0:b1].T, U1[b0:b1]
         if not first:
             return [_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, b1 - b0)) for r0, r1 in units]
         if normalize1:
@@ -694,7 +730,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         if variant != "no_recombine":
             found = collect(full2.pop(r0), HELP)
             b0 = (r0 // B) * B
-            Y, Z = tasks.wait([Kt])[0][:, b0:r1].T, U1[b0:r1]
+            Y, Z = kt()[:, b0:r1].T, U1[b0:r1]
             found.append(_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, r1 - b0), causal=True))
             P, _ = _merge_parts(found)
             np.divide(P[:, :dv], P[:, dv:], out=out[r0:r1])
@@ -742,10 +778,11 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         tasks.wait(finishing, max_priority=(math.inf, 0))
     finally:
         tasks.close()
+        _give(work)
     if out is not None:
         return out
     if first_stage_only:
-        return np.ascontiguousarray(U)
+        return U.copy()  # never a view: U1's memory is kept for the next call
     return _stage2_matrix(kappa2, Q, K, normalize2) @ U
 
 
