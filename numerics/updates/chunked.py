@@ -317,8 +317,8 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
 # depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
 STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
-GROUP_ROWS = 256  # rows per task against one column block (how parts are grouped never changes a bit of them;
-# 512 left a 4 ms task at the end, 128 was no better)
+GROUP_ROWS = 256  # rows per task against one column block, all in one product (fixed, like PREV_BLOCK, so the
+# bits never depend on the cores; 128 and 512 rows were 1-3 % slower)
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 SPARE_BYTES = 64 << 20  # at most this much of the chunked DeltaFormer's work arrays is kept between calls
@@ -455,7 +455,7 @@ def _merge_parts(parts):
     """The parts of disjoint column blocks of the same rows (in their order) as one: ``sum_b e^{m_b - M} P_b``
     with ``M`` the largest shift among blocks with a nonzero row sum (0 for a row without one)."""
     if all(m is None for _, m in parts):
-        P = parts[0][0]  # a part's array is its own (fresh from _exp_part): summed into in place
+        P = parts[0][0]  # a part's rows are its own (fresh from _exp_part): summed into in place
         for P_b, _ in parts[1:]:
             P += P_b
         return P, None
@@ -615,7 +615,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     ones column gives the row sums; no shift unless the numbers demand one), and a row block's parts
     are summed in column order (:func:`_merge_parts`). As soon as a column block of ``U`` is complete
     its parts for all later chunks and second-stage row blocks (:data:`STAGE2_BLOCK` rows) are queued
-    as tasks, several row blocks per task so the column block stays in cache; the sequential chunk
+    as tasks, several row blocks per task in one product (:data:`GROUP_ROWS`); the sequential chunk
     pass itself computes only the parts from its partial last block (and from a block completed by the
     chunk before) and the in-chunk solve. A
     second-stage row block is finished (its partial block, its causal block, the recombination) once
@@ -658,7 +658,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
 
     # one buffer of scores per thread, for kernels that write into one (kept between calls, as U1 and Kt)
     local = threading.local()
-    size = max(C, STAGE2_BLOCK) * (B + STAGE2_BLOCK)
+    size = max(C, STAGE2_BLOCK, GROUP_ROWS) * (B + STAGE2_BLOCK)
     buffers = [_take(size) for _ in range(n_threads if T > C else 1)]
     work += buffers
 
@@ -677,13 +677,15 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         return buf[: rows * cols].reshape(rows, cols)
 
     def parts(first: bool, units, b0: int, b1: int) -> list:
-        """The parts of the row blocks ``units`` (first stage: chunks; second: blocks of queries) from rows
-        ``b0 .. b1 - 1`` of ``U``, one column block for several row blocks (it stays in cache)."""
+        """The parts of the consecutive row blocks ``units`` (first stage: chunks; second: blocks of queries)
+        from rows ``b0 .. b1 - 1`` of ``U``: one product for all their rows (the column block is packed
+        once), cut into each row block's part."""
         Y, Z = kt()[:, b0:b1].T, U1[b0:b1]
-        if not first:
-            return [_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, b1 - b0)) for r0, r1 in units]
-        if normalize1:
-            return [_exp_part(log1, W[r0:r1], Y, Z, scratch(kappa1, r1 - r0, b1 - b0)) for r0, r1 in units]
+        if not first or normalize1:
+            X, log, kernel = (W, log1, kappa1) if first else (Q, log2, kappa2)
+            g0, g1 = units[0][0], units[-1][1]
+            P, m = _exp_part(log, X[g0:g1], Y, Z, scratch(kernel, g1 - g0, b1 - b0))
+            return [(P[r0 - g0:r1 - g0], None if m is None else m[r0 - g0:r1 - g0]) for r0, r1 in units]
         return [(kappa1(W[r0:r1], K[b0:b1]) @ U[b0:b1], None) for r0, r1 in units]
 
     def queue(first: bool, units, b0: int, b1: int) -> None:
