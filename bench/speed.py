@@ -35,7 +35,8 @@ What it measures, each against a baseline taken in this run:
   buffers; "RNG/floor" is the most RNG/sim can be for that form, and "sim at x of the floor" how
   close the simulation comes to it.
 * **chunked DeltaFormer** (softmax kernels, T = ``--T``, d = 64): the token loop against the chunked
-  form on every core and on one thread (best of 5 each, as ``bench/update_bench.py``), and the share of
+  form on every core and on one thread (best of ``--deltaformer-repeats`` calls each, 5 by default as
+  ``bench/update_bench.py``), and the share of
   the arithmetic bound of ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at
   this process's best product and exponential rates, over the cores) the chunked form reaches, and its
   share of the same arithmetic at the rates BLAS reaches in the d-wide product shapes a chunked form
@@ -71,6 +72,9 @@ def parse():
     p.add_argument("--skip-points", action="store_true", help="no heavy read-out points")
     p.add_argument("--skip-deltaformer", action="store_true", help="no chunked DeltaFormer")
     p.add_argument("--T", type=int, default=4096, help="DeltaFormer sequence length (default 4096)")
+    p.add_argument("--deltaformer-repeats", type=int, default=5, metavar="R",
+                   help="chunked DeltaFormer timed as the best of R calls on each thread count (default 5, as "
+                        "bench/update_bench.py; more on a machine whose speed swings)")
     p.add_argument("--repeats", type=int, default=3,
                    help="alternated --jobs 1 / --jobs N runs of the default check (medians reported; default 3)")
     p.add_argument("--jobs", type=int, default=2, metavar="N",
@@ -79,8 +83,9 @@ def parse():
                    help="also time `check --full --jobs N`: a first run, then one with the cache warm")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args()
-    if args.jobs < 2 or args.repeats < 1:
-        p.error(f"--jobs must be at least 2 and --repeats at least 1, got {args.jobs} and {args.repeats}")
+    if args.jobs < 2 or args.repeats < 1 or args.deltaformer_repeats < 1:
+        p.error(f"--jobs must be at least 2, --repeats and --deltaformer-repeats at least 1, got {args.jobs}, "
+                f"{args.repeats} and {args.deltaformer_repeats}")
     return args
 
 
@@ -207,7 +212,7 @@ def symbolic_phase(rows: list) -> None:
                  "cold": t_cold, "warm": t_warm})
 
 
-def deltaformer(rows: list, T: int) -> None:
+def deltaformer(rows: list, T: int, repeats: int = 5) -> None:
     import numpy as np
 
     from numerics import updates as num
@@ -227,12 +232,13 @@ def deltaformer(rows: list, T: int) -> None:
         kernel = num.exp_kernel(float(np.sqrt(d)))
         kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True)
         t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 1)
-        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 5)
-        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), 5)
+        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), repeats)
+        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), repeats)
         from update_bench import arithmetic_floor, shape_floor
 
-        *_, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=10)
-        *_, shaped = shape_floor(T, d, rng, best_of, exp_repeats=10)
+        # the bound's rates as robustly as the times: a slow moment in them would raise the bound
+        *_, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=max(10, 2 * repeats), repeats=repeats)
+        *_, shaped = shape_floor(T, d, rng, best_of, exp_repeats=max(10, 2 * repeats), repeats=repeats)
         cores = available_cores()
         bound, shape_bound = floor / cores, shaped / cores
         gap = num.max_relative_gap(out, ref)
@@ -332,7 +338,7 @@ def measure(args) -> int:
     if not args.skip_points:
         heavy_points(rows)
     if not args.skip_deltaformer:
-        deltaformer(rows, args.T)
+        deltaformer(rows, args.T, args.deltaformer_repeats)
     width = max(len(r["what"]) for r in rows) if rows else 10
     vwidth = max(len(r["value"]) for r in rows) if rows else 10
     print(f"{'measure':<{width}}  {'value':<{vwidth}}  ratio")

@@ -5,13 +5,13 @@ Run from the repository root:
     python3 bench/update_bench.py                 # BLAS pinned to one thread (the default)
     python3 bench/update_bench.py --threads 0     # BLAS threads as the environment sets them
 
-Both routes run in the same process on the same inputs; each timing is the best of ``--repeats``
-runs. For every chunk size the script reports the ratio token loop / chunked form, once as the
-library runs it (threads of its own: chunked DeltaNet puts the batched work on a second thread;
-chunked DeltaFormer splits its first stage's products against earlier rows over one thread per
-available core and runs second-stage blocks on the same threads) and once on this thread alone, and
-the agreement of the outputs. DeltaFormer uses softmax kernels
-in both stages (tau = sqrt(d)), beta = alpha = 1, w = k, as in the companion's Listing 1.
+Both routes run in the same process on the same inputs; each timing (the bound's products too) is
+the best of ``--repeats`` runs. For every chunk size the script reports the ratio token loop /
+chunked form, once as the library runs it (threads of its own: chunked DeltaNet puts the batched
+work on a second thread; chunked DeltaFormer splits its first stage's products against earlier rows
+over one thread per available core and runs second-stage blocks on the same threads) and once on
+this thread alone, and the agreement of the outputs. DeltaFormer uses softmax kernels in both stages
+(tau = sqrt(d)), beta = alpha = 1, w = k, as in the companion's Listing 1.
 
 BLAS is pinned to one thread by default because the chunked forms bring their own threads:
 OpenBLAS's workers spin for a while after each multi-threaded call, and on a 2-core machine they
@@ -54,12 +54,13 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
+def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
     """One core's time for the arithmetic every DeltaFormer form must do at ``T`` tokens of width ``d``:
     ``(flops, rate, pairs, per_exp, floor)``. Per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores,
     each a d-long dot product, an exponential, and a d-long row of the product with U; the rate is the
     best matrix-product rate this process reaches (the chunked form's shape, and a large square product
-    where BLAS is at its most efficient). ``best_of(fn, repeats)`` returns ``(seconds, result)``."""
+    where BLAS is at its most efficient), each product the best of ``repeats``. ``best_of(fn, repeats)``
+    returns ``(seconds, result)``."""
     import numpy as np  # after main() has set the BLAS threads
 
     pairs = T * (T - 1) // 2 + T * (T + 1) // 2
@@ -67,7 +68,7 @@ def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
     rate = 0.0
     for m, k, n in ((256, d, T), (1024, 1024, 1024)):
         A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-        t_mm, _ = best_of(lambda: A @ B, 5)
+        t_mm, _ = best_of(lambda: A @ B, repeats)
         rate = max(rate, 2 * m * k * n / t_mm)
     per_exp = _per_exp(T, rng, best_of, exp_repeats)
     return flops, rate, pairs, per_exp, flops / rate + pairs * per_exp
@@ -76,7 +77,7 @@ def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
 SHAPE_ROWS, SHAPE_COLS = (128, 256), (512, 1024, 2048)
 
 
-def shape_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
+def shape_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
     """The same arithmetic as :func:`arithmetic_floor`, with each product at the best rate BLAS reaches in
     the shapes a chunked form multiplies in: scores ``(m, d) @ (d, n)`` (inner dimension ``d``) and the
     exponentials times ``U``, ``(m, n) @ (n, d)`` (``d`` columns), for row blocks ``m`` in
@@ -91,8 +92,8 @@ def shape_floor(T: int, d: int, rng, best_of, *, exp_repeats: int):
         for n in SHAPE_COLS:
             A, B = rng.standard_normal((m, d)), rng.standard_normal((d, n))
             E, Z = rng.standard_normal((m, n)), rng.standard_normal((n, d))
-            score_rate = max(score_rate, 2 * m * d * n / best_of(lambda: A @ B, 5)[0])
-            value_rate = max(value_rate, 2 * m * n * d / best_of(lambda: E @ Z, 5)[0])
+            score_rate = max(score_rate, 2 * m * d * n / best_of(lambda: A @ B, repeats)[0])
+            value_rate = max(value_rate, 2 * m * n * d / best_of(lambda: E @ Z, repeats)[0])
     per_exp = _per_exp(T, rng, best_of, exp_repeats)
     floor = 2 * pairs * d / score_rate + 2 * pairs * d / value_rate + pairs * per_exp
     return score_rate, value_rate, per_exp, floor
@@ -156,14 +157,14 @@ def main() -> int:
         times = report("DeltaFormer", t_loop, ref,
                        lambda C, threads: num.deltaformer_chunked(K, V, Q, C=C, threads=threads, **kw))
         best_C = min(times, key=times.get)
-        flops, rate, pairs, per_exp, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=20)
+        flops, rate, pairs, per_exp, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=20, repeats=args.repeats)
         # a single-threaded BLAS measures one core's rate; otherwise the rate may already span the cores
         cores = (os.cpu_count() or 1) if args.threads == 1 else 1
         print(f"  bound: {flops / 1e9:.2f} GFlop at {rate / 1e9:.1f} GFlop/s (best product rate) and "
               f"{pairs / 1e6:.1f} M exponentials at {per_exp * 1e9:.1f} ns: {floor:.3f} s of one core's work, "
               f"{floor / cores:.3f} s over {cores} core(s): no form doing this arithmetic can beat "
               f"{t_loop / (floor / cores):.1f}x here; chunked C={best_C} reaches {floor / cores / times[best_C]:.0%}")
-        score_rate, value_rate, _, shaped = shape_floor(T, d, rng, best_of, exp_repeats=20)
+        score_rate, value_rate, _, shaped = shape_floor(T, d, rng, best_of, exp_repeats=20, repeats=args.repeats)
         print(f"  bound at the shapes the algorithm uses ({SHAPE_ROWS} rows x {SHAPE_COLS} columns, d = {d}): "
               f"scores at {score_rate / 1e9:.1f}, values at {value_rate / 1e9:.1f} GFlop/s: "
               f"{shaped / cores:.3f} s over {cores} core(s); chunked C={best_C} reaches "
