@@ -342,6 +342,41 @@ def test_deltaformer_chunked_calls_on_several_threads_at_once(no_kept_arrays):
     assert all(np.array_equal(a, b) for a, b in zip(alone * 3, together))
 
 
+@pytest.mark.parametrize("threads, ahead", [(1, 0), (2, 3), (3, 6), (5, 12)])
+def test_deltaformer_chunked_exponentiates_first_block_scores_ahead_on_the_other_threads(monkeypatch, threads,
+                                                                                          ahead):
+    """While the first column block of U is being solved, the other threads compute the exponentiated
+    scores of that block's first tasks: PREFETCH_GROUPS per thread beyond the first, as many as there
+    are tasks at most. Worked out here for T = 200, C = 5, column blocks of 12 rows, second-stage blocks
+    of 10 and tasks of up to 30 rows: the first block is complete at row 15, so its tasks are the chunks
+    from row 20 (180 rows, 6 tasks) and the second-stage blocks from row 20 (6 tasks), 12 in all. Each
+    task takes its scores when it runs, so the output is the same bits as with none computed ahead."""
+    rng = np.random.default_rng(14)
+    T = 200
+    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
+    V = rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, beta=rng.uniform(0.0, 1.0, T), normalize1=True, normalize2=True, C=5)
+    monkeypatch.setattr(chunked_forms, "GROUP_ROWS", 30)
+    taken = []
+    exp_part = chunked_forms._exp_part
+
+    def spy(*args, exps=None, **kwargs):
+        taken.append(exps is not None)
+        return exp_part(*args, exps=exps, **kwargs)
+
+    with _small_blocks(12, 10):
+        monkeypatch.setattr(chunked_forms, "_exp_part", spy)
+        out = num.deltaformer_chunked(K, V, Q, threads=threads, **kw)
+        assert sum(taken) == ahead
+        monkeypatch.setattr(chunked_forms, "PREFETCH_GROUPS", 0)
+        taken.clear()
+        none_ahead = num.deltaformer_chunked(K, V, Q, threads=threads, **kw)
+        assert sum(taken) == 0
+    assert np.array_equal(out, none_ahead)
+    assert rel_gap(out, num.deltaformer_recurrent(K, V, Q, **{k: v for k, v in kw.items() if k != "C"})) <= RTOL
+
+
 def test_one_thread_runs_a_task_when_a_wait_needs_it():
     """With one thread a submitted task waits for the wait that needs it (its result is merged soon after,
     not held with all the others); with workers it is queued for them."""

@@ -320,6 +320,8 @@ STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
 GROUP_ROWS = 256  # rows per task against one column block, all in one product (fixed, like PREV_BLOCK, so the
 # bits never depend on the cores; 128 and 512 rows were 1-3 % slower)
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
+PREFETCH_GROUPS = 3  # per thread beyond the first: tasks against the first column block whose exponentiated
+# scores are computed while that block of U is still being solved (the other threads are idle then)
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
 SPARE_BYTES = 64 << 20  # at most this much of the chunked DeltaFormer's work arrays is kept between calls
 
@@ -384,7 +386,7 @@ def chunk_threads(threads: bool | int = True) -> int:
     return 1 if threads is False else max(1, int(threads))
 
 
-def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
+def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False, exps=None):
     """One block's part of a softmax: ``(exp(S - m) @ Z1, m)`` with ``S = log_values(X, Y)`` and ``Z1`` the
     values with a ones column last, so the product's last column is the row sums of the exponentials.
 
@@ -399,10 +401,14 @@ def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
     of the scores' shape for ``log_values(X, Y, out=out)`` (a kernel with ``log_values_out``).
     ``causal``: the last ``len(X)`` rows of ``Y`` are the rows of ``X`` themselves, of which row ``i``
     sees ``j <= i`` only (a second-stage block's earlier rows and its own causal block in one product).
+    ``exps``: ``exp(log_values(X, Y))`` computed beforehand (:func:`_scores_exp`, the same operations), in
+    place of the first try's first two steps.
     """
     n = X.shape[0]
     with np.errstate(over="ignore", invalid="ignore"):
-        if out is None:
+        if exps is not None:
+            S = exps
+        elif out is None:
             S = _exp_in_place(log_values(X, Y))
         else:
             S = log_values(X, Y, out=out)
@@ -417,6 +423,13 @@ def _exp_part(log_values, X, Y, Z1, out=None, causal: bool = False):
         S[:, S.shape[1] - n:] = np.where(_lower(n, False) > 0, S[:, S.shape[1] - n:], -np.inf)
     m = _row_shift(S)
     return _exp_in_place(S - m[:, None]) @ Z1, m
+
+
+def _scores_exp(log_values, X, Y, out):
+    """``exp(log_values(X, Y))`` written into ``out`` (a C-contiguous float64 array of the scores' shape), by
+    the operations :func:`_exp_part` would use: its first try, ahead of the values it multiplies."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.exp(log_values(X, Y, out=out), out=out)
 
 
 def _exp_diagonal(log_values, X, Y, strict: bool):
@@ -505,6 +518,7 @@ class _Tasks:
         self._order = 0
         self._closed = False
         self._workers = [threading.Thread(target=self._work, daemon=True) for _ in range(threads - 1)]
+        self.workers = len(self._workers)
         for t in self._workers:
             t.start()
 
@@ -625,7 +639,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     and a thread that waits for a task runs it or any other queued one meanwhile; NumPy releases the
     GIL in the products and exponentials, so the threads use the cores. Every part is computed by
     the same operations whichever thread runs it and the split never depends on the thread count:
-    the result is the same bits for any. ``first_stage_only`` returns ``U`` and skips the second stage
+    the result is the same bits for any. Until the first column block of ``U`` is complete the other
+    threads would mostly wait: they compute the exponentiated scores of that block's first tasks
+    (:data:`PREFETCH_GROUPS` per thread beyond the first, a ``GROUP_ROWS x PREV_BLOCK`` array each),
+    which need no ``U``, and those tasks then only multiply. ``first_stage_only`` returns ``U`` and skips the second stage
     (the companion's Listing 1 computes only ``U``). The largest work arrays (``U`` with its ones column,
     ``K^T``, a block of scores per thread) are kept for the next call (:func:`_take`, at most
     :data:`SPARE_BYTES`); nothing returned shares their memory.
@@ -676,6 +693,34 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             buf = local.scores = np.empty(rows * cols)
         return buf[: rows * cols].reshape(rows, cols)
 
+    def groups(units) -> list:
+        """``units`` (consecutive row blocks) in groups of at most :data:`GROUP_ROWS` rows, one task each."""
+        found, group = [], []
+        for unit in units:
+            if group and unit[1] - group[0][0] > GROUP_ROWS:
+                found.append(group)
+                group = []
+            group.append(unit)
+        return found + [group] if group else found
+
+    # Until the first column block of U is complete the other threads have little to do (the second-stage
+    # blocks finished so far): they compute the exponentiated scores of that block's first tasks meanwhile,
+    # which need K, W and Q only. The task later takes them (or computes them itself if none has started):
+    # the same operations whichever thread, so the same bits as without.
+    ahead: dict = {}  # (first, g0, g1) -> the task computing exp(scores) of that group against rows 0 .. B - 1
+    if tasks.workers and T > B and normalize1 and out is not None and getattr(kappa1, "log_values_out", False) \
+            and getattr(kappa2, "log_values_out", False):
+        complete = min(-(-B // C) * C, T)  # the chunk end at which the first block is complete (see queue below)
+        plan = [(True, g) for g in groups([u for u in units1 if u[0] >= B and u[0] != complete])]
+        plan += [(False, g) for g in groups([u for u in units2 if u[0] >= B])]
+        for first, g in plan[: PREFETCH_GROUPS * tasks.workers]:
+            g0, g1 = g[0][0], g[-1][1]
+            buf = _take((g1 - g0) * B)
+            work.append(buf)
+            X, log = (W, log1) if first else (Q, log2)
+            ahead[first, g0, g1] = tasks.submit((3, g0), lambda X, log, buf: _scores_exp(log, X, kt()[:, :B].T, buf),
+                                                X[g0:g1], log, buf[: (g1 - g0) * B].reshape(g1 - g0, B))
+
     def parts(first: bool, units, b0: int, b1: int) -> list:
         """The parts of the consecutive row blocks ``units`` (first stage: chunks; second: blocks of queries)
         from rows ``b0 .. b1 - 1`` of ``U``: one product for all their rows (the column block is packed
@@ -684,7 +729,11 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         if not first or normalize1:
             X, log, kernel = (W, log1, kappa1) if first else (Q, log2, kappa2)
             g0, g1 = units[0][0], units[-1][1]
-            P, m = _exp_part(log, X[g0:g1], Y, Z, scratch(kernel, g1 - g0, b1 - b0))
+            early = ahead.pop((first, g0, g1), None) if (b0, b1) == (0, B) else None
+            if early is not None:
+                P, m = _exp_part(log, X[g0:g1], Y, Z, exps=tasks.wait([early])[0])
+            else:
+                P, m = _exp_part(log, X[g0:g1], Y, Z, scratch(kernel, g1 - g0, b1 - b0))
             return [(P[r0 - g0:r1 - g0], None if m is None else m[r0 - g0:r1 - g0]) for r0, r1 in units]
         return [(kappa1(W[r0:r1], K[b0:b1]) @ U[b0:b1], None) for r0, r1 in units]
 
@@ -692,15 +741,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         """Tasks for the parts of ``units`` from the column block ``b0 .. b1 - 1``, :data:`GROUP_ROWS` rows each;
         first-stage parts before second-stage ones, the rows needed soonest first."""
         index = full1 if first else full2
-        group: list = []
-        for unit in units + [None]:
-            if group and (unit is None or unit[1] - group[0][0] > GROUP_ROWS):
-                task = tasks.submit((0 if first else 1, group[0][0]), parts, first, group, b0, b1)
-                for i, (r0, _) in enumerate(group):
-                    index[r0].append((task, i))
-                group = []
-            if unit is not None:
-                group.append(unit)
+        for group in groups(units):
+            task = tasks.submit((0 if first else 1, group[0][0]), parts, first, group, b0, b1)
+            for i, (r0, _) in enumerate(group):
+                index[r0].append((task, i))
 
     def collect(pending, max_priority) -> list:
         """The parts ``pending`` (``(task, index)`` pairs) once their tasks are done, each taken out of its
