@@ -40,7 +40,11 @@ What it measures, each against a baseline taken in this run:
   the arithmetic bound of ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at
   this process's best product and exponential rates, over the cores) the chunked form reaches, and its
   share of the same arithmetic at the rates BLAS reaches in the d-wide product shapes a chunked form
-  uses.
+  uses. Both shares again as paired estimates: ``--deltaformer-rounds`` rounds, each one call on every
+  core followed at once by each of the bound's kernels (best of 2), the share taken round by round
+  (median, quartiles and range reported). A slow moment of the machine then slows both sides of a
+  round, where a best of calls over a best of kernel timings taken at other moments moves with it
+  (one run here read 93 % when the others read 70-72 %).
 
 Times are wall-clock: on a machine shared with other work the ratios move; run it on an idle one.
 """
@@ -75,6 +79,9 @@ def parse():
     p.add_argument("--deltaformer-repeats", type=int, default=5, metavar="R",
                    help="chunked DeltaFormer timed as the best of R calls on each thread count (default 5, as "
                         "bench/update_bench.py; more on a machine whose speed swings)")
+    p.add_argument("--deltaformer-rounds", type=int, default=10, metavar="N",
+                   help="paired rounds for the chunked DeltaFormer's share of the bound: a call, then the "
+                        "bound's kernels timed once each (default 10)")
     p.add_argument("--repeats", type=int, default=3,
                    help="alternated --jobs 1 / --jobs N runs of the default check (medians reported; default 3)")
     p.add_argument("--jobs", type=int, default=2, metavar="N",
@@ -83,9 +90,9 @@ def parse():
                    help="also time `check --full --jobs N`: a first run, then one with the cache warm")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args()
-    if args.jobs < 2 or args.repeats < 1 or args.deltaformer_repeats < 1:
-        p.error(f"--jobs must be at least 2, --repeats and --deltaformer-repeats at least 1, got {args.jobs}, "
-                f"{args.repeats} and {args.deltaformer_repeats}")
+    if args.jobs < 2 or min(args.repeats, args.deltaformer_repeats, args.deltaformer_rounds) < 1:
+        p.error(f"--jobs must be at least 2, --repeats, --deltaformer-repeats and --deltaformer-rounds at least 1, "
+                f"got {args.jobs}, {args.repeats}, {args.deltaformer_repeats} and {args.deltaformer_rounds}")
     return args
 
 
@@ -212,7 +219,7 @@ def symbolic_phase(rows: list) -> None:
                  "cold": t_cold, "warm": t_warm})
 
 
-def deltaformer(rows: list, T: int, repeats: int = 5) -> None:
+def deltaformer(rows: list, T: int, repeats: int = 5, rounds: int = 10) -> None:
     import numpy as np
 
     from numerics import updates as num
@@ -234,14 +241,26 @@ def deltaformer(rows: list, T: int, repeats: int = 5) -> None:
         t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 1)
         t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), repeats)
         t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), repeats)
-        from update_bench import arithmetic_floor, shape_floor
+        from update_bench import BoundKernels
 
         # the bound's rates as robustly as the times: a slow moment in them would raise the bound
-        *_, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=max(10, 2 * repeats), repeats=repeats)
-        *_, shaped = shape_floor(T, d, rng, best_of, exp_repeats=max(10, 2 * repeats), repeats=repeats)
+        kernels = BoundKernels(T, d, rng, best_of)
+        *_, floor = kernels.arithmetic(exp_repeats=max(10, 2 * repeats), repeats=repeats)
+        *_, shaped = kernels.shape(exp_repeats=max(10, 2 * repeats), repeats=repeats)
         cores = available_cores()
         bound, shape_bound = floor / cores, shaped / cores
         gap = num.max_relative_gap(out, ref)
+        # paired: a call, then at once each kernel of the bounds (best of 2: the first run of a kernel after
+        # other work is slower than its others); the share round by round
+        shares, shape_shares = [], []
+        for i in range(rounds):
+            print(f"  chunked DeltaFormer, paired round {i + 1}/{rounds}", end="\r", file=sys.stderr, flush=True)
+            t, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 1)
+            *_, f = kernels.arithmetic(exp_repeats=2, repeats=2)
+            *_, s = kernels.shape(exp_repeats=2, repeats=2)
+            shares.append(f / cores / t)
+            shape_shares.append(s / cores / t)
+        print(file=sys.stderr)
     rows.append({"what": f"chunked DeltaFormer T={T} d=64 C=128 ({cores} threads) vs token loop",
                  "value": f"{t_all:.3f} s vs {t_loop:.3f} s (one thread {t_one:.3f} s; gap {gap:.0e})",
                  "ratio": f"{t_loop / t_all:.1f}x (one thread {t_loop / t_one:.1f}x)",
@@ -252,6 +271,12 @@ def deltaformer(rows: list, T: int, repeats: int = 5) -> None:
     rows.append({"what": "  same, bound at the shapes the algorithm uses (d-wide products)",
                  "value": f"bound {shape_bound:.3f} s vs {t_all:.3f} s",
                  "ratio": f"{shape_bound / t_all:.0%} of that bound", "shape_bound": shape_bound})
+    for what, values, key in (("bound", shares, "paired_share"), ("shape bound", shape_shares, "paired_shape_share")):
+        q1, med, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+        rows.append({"what": f"  paired, {rounds} rounds (a call, then the {what}'s kernels)",
+                     "value": f"quartiles {q1:.1%}-{q3:.1%}, range {min(values):.1%}-{max(values):.1%}",
+                     "ratio": f"median {statistics.median(values):.1%} of the {what}", key: statistics.median(values),
+                     key + "s": values})
 
 
 def checks(rows: list, args) -> None:
@@ -338,7 +363,7 @@ def measure(args) -> int:
     if not args.skip_points:
         heavy_points(rows)
     if not args.skip_deltaformer:
-        deltaformer(rows, args.T, args.deltaformer_repeats)
+        deltaformer(rows, args.T, args.deltaformer_repeats, args.deltaformer_rounds)
     width = max(len(r["what"]) for r in rows) if rows else 10
     vwidth = max(len(r["value"]) for r in rows) if rows else 10
     print(f"{'measure':<{width}}  {'value':<{vwidth}}  ratio")

@@ -54,58 +54,71 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
-    """One core's time for the arithmetic every DeltaFormer form must do at ``T`` tokens of width ``d``:
-    ``(flops, rate, pairs, per_exp, floor)``. Per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores,
-    each a d-long dot product, an exponential, and a d-long row of the product with U; the rate is the
-    best matrix-product rate this process reaches (the chunked form's shape, and a large square product
-    where BLAS is at its most efficient), each product the best of ``repeats``. ``best_of(fn, repeats)``
-    returns ``(seconds, result)``."""
-    import numpy as np  # after main() has set the BLAS threads
-
-    pairs = T * (T - 1) // 2 + T * (T + 1) // 2
-    flops = 2 * 2 * pairs * d
-    rate = 0.0
-    for m, k, n in ((256, d, T), (1024, 1024, 1024)):
-        A, B = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-        t_mm, _ = best_of(lambda: A @ B, repeats)
-        rate = max(rate, 2 * m * k * n / t_mm)
-    per_exp = _per_exp(T, rng, best_of, exp_repeats)
-    return flops, rate, pairs, per_exp, flops / rate + pairs * per_exp
-
-
 SHAPE_ROWS, SHAPE_COLS = (128, 256), (512, 1024, 2048)
 
 
+class BoundKernels:
+    """The kernels of the DeltaFormer bounds at ``T`` tokens of width ``d``, operands and outputs made
+    once (so a timing never includes allocating or first touching an output), each timing the best of
+    ``repeats`` runs (``best_of(fn, repeats)`` returns ``(seconds, result)``).
+
+    Per stage T(T-1)/2 (first) or T(T+1)/2 (second) scores, each a d-long dot product, an
+    exponential, and a d-long row of the product with U: ``pairs`` of them, ``4 pairs d`` flops."""
+
+    def __init__(self, T: int, d: int, rng, best_of):
+        import numpy as np  # after main() has set the BLAS threads
+
+        self.np, self.best_of, self.T, self.d = np, best_of, T, d
+        self.pairs = T * (T - 1) // 2 + T * (T + 1) // 2
+        self.flops = 2 * 2 * self.pairs * d
+        # the chunked form's shape and a large square product, where BLAS is at its most efficient
+        self.products = [self._product(rng, m, k, n) for m, k, n in ((256, d, T), (1024, 1024, 1024))]
+        # scores (m, d) @ (d, n) and the exponentials times U, (m, n) @ (n, d), per shape
+        self.shapes = [(self._product(rng, m, d, n), self._product(rng, m, n, d))
+                       for m in SHAPE_ROWS for n in SHAPE_COLS]
+        self.x = rng.standard_normal(256 * T)
+        self.y = np.empty_like(self.x)
+
+    def _product(self, rng, m: int, k: int, n: int):
+        A, B, C = rng.standard_normal((m, k)), rng.standard_normal((k, n)), self.np.empty((m, n))
+        return 2 * m * k * n, lambda: self.np.matmul(A, B, out=C)
+
+    def _rate(self, product, repeats: int) -> float:
+        flops, run = product
+        return flops / self.best_of(run, repeats)[0]
+
+    def per_exp(self, repeats: int) -> float:
+        """Seconds per float64 exponential (``np.exp`` over 256 T numbers)."""
+        return self.best_of(lambda: self.np.exp(self.x, out=self.y), repeats)[0] / self.x.size
+
+    def arithmetic(self, *, exp_repeats: int, repeats: int = 5):
+        """One core's time for the arithmetic every DeltaFormer form must do: ``(flops, rate, pairs,
+        per_exp, floor)``, the rate the best matrix-product rate measured."""
+        rate = max(self._rate(p, repeats) for p in self.products)
+        per_exp = self.per_exp(exp_repeats)
+        return self.flops, rate, self.pairs, per_exp, self.flops / rate + self.pairs * per_exp
+
+    def shape(self, *, exp_repeats: int, repeats: int = 5):
+        """The same arithmetic with each product at the best rate BLAS reaches in the shapes a chunked form
+        multiplies in: scores (inner dimension ``d``) and values (``d`` columns), for row blocks ``m`` in
+        :data:`SHAPE_ROWS` and column blocks ``n`` in :data:`SHAPE_COLS` (the chunked DeltaFormer uses
+        ``m = 256``, ``n = 1024``); operands in cache, as in the 1024^3 product of the other bound.
+        Returns ``(score_rate, value_rate, per_exp, floor)``: one core's time."""
+        score_rate = max(self._rate(scores, repeats) for scores, _ in self.shapes)
+        value_rate = max(self._rate(values, repeats) for _, values in self.shapes)
+        per_exp = self.per_exp(exp_repeats)
+        half = 2 * self.pairs * self.d
+        return score_rate, value_rate, per_exp, half / score_rate + half / value_rate + self.pairs * per_exp
+
+
+def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
+    """:meth:`BoundKernels.arithmetic` on kernels made for this call."""
+    return BoundKernels(T, d, rng, best_of).arithmetic(exp_repeats=exp_repeats, repeats=repeats)
+
+
 def shape_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
-    """The same arithmetic as :func:`arithmetic_floor`, with each product at the best rate BLAS reaches in
-    the shapes a chunked form multiplies in: scores ``(m, d) @ (d, n)`` (inner dimension ``d``) and the
-    exponentials times ``U``, ``(m, n) @ (n, d)`` (``d`` columns), for row blocks ``m`` in
-    :data:`SHAPE_ROWS` and column blocks ``n`` in :data:`SHAPE_COLS` (the chunked DeltaFormer uses
-    ``m = 128``, ``n = 1024``). Operands in cache, as in the 1024^3 product of the other bound.
-    Returns ``(score_rate, value_rate, per_exp, floor)``: one core's time."""
-    import numpy as np
-
-    pairs = T * (T - 1) // 2 + T * (T + 1) // 2
-    score_rate = value_rate = 0.0
-    for m in SHAPE_ROWS:
-        for n in SHAPE_COLS:
-            A, B = rng.standard_normal((m, d)), rng.standard_normal((d, n))
-            E, Z = rng.standard_normal((m, n)), rng.standard_normal((n, d))
-            score_rate = max(score_rate, 2 * m * d * n / best_of(lambda: A @ B, repeats)[0])
-            value_rate = max(value_rate, 2 * m * n * d / best_of(lambda: E @ Z, repeats)[0])
-    per_exp = _per_exp(T, rng, best_of, exp_repeats)
-    floor = 2 * pairs * d / score_rate + 2 * pairs * d / value_rate + pairs * per_exp
-    return score_rate, value_rate, per_exp, floor
-
-
-def _per_exp(T: int, rng, best_of, repeats: int) -> float:
-    """Seconds per float64 exponential (``np.exp`` over 256 T numbers)."""
-    import numpy as np
-
-    x = rng.standard_normal(256 * T)
-    t_exp, _ = best_of(lambda: np.exp(x), repeats)
-    return t_exp / x.size
+    """:meth:`BoundKernels.shape` on kernels made for this call."""
+    return BoundKernels(T, d, rng, best_of).shape(exp_repeats=exp_repeats, repeats=repeats)
 
 
 def main() -> int:
