@@ -305,6 +305,32 @@ def test_deltaformer_chunked_keeps_its_work_arrays_and_returns_none_of_them(no_k
     assert np.array_equal(first, saved)  # untouched by a later call with other inputs
 
 
+@pytest.mark.parametrize("rule", ["deltanet", "linear"])
+@pytest.mark.parametrize("threads", [False, True])
+def test_chunked_state_passing_forms_keep_their_group_buffers(no_kept_arrays, rule, threads):
+    """The state-passing chunked forms leave their group buffers (the states entering each chunk, and
+    DeltaNet's U) for the next call, which reuses them and gives the same bits; the output never shares
+    their memory, so a later call leaves an earlier result alone."""
+    rng = np.random.default_rng(15)
+    T = 700
+    K, Q, V = rng.standard_normal((T, 4)), rng.standard_normal((T, 4)), rng.standard_normal((T, 3))
+    if rule == "deltanet":
+        beta = rng.uniform(0.0, 1.0, T)
+        run = lambda K, V: num.deltanet_chunked(K, V, Q, beta, C=16, threads=threads)  # noqa: E731
+    else:
+        run = lambda K, V: num.linear_attention_chunked(K, V, Q, C=16, threads=threads)  # noqa: E731
+    first = run(K, V)
+    kept = list(no_kept_arrays)
+    assert len(kept) == (2 if rule == "deltanet" else 1)
+    assert not any(np.shares_memory(first, a) for a in kept)
+    saved = first.copy()
+    second = run(K, V)
+    assert all(any(a is b for b in no_kept_arrays) for a in kept)  # the same arrays, kept again
+    assert np.array_equal(second, saved) and not any(np.shares_memory(second, a) for a in kept)
+    run(2.0 * K, -V)
+    assert np.array_equal(first, saved)
+
+
 def test_deltaformer_chunked_keeps_at_most_spare_bytes(no_kept_arrays, monkeypatch):
     """Kept work arrays never exceed SPARE_BYTES in all: with room for the largest only, only it is kept;
     with none, nothing."""
