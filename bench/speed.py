@@ -44,7 +44,9 @@ What it measures, each against a baseline taken in this run:
   core followed at once by each of the bound's kernels (best of 2), the share taken round by round
   (median, quartiles and range reported). A slow moment of the machine then slows both sides of a
   round, where a best of calls over a best of kernel timings taken at other moments moves with it
-  (one run here read 93 % when the others read 70-72 %).
+  (one run here read 93 % when the others read 70-72 %). Last, the throughput of the form's part
+  (scores, exponentials, product with ``[U, 1]``) with a thread per core at once over one core's:
+  the shape bound at that throughput is what the machine allows the form's kernels side by side.
 
 Times are wall-clock: on a machine shared with other work the ratios move; run it on an idle one.
 """
@@ -219,6 +221,43 @@ def symbolic_phase(rows: list) -> None:
                  "cold": t_cold, "warm": t_warm})
 
 
+def part_scaling(np, T: int, d: int, rng, cores: int, repeats: int = 3) -> float:
+    """All cores' throughput over one core's for the chunked DeltaFormer's part (scores of up to 256 rows
+    against a block of up to 1024 rows of K, exponentials in place, the product with ``[U, 1]``), a
+    thread per core on operands of its own, 16 parts each over changing row and column blocks; each
+    timing the best of ``repeats``. The machine's own limit on running the form's kernels side by side."""
+    import threading
+
+    rows, cols = min(256, T), min(1024, T)
+
+    def operands():
+        Kt = rng.standard_normal((d, T)) / np.sqrt(d)
+        U1 = np.ones((T, d + 1))
+        U1[:, :d] = rng.standard_normal((T, d))
+        return rng.standard_normal((T, d)) / d, Kt, U1, np.empty((rows, cols)), np.empty((rows, d + 1))
+
+    data = [operands() for _ in range(cores)]
+
+    def parts(i: int) -> None:
+        X, Kt, U1, S, P = data[i]
+        for j in range(16):
+            g0, b0 = (j * rows) % (T - rows + 1), (j * cols) % (T - cols + 1)
+            np.matmul(X[g0:g0 + rows], Kt[:, b0:b0 + cols], out=S)
+            np.exp(S, out=S)
+            np.matmul(S, U1[b0:b0 + cols], out=P)
+
+    def together() -> None:
+        threads = [threading.Thread(target=parts, args=(i,)) for i in range(cores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    t_one, _ = best_of(lambda: parts(0), repeats)
+    t_all, _ = best_of(together, repeats)
+    return cores * t_one / t_all
+
+
 def deltaformer(rows: list, T: int, repeats: int = 5, rounds: int = 10) -> None:
     import numpy as np
 
@@ -261,6 +300,7 @@ def deltaformer(rows: list, T: int, repeats: int = 5, rounds: int = 10) -> None:
             shares.append(f / cores / t)
             shape_shares.append(s / cores / t)
         print(file=sys.stderr)
+        scaling = part_scaling(np, T, d, rng, cores, repeats=max(3, repeats // 2))
     rows.append({"what": f"chunked DeltaFormer T={T} d=64 C=128 ({cores} threads) vs token loop",
                  "value": f"{t_all:.3f} s vs {t_loop:.3f} s (one thread {t_one:.3f} s; gap {gap:.0e})",
                  "ratio": f"{t_loop / t_all:.1f}x (one thread {t_loop / t_one:.1f}x)",
@@ -271,6 +311,10 @@ def deltaformer(rows: list, T: int, repeats: int = 5, rounds: int = 10) -> None:
     rows.append({"what": "  same, bound at the shapes the algorithm uses (d-wide products)",
                  "value": f"bound {shape_bound:.3f} s vs {t_all:.3f} s",
                  "ratio": f"{shape_bound / t_all:.0%} of that bound", "shape_bound": shape_bound})
+    rows.append({"what": f"  the form's part (scores, exp, product with [U, 1]) on {cores} cores at once",
+                 "value": f"shape bound at that throughput {shaped / scaling:.3f} s vs {t_all:.3f} s",
+                 "ratio": f"{scaling:.2f}x one core; {shaped / scaling / t_all:.0%} of that bound",
+                 "part_scaling": scaling, "scaled_shape_bound": shaped / scaling})
     for what, values, key in (("bound", shares, "paired_share"), ("shape bound", shape_shares, "paired_shape_share")):
         q1, med, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
         rows.append({"what": f"  paired, {rounds} rounds (a call, then the {what}'s kernels)",
