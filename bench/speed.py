@@ -222,13 +222,16 @@ def symbolic_phase(rows: list) -> None:
 
 
 def part_scaling(np, T: int, d: int, rng, cores: int, repeats: int = 3) -> float:
-    """All cores' throughput over one core's for the chunked DeltaFormer's part (scores of up to 256 rows
-    against a block of up to 1024 rows of K, exponentials in place, the product with ``[U, 1]``), a
-    thread per core on operands of its own, 16 parts each over changing row and column blocks; each
-    timing the best of ``repeats``. The machine's own limit on running the form's kernels side by side."""
+    """All cores' throughput over one core's for the chunked DeltaFormer's part (scores of a task's rows,
+    ``GROUP_ROWS``, against a column block of K, ``PREV_BLOCK`` rows, exponentials in place, the product
+    with ``[U, 1]``), a thread per core on operands of its own, 16 parts each over changing row and
+    column blocks; each timing the best of ``repeats``. The machine's own limit on running the form's
+    kernels side by side."""
     import threading
 
-    rows, cols = min(256, T), min(1024, T)
+    from numerics.updates.chunked import GROUP_ROWS, PREV_BLOCK
+
+    rows, cols = min(GROUP_ROWS, T), min(PREV_BLOCK, T)
 
     def operands():
         Kt = rng.standard_normal((d, T)) / np.sqrt(d)

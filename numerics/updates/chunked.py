@@ -321,8 +321,9 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
 PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
 # depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
 STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
-GROUP_ROWS = 256  # rows per task against one column block, all in one product (fixed, like PREV_BLOCK, so the
-# bits never depend on the cores; 128 and 512 rows were 1-3 % slower)
+GROUP_ROWS = 384  # rows per task against one column block, all in one product (fixed, like PREV_BLOCK, so the
+# bits never depend on the cores). At T = 4096, d = 64, C = 128, in-process against 256 rows: 0.980-0.982 of
+# the time on two threads, 0.984 on one (the block packed for more rows); 128 and 512-768 were no better
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 PREFETCH_GROUPS = 3  # per thread beyond the first: tasks against the first column block whose exponentiated
 # scores are computed while that block of U is still being solved (the other threads are idle then)
