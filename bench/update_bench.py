@@ -54,7 +54,7 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-SHAPE_ROWS, SHAPE_COLS = (128, 256, 384), (512, 1024, 2048)
+SHAPE_ROWS, SHAPE_COLS = (128, 256, 384), (512, 1024, 1280, 2048)
 
 
 class BoundKernels:
@@ -102,7 +102,7 @@ class BoundKernels:
         """The same arithmetic with each product at the best rate BLAS reaches in the shapes a chunked form
         multiplies in: scores (inner dimension ``d``) and values (``d`` columns), for row blocks ``m`` in
         :data:`SHAPE_ROWS` and column blocks ``n`` in :data:`SHAPE_COLS` (the chunked DeltaFormer uses
-        ``m = 128`` and ``384``, ``n = 1024``); operands in cache, as in the 1024^3 product of the other bound.
+        ``m = 128`` and ``384``, ``n = 1280``); operands in cache, as in the 1024^3 product of the other bound.
         Returns ``(score_rate, value_rate, per_exp, floor)``: one core's time."""
         score_rate = max(self._rate(scores, repeats) for scores, _ in self.shapes)
         value_rate = max(self._rate(values, repeats) for _, values in self.shapes)

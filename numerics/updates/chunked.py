@@ -318,8 +318,10 @@ def softmax_attention_chunked(K, V, Q, tau: float, C: int = 64, *, variant=None)
     return out
 
 
-PREV_BLOCK = 1024  # columns (rows of U) per block of the products against earlier rows (fixed: results never
-# depend on the cores); 512 and 256 were 7 % and 19 % slower at T = 4096, d = 64 (more NumPy calls per pair)
+PREV_BLOCK = 1280  # columns (rows of U) per block of the products against earlier rows (fixed: results never
+# depend on the cores). At d = 64, C = 128, two threads, in-process against 1024: 0.976-0.983 of the time at
+# T = 4096, 0.988 at 3072, 0.979 at 5120, 0.965-0.970 at 6144 (less CPU: fewer, longer products); 1152,
+# 1408, 1536 and 2048 were no better, 512 and 256 7 % and 19 % slower (more NumPy calls per pair)
 STAGE2_BLOCK = 128  # rows per second-stage block (fixed, like PREV_BLOCK)
 GROUP_ROWS = 384  # rows per task against one column block, all in one product (fixed, like PREV_BLOCK, so the
 # bits never depend on the cores). At T = 4096, d = 64, C = 128, in-process against 256 rows: 0.980-0.982 of
