@@ -671,11 +671,12 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     out = np.empty((T, dv)) if log2 is not None else None
     n_threads = chunk_threads(threads)
     tasks = _Tasks(n_threads if T > C else 1)
-    # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing), copied on
-    # another thread while this one starts the first chunks, which do not need it
-    Kt = work[1][: K.size].reshape(K.shape[1], T)
-    Kt_copied = tasks.submit((-1, 0), np.copyto, Kt, K.T)
+    # K^T in rows (Kt[:, b0:b1].T is K[b0:b1]; the products read it without transposing): the first column
+    # block copied here at once (the first chunks read it), the rest on another thread meanwhile
     B = PREV_BLOCK
+    Kt = work[1][: K.size].reshape(K.shape[1], T)
+    np.copyto(Kt[:, :B], K[:B].T)
+    Kt_copied = tasks.submit((-1, 0), np.copyto, Kt[:, B:], K[B:].T) if T > B else None
     units1 = [(r0, min(r0 + C, T)) for r0 in range(0, T, C)]  # the chunks
     units2 = [(r0, min(r0 + STAGE2_BLOCK, T)) for r0 in range(0, T, STAGE2_BLOCK)] if out is not None else []
     full1 = {r0: [] for r0, _ in units1}  # rows -> [(task, index)]: their parts from whole column blocks, in order
@@ -687,8 +688,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     buffers = [_take(size) for _ in range(n_threads if T > C else 1)]
     work += buffers
 
-    def kt():
-        tasks.wait([Kt_copied])
+    def kt(stop: int):
+        """``K^T``, its columns up to ``stop`` copied."""
+        if stop > B and Kt_copied is not None:
+            tasks.wait([Kt_copied])
         return Kt
 
     def scratch(kernel, rows: int, cols: int):
@@ -726,14 +729,14 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             buf = _take((g1 - g0) * B)
             work.append(buf)
             X, log = (W, log1) if first else (Q, log2)
-            ahead[first, g0, g1] = tasks.submit((3, g0), lambda X, log, buf: _scores_exp(log, X, kt()[:, :B].T, buf),
+            ahead[first, g0, g1] = tasks.submit((3, g0), lambda X, log, buf: _scores_exp(log, X, kt(B)[:, :B].T, buf),
                                                 X[g0:g1], log, buf[: (g1 - g0) * B].reshape(g1 - g0, B))
 
     def parts(first: bool, units, b0: int, b1: int) -> list:
         """The parts of the consecutive row blocks ``units`` (first stage: chunks; second: blocks of queries)
         from rows ``b0 .. b1 - 1`` of ``U``: one product for all their rows (the column block is packed
         once), cut into each row block's part."""
-        Y, Z = kt()[:, b0:b1].T, U1[b0:b1]
+        Y, Z = kt(b1)[:, b0:b1].T, U1[b0:b1]
         if not first or normalize1:
             X, log, kernel = (W, log1, kappa1) if first else (Q, log2, kappa2)
             g0, g1 = units[0][0], units[-1][1]
@@ -784,7 +787,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         if variant != "no_recombine":
             found = collect(full2.pop(r0), HELP)
             b0 = (r0 // B) * B
-            Y, Z = kt()[:, b0:r1].T, U1[b0:r1]
+            Y, Z = kt(r1)[:, b0:r1].T, U1[b0:r1]
             found.append(_exp_part(log2, Q[r0:r1], Y, Z, scratch(kappa2, r1 - r0, r1 - b0), causal=True))
             P, _ = _merge_parts(found)
             np.divide(P[:, :dv], P[:, dv:], out=out[r0:r1])
