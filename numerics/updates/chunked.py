@@ -650,10 +650,11 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     the result is the same bits for any. Until the first column block of ``U`` is complete the other
     threads would mostly wait: they compute the exponentiated scores of that block's first tasks
     (:data:`PREFETCH_GROUPS` per thread beyond the first, a ``GROUP_ROWS x PREV_BLOCK`` array each),
-    which need no ``U``, and those tasks then only multiply. ``first_stage_only`` returns ``U`` and skips the second stage
-    (the companion's Listing 1 computes only ``U``). The largest work arrays (``U`` with its ones column,
-    ``K^T``, a block of scores per thread) are kept for the next call (:func:`_take`, at most
-    :data:`SPARE_BYTES`); nothing returned shares their memory.
+    which need no ``U``, and those tasks then only multiply. ``first_stage_only`` returns ``U`` and
+    skips the second stage (the companion's Listing 1 computes only ``U``). The largest work arrays
+    (``U`` with its ones column, ``K^T``, a block of scores per thread, the scores computed ahead) are
+    kept for the next call (:func:`_take`, at most :data:`SPARE_BYTES`); nothing returned shares their
+    memory.
     """
     T = K.shape[0]
     dv = V.shape[1]
@@ -719,6 +720,7 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     # which need K, W and Q only. The task later takes them (or computes them itself if none has started):
     # the same operations whichever thread, so the same bits as without.
     ahead: dict = {}  # (first, g0, g1) -> the task computing exp(scores) of that group against rows 0 .. B - 1
+    # (the first block of K^T, copied above)
     if tasks.workers and T > B and normalize1 and out is not None and getattr(kappa1, "log_values_out", False) \
             and getattr(kappa2, "log_values_out", False):
         complete = min(-(-B // C) * C, T)  # the chunk end at which the first block is complete (see queue below)
@@ -729,8 +731,8 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             buf = _take((g1 - g0) * B)
             work.append(buf)
             X, log = (W, log1) if first else (Q, log2)
-            ahead[first, g0, g1] = tasks.submit((3, g0), lambda X, log, buf: _scores_exp(log, X, kt(B)[:, :B].T, buf),
-                                                X[g0:g1], log, buf[: (g1 - g0) * B].reshape(g1 - g0, B))
+            ahead[first, g0, g1] = tasks.submit((3, g0), _scores_exp, log, X[g0:g1], Kt[:, :B].T,
+                                                buf[: (g1 - g0) * B].reshape(g1 - g0, B))
 
     def parts(first: bool, units, b0: int, b1: int) -> list:
         """The parts of the consecutive row blocks ``units`` (first stage: chunks; second: blocks of queries)
