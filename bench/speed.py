@@ -83,7 +83,7 @@ def parse():
                         "bench/update_bench.py; more on a machine whose speed swings)")
     p.add_argument("--deltaformer-rounds", type=int, default=10, metavar="N",
                    help="paired rounds for the chunked DeltaFormer's share of the bound: a call, then the "
-                        "bound's kernels timed once each (default 10)")
+                        "bound's kernels at once, each the best of 2 (default 10)")
     p.add_argument("--repeats", type=int, default=3,
                    help="alternated --jobs 1 / --jobs N runs of the default check (medians reported; default 3)")
     p.add_argument("--jobs", type=int, default=2, metavar="N",
