@@ -276,12 +276,28 @@ def test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow():
 
 @pytest.fixture
 def no_kept_arrays():
-    """The chunked DeltaFormer's kept work arrays emptied before and after the test."""
+    """The chunked forms' kept work arrays emptied before and after the test."""
     with chunked_forms._spare_lock:
         chunked_forms._spare.clear()
     yield chunked_forms._spare
     with chunked_forms._spare_lock:
         chunked_forms._spare.clear()
+
+
+def _keeps_work_arrays(run, K, V, spare) -> list:
+    """Call ``run(K, V)`` twice and once on other inputs, asserting that the second call reuses the work
+    arrays the first left in ``spare`` and gives the same bits, that no output shares their memory, and
+    that the first output is untouched by the later calls. Returns the arrays the first call kept."""
+    first = run(K, V)
+    kept = list(spare)
+    assert not any(np.shares_memory(first, a) for a in kept)
+    saved = first.copy()
+    second = run(K, V)
+    assert all(any(a is b for b in spare) for a in kept)  # the same arrays, kept again
+    assert np.array_equal(second, saved) and not any(np.shares_memory(second, a) for a in kept)
+    run(2.0 * K, -V)
+    assert np.array_equal(first, saved)  # untouched by a later call with other inputs
+    return kept
 
 
 @pytest.mark.parametrize("T, first_stage_only", [(1, True), (2, True), (300, True), (300, False)])
@@ -294,15 +310,8 @@ def test_deltaformer_chunked_keeps_its_work_arrays_and_returns_none_of_them(no_k
     kernel = num.exp_kernel(1.5)
     kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=16,
               first_stage_only=first_stage_only)
-    first = num.deltaformer_chunked(K, V, Q, **kw)
-    kept = list(no_kept_arrays)
-    assert kept and not any(np.shares_memory(first, a) for a in kept)
-    saved = first.copy()
-    second = num.deltaformer_chunked(K, V, Q, **kw)
-    assert all(any(a is b for b in no_kept_arrays) for a in kept)  # the same arrays, kept again
-    assert np.array_equal(second, saved) and not any(np.shares_memory(second, a) for a in kept)
-    num.deltaformer_chunked(2.0 * K, -V, Q, **kw)
-    assert np.array_equal(first, saved)  # untouched by a later call with other inputs
+    kept = _keeps_work_arrays(lambda K, V: num.deltaformer_chunked(K, V, Q, **kw), K, V, no_kept_arrays)
+    assert kept
 
 
 @pytest.mark.parametrize("rule", ["deltanet", "linear"])
@@ -319,16 +328,8 @@ def test_chunked_state_passing_forms_keep_their_group_buffers(no_kept_arrays, ru
         run = lambda K, V: num.deltanet_chunked(K, V, Q, beta, C=16, threads=threads)  # noqa: E731
     else:
         run = lambda K, V: num.linear_attention_chunked(K, V, Q, C=16, threads=threads)  # noqa: E731
-    first = run(K, V)
-    kept = list(no_kept_arrays)
+    kept = _keeps_work_arrays(run, K, V, no_kept_arrays)
     assert len(kept) == (2 if rule == "deltanet" else 1)
-    assert not any(np.shares_memory(first, a) for a in kept)
-    saved = first.copy()
-    second = run(K, V)
-    assert all(any(a is b for b in no_kept_arrays) for a in kept)  # the same arrays, kept again
-    assert np.array_equal(second, saved) and not any(np.shares_memory(second, a) for a in kept)
-    run(2.0 * K, -V)
-    assert np.array_equal(first, saved)
 
 
 def test_deltaformer_chunked_keeps_at_most_spare_bytes(no_kept_arrays, monkeypatch):

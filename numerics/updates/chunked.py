@@ -526,9 +526,13 @@ class _Tasks:
         self._order = 0
         self._closed = False
         self._workers = [threading.Thread(target=self._work, daemon=True) for _ in range(threads - 1)]
-        self.workers = len(self._workers)
         for t in self._workers:
             t.start()
+
+    @property
+    def workers(self) -> int:
+        """The threads besides the calling one."""
+        return len(self._workers)
 
     def submit(self, priority, fn, *args) -> "_Task":
         task = _Task(fn, args)
