@@ -316,7 +316,7 @@ MUTANTS: tuple[Mutant, ...] = (
       "Xd[..., s:, :s] = Xd[..., s:, s:] @ (Ad[..., s:, :s] @ Xd[..., :s, :s])",
       "sign", "blocked unit-lower inverse: lower-left block without the minus sign"),
     M("update.deltaformer_chunked_cross_term_no_beta", "update", CHU,
-      "alpha[sl][:, None] * V[sl] - b * correction,", "alpha[sl][:, None] * V[sl] - correction,",
+      "rhs = alpha[sl][:, None] * V[sl] - b * correction", "rhs = alpha[sl][:, None] * V[sl] - correction",
       "dropped factor", "chunked DeltaFormer's earlier-chunk correction without beta"),
     M("update.epoch_map_composed_backwards", "update", FP,
       "P, c = P @ step, c @ step + beta * np.outer(v, k)", "P, c = step @ P, c @ step + beta * np.outer(v, k)",
@@ -643,8 +643,8 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
       "U[t] = V[t] - _softmax_weights(W[t], K[:t], 1.0 / tau) @ U[:t] if t > 0 else V[t]",
       "scaling in a shared helper", "the first-stage reference multiplies the scores by sqrt(D)"),
     M("update.chunked_first_stage_drops_alpha", "update", CHU,
-      "U[sl] = solve_triangular(A_rr, alpha[sl][:, None] * V[sl] - b * correction, lower=True,",
-      "U[sl] = solve_triangular(A_rr, V[sl] - correction, lower=True,",
+      "rhs = alpha[sl][:, None] * V[sl] - b * correction",
+      "rhs = V[sl] - correction",
       "dropped factor", "the chunked DeltaFormer solve without alpha on V and beta on earlier chunks"),
 
     # the fast inverse's instability as claims (issue 11)

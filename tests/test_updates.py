@@ -554,6 +554,25 @@ def test_blocked_unit_lower_inverse_matches_forward_substitution(n, C, scale, se
 
 
 @settings(max_examples=40)
+@given(n=st.integers(1, 40), m=st.integers(1, 9), scale=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_unit_lower_solve_reads_only_the_strict_lower_part(n, m, scale, seed):
+    """The chunked DeltaFormer's solve (BLAS dtrsm on the transposes) equals forward substitution with
+    I + tril(A, -1), written out here row by row, whatever the diagonal and the upper part of A hold."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)) * scale / np.sqrt(n) + np.triu(rng.standard_normal((n, n)) * 10.0)
+    B = rng.standard_normal((n, m))
+    ref = np.empty((n, m))
+    for i in range(n):
+        ref[i] = B[i] - A[i, :i] @ ref[:i]
+    X = chunked_forms._unit_lower_solve(A, B.copy())
+    assert X.shape == (n, m)
+    assert rel_gap(X, ref) <= RTOL
+    A32 = A.astype(np.float32)  # any input dtype is read as float64, never misread
+    assert np.array_equal(chunked_forms._unit_lower_solve(A32, B.copy()),
+                          chunked_forms._unit_lower_solve(A32.astype(np.float64), B.copy()))
+
+
+@settings(max_examples=40)
 @given(T=st.integers(2, 60), d=st.integers(1, 6), tau=st.floats(0.05, 5.0), mass=st.floats(0.0, 1.0),
        seed=st.integers(0, 2**32 - 1))
 def test_first_stage_amplification_is_at_most_T(T, d, tau, mass, seed):

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-from scipy.linalg import solve_triangular
+from scipy.linalg.blas import dtrsm
 
 from numerics.updates.parallel import _causal_block, _stage2_matrix
 
@@ -457,6 +457,19 @@ def _exp_diagonal(log_values, X, Y, strict: bool):
     return E, E.sum(axis=1), m
 
 
+def _unit_lower_solve(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``X = (I + L)^{-1} B`` with ``L`` the strictly lower part of the square ``A`` (its diagonal and upper
+    part are never read), as ``solve_triangular(A, B, lower=True, unit_diagonal=True)``; ``B`` (float64,
+    C-ordered) is overwritten and ``X`` returned in its memory.
+
+    BLAS ``dtrsm`` solves the transposed system ``X^T (I + L)^T = B^T`` from the right: a C-ordered array
+    is the Fortran-ordered transpose, so neither ``A`` nor ``B`` is copied (SciPy's ``solve_triangular``
+    copies both into Fortran order and goes through LAPACK ``trtrs``). At C = 128 and 64 columns about
+    46 against 72 us; in the chunked DeltaFormer 0.984 of the time at T = 4096 and 0.990 at 6144 on two
+    threads (in-process, alternated calls). The rounding differs from ``trtrs`` in the last bits."""
+    return dtrsm(1.0, A.T, B.T, side=1, lower=0, diag=1, overwrite_b=True).T
+
+
 @functools.lru_cache(maxsize=16)
 def _lower(n: int, strict: bool) -> np.ndarray:
     """The causal mask of an ``n x n`` block as 0/1 floats (read-only, shared)."""
@@ -823,10 +836,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             else:
                 A_rr = np.where(_causal_block(n, strict=True), kappa1(w, K[sl]), 0.0) * b
                 correction = P_prev[:, :dv]
-            # unit_diagonal: the solve reads only the strictly lower part, I + diag(beta) A_rr
+            # the solve reads only the strictly lower part: I + diag(beta) A_rr
             U1[sl, dv] = 1.0
-            U[sl] = solve_triangular(A_rr, alpha[sl][:, None] * V[sl] - b * correction, lower=True,
-                                     unit_diagonal=True, check_finite=False)
+            rhs = alpha[sl][:, None] * V[sl] - b * correction
+            U[sl] = _unit_lower_solve(A_rr, rhs)
             while (blocks_done + 1) * B <= stop:  # a column block of U is complete: its parts for all later rows
                 b0, b1 = blocks_done * B, (blocks_done + 1) * B
                 # the next chunk reads this block at once: this thread computes that part (gathered)
