@@ -564,9 +564,12 @@ def test_unit_lower_solve_reads_only_the_strict_lower_part(n, m, scale, seed):
     ref = np.empty((n, m))
     for i in range(n):
         ref[i] = B[i] - A[i, :i] @ ref[:i]
-    X = chunked_forms._unit_lower_solve(A, B.copy())
-    assert X.shape == (n, m)
+    rhs = B.copy()
+    X = chunked_forms._unit_lower_solve(A, rhs)
+    assert X.shape == (n, m) and np.shares_memory(X, rhs)  # a C-ordered float64 right-hand side: solved in place
     assert rel_gap(X, ref) <= RTOL
+    other = np.asfortranarray(B)  # any other is copied first and left as it was
+    assert np.array_equal(chunked_forms._unit_lower_solve(A, other), X) and np.array_equal(other, B)
     A32 = A.astype(np.float32)  # any input dtype is read as float64, never misread
     assert np.array_equal(chunked_forms._unit_lower_solve(A32, B.copy()),
                           chunked_forms._unit_lower_solve(A32.astype(np.float64), B.copy()))

@@ -459,8 +459,9 @@ def _exp_diagonal(log_values, X, Y, strict: bool):
 
 def _unit_lower_solve(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``X = (I + L)^{-1} B`` with ``L`` the strictly lower part of the square ``A`` (its diagonal and upper
-    part are never read), as ``solve_triangular(A, B, lower=True, unit_diagonal=True)``; ``B`` (float64,
-    C-ordered) is overwritten and ``X`` returned in its memory.
+    part are never read), as ``solve_triangular(A, B, lower=True, unit_diagonal=True)``. A C-ordered float64
+    ``B`` is overwritten and ``X`` returned in its memory; other arrays are copied by SciPy's wrapper first
+    (the right-hand side the chunked DeltaFormer builds is always C-ordered float64).
 
     BLAS ``dtrsm`` solves the transposed system ``X^T (I + L)^T = B^T`` from the right: a C-ordered array
     is the Fortran-ordered transpose, so neither ``A`` nor ``B`` is copied (SciPy's ``solve_triangular``
