@@ -35,8 +35,8 @@ What it measures, each against a baseline taken in this run:
   buffers; "RNG/floor" is the most RNG/sim can be for that form, and "sim at x of the floor" how
   close the simulation comes to it.
 * **chunked DeltaFormer** (softmax kernels, T = ``--T``, d = 64): the token loop against the chunked
-  form on every core and on one thread (best of ``--deltaformer-repeats`` calls each, 5 by default as
-  ``bench/update_bench.py``), and the share of
+  form on every core and on one thread (best of ``--deltaformer-repeats`` calls each, 20 by default:
+  on the development VM a best of 5 moved by several per cent with the machine's speed), and the share of
   the arithmetic bound of ``bench/update_bench.py`` (2 T^2 d multiply-adds and T^2 exponentials at
   this process's best product and exponential rates, over the cores) the chunked form reaches, and its
   share of the same arithmetic at the rates BLAS reaches in the d-wide product shapes a chunked form
@@ -78,9 +78,10 @@ def parse():
     p.add_argument("--skip-points", action="store_true", help="no heavy read-out points")
     p.add_argument("--skip-deltaformer", action="store_true", help="no chunked DeltaFormer")
     p.add_argument("--T", type=int, default=4096, help="DeltaFormer sequence length (default 4096)")
-    p.add_argument("--deltaformer-repeats", type=int, default=5, metavar="R",
-                   help="chunked DeltaFormer timed as the best of R calls on each thread count (default 5, as "
-                        "bench/update_bench.py; more on a machine whose speed swings)")
+    p.add_argument("--deltaformer-repeats", type=int, default=20, metavar="R",
+                   help="chunked DeltaFormer timed as the best of R calls on each thread count, the bound's "
+                        "products as the best of R and its exponential of max(10, 2 R) (default 20; "
+                        "bench/update_bench.py uses 5)")
     p.add_argument("--deltaformer-rounds", type=int, default=10, metavar="N",
                    help="paired rounds for the chunked DeltaFormer's share of the bound: a call, then the "
                         "bound's kernels at once, each the best of 2 (default 10)")
