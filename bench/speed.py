@@ -262,7 +262,7 @@ def part_scaling(np, T: int, d: int, rng, cores: int, repeats: int = 3) -> float
     return cores * t_one / t_all
 
 
-def deltaformer(rows: list, T: int, repeats: int = 5, rounds: int = 10) -> None:
+def deltaformer(rows: list, T: int, repeats: int = 20, rounds: int = 10) -> None:
     import numpy as np
 
     from numerics import updates as num

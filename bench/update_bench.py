@@ -111,16 +111,6 @@ class BoundKernels:
         return score_rate, value_rate, per_exp, half / score_rate + half / value_rate + self.pairs * per_exp
 
 
-def arithmetic_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
-    """:meth:`BoundKernels.arithmetic` on kernels made for this call."""
-    return BoundKernels(T, d, rng, best_of).arithmetic(exp_repeats=exp_repeats, repeats=repeats)
-
-
-def shape_floor(T: int, d: int, rng, best_of, *, exp_repeats: int, repeats: int = 5):
-    """:meth:`BoundKernels.shape` on kernels made for this call."""
-    return BoundKernels(T, d, rng, best_of).shape(exp_repeats=exp_repeats, repeats=repeats)
-
-
 def main() -> int:
     args = parse()
     if args.threads:
@@ -170,14 +160,15 @@ def main() -> int:
         times = report("DeltaFormer", t_loop, ref,
                        lambda C, threads: num.deltaformer_chunked(K, V, Q, C=C, threads=threads, **kw))
         best_C = min(times, key=times.get)
-        flops, rate, pairs, per_exp, floor = arithmetic_floor(T, d, rng, best_of, exp_repeats=20, repeats=args.repeats)
+        kernels = BoundKernels(T, d, rng, best_of)  # operands made once for both bounds
+        flops, rate, pairs, per_exp, floor = kernels.arithmetic(exp_repeats=20, repeats=args.repeats)
         # a single-threaded BLAS measures one core's rate; otherwise the rate may already span the cores
         cores = (os.cpu_count() or 1) if args.threads == 1 else 1
         print(f"  bound: {flops / 1e9:.2f} GFlop at {rate / 1e9:.1f} GFlop/s (best product rate) and "
               f"{pairs / 1e6:.1f} M exponentials at {per_exp * 1e9:.1f} ns: {floor:.3f} s of one core's work, "
               f"{floor / cores:.3f} s over {cores} core(s): no form doing this arithmetic can beat "
               f"{t_loop / (floor / cores):.1f}x here; chunked C={best_C} reaches {floor / cores / times[best_C]:.0%}")
-        score_rate, value_rate, _, shaped = shape_floor(T, d, rng, best_of, exp_repeats=20, repeats=args.repeats)
+        score_rate, value_rate, _, shaped = kernels.shape(exp_repeats=20, repeats=args.repeats)
         print(f"  bound at the shapes the algorithm uses ({SHAPE_ROWS} rows x {SHAPE_COLS} columns, d = {d}): "
               f"scores at {score_rate / 1e9:.1f}, values at {value_rate / 1e9:.1f} GFlop/s: "
               f"{shaped / cores:.3f} s over {cores} core(s); chunked C={best_C} reaches "
