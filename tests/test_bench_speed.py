@@ -1,0 +1,74 @@
+"""bench/speed.py's critical-path instrument: its accounting checked on a fake clock, and on the real form."""
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from numerics import updates as num
+from numerics.updates import chunked
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+
+
+@pytest.fixture(scope="module")
+def speed():
+    sys.path.insert(0, BENCH)  # speed.py imports update_bench from its own folder
+    try:
+        spec = importlib.util.spec_from_file_location("bench_speed", os.path.join(BENCH, "speed.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(BENCH)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def test_chain_is_the_time_outside_tasks_plus_the_last_second_stage_blocks_own_time(speed, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(speed.time, "perf_counter", clock)
+
+    def second_finish(r0, own, inner):
+        clock.advance(own)
+        if inner:
+            chunked._Task(clock.advance, (inner,)).run()  # a part it waits for, run inside it
+
+    def part():
+        clock.advance(2.0)
+        chunked._Task(clock.advance, (0.5,)).run()  # a copy the part waits for, nested
+
+    def call():
+        clock.advance(1.0)  # the chunk pass
+        chunked._Task(part, ()).run()  # 2.5 s of tasks in all
+        clock.advance(0.25)  # the chunk pass
+        chunked._Task(second_finish, (128, 0.75, 0.5)).run()  # the last block: 0.75 s its own
+        chunked._Task(second_finish, (0, 1.0, 3.0)).run()  # an earlier one, run later and longer
+
+    chain, total = speed.deltaformer_chain(call, repeats=3)
+    assert total == pytest.approx(1.0 + 2.5 + 0.25 + 1.25 + 4.0)
+    assert chain == pytest.approx(1.0 + 0.25 + 0.75)
+    assert chunked._Task.run is not None and chunked._Task.run.__name__ == "run"  # put back
+
+
+def test_chain_of_the_real_form_is_part_of_its_time_and_the_instrument_is_removed(speed):
+    rng = np.random.default_rng(3)
+    T, d = 700, 8
+    K, V, Q = rng.standard_normal((T, d)) / 3, rng.standard_normal((T, d)), rng.standard_normal((T, d)) / 3
+    kernel = num.exp_kernel(2.0)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=32, threads=False)
+    run = chunked._Task.run
+    chain, total = speed.deltaformer_chain(lambda: num.deltaformer_chunked(K, V, Q, **kw), repeats=2)
+    assert chunked._Task.run is run
+    assert 0 < chain < total  # the second-stage blocks are tasks: never on the chain but the last
