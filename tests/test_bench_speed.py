@@ -68,7 +68,10 @@ def test_chain_of_the_real_form_is_part_of_its_time_and_the_instrument_is_remove
     K, V, Q = rng.standard_normal((T, d)) / 3, rng.standard_normal((T, d)), rng.standard_normal((T, d)) / 3
     kernel = num.exp_kernel(2.0)
     kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=32, threads=False)
-    run = chunked._Task.run
-    chain, total = speed.deltaformer_chain(lambda: num.deltaformer_chunked(K, V, Q, **kw), repeats=2)
-    assert chunked._Task.run is run
+    run, min_threads = chunked._Task.run, chunked.EARLY_MIN_THREADS
+    queued = []
+    chain, total = speed.deltaformer_chain(
+        lambda: queued.append(chunked.EARLY_MIN_THREADS) or num.deltaformer_chunked(K, V, Q, **kw), repeats=2)
+    assert chunked._Task.run is run and chunked.EARLY_MIN_THREADS == min_threads
+    assert queued == [1, 1]  # measured with the early pieces queued, as on many threads
     assert 0 < chain < total  # the second-stage blocks are tasks: never on the chain but the last

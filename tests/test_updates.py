@@ -404,6 +404,39 @@ def test_deltaformer_chunked_exponentiates_first_block_scores_ahead_on_the_other
     assert rel_gap(out, num.deltaformer_recurrent(K, V, Q, **{k: v for k, v in kw.items() if k != "C"})) <= RTOL
 
 
+@pytest.mark.parametrize("threads", [2, 3, 5])
+def test_deltaformer_chunked_queues_each_chunks_early_piece_from_three_threads(monkeypatch, threads):
+    """A chunk's part from the most recent column block is split into the rows before the chunk before
+    (the early piece) and the chunk before's rows; from EARLY_MIN_THREADS (3) threads on, the early
+    piece is queued as a task as soon as its rows of U are known. Worked out for T = 40, C = 5, column
+    blocks of 12 rows: after the chunk ending at row 5 the chunk at 10 gets rows 0-4 (its block [0, 12)
+    holds row 9); after 10 nothing (row 14's block starts at 12); after 15 the chunk at 20 gets 12-14;
+    after 20 nothing; after 25 the chunk at 30 gets 24; after 30 the chunk at 35 gets 24-29. On fewer
+    threads the chunk pass computes the same pieces: the same bits."""
+    rng = np.random.default_rng(21)
+    T = 40
+    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
+    V = rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, beta=rng.uniform(0.0, 1.0, T), normalize1=True, normalize2=True, C=5)
+    submitted = []
+    submit = chunked_forms._Tasks.submit
+
+    def spy(self, priority, fn, *args):
+        if getattr(fn, "__name__", "") == "parts" and args[0] and args[3] - args[2] < 12:  # not a whole block
+            submitted.append((args[1][0][0], args[2], args[3]))
+        return submit(self, priority, fn, *args)
+
+    monkeypatch.setattr(chunked_forms._Tasks, "submit", spy)
+    with _small_blocks(12, 10):
+        out = num.deltaformer_chunked(K, V, Q, threads=threads, **kw)
+        one = num.deltaformer_chunked(K, V, Q, threads=1, **kw)
+    queued = [(10, 0, 5), (20, 12, 15), (30, 24, 25), (35, 24, 30)]
+    assert sorted(submitted) == (queued if threads >= chunked_forms.EARLY_MIN_THREADS else [])
+    assert np.array_equal(out, one)
+    assert rel_gap(out, num.deltaformer_recurrent(K, V, Q, **{k: v for k, v in kw.items() if k != "C"})) <= RTOL
+
+
 def test_one_thread_runs_a_task_when_a_wait_needs_it():
     """With one thread a submitted task waits for the wait that needs it (its result is merged soon after,
     not held with all the others); with workers it is queued for them."""

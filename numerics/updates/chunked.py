@@ -327,6 +327,10 @@ GROUP_ROWS = 384  # rows per task against one column block, all in one product (
 # bits never depend on the cores). At T = 4096, d = 64, C = 128, in-process against 256 rows: 0.980-0.982 of
 # the time on two threads, 0.984 on one (the block packed for more rows); 128 and 512-768 were no better
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
+EARLY_MIN_THREADS = 3  # calls on at least this many threads queue each chunk's early piece as a task (below: the
+# chunk pass computes it, where the rows of U it reads were just written). The split is the same either way, so
+# are the bits. On two threads the pass is less than half a thread's work and queuing the piece measured 1.2 %
+# slower (T = 4096, in-process, 100 pairs); from three on the pass approaches a thread's share and bounds the call
 PREFETCH_GROUPS = 3  # per thread beyond the first: tasks against the first column block whose exponentiated
 # scores are computed while that block of U is still being solved (the other threads are idle then)
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
@@ -655,10 +659,14 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     ones column gives the row sums; no shift unless the numbers demand one), and a row block's parts
     are summed in column order (:func:`_merge_parts`). As soon as a column block of ``U`` is complete
     its parts for all later chunks and second-stage row blocks (:data:`STAGE2_BLOCK` rows) are queued
-    as tasks, several row blocks per task in one product (:data:`GROUP_ROWS`); the sequential chunk
-    pass itself computes only the parts from its partial last block (and from a block completed by the
-    chunk before) and the in-chunk solve. A
-    second-stage row block is finished (its partial block, its causal block, the recombination) once
+    as tasks, several row blocks per task in one product (:data:`GROUP_ROWS`). A chunk's part from the
+    most recent column block (its rows before the chunk) is two parts: the early piece, its rows before
+    the chunk before, and the chunk before's own rows. On :data:`EARLY_MIN_THREADS` threads or more the
+    early piece is queued as soon as its rows of ``U`` are known, while the chunk before is solved, so
+    the sequential chunk pass computes only the chunk before's part, the in-chunk block and the solve
+    (about half the time it took with the whole partial block, which bounded the call from about four
+    threads on); on fewer threads the pass computes the early piece itself, where its rows were just
+    written. A second-stage row block is finished (its partial block, its causal block, the recombination) once
     the first stage has produced its rows. On ``threads`` threads (``True``: the process setting of
     :func:`set_chunk_threads`, by default one per available core; ``False`` or 1: this thread only)
     the other threads take queued tasks, first-stage parts first,
@@ -791,6 +799,19 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         whole column blocks (queued earlier, or computed here for a block not queued for these rows)
         and of the rest of the last block, in column order."""
         found = collect(full1.pop(r0) if first else full2.pop(r0), max_priority)
+        if first and r0 > C:
+            # the most recent block's rows before the chunk before (the early piece), then the chunk before's
+            # rows (the last piece): only the last piece waits for the solve just done
+            bs = ((r0 - 1) // B) * B
+            for j in range(len(found), bs // B):
+                found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
+            task = early.pop(r0, None)
+            if task is not None:
+                found += tasks.wait([task], max_priority)[0]
+            elif bs < r0 - C:
+                found += parts(first, [(r0, r1)], bs, r0 - C)
+            found += parts(first, [(r0, r1)], max(bs, r0 - C), r0)
+            return _merge_parts(found)
         for j in range(len(found), r0 // B):
             found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
         b0 = (r0 // B) * B
@@ -819,6 +840,8 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         np.matmul(E * c_in[:, None], U[r0:r1], out=rows)
         rows += c_prev[:, None] * P_prev[:, :dv]
 
+    early: dict = {}  # chunk start -> the task computing its early piece (see gathered)
+    queue_early = n_threads >= EARLY_MIN_THREADS
     blocks_done = 0  # column blocks of U whose parts for later rows are queued
     next2 = 0  # next second-stage block to finish
     finishing = []
@@ -847,6 +870,12 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
                 queue(True, [u for u in units1 if u[0] >= b1 and u[0] != stop], b0, b1)
                 queue(False, [u for u in units2 if u[0] >= b1], b0, b1)
                 blocks_done += 1
+            # the chunk after next: its early piece, from the most recent block's rows up to here, while the next
+            # chunk is solved
+            later = stop + C
+            if queue_early and later < T and ((later - 1) // B) * B < stop:
+                early[later] = tasks.submit((0, later), parts, True, [(later, min(later + C, T))],
+                                            ((later - 1) // B) * B, stop)
             # second-stage blocks whose rows of U are known: after all queued parts, so that what is left
             # when the chunk pass ends is these short tasks, which both threads share
             while next2 < len(units2) and units2[next2][1] <= stop:
