@@ -329,8 +329,9 @@ GROUP_ROWS = 384  # rows per task against one column block, all in one product (
 HELP = (math.inf, 0)  # a waiting thread runs any queued task meanwhile: the cores stay busy
 EARLY_MIN_THREADS = 3  # calls on at least this many threads queue each chunk's early piece as a task (below: the
 # chunk pass computes it, where the rows of U it reads were just written). The split is the same either way, so
-# are the bits. On two threads the pass is less than half a thread's work and queuing the piece measured 1.2 %
-# slower (T = 4096, in-process, 100 pairs); from three on the pass approaches a thread's share and bounds the call
+# are the bits. On two threads the pass is less than half a thread's work: against the unsplit part, queuing the
+# piece measured 1.012 of the time, computing it in the pass 1.007-1.009 (T = 4096, in-process, 100 pairs); from
+# about four threads on the pass, not the work, would bound a call
 PREFETCH_GROUPS = 3  # per thread beyond the first: tasks against the first column block whose exponentiated
 # scores are computed while that block of U is still being solved (the other threads are idle then)
 _LOW_SUM = 1e-250  # an unshifted block's row sum below this (about e^-575) is recomputed with the row max as shift
@@ -797,7 +798,9 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
     def gathered(first: bool, r0: int, r1: int, max_priority=None):
         """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the parts of the
         whole column blocks (queued earlier, or computed here for a block not queued for these rows)
-        and of the rest of the last block, in column order."""
+        and of the rest of the last block, in column order. For a chunk (``first``) the rest of the last
+        block is two parts: its rows before the chunk before (the early piece, queued earlier on
+        :data:`EARLY_MIN_THREADS` threads or more, else computed here) and the chunk before's rows."""
         found = collect(full1.pop(r0) if first else full2.pop(r0), max_priority)
         if first and r0 > C:
             # the most recent block's rows before the chunk before (the early piece), then the chunk before's
