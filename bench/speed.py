@@ -341,8 +341,14 @@ def deltaformer(rows: list, T: int, repeats: int = 20, rounds: int = 10) -> None
         kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True)
         # the loop is the 15x target's baseline: a single timing of it moved by 10 % here (0.38-0.42 s)
         t_loop, ref = best_of(lambda: num.deltaformer_recurrent(K, V, Q, **kw), 3)
-        t_all, out = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), repeats)
-        t_one, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw), repeats)
+        def every_core():
+            return num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw)
+
+        def one_thread():
+            return num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw)
+
+        t_all, out = best_of(every_core, repeats)
+        t_one, _ = best_of(one_thread, repeats)
         from update_bench import BoundKernels
 
         # the bound's rates as robustly as the times: a slow moment in them would raise the bound
@@ -357,15 +363,14 @@ def deltaformer(rows: list, T: int, repeats: int = 20, rounds: int = 10) -> None
         shares, shape_shares = [], []
         for i in range(rounds):
             print(f"  chunked DeltaFormer, paired round {i + 1}/{rounds}", end="\r", file=sys.stderr, flush=True)
-            t, _ = best_of(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=True, **kw), 1)
+            t, _ = best_of(every_core, 1)
             *_, f = kernels.arithmetic(exp_repeats=2, repeats=2)
             *_, s = kernels.shape(exp_repeats=2, repeats=2)
             shares.append(f / cores / t)
             shape_shares.append(s / cores / t)
         print(file=sys.stderr)
         scaling = part_scaling(np, T, d, rng, cores, repeats=max(3, repeats // 2))
-        chain, one = deltaformer_chain(lambda: num.deltaformer_chunked(K, V, Q, C=128, threads=False, **kw),
-                                       max(5, repeats // 2))
+        chain, one = deltaformer_chain(one_thread, max(5, repeats // 2))
     rows.append({"what": f"chunked DeltaFormer T={T} d=64 C=128 ({cores} threads) vs token loop",
                  "value": f"{t_all:.3f} s vs {t_loop:.3f} s (one thread {t_one:.3f} s; gap {gap:.0e})",
                  "ratio": f"{t_loop / t_all:.1f}x (one thread {t_loop / t_one:.1f}x)",

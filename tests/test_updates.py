@@ -369,6 +369,17 @@ def test_deltaformer_chunked_calls_on_several_threads_at_once(no_kept_arrays):
     assert all(np.array_equal(a, b) for a, b in zip(alone * 3, together))
 
 
+def _softmax_problem(seed: int, T: int):
+    """``(K, V, Q, kw)``: keys and queries of width 4, values of width 3, softmax kernels (tau 1.5) in both
+    stages, random beta, chunks of 5 rows; the problem of the scheduling tests below."""
+    rng = np.random.default_rng(seed)
+    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
+    V = rng.standard_normal((T, 3))
+    kernel = num.exp_kernel(1.5)
+    kw = dict(kappa1=kernel, kappa2=kernel, beta=rng.uniform(0.0, 1.0, T), normalize1=True, normalize2=True, C=5)
+    return K, V, Q, kw
+
+
 @pytest.mark.parametrize("threads, ahead", [(1, 0), (2, 3), (3, 6), (5, 12)])
 def test_deltaformer_chunked_exponentiates_first_block_scores_ahead_on_the_other_threads(monkeypatch, threads,
                                                                                           ahead):
@@ -378,12 +389,7 @@ def test_deltaformer_chunked_exponentiates_first_block_scores_ahead_on_the_other
     of 10 and tasks of up to 30 rows: the first block is complete at row 15, so its tasks are the chunks
     from row 20 (180 rows, 6 tasks) and the second-stage blocks from row 20 (6 tasks), 12 in all. Each
     task takes its scores when it runs, so the output is the same bits as with none computed ahead."""
-    rng = np.random.default_rng(14)
-    T = 200
-    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
-    V = rng.standard_normal((T, 3))
-    kernel = num.exp_kernel(1.5)
-    kw = dict(kappa1=kernel, kappa2=kernel, beta=rng.uniform(0.0, 1.0, T), normalize1=True, normalize2=True, C=5)
+    K, V, Q, kw = _softmax_problem(14, 200)
     monkeypatch.setattr(chunked_forms, "GROUP_ROWS", 30)
     taken = []
     exp_part = chunked_forms._exp_part
@@ -413,12 +419,7 @@ def test_deltaformer_chunked_queues_each_chunks_early_piece_from_three_threads(m
     holds row 9); after 10 nothing (row 14's block starts at 12); after 15 the chunk at 20 gets 12-14;
     after 20 nothing; after 25 the chunk at 30 gets 24; after 30 the chunk at 35 gets 24-29. On fewer
     threads the chunk pass computes the same pieces: the same bits."""
-    rng = np.random.default_rng(21)
-    T = 40
-    K, Q = (rng.standard_normal((T, 4)) for _ in range(2))
-    V = rng.standard_normal((T, 3))
-    kernel = num.exp_kernel(1.5)
-    kw = dict(kappa1=kernel, kappa2=kernel, beta=rng.uniform(0.0, 1.0, T), normalize1=True, normalize2=True, C=5)
+    K, V, Q, kw = _softmax_problem(21, 40)
     submitted = []
     submit = chunked_forms._Tasks.submit
 

@@ -795,6 +795,10 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             result[i] = None
         return found
 
+    def recent_block(r0: int) -> int:
+        """The first row of the column block that holds row ``r0 - 1``: where a chunk's early piece starts."""
+        return ((r0 - 1) // B) * B
+
     def gathered(first: bool, r0: int, r1: int, max_priority=None):
         """The merged part of rows ``r0 .. r1 - 1`` from all rows of ``U`` before ``r0``: the parts of the
         whole column blocks (queued earlier, or computed here for a block not queued for these rows)
@@ -802,23 +806,20 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
         block is two parts: its rows before the chunk before (the early piece, queued earlier on
         :data:`EARLY_MIN_THREADS` threads or more, else computed here) and the chunk before's rows."""
         found = collect(full1.pop(r0) if first else full2.pop(r0), max_priority)
-        if first and r0 > C:
+        split = first and r0 > C
+        b0 = recent_block(r0) if split else (r0 // B) * B
+        for j in range(len(found), b0 // B):
+            found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
+        if split:
             # the most recent block's rows before the chunk before (the early piece), then the chunk before's
             # rows (the last piece): only the last piece waits for the solve just done
-            bs = ((r0 - 1) // B) * B
-            for j in range(len(found), bs // B):
-                found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
             task = early.pop(r0, None)
             if task is not None:
                 found += tasks.wait([task], max_priority)[0]
-            elif bs < r0 - C:
-                found += parts(first, [(r0, r1)], bs, r0 - C)
-            found += parts(first, [(r0, r1)], max(bs, r0 - C), r0)
-            return _merge_parts(found)
-        for j in range(len(found), r0 // B):
-            found += parts(first, [(r0, r1)], j * B, (j + 1) * B)
-        b0 = (r0 // B) * B
-        if b0 < r0:
+            elif b0 < r0 - C:
+                found += parts(first, [(r0, r1)], b0, r0 - C)
+            found += parts(first, [(r0, r1)], max(b0, r0 - C), r0)
+        elif b0 < r0:
             found += parts(first, [(r0, r1)], b0, r0)
         return _merge_parts(found) if found else (np.zeros((r1 - r0, dv + 1)), None)
 
@@ -876,9 +877,9 @@ def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=Non
             # the chunk after next: its early piece, from the most recent block's rows up to here, while the next
             # chunk is solved
             later = stop + C
-            if queue_early and later < T and ((later - 1) // B) * B < stop:
+            if queue_early and later < T and recent_block(later) < stop:
                 early[later] = tasks.submit((0, later), parts, True, [(later, min(later + C, T))],
-                                            ((later - 1) // B) * B, stop)
+                                            recent_block(later), stop)
             # second-stage blocks whose rows of U are known: after all queued parts, so that what is left
             # when the chunk pass ends is these short tasks, which both threads share
             while next2 < len(units2) and units2[next2][1] <= stop:
