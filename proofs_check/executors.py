@@ -22,8 +22,6 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
 
-from numerics.updates.chunked import set_chunk_threads
-
 __all__ = ["ExecutorUnavailable", "InlineExecutor", "blas_one_thread", "dask_executor", "one_blas_thread",
            "process_pool", "start_pool_server", "thread_settings_kept"]
 
@@ -46,6 +44,8 @@ def one_blas_thread() -> None:
 
     Called by each worker task (cheap after the first call: the libraries are found once), so it also
     holds on executors whose workers this module did not start (a dask worker, a thread pool)."""
+    from numerics.updates.chunked import set_chunk_threads
+
     _controller().limit(limits=1)
     set_chunk_threads(1)
 
@@ -54,6 +54,8 @@ def one_blas_thread() -> None:
 def thread_settings_kept() -> Iterator[None]:
     """This process's BLAS threads and chunked-form threads as they were before the block, after it (a run
     whose workers are threads of this process sets both to one, :func:`one_blas_thread`)."""
+    from numerics.updates.chunked import set_chunk_threads
+
     previous = set_chunk_threads(None)
     set_chunk_threads(previous)
     try:
