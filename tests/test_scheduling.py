@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -166,6 +168,30 @@ def test_pool_workers_run_one_blas_thread_and_this_process_keeps_its_own():
             check_point(claim, dict(claim.grids["quick"][0]), seed=0, mode="quick")
         assert seen and all(threads == [1] * len(before) for threads in seen)
         assert _blas_threads() == before
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_the_pool_server_starts_before_numpy_and_scipy_are_imported():
+    """The command line starts the fork server (start_pool_server) before it loads the claims, so the two
+    imports overlap; importing the executors module must not import the numerics first (it did, through
+    the chunked forms' thread setting: the server then started 0.2 s later and every --jobs N run waited
+    for it, measured on 2 cores)."""
+    loaded = _modules_after("from proofs_check.executors import start_pool_server")
+    assert not {"numpy", "scipy", "sympy", "numerics"} & loaded
+
+
+def test_loading_the_ledger_leaves_sympy_stats_and_combinatorics_to_the_derivations():
+    """A run whose derivations come from the cache never needs sympy.stats or sympy.combinatorics (about
+    45 ms of every process's start-up); the theory functions that build derivations import them."""
+    loaded = _modules_after("from proofs_check.ledger import all_claims; all_claims()")
+    assert "sympy" in loaded and "theory.context" in loaded  # the claims and their theory are loaded
+    assert not {"sympy.stats", "sympy.combinatorics"} & loaded
 
 
 def test_the_pools_result_pipe_is_widened_where_linux_allows_it():

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from functools import cache
 
+# sympy.stats (25 ms to import) is imported inside the functions that use it: a run whose
+# derivations all come from the derivation cache never needs it, so every process starts that much sooner.
 import sympy as sp
-from sympy.stats import Beta, ChiSquared, E, Normal
 
 from theory.derivation import Derivation
 from theory.linear_memory import inverse_snr_ratio
@@ -117,6 +118,8 @@ def exp_snr_inverse() -> Derivation:
     ``(T - 1) e^{-d_k/2}``, so ``SNR ~ e^{d_k/2} / T``. Softmax normalization divides signal and noise
     by the same ``Z`` and leaves it unchanged.
     """
+    from sympy.stats import E, Normal
+
     E_kappa2 = sp.Symbol(r"\mathbb{E}\kappa^2(k_j,k_i)", positive=True)
     a = sp.Symbol("a", positive=True)
     z = Normal("z", 0, 1)
@@ -133,6 +136,8 @@ def exp_snr_inverse() -> Derivation:
 
 def _gaussian_key(name: str) -> sp.Expr:
     """A key coordinate ``N(0, s^2)`` as a sympy.stats random variable."""
+    from sympy.stats import Normal
+
     return Normal(name, 0, sp.sqrt(s2))
 
 
@@ -147,6 +152,8 @@ def mean_square_stability() -> tuple[sp.Expr, sp.Expr]:
 def delta_mean_memory() -> Derivation:
     """Delta rule on ``k ~ N(0, s^2 I)``, ``v = S_0 k + sigma eps``: ``E[S_t] = E[S_{t-1}](1 - beta s^2) + beta s^2 S_0``,
     so ``E<S_T, S_0> / ||S_0||^2 = 1 - (1 - beta s^2)^T`` -> 1 (the limit ``S* = E[v k^T] E[k k^T]^{-1} = S_0``)."""
+    from sympy.stats import E
+
     q = sp.Symbol("q", positive=True)  # the per-step contraction of the mean, E[I - beta k k^T] = q I
     in_q = 1 - q**T
     recursion_check = in_q - (q * in_q.subs(T, T - 1) + (1 - q))
@@ -179,6 +186,8 @@ def delta_mean_square_error() -> Derivation:
     ``2 E[k_1^3 k_2] + (d_k - 2) E[k_1 k_2 k_3^2]`` vanish (each moment by sympy.stats).
     Bounded iff ``rho < 1`` iff ``0 < beta s^2 < 2/(d_k + 2)``; then ``e_T -> c/(1 - rho)``.
     """
+    from sympy.stats import E, Normal
+
     rho_s, c_s, e0_s = sp.symbols("rho c e_0", positive=True)
     closed = delta_mean_square_closed(rho_s, c_s, e0_s)
     check = sp.Matrix([closed - (rho_s * closed.subs(T, T - 1) + c_s), closed.subs(T, 0) - e0_s])
@@ -216,6 +225,8 @@ def least_squares_error() -> Derivation:
     independent columns is ``s^2 chi^2_{T - d_k + 1}`` (rotation invariance: *assumed*, not verified);
     ``E[1/chi^2_m] = 1/(m - 2)`` (sympy.stats).
     """
+    from sympy.stats import ChiSquared, E, Normal
+
     E_noise = sp.Symbol(r"\mathbb{E}\|\mathcal{E}^\top K H^{-1}\|_F^2", positive=True)
     E_trace = sp.Symbol(r"\mathbb{E}\,\mathrm{tr}\,H^{-1}", positive=True)
     E_diag = sp.Symbol(r"\mathbb{E}\,(H^{-1})_{11}", positive=True)
@@ -311,6 +322,8 @@ def delta_pair_recall() -> Derivation:
     ``k_1 k_1^T`` and ``I`` is invariant), so ``E[c^2 | k_1] = beta^2 ||k_1||^4 ((1 - 1/d_k) q^{T-1} + rho^{T-1}/d_k)``
     and ``E||k_1||^4 = d_k (d_k + 2)``. Keys of variance ``s^2`` give the same value with ``beta s^2`` for ``beta``.
     """
+    from sympy.stats import E, Normal
+
     n = sp.Symbol("n", integer=True, nonnegative=True)
     a = sp.Symbol("a", positive=True)  # ||k_1||^2
     rho_, q_ = 1 - 2 * beta + beta**2 * (d_k + 2), 1 - 2 * beta + 2 * beta**2
@@ -354,6 +367,8 @@ def delta_pair_recall() -> Derivation:
 
 def _chi2_moment(order: int):
     """``E||k||^{2 order}`` for ``k ~ N(0, I_{d_k})`` (sympy.stats)."""
+    from sympy.stats import ChiSquared, E
+
     return sp.simplify(E(ChiSquared("A", d_k) ** order))
 
 
@@ -372,6 +387,8 @@ def least_squares_pair_recall(n: int = 3, d: int = 2) -> Derivation:
     >>> least_squares_pair_recall().result
     (T - d_k)/(d_k + 2)
     """
+    from sympy.stats import Beta, E
+
     K = sp.Matrix(n, d, lambda a, b: sp.Symbol(f"k_{a}{b}", real=True))
     hat = K * (K.T * K).inv() * K.T
     idempotent = sp.simplify(sum(hat[j, 0] ** 2 for j in range(n)) - hat[0, 0])
@@ -411,6 +428,8 @@ def hebbian_regression_distance() -> Derivation:
     ``E||H/T - s^2 I||_F^2 = (d_k Var(k_1^2) + d_k (d_k - 1) Var(k_1 k_2))/T`` and
     ``E||Eps^T K||_F^2 = d_v E tr H = d_v T d_k s^2``. The unnormalised memory ``S_T`` does not converge at all.
     """
+    from sympy.stats import E, Normal
+
     k1, k2 = _gaussian_key("k_1"), _gaussian_key("k_2")
     s0 = Normal("S_0", 0, 1 / sp.sqrt(d_k))
     E_wishart = sp.Symbol(r"\mathbb{E}\|H/T - s^2 I\|_F^2", positive=True)
@@ -429,6 +448,8 @@ def hebbian_regression_distance() -> Derivation:
 
 def _softmax_tilt_moments(g):
     """``(m, m2, n2)`` = ``E e^{g u}``, ``E e^{2 g u}``, ``E[e^{2 g u}(u - g)^2]`` for ``u ~ N(0, 1)`` (sympy.stats)."""
+    from sympy.stats import E, Normal
+
     u = Normal("u", 0, 1)
     return (sp.simplify(E(sp.exp(g * u))), sp.simplify(E(sp.exp(2 * g * u))),
             sp.simplify(E(sp.exp(2 * g * u) * (u - g) ** 2)))
@@ -456,6 +477,8 @@ def softmax_regression_limit() -> Derivation:
     :func:`softmax_regression_correction`. For ``q ~ N(0, I_{d_k})`` instead of a fixed norm the constant is
     ``E_q C``, finite only for ``s^2 < tau^2/2``.
     """
+    from sympy.stats import E, Normal
+
     g = sp.Symbol("g", positive=True)
     s0 = Normal("S_0", 0, 1 / sp.sqrt(d_k))
     A = sp.Symbol(r"\lim T\,\mathbb{E}X^2", positive=True)
@@ -492,6 +515,8 @@ def softmax_regression_correction() -> sp.Expr:
 
     It bounds the claim's finite-size bias: at the grid points ``|D|/T`` is below 0.1 % of ``C``.
     """
+    from sympy.stats import E, Normal
+
     g = sp.Symbol("g", positive=True)
     u = Normal("u", 0, 1)
     m, m2, n2 = _softmax_tilt_moments(g)

@@ -26,8 +26,9 @@ from __future__ import annotations
 from functools import cache
 from itertools import combinations, permutations
 
+# sympy.combinatorics (20 ms to import) is imported inside the functions that use it: a run whose
+# derivations all come from the derivation cache never needs it, so every process starts that much sooner.
 import sympy as sp
-from sympy.combinatorics import Permutation
 
 from theory.derivation import Derivation, latex_text
 from theory.symbols import d
@@ -454,6 +455,8 @@ def _decomposition_failures(max_cycle: int = 8, exhaustive: int = 5) -> int:
     disjoint cycles, with ``n - #cycles <= n - 1`` transpositions); and exhaustively over ``S_n`` for
     ``n <= exhaustive`` with sympy's own decomposition.
     """
+    from sympy.combinatorics import Permutation
+
     failures = 0
     for k in range(2, max_cycle + 1):
         product = Permutation(list(range(k)))

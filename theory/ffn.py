@@ -26,8 +26,10 @@ from __future__ import annotations
 from functools import cache, lru_cache
 
 import mpmath
+
+# sympy.stats (25 ms to import) is imported inside the functions that use it: a run whose
+# derivations all come from the derivation cache never needs it, so every process starts that much sooner.
 import sympy as sp
-from sympy.stats import E, Normal
 
 from theory.derivation import Derivation
 from theory.kernels import E_kernel2, inverse_snr_general, kernel_ii
@@ -86,6 +88,8 @@ def inverse_snr_exp_activation() -> Derivation:
     The exp kernel at temperature ``tau = 1/beta``; at the unit scale ``beta = 1`` there is no gain
     at all (``SNR^{-1} = (N-1) d_v/||v_i||^2``), the optimum is ``beta = 1/2``.
     """
+    from sympy.stats import E, Normal
+
     mgf = sp.simplify(E(sp.exp(2 * beta * Normal("Z", 0, sp.sqrt(_a))))).subs(_a, key_norm2)
     return (
         inverse_snr_general()
@@ -261,6 +265,8 @@ def inverse_snr_silu() -> Derivation:
     it is :class:`SigmoidSlopeMoment`, evaluated by quadrature. SiLU's second moment is therefore
     exactly the ReLU one minus a positive correction. Signal ``c = SiLU(||k_i||^2)``.
     """
+    from sympy.stats import E, Normal
+
     s2 = key_norm2
     silu_ii = s2 * _sigmoid(s2)
     slope = sp.diff(_sigmoid(_z), _z)
@@ -427,6 +433,8 @@ def inverse_snr_untied_glu() -> Derivation:
     >>> inverse_snr_untied_glu().result
     d_v*(N - 1)/(2*up_proj2*value_norm2)
     """
+    from sympy.stats import E, Normal
+
     relu2 = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
     up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
     return (

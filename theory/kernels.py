@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 from functools import cache
 
+# sympy.stats (25 ms to import) is imported inside the functions that use it: a run whose
+# derivations all come from the derivation cache never needs it, so every process starts that much sooner.
 import sympy as sp
-from sympy.stats import ChiSquared, E, Normal, moment_generating_function
 
 from theory.derivation import Derivation
 from theory.linear_memory import E_v2  # the same placeholder: E||v_j||^2 of a stored value
@@ -109,6 +110,8 @@ def inverse_snr_general() -> Derivation:
     ``E||r||^2 = sum_{j != i} E||v_j||^2 E[kappa^2 | k_i]`` (cross terms have zero mean) and
     ``E||v_j||^2 = d_v``.
     """
+    from sympy.stats import ChiSquared, E
+
     start = (N - 1) * E_v2 * E_kernel2 / (kernel_ii**2 * value_norm2)
     return (
         Derivation("general kernel SNR^{-1}", start, lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_\kappa"))
@@ -148,6 +151,8 @@ def inverse_snr_relu() -> Derivation:
 @cache
 def _exp_mgf() -> sp.Expr:
     """``E exp(2 Z / tau)`` for ``Z ~ N(0, a)``: the Gaussian moment-generating function at ``2/tau``."""
+    from sympy.stats import E, Normal
+
     return sp.simplify(E(sp.exp(2 * Normal("Z", 0, sp.sqrt(_a)) / tau)))
 
 
@@ -253,6 +258,8 @@ def inverse_snr_exp_mean() -> Derivation:
     ``(N-1) d_v/(d_v-2) 2^{-d_k/2}``: short stored keys dominate, and the mean decays like
     ``2^{-d_k/2}``, not like the typical ``e^{-d_k/2}``.
     """
+    from sympy.stats import ChiSquared, E
+
     c = sp.Symbol("c", positive=True)
     E_exp = sp.Symbol(r"\mathbb{E}e^{-c\|k_i\|^2}", positive=True)
     E_inv_v = sp.Symbol(r"\mathbb{E}\|v_i\|^{-2}", positive=True)
@@ -281,6 +288,8 @@ def inverse_snr_exp_ratio() -> Derivation:
     ``X = ||k_i||^2 ~ chi^2(d_k)``, whose MGF ``(1 - 2t)^{-d_k/2}`` exists only for ``t < 1/2``:
     the denominator needs ``tau > 4``. Result: ``(N-1) ((1 - 4/tau)/(1 - 4/tau^2))^{d_k/2}``.
     """
+    from sympy.stats import ChiSquared, moment_generating_function
+
     num = sp.Symbol(r"\mathbb{E}e^{2X/\tau^2}", positive=True)
     den = sp.Symbol(r"\mathbb{E}e^{2X/\tau}", positive=True)
     # sympy.stats' closed-form chi-square MGF (1 - 2t)^{-d_k/2}, valid for t < 1/2
@@ -535,6 +544,8 @@ TRUNCATION_DEGREES = range(13)  # the degrees P the truncated-kernel claims cove
 def _gaussian_moments(n_max: int) -> tuple:
     """``E[Z^n]`` for ``Z ~ N(0, ||k_i||^2)``, ``n = 0..n_max``: ``n!`` times the Taylor coefficients of the
     ``sympy.stats`` moment-generating function (independent of the ``(n-1)!!`` formula it checks)."""
+    from sympy.stats import Normal, moment_generating_function
+
     s = sp.Symbol("s")
     mgf = moment_generating_function(Normal("Z", 0, sp.sqrt(key_norm2)))(s)
     series = sp.series(mgf, s, 0, n_max + 1).removeO()
@@ -563,6 +574,8 @@ def inverse_snr_truncated() -> Derivation:
     (the series of positive even moments converges to the Gaussian MGF); the polynomial family
     interpolates from the linear memory (``P = 1`` up to the constant term) to softmax attention.
     """
+    from sympy.stats import E, Normal
+
     Z = Normal("Z", 0, sp.sqrt(key_norm2))
     instance = E(sum((Z / tau) ** q_ / sp.factorial(q_) for q_ in range(4)) ** 2)
     moment = truncated_kernel_moment(_P, key_norm2, tau)
@@ -589,6 +602,8 @@ def inverse_snr_value_mean() -> Derivation:
     of the mean grows like ``N^2``: capacity is lost unless the mean is removed, which the softmax
     normalization allows (:func:`normalization_invariance`). Conditional on ``(k_i, v_i)``.
     """
+    from sympy.stats import E, Normal
+
     mean_kernel = E(sp.exp(Normal("Z", 0, sp.sqrt(_a)) / tau)).subs(_a, key_norm2)
     start = ((N - 1) * (d_v + value_mean_norm2) * E_kernel2 + (N - 1) * (N - 2) * value_mean_norm2 * E_kernel**2) \
         / (kernel_ii**2 * value_norm2)
