@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported by the functions that draw: the command line imports this module for DEFAULT_SEED
+# before it starts the pool's fork server, which should start before numpy's import (tests/test_scheduling.py)
 
 __all__ = ["DEFAULT_SEED", "batch_rng", "canonical_params", "point_rng", "point_seed"]
 
@@ -31,6 +35,8 @@ def canonical_params(params: Mapping[str, Any]) -> str:
 def point_seed(root: int, claim_id: str, params: Mapping[str, Any], replicate: int = 0,
                batch: int | None = None) -> np.random.SeedSequence:
     """The child seed of ``root`` for one (claim, regime point, replicate), or one batch of its trials."""
+    import numpy as np
+
     if not isinstance(root, (int, np.integer)) or root < 0:
         raise ValueError(f"root seed must be a non-negative integer, got {root!r}")
     digest = hashlib.blake2b(f"{claim_id}|{canonical_params(params)}".encode(), digest_size=16).digest()
@@ -41,6 +47,8 @@ def point_seed(root: int, claim_id: str, params: Mapping[str, Any], replicate: i
 
 def point_rng(root: int, claim_id: str, params: Mapping[str, Any], replicate: int = 0) -> np.random.Generator:
     """A fresh ``Generator`` (PCG64) for one (claim, regime point, replicate)."""
+    import numpy as np
+
     return np.random.Generator(np.random.PCG64(point_seed(root, claim_id, params, replicate)))
 
 
@@ -53,4 +61,6 @@ def batch_rng(root: int, claim_id: str, params: Mapping[str, Any], batch: int, r
     >>> a != b
     True
     """
+    import numpy as np
+
     return np.random.Generator(np.random.PCG64(point_seed(root, claim_id, params, replicate, batch)))

@@ -178,11 +178,14 @@ def _modules_after(code: str) -> set[str]:
 
 
 def test_the_pool_server_starts_before_numpy_and_scipy_are_imported():
-    """The command line starts the fork server (start_pool_server) before it loads the claims, so the two
-    imports overlap; importing the executors module must not import the numerics first (it did, through
-    the chunked forms' thread setting: the server then started 0.2 s later and every --jobs N run waited
-    for it, measured on 2 cores)."""
-    loaded = _modules_after("from proofs_check.executors import start_pool_server")
+    """The command line starts the fork server (start_pool_server) once it has parsed its arguments and
+    before it loads the claims, so the two imports overlap; nothing on the way may import numpy or the
+    numerics first. The executors module did (through the chunked forms' thread setting: the server then
+    started 0.2 s later and every --jobs N run waited for it, measured on 2 cores), and so did the seeds
+    module, which the command line imports for the default seed (numpy, 0.06 s)."""
+    loaded = _modules_after("import proofs_check.cli as cli; cli.build_parser().parse_args(['check', '--jobs', '2'])"
+                            "\nfrom proofs_check.executors import start_pool_server")
+    assert "proofs_check.seeds" in loaded
     assert not {"numpy", "scipy", "sympy", "numerics"} & loaded
 
 
