@@ -17,7 +17,11 @@ What it measures, each against a baseline taken in this run:
   (``--no-cache``) and warm (derivation cache primed); the critical path is read from
   the ``--jobs N`` run's JSON report: a point's pilot task plus its longest chunk of batches (its
   chunks run side by side), the longest chain no number of workers can shorten; the point task time
-  over it is how many workers the run could keep busy at best. With ``--full``, ``check --full
+  over it is how many workers the run could keep busy at best. The start-up: how long after launch a
+  ``check --quick --jobs 2`` process has its claims loaded and planned, and its pool its first worker
+  (with a fork server, the worker is forked once the server has imported the ledger); no task starts
+  earlier, so 16 workers take at least that plus the ``--jobs 1`` point work over 16, which bounds the
+  parallel efficiency at 16 workers (issue 13's target) from measurements here. With ``--full``, ``check --full
   --jobs N`` twice: a first run (which fills the cache with the full grid's predictions) and one with
   the cache warm. The cache lives in a temporary folder, never the user's.
 * **symbolic phase**: every claim's symbolic check in this process, first into an empty derivation
@@ -114,6 +118,49 @@ def run_check(args: list[str], cache: str) -> tuple[float, int]:
     proc = subprocess.run([sys.executable, "-m", "proofs_check", "check", "-q", *args], cwd=ROOT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return time.perf_counter() - start, proc.returncode
+
+
+# A `check` run whose first ProcessPoolExecutor.submit reports, on stderr, when it was called (the claims
+# loaded and planned in this process) and when it returned: with a fork server, submit waits until the
+# server has imported the ledger and forked the first worker, so no task can start before that moment.
+_START_UP_PROBE = """
+import sys, time
+import concurrent.futures.process as cfp
+submit, seen = cfp.ProcessPoolExecutor.submit, []
+def timed(self, *args, **kwargs):
+    called = time.time()
+    future = submit(self, *args, **kwargs)
+    if not seen:
+        seen.append(called)
+        print(f"start-up {called!r} {time.time()!r}", file=sys.stderr, flush=True)
+    return future
+cfp.ProcessPoolExecutor.submit = timed
+from proofs_check.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+TARGET_WORKERS = 16  # issue 13's parallel-efficiency target is set at 16 workers
+
+
+def start_up(cache: str, repeats: int) -> tuple[float, float]:
+    """Medians over ``repeats`` runs of ``check --quick --jobs 2`` of the seconds from launching the process
+    until (a) it has loaded and planned the claims and (b) its pool's first worker exists (the earliest a
+    task can start). Compiled bytecode is allowed (as after any install), and a first run, not counted,
+    writes it and warms the cache."""
+    env = dict(os.environ, AMVERIFY_CACHE_DIR=cache)
+    env.pop("AMVERIFY_NO_CACHE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    loaded, ready = [], []
+    for i in range(repeats + 1):
+        launch = time.time()
+        proc = subprocess.run([sys.executable, "-c", _START_UP_PROBE, "check", "-q", "--quick", "--jobs", "2"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        marks = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("start-up ")]
+        if proc.returncode != 0 or not marks:
+            raise RuntimeError(f"the start-up probe failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        if i:
+            loaded.append(float(marks[0][0]) - launch)
+            ready.append(float(marks[0][1]) - launch)
+    return statistics.median(loaded), statistics.median(ready)
 
 
 def matmul_rate(np) -> float:
@@ -453,6 +500,17 @@ def checks(rows: list, args) -> None:
                          "ratio": f"{longest[0] / t2:.0%} of the --jobs {n} wall time; "
                                   f"task time / critical path {point_sum / longest[0]:.0f} workers",
                          "critical_path": longest[0], "point_seconds": point_sum})
+            loaded, ready = start_up(cache, args.repeats + 4)
+            w = TARGET_WORKERS
+            # no task starts before the first worker exists; then at best the --jobs 1 run's point work,
+            # split perfectly over w workers that do not slow each other: an upper bound on the efficiency
+            at_best = ready + work1 / w
+            rows.append({"what": "start-up: claims loaded and planned / first pool worker (check --quick --jobs 2, "
+                                 f"median of {args.repeats + 4})",
+                         "value": f"{loaded:.2f} s / {ready:.2f} s after launch",
+                         "ratio": f"at {w} workers at best {ready:.2f} + {work1:.1f} / {w} = {at_best:.2f} s against "
+                                  f"{t1:.1f} s on one: efficiency at most {t1 / at_best / w:.0%}",
+                         "loaded": loaded, "first_worker": ready, "efficiency_bound": t1 / at_best / w})
         if args.full:
             n = args.jobs
             cold, rc1 = run_check(["--full", "--jobs", str(n)], cache)  # its predictions fill the cache

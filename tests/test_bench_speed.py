@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -75,3 +76,41 @@ def test_chain_of_the_real_form_is_part_of_its_time_and_the_instrument_is_remove
     assert chunked._Task.run is run and chunked.EARLY_MIN_THREADS == min_threads
     assert queued == [1, 1]  # measured with the early pieces queued, as on many threads
     assert 0 < chain < total  # the second-stage blocks are tasks: never on the chain but the last
+
+
+def test_start_up_reads_the_probes_marks_against_the_launch_time(speed, monkeypatch):
+    """Each counted run's (loaded, first worker) is its marks minus the moment it was launched; the first
+    run (bytecode and cache) is not counted; the medians are returned."""
+    launches = iter([100.0, 200.0, 300.0, 400.0])
+    marks = {200.0: (0.6, 0.7), 300.0: (0.5, 0.9), 400.0: (0.7, 0.8), 100.0: (5.0, 6.0)}
+    calls = []
+
+    def run(cmd, **kwargs):
+        launch = calls[-1]
+        loaded, ready = marks[launch]
+        assert "PYTHONDONTWRITEBYTECODE" not in kwargs["env"] and cmd[1] == "-c"
+        return speed.subprocess.CompletedProcess(cmd, 0, None, f"progress\nstart-up {launch + loaded!r} {launch + ready!r}\n")
+
+    def time_now():
+        calls.append(next(launches))
+        return calls[-1]
+
+    monkeypatch.setattr(speed.subprocess, "run", run)
+    monkeypatch.setattr(speed, "time", types.SimpleNamespace(time=time_now))  # this module's clock only
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    loaded, ready = speed.start_up("/nonexistent", 3)
+    assert loaded == pytest.approx(0.6) and ready == pytest.approx(0.8)
+
+
+def test_start_up_says_so_when_the_probe_reports_nothing(speed, monkeypatch):
+    monkeypatch.setattr(speed.subprocess, "run", lambda cmd, **kw: speed.subprocess.CompletedProcess(cmd, 1, None, "boom"))
+    with pytest.raises(RuntimeError, match="start-up probe failed .exit 1.: boom"):
+        speed.start_up("/nonexistent", 1)
+
+
+@pytest.mark.slow
+def test_start_up_probe_times_a_real_run(speed, tmp_path):
+    """The probe's patch of ProcessPoolExecutor.submit sees the real command's first submit: the claims are
+    loaded before the first worker exists, both within a minute of the launch."""
+    loaded, ready = speed.start_up(str(tmp_path), 1)
+    assert 0 < loaded <= ready < 60
