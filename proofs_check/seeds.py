@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     import numpy as np
 
-# numpy is imported by the functions that draw: the command line imports this module for DEFAULT_SEED
-# before it starts the pool's fork server, which should start before numpy's import (tests/test_scheduling.py)
+# numpy is imported by the functions that make seeds and generators: the command line imports this module
+# for DEFAULT_SEED before it starts the pool's fork server, which should not wait for numpy's import
+# (tests/test_scheduling.py)
 
 __all__ = ["DEFAULT_SEED", "batch_rng", "canonical_params", "point_rng", "point_seed"]
 
