@@ -57,6 +57,8 @@ What it measures, each against a baseline taken in this run:
   machine's per-core speeds (issue 13's 15x with 16 cores). The loop is timed as the best of 3.
 
 Times are wall-clock: on a machine shared with other work the ratios move; run it on an idle one.
+The timed ``amverify`` processes may write compiled bytecode, as an installed package has it, even
+where ``PYTHONDONTWRITEBYTECODE`` is set.
 """
 
 from __future__ import annotations
@@ -111,9 +113,18 @@ def parse():
 from update_bench import best_of  # noqa: E402  (bench/ is this script's folder)
 
 
-def run_check(args: list[str], cache: str) -> tuple[float, int]:
+def _child_env(cache: str) -> dict:
+    """The environment of a timed child: the derivation cache in ``cache`` and used, and compiled bytecode
+    allowed (an installed package has it; with ``PYTHONDONTWRITEBYTECODE`` set, as on the development VM,
+    every process recompiles each module whose bytecode is stale, 10-20 ms a changed module)."""
     env = dict(os.environ, AMVERIFY_CACHE_DIR=cache)
     env.pop("AMVERIFY_NO_CACHE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_check(args: list[str], cache: str) -> tuple[float, int]:
+    env = _child_env(cache)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "proofs_check", "check", "-q", *args], cwd=ROOT, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -144,11 +155,8 @@ TARGET_WORKERS = 16  # issue 13's parallel-efficiency target is set at 16 worker
 def start_up(cache: str, repeats: int) -> tuple[float, float]:
     """Medians over ``repeats`` runs of ``check --quick --jobs 2`` of the seconds from launching the process
     until (a) it has loaded and planned the claims and (b) its pool's first worker exists (the earliest a
-    task can start). Compiled bytecode is allowed (as after any install), and a first run, not counted,
-    writes it and warms the cache."""
-    env = dict(os.environ, AMVERIFY_CACHE_DIR=cache)
-    env.pop("AMVERIFY_NO_CACHE", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    task can start). A first run, not counted, writes the bytecode (:func:`_child_env`) and warms the cache."""
+    env = _child_env(cache)
     loaded, ready = [], []
     for i in range(repeats + 1):
         launch = time.time()
