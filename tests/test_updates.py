@@ -650,6 +650,33 @@ def test_public_chunked_forms_take_the_threaded_path_past_512_tokens():
         assert rel_gap(threaded, loop()) <= RTOL
 
 
+def test_default_ledger_reaches_the_grouped_pass_and_the_column_blocks(monkeypatch):
+    """The default grids check the chunked forms' long-sequence paths, not only short sequences: each linear
+    rule has a point that runs at least three groups of chunks (transforms are prefetched two groups ahead),
+    and DeltaFormer's forms and Listing 1 each have a point past one column block of earlier rows
+    (:data:`numerics.updates.chunked.PREV_BLOCK`). A fresh audit found both paths unreached by the ledger
+    (a mutant in each survived ``check``)."""
+    from proofs_check.ledger import get_claim
+
+    groups = []
+    real_later = chunked_forms._later
+
+    def counting(worker, fn, *args):
+        groups.append(fn.__name__)
+        return real_later(worker, fn, *args)
+
+    monkeypatch.setattr(chunked_forms, "_later", counting)
+    for rule in ("linear_attention", "decay", "deltanet", "gated_deltanet"):
+        most = 0
+        for point in get_claim(f"update.forms.{rule}").grids["default"]:
+            groups.clear()
+            measures.measure_route_agreement(np.random.default_rng(0), rule=rule, **point)
+            most = max(most, groups.count("outputs"))  # one call per group of chunks
+        assert most >= 3, rule
+    for claim_id in ("update.deltaformer.forms", "update.deltaformer.listing1"):
+        assert max(p["T"] for p in get_claim(claim_id).grids["default"]) > chunked_forms.PREV_BLOCK, claim_id
+
+
 # --- temperatures and the independent references -----------------------------------------------
 
 @settings(max_examples=20, deadline=None)

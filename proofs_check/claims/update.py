@@ -96,10 +96,13 @@ _FORMS = {
 _FORM_GRIDS = {
     "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16}),
     "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16},
-                {"T": 300, "d_k": 32, "d_v": 16, "C": 64}),
+                {"T": 300, "d_k": 32, "d_v": 16, "C": 64}, {"T": 1100, "d_k": 16, "d_v": 8, "C": 32}),
     "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 300, "d_k": 32, "d_v": 16, "C": 64},
              {"T": 1000, "d_k": 64, "d_v": 64, "C": 48}),
 }
+# The chunked forms batch 512 tokens' worth of chunks at a time and prefetch the transforms two groups ahead:
+# T = 1100 at C = 32 (35 chunks, groups of 16) and T = 1000 at C = 48 (21 chunks, groups of 10) run three groups,
+# so the grouped pass (its buffer slots and prefetch) is checked, not only a single group's.
 _FORMS_ANCHOR = ("matrix forms from secondary source S11 (Su Jianlin, 'A brief history of linear attention'; "
                  "notes §5.1), not this paper; chunked forms after the companion (notes §5.4)")
 for _rule, (_form, _controls) in _FORMS.items():
@@ -465,10 +468,12 @@ register(Claim(
                   {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau1": 4.0, "tau2": 4.0}),
         "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau1": 0.7, "tau2": 2.0},
                     {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau1": 4.0, "tau2": 4.0},
-                    {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau1": 3.0, "tau2": 8.0}),
+                    {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau1": 3.0, "tau2": 8.0},
+                    {"T": 1400, "d_k": 16, "d_v": 8, "C": 48, "tau1": 3.0, "tau2": 4.0}),
         "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau1": 0.7, "tau2": 2.0},
                  {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau1": 3.0, "tau2": 8.0},
-                 {"T": 1000, "d_k": 64, "d_v": 64, "C": 48, "tau1": 8.0, "tau2": 8.0}),
+                 {"T": 1000, "d_k": 64, "d_v": 64, "C": 48, "tau1": 8.0, "tau2": 8.0},
+                 {"T": 2600, "d_k": 16, "d_v": 8, "C": 64, "tau1": 3.0, "tau2": 4.0}),
     },
     negative_controls=(
         NegativeControl("causal_first_stage", "first stage sees i = t (not strictly causal)",
@@ -479,7 +484,10 @@ register(Claim(
     atol=1e-10,
     strategy={"T": (2, 60), "d_k": (1, 8), "d_v": (1, 4), "C": (1, 16), "tau1": (0.3, 5.0), "tau2": (0.3, 5.0)},
     notes="tau_2 = sqrt(d_k) at every default point (2 = sqrt 4, 4 = sqrt 16, 8 = sqrt 64), tau_1 = sqrt(d_k) at the "
-          "second (the companion's Listing 1 uses 1/sqrt(D) in both stages).",
+          "second (the companion's Listing 1 uses 1/sqrt(D) in both stages). The chunked form splits its products "
+          "against earlier rows into column blocks of 1280 rows: T = 1400 (default; C = 48 puts the block boundary "
+          "inside a chunk) and T = 2600 (full; two whole blocks and a partial one) check that path, which shorter "
+          "sequences never reach.",
 ))
 
 register(Claim(
@@ -510,9 +518,9 @@ register(Claim(
     grids={
         "quick": ({"T": 128, "d_k": 16, "C": 32, "similarity": 0}, {"T": 128, "d_k": 16, "C": 32, "similarity": 1}),
         "default": ({"T": 256, "d_k": 64, "C": 32, "similarity": 0}, {"T": 256, "d_k": 64, "C": 32, "similarity": 1},
-                    {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+                    {"T": 100, "d_k": 16, "C": 32, "similarity": 0}, {"T": 1300, "d_k": 16, "C": 32, "similarity": 1}),
         "full": ({"T": 1024, "d_k": 64, "C": 32, "similarity": 0}, {"T": 1024, "d_k": 64, "C": 32, "similarity": 1},
-                 {"T": 100, "d_k": 16, "C": 32, "similarity": 0}),
+                 {"T": 100, "d_k": 16, "C": 32, "similarity": 0}, {"T": 2600, "d_k": 16, "C": 32, "similarity": 0}),
     },
     negative_controls=(
         NegativeControl("tau_inverted", "the chunked form's scores multiplied by sqrt(D) instead of divided",
@@ -524,7 +532,8 @@ register(Claim(
     ),
     atol=1e-10,
     strategy={"T": (3, 80), "d_k": (2, 16), "C": (1, 24), "similarity": (0, 1)},
-    notes="Which similarity each public form computes: docs/topics/updates.md.",
+    notes="Which similarity each public form computes: docs/topics/updates.md. T = 1300 (default) and 2600 (full) "
+          "reach the chunked form's column blocks of 1280 earlier rows.",
 ))
 
 register(Claim(
