@@ -24,8 +24,8 @@ register(Claim(
     id="basics.linear.memory_accumulation",
     statement="The memory S_t = S_{t-1} + v_t k_t^T accumulates S = sum_i v_i k_i^T, and retrieval S q "
               "equals sum_i v_i (k_i^T q).",
-    anchor="§2, Eq. (1)",
-    provenance=Provenance.PAPER,
+    anchor="§2, Eq. (1) (notes §3.1, from reviews S4-S6)",
+    provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(
         quantity="max relative difference between S_N q (memory from the Eq. (1) loop) and sum_i v_i k_i^T q",
@@ -55,8 +55,8 @@ register(Claim(
     id="basics.linear.crosstalk_decomposition",
     statement="Querying a stored key splits into signal and crosstalk: "
               "S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i).",
-    anchor="§3.1, Eq. (4)",
-    provenance=Provenance.PAPER,
+    anchor="§3.1, Eq. (4) (notes §4.1, from reviews S4, S5)",
+    provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(
         quantity="max over i of the relative difference between S k_i and signal + noise",
@@ -85,8 +85,8 @@ ORTHO_CAPS = dict(N=(1, 48), d_k=(1, 48), d_v=(1, 16))
 register(Claim(
     id="basics.linear.orthonormal_noise_free",
     statement="With N <= d_k orthonormal keys every stored value is retrieved exactly: S k_i = v_i.",
-    anchor="§3.1 (after Eq. 4)",
-    provenance=Provenance.PAPER,
+    anchor="§3.1, after Eq. (4) (notes §4.1, from reviews S4, S5)",
+    provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(
         quantity="max over i of ||S k_i - v_i|| / ||v_i||",

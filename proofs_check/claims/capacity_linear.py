@@ -248,8 +248,8 @@ register(Claim(
               "the ratio estimand simulated at (N, d_k), (2N, 2 d_k), (4N, 4 d_k) and extrapolated "
               "quadratically in 1/d_k reaches N/d_k (the finite-size values, the extrapolation and its "
               "bound are the suite's; the limit is the paper's).",
-    anchor="§3.2, Eq. (7); finite-size half: suite",
-    provenance=Provenance.PAPER,
+    anchor="§3.2, Eq. (7) (notes §4.3, from reviews S4-S6); finite-size half: suite",
+    provenance=Provenance.RECONSTRUCTED,
     kind=Kind.ASYMPTOTIC,
     estimand=Estimand(
         quantity="lim_{s -> oo} E||r||^2 / E[c^2 ||v_i||^2] at (s N, s d_k): Monte Carlo ratio-of-means at "
@@ -259,8 +259,9 @@ register(Claim(
         notes="The symbolic side proves lim exact/(N/d_k) = 1 for the conditional (typical norms), mean, ratio "
               "and sphere estimands. The bound is the extrapolation's own bias on the suite's exact ratio "
               "(N - 1)/(d_k + 2), an O(d_k^-3) term computed without the paper's formula, so a wrong limit "
-              "cannot widen its own tolerance. Provenance: the limit is the paper's statement; the exact "
-              "finite-size values, the extrapolation and its bound are the suite's.",
+              "cannot widen its own tolerance. Provenance: the limit is the paper's statement as the reviews "
+              "report it (reconstructed); the exact finite-size values, the extrapolation and its bound are the "
+              "suite's.",
     ),
     params=(_N, Param("d_k", 2, 1024, description="key dimension of the smallest size")),
     derivation=th.paper_limit,
@@ -291,8 +292,8 @@ register(Claim(
     id="capacity.linear.capacity_slope",
     statement="At a fixed target SNR the linear memory's capacity grows linearly in d_k: the fitted "
               "exponent of capacity against d_k is 1.",
-    anchor="§3.2 ('capacity is proportional to d_k')",
-    provenance=Provenance.PAPER,
+    anchor="§3.2 ('capacity is proportional to d_k'; notes §4.3, from reviews S4-S6)",
+    provenance=Provenance.RECONSTRUCTED,
     kind=Kind.STATISTICAL,
     estimand=Estimand(
         quantity="OLS slope of log C(d_k) on log d_k, C = number of other pairs a typical stored pair "
