@@ -32,7 +32,8 @@ import numpy as np
 
 from scipy.special import log_ndtr
 
-from numerics.estimate import Estimate, check_variant, exact_value, mean_of, monte_carlo
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_of, monte_carlo,
+                               per_variant)
 from numerics.linear_memory import unit_rows
 
 __all__ = [
@@ -564,8 +565,16 @@ def extrapolation_weights(dims) -> np.ndarray:
     return np.linalg.pinv(np.column_stack([np.ones_like(x), x, np.log(x), 1.0 / x]))
 
 
-def _reduce_coherence_rate(columns, *, d_min: int, d_max: int, epsilon: float, **_) -> Estimate:
-    """The extrapolated growth rate ``c`` (coefficient of ``d``) with its SE, from per-dimension columns."""
+def plain_slope_weights(dims) -> np.ndarray:
+    """Rows of the least-squares solve for ``(a, c)`` in ``log n*(d) = a + c d``: the slope over the ladder
+    with no term for the approach (the ``plain_slope`` route of :func:`measure_coherence_exponent`)."""
+    x = np.asarray(dims, dtype=float)
+    return np.linalg.pinv(np.column_stack([np.ones_like(x), x]))
+
+
+def _reduce_coherence_rate(columns, *, d_min: int, d_max: int, epsilon: float, variant=None, **_) -> Estimate:
+    """The extrapolated growth rate ``c`` (coefficient of ``d``) with its SE, from per-dimension columns;
+    variant ``"plain_slope"``: the slope of ``log n*`` on ``d`` over the ladder instead, not extrapolated."""
     dims = coherence_ladder(d_min, d_max)
     logs, ses, ess = [], [], []
     for k in range(dims.size):
@@ -574,18 +583,22 @@ def _reduce_coherence_rate(columns, *, d_min: int, d_max: int, epsilon: float, *
         logs.append(log_n)
         ses.append(abs(slope) * se_log_p)
         ess.append(ess_k)
-    W = extrapolation_weights(dims)
     logs, ses = np.asarray(logs), np.asarray(ses)
-    c, g = W[1] @ logs, W[2] @ logs
-    se_c, se_g = math.sqrt(np.sum(W[1] ** 2 * ses**2)), math.sqrt(np.sum(W[2] ** 2 * ses**2))
-    diagnostics = {"g": float(g), "g_se": float(se_g)}
-    diagnostics.update({f"log_n_star_d{int(x)}": float(v) for x, v in zip(dims, logs)})
+    diagnostics = {f"log_n_star_d{int(x)}": float(v) for x, v in zip(dims, logs)}
+    if variant == "plain_slope":
+        W = plain_slope_weights(dims)
+        method = "plain slope of log n*(d) on d over 5 dimensions (not extrapolated)"
+    else:
+        W = extrapolation_weights(dims)
+        g, se_g = W[2] @ logs, math.sqrt(np.sum(W[2] ** 2 * ses**2))
+        diagnostics = {"g": float(g), "g_se": float(se_g), **diagnostics}
+        method = "extrapolated rate: fit log n*(d) = a + c d + g ln d + b/d over 5 dimensions"
+    c, se_c = W[1] @ logs, math.sqrt(np.sum(W[1] ** 2 * ses**2))
     return Estimate(float(c), se_c, int(columns["log_y"].shape[0]), float(min(ess)),
-                    "extrapolated rate: fit log n*(d) = a + c d + g ln d + b/d over 5 dimensions; p_d by "
-                    "tilted conditional MC", diagnostics)
+                    f"{method}; p_d by tilted conditional MC", diagnostics)
 
 
-@monte_carlo(_reduce_coherence_rate)
+@monte_carlo(_reduce_coherence_rate, shared_variants={"plain_slope"})
 def measure_coherence_exponent(rng, *, d_min: int, d_max: int, epsilon: float, trials: int, variant=None) -> dict:
     """Columns for the growth rate of ``n*(d)``, the largest ``n`` with ``n(n-1)/2 p_d < 1``, against ``d``.
 
@@ -597,11 +610,16 @@ def measure_coherence_exponent(rng, *, d_min: int, d_max: int, epsilon: float, t
     ``log n* / d``, ``g`` the coefficient of the approach (the slope of ``log n*`` tends to ``c`` as
     ``c + g/d``). Delta-method SE over the dimensions' independent errors; the reported ESS is the
     smallest Kish ESS of the weighted draws over the ladder.
+
+    Variant ``"plain_slope"`` (the slip of not extrapolating: the slope of ``log n*`` on ``d`` over the
+    ladder, which the approach term ``g ln d`` (``g > 0``) lifts above the limit) changes only the reducer, so a
+    group of routes gets the same columns.
     """
-    check_variant(variant, set())
+    group = check_variants(variant, {"plain_slope"})
     dims = coherence_ladder(d_min, d_max)
-    return {"log_y": np.column_stack([violation_probability_draws(rng, d=int(x), epsilon=epsilon, trials=trials)
-                                      for x in dims])}
+    columns = {"log_y": np.column_stack([violation_probability_draws(rng, d=int(x), epsilon=epsilon, trials=trials)
+                                         for x in dims])}
+    return per_variant(variant, [columns] * len(group))
 
 
 # --- negative eigenvalues: generalized Householder products --------------------------------------

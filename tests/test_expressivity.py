@@ -258,6 +258,17 @@ def test_fit_recovers_the_predicted_approach():
     assert abs(est.diagnostics["g"] - 0.25) < 5 * est.diagnostics["g_se"]
 
 
+@pytest.mark.parametrize("d_min, d_max, eps", [(32, 512, 0.5), (96, 1536, 0.35)])
+def test_plain_slope_control_is_the_unextrapolated_slope_and_a_near_miss(d_min, d_max, eps):
+    """The ``plain_slope`` route is the least-squares slope of log n* on d (exact on a line), and on the exact
+    p_d of each default ladder it sits 1-2 % above the limit: a near miss, farther than the resolution."""
+    dims = ex.coherence_ladder(d_min, d_max)
+    assert ex.plain_slope_weights(dims)[1] @ (3.0 + 0.07 * dims) == pytest.approx(0.07, rel=1e-12)
+    logs = np.array([float(th.log_first_moment_size(x, eps)) for x in dims])
+    limit = float(th.coherence_rate().subs(th.eps, sp.nsimplify(eps)))
+    assert 0.01 < ex.plain_slope_weights(dims)[1] @ logs / limit - 1 < 0.02
+
+
 @pytest.mark.parametrize("p", [0.5, 1e-3, 1e-40])
 def test_first_moment_size_and_its_slope(p):
     """log n* from log p equals log((1 + sqrt(1 + 8/p))/2) (as mpmath computes it), and the returned
