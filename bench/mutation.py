@@ -7,11 +7,13 @@ Run from the repository root:
     python3 bench/mutation.py --validate         # every mutant applies to the current tree (no runs)
     python3 bench/mutation.py --only ID [ID ...] --jobs 2 --json out.json --md out.md
     python3 bench/mutation.py --catalogue section  # the section engineers' own mutants instead
+    python3 bench/mutation.py --catalogue audit    # the fresh-eye audit's mutants
 
 The default catalogue (:data:`mutants.MUTANTS`) was written by an independent review from ``theory/``,
 ``numerics/`` and the paper notes before its author read the claims or tests; it is the measure of
 the ledger. :data:`mutants.SECTION_MUTANTS` holds mutants written by the engineers who hardened a
-section, knowing its checks.
+section, knowing its checks; :data:`mutants.AUDIT_MUTANTS` those of a later fresh-eye audit, written
+before reading either catalogue.
 
 Each mutant of the catalogue (:data:`mutants.MUTANTS`) replaces one exact snippet of one file of
 ``theory/`` or ``numerics/`` (the snippet must occur exactly once). For each mutant, one at a time,
@@ -195,11 +197,12 @@ def markdown(results: list[dict], mode: str) -> str:
 
 
 def main() -> int:
-    from mutants import MUTANTS, SECTION_MUTANTS
+    from mutants import AUDIT_MUTANTS, MUTANTS, SECTION_MUTANTS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--catalogue", choices=("review", "section"), default="review",
-                   help="the independent review's catalogue (default) or the section engineers' mutants")
+    p.add_argument("--catalogue", choices=("review", "section", "audit"), default="review",
+                   help="the independent review's catalogue (default), the section engineers' mutants, or the "
+                        "fresh-eye audit's")
     p.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
     p.add_argument("--section", help="run only the mutants of this section of the paper")
     p.add_argument("--list", action="store_true", help="list the catalogue and exit")
@@ -210,7 +213,7 @@ def main() -> int:
     p.add_argument("--json", help="write the results as JSON")
     p.add_argument("--md", help="write the results as Markdown")
     args = p.parse_args()
-    mutants = list(MUTANTS if args.catalogue == "review" else SECTION_MUTANTS)
+    mutants = list({"review": MUTANTS, "section": SECTION_MUTANTS, "audit": AUDIT_MUTANTS}[args.catalogue])
     if args.only:
         unknown = sorted(set(args.only) - {m.id for m in mutants})
         if unknown:
