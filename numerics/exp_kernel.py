@@ -43,7 +43,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, kish_ess_from_sums,
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, kish_ess_from_sums, largest,
                                mean_estimate, monte_carlo, ols_slope, per_variant, ratio_of_means, weighted_mean_of)
 from numerics.kernels import kish_ess, stored_key
 
@@ -343,7 +343,7 @@ def measure_normalization_invariance(rng, *, N: int, d_k: int, d_v: int, tau: fl
             return float(r @ r) / (c**2 * float(V[i] @ V[i]))
         a = ratio(raw, raw)
         b = ratio(raw if variant == "noise_only" else norm, norm)
-        worst = max(worst, abs(a - b) / a)
+        worst = largest([worst, abs(a - b) / a])
     return exact_value(worst, method="softmax vs unnormalized exp read-out, float64")
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from scipy.special import log_ndtr
 
-from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_of, monte_carlo,
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, largest, mean_of, monte_carlo,
                                per_variant)
 from numerics.linear_memory import unit_rows
 
@@ -366,7 +366,7 @@ def measure_exp_heads_accuracy(rng, *, s: float, r: float, delta: float, variant
         inner = minimize_scalar(lambda x: -err(x), bounds=(lo, hi), method="bounded",
                                 options={"xatol": 1e-12})
         xs = rng.uniform(lo, hi, samples)
-        best = max(best, -inner.fun, err(lo), err(hi), float(np.max(np.abs(kernel(xs) - m))))
+        best = largest([best, -inner.fun, err(lo), err(hi), float(np.max(np.abs(kernel(xs) - m)))])
     return exact_value(best, method="bounded maximisation + endpoints + random points on each interval, float64")
 
 
@@ -681,7 +681,7 @@ def measure_householder_tracking(rng, *, n: int, length: int, variant=None) -> E
     worst = 0.0
     for s, perm in enumerate(word):
         arrangement = arrangement[perm]
-        worst = max(worst, float(np.max(np.abs(states[s] - np.eye(n)[:, arrangement]))))
+        worst = largest([worst, float(np.max(np.abs(states[s] - np.eye(n)[:, arrangement])))])
     return exact_value(worst, method="DeltaNet with generalized Householder transitions, float64")
 
 

@@ -54,8 +54,8 @@ import math
 import numpy as np
 from scipy.special import expit, logsumexp, ndtr
 
-from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, monte_carlo,
-                               per_variant, weighted_mean_of)
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, largest, mean_estimate,
+                               monte_carlo, per_variant, weighted_mean_of)
 from numerics.kernels import score_blocks
 
 __all__ = [
@@ -447,8 +447,8 @@ def measure_ffn_slot_identity(rng, *, N: int, d: int, d_v: int, activation: int,
             if W3 is not None and variant != "gate_only":
                 h *= float(W3[i] @ x)
             slots[b] += W2[:, i] * h
-    scale = max(np.max(np.abs(layer)), np.max(np.abs(slots)))
-    gap = np.max(np.abs(layer - slots)) / scale if scale > 0 else 0.0  # 0 / 0: every ReLU slot silent
+    scale = largest([np.max(np.abs(layer)), np.max(np.abs(slots))])  # NaN if either is: a failure, never 0
+    gap = np.max(np.abs(layer - slots)) / scale if scale != 0 else 0.0  # 0 / 0: every ReLU slot silent
     return exact_value(float(gap), method=f"layer vs slot-by-slot sum, sigma = {name}, gating = "
                                           f"{IDENTITY_GATING[glu]}, float64")
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, mean_estimate, monte_carlo,
-                               ols_slope, per_variant, ratio_of_means, rows)
+from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, largest, mean_estimate,
+                               monte_carlo, ols_slope, per_variant, ratio_of_means, rows)
 
 __all__ = [
     "BLOCK_NUMBERS",
@@ -107,7 +107,7 @@ def measure_crosstalk_decomposition(rng, *, N: int, d_k: int, d_v: int, variant=
         signal_scale = 1.0 if variant == "unit_signal" else scores[i]
         scores[i] = 0.0
         decomposed = V[i] * signal_scale + scores @ V
-        worst = max(worst, _max_relative_error(through_memory[i], decomposed))
+        worst = largest([worst, _max_relative_error(through_memory[i], decomposed)])
     return exact_value(worst, method="memory read-out vs signal + crosstalk, float64")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.estimate import Estimate, check_variant, exact_value
+from numerics.estimate import Estimate, check_variant, exact_value, largest
 from numerics.updates.chunked import (decayed_attention_chunked, deltaformer_chunked,
                                       deltaformer_first_stage_listing,
                                       deltanet_chunked, gated_deltanet_chunked, linear_attention_chunked,
@@ -160,7 +160,7 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
     else:
         raise ValueError(f"unknown rule {rule!r}; expected one of linear_attention, decay, deltanet, gated_deltanet")
     gaps = [max_relative_gap(r, ref) for r in routes]
-    return exact_value(max(gaps), method="token loop vs parallel and chunked, float64",
+    return exact_value(largest(gaps), method="token loop vs parallel and chunked, float64",
                        parallel=gaps[0], chunked=gaps[1])
 
 
@@ -192,7 +192,7 @@ def measure_softmax_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau: float
     routes = [softmax_attention_recurrent(K, V, Q, t), softmax_attention_parallel(K, V, Q, t),
               softmax_attention_chunked(K, V, Q, t, C, variant=variant if variant == "no_recombine" else None)]
     gaps = [max_relative_gap(r, ref) for r in routes]
-    return exact_value(max(gaps), method="softmax token loop, matrix and chunked forms vs naive reference, float64",
+    return exact_value(largest(gaps), method="softmax token loop, matrix and chunked forms vs naive reference, float64",
                        loop=gaps[0], parallel=gaps[1], chunked=gaps[2])
 
 
@@ -218,7 +218,8 @@ def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: 
               deltaformer_parallel(K, V, Q, W, variant=variant if variant == "causal_first_stage" else None, **kw),
               deltaformer_chunked(K, V, Q, W, C=C, variant=variant if variant == "no_recombine" else None, **kw)]
     gaps = [max_relative_gap(r, ref) for r in routes]
-    return exact_value(max(gaps), method="DeltaFormer token loop, matrix and chunked forms vs naive reference, float64",
+    return exact_value(largest(gaps),
+                       method="DeltaFormer token loop, matrix and chunked forms vs naive reference, float64",
                        loop=gaps[0], parallel=gaps[1], chunked=gaps[2])
 
 
@@ -259,7 +260,7 @@ def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: in
         if variant != "no_recombine":  # the listing's own organisation (explicit inverse) recombines by construction
             U_listing = deltaformer_first_stage_listing(K, V, W_code, tau=_code_temperature(tau, variant), C=C)
             gaps.append(float(np.max(np.abs(U_listing - ref))))
-    return exact_value(max(gaps), method="chunked first stage vs naive token loop, float64, 4 sequences",
+    return exact_value(largest(gaps), method="chunked first stage vs naive token loop, float64, 4 sequences",
                        max_abs_u=float(np.max(np.abs(ref))))
 
 
