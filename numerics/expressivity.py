@@ -705,15 +705,19 @@ def measure_monotone_under_repetition(rng, *, d: int, T: int, layers: int = 32, 
     Gaussian ``S_0`` (``d x d``), ``v``, ``q``; ``beta = 1`` for the first layer and ``beta ~ U[0, 1]`` for
     the others (so the whole interval, endpoint included, is exercised). Differences below ``1e-9``
     times the layer's scale are float noise and skipped. The estimate is the largest count of sign
-    changes over layers and output coordinates (0: every coordinate is monotone in ``t``). Variant
-    ``"negative_eigenvalue"`` draws ``beta ~ U[1.5, 2]``. Memory O(layers (d^2 + T d)).
+    changes over layers and output coordinates (0: every coordinate is monotone in ``t``). Variants
+    ``"negative_eigenvalue"`` draws ``beta ~ U[1.5, 2]``, ``"barely_negative"`` ``beta ~ U(1, 1.01]``
+    (eigenvalue ``1 - beta`` in ``[-0.01, 0)``: the differences alternate but shrink 100-fold per step, so
+    only a few flips rise above the noise threshold). Memory O(layers (d^2 + T d)).
     """
-    check_variant(variant, {"negative_eigenvalue"})
+    check_variant(variant, {"negative_eigenvalue", "barely_negative"})
     k = unit_rows(rng.standard_normal((layers, d)))
     S = rng.standard_normal((layers, d, d))
     v, q = rng.standard_normal((layers, d)), rng.standard_normal((layers, d))
     if variant == "negative_eigenvalue":
         beta = rng.uniform(1.5, 2.0, size=layers)
+    elif variant == "barely_negative":
+        beta = 2.0 - rng.uniform(0.99, 1.0, size=layers)
     else:
         beta = np.concatenate([[1.0], rng.uniform(0.0, 1.0, size=layers - 1)])
     outs = np.empty((T + 1, layers, d))

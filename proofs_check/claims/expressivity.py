@@ -645,6 +645,9 @@ register(Claim(
     negative_controls=(
         NegativeControl("negative_eigenvalue", "beta ~ U[1.5, 2]: eigenvalue 1 - beta in [-1, -0.5]",
                         variant="negative_eigenvalue"),
+        NegativeControl("barely_negative", "beta ~ U(1, 1.01], just past the claim's beta <= 1: eigenvalue in "
+                        "[-0.01, 0), differences that alternate while shrinking 100-fold per step (3-4 flips "
+                        "above the noise threshold)", variant="barely_negative", near_miss=True),
     ),
     atol=0.0,
     strategy={"d": (1, 32), "T": (2, 120)},
@@ -674,8 +677,9 @@ register(Claim(
     measure=num.measure_reachability,
     grids={
         "quick": ({"n": 12, "edge_prob": 0.3}, {"n": 32, "edge_prob": 0.2}),
-        "default": ({"n": 12, "edge_prob": 0.3}, {"n": 32, "edge_prob": 0.2}, {"n": 40, "edge_prob": 0.9}),
-        "full": ({"n": 12, "edge_prob": 0.3}, {"n": 40, "edge_prob": 0.9}),
+        "default": ({"n": 12, "edge_prob": 0.3}, {"n": 32, "edge_prob": 0.2}, {"n": 40, "edge_prob": 0.9},
+                    {"n": 8, "edge_prob": 1.0}),
+        "full": ({"n": 12, "edge_prob": 0.3}, {"n": 40, "edge_prob": 0.9}, {"n": 40, "edge_prob": 1.0}),
     },
     negative_controls=(
         NegativeControl("one_hop", "I + A: only paths of length <= 1", variant="one_hop"),

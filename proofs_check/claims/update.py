@@ -201,7 +201,8 @@ register(Claim(
                   {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau": 4.0}),
         "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7},
                     {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau": 4.0},
-                    {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0}),
+                    {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0},
+                    {"T": 64, "d_k": 256, "d_v": 8, "C": 16, "tau": 0.05}),
         "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau": 0.7},
                  {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau": 8.0},
                  {"T": 1000, "d_k": 64, "d_v": 64, "C": 48, "tau": 8.0}),
@@ -212,7 +213,9 @@ register(Claim(
     ),
     atol=1e-10,
     strategy={"T": (2, 60), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24), "tau": (0.3, 5.0)},
-    notes="tau = sqrt(d_k) at the second and third default points (4 = sqrt 16, 8 = sqrt 64).",
+    notes="tau = sqrt(d_k) at the second and third default points (4 = sqrt 16, 8 = sqrt 64). At the fourth "
+          "(d_k = 256, tau = 0.05) scores reach about 1000, past exp's overflow at 709, so the chunked form's "
+          "shifted blocks are checked too.",
 ))
 
 # --- WY / UT, spectrum, contraction ----------------------------------------------------------
@@ -469,7 +472,8 @@ register(Claim(
         "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau1": 0.7, "tau2": 2.0},
                     {"T": 64, "d_k": 16, "d_v": 8, "C": 16, "tau1": 4.0, "tau2": 4.0},
                     {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau1": 3.0, "tau2": 8.0},
-                    {"T": 1400, "d_k": 16, "d_v": 8, "C": 48, "tau1": 3.0, "tau2": 4.0}),
+                    {"T": 1400, "d_k": 16, "d_v": 8, "C": 48, "tau1": 3.0, "tau2": 4.0},
+                    {"T": 64, "d_k": 256, "d_v": 8, "C": 16, "tau1": 0.05, "tau2": 0.05}),
         "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8, "tau1": 0.7, "tau2": 2.0},
                  {"T": 300, "d_k": 64, "d_v": 16, "C": 64, "tau1": 3.0, "tau2": 8.0},
                  {"T": 1000, "d_k": 64, "d_v": 64, "C": 48, "tau1": 8.0, "tau2": 8.0},
@@ -487,7 +491,9 @@ register(Claim(
           "second (the companion's Listing 1 uses 1/sqrt(D) in both stages). The chunked form splits its products "
           "against earlier rows into column blocks of 1280 rows: T = 1400 (default; C = 48 puts the block boundary "
           "inside a chunk) and T = 2600 (full; two whole blocks and a partial one) check that path, which shorter "
-          "sequences never reach.",
+          "sequences never reach. At d_k = 256, tau = 0.05 the scores pass exp's overflow at 709: every block "
+          "of the chunked form takes its shifted route (row maxima, shares recombined by their shifts), which "
+          "unit-variance scores never reach.",
 ))
 
 register(Claim(
