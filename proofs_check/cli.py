@@ -242,7 +242,7 @@ def parse_assignments(claim, pairs) -> dict:
 
 
 def cmd_eval(args) -> int:
-    from proofs_check.engine import PASS, check_point, check_symbolic, point_passes_with_power, point_to_dict
+    from proofs_check.engine import PASS, check_point, check_symbolic, final_verdict, point_to_dict
     from proofs_check.report import EVAL_SCHEMA, format_number, format_regime, format_resolution, json_text
     from proofs_check.uncertainty import format_pm
 
@@ -261,7 +261,7 @@ def cmd_eval(args) -> int:
                          "(below that the studentized estimate's tails are far heavier than normal)")
     symbolic = check_symbolic(claim)
     mode = run_mode(args)
-    point = point_passes_with_power(check_point(claim, params, seed=args.seed, mode=mode, trials=args.trials))
+    point = final_verdict(claim, check_point(claim, params, seed=args.seed, mode=mode, trials=args.trials), mode)
     if args.json:
         out = {"schema": EVAL_SCHEMA, **point_to_dict(point), "symbolic": symbolic.status, "seed": args.seed,
                "mode": mode, "latex": claim.latex()}

@@ -85,6 +85,7 @@ __all__ = [
     "check_point",
     "claim_tasks",
     "check_symbolic",
+    "final_verdict",
     "near_miss_required",
     "point_passes_with_power",
     "run_tasks",
@@ -671,11 +672,12 @@ def near_miss_required(claim: Claim, result: PointResult, mode: str) -> PointRes
         return result
     if any(c.near_miss and c.verdict != NOT_APPLICABLE for c in result.controls):
         return result
-    return replace(result, verdict=UNDERPOWERED, message="no near-miss control applies at this default point")
+    return replace(result, verdict=UNDERPOWERED, message="no near-miss control applies at this point (a default-mode check needs one)")
 
 
-def _final(claim: Claim, point: PointResult, mode: str) -> PointResult:
-    """A point's verdict after the power rules: controls rejected, paired formulas consistent, a near miss."""
+def final_verdict(claim: Claim, point: PointResult, mode: str) -> PointResult:
+    """A point's verdict after the power rules: controls rejected, paired formulas consistent, a near miss
+    (default mode). ``check``, ``eval`` and the pytest plugin all judge a point by it."""
     return near_miss_required(claim, point_passes_with_power(point), mode)
 
 
@@ -975,7 +977,7 @@ class _Run:
         """Record a finished point: its prediction's time added, then the power rules of the run."""
         _, claim_id, _, _, mode = self.tasks[i]
         point = replace(point, seconds=point.seconds + self.prepared.get(i, 0.0))
-        self.results[i] = point = _final(get_claim(claim_id), point, mode)
+        self.results[i] = point = final_verdict(get_claim(claim_id), point, mode)
         self.points_done += 1
         self.point_work.append(point.seconds)
         return point

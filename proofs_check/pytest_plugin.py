@@ -81,11 +81,11 @@ class ClaimPointItem(_AmverifyItem):
         self.claim_id, self.params, self.mode, self.seed = claim_id, params, mode, seed
 
     def runtest(self):
-        from proofs_check.engine import PASS, check_point, point_passes_with_power
+        from proofs_check.engine import PASS, check_point, final_verdict
         from proofs_check.ledger import get_claim
 
         claim = get_claim(self.claim_id)
-        result = point_passes_with_power(check_point(claim, self.params, seed=self.seed, mode=self.mode))
+        result = final_verdict(claim, check_point(claim, self.params, seed=self.seed, mode=self.mode), self.mode)
         if result.verdict != PASS:
             raise AmverifyFailure(_describe_failure(claim, result, self.mode, self.seed))
 

@@ -1,0 +1,135 @@
+"""Engine behaviour that an audit of the engine's own mutants found unguarded: each test here kills a
+plausible slip in proofs_check/engine.py, seeds.py or ledger.py that the other tests and the ledger let
+pass (the slip named in each docstring)."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from numerics.estimate import mean_of, monte_carlo
+from proofs_check.engine import (PASS, PLAN_INFLATION, RESOLUTION_TARGET, SEPARATION, check_point,
+                                 point_passes_with_power)
+from proofs_check.ledger import (Claim, DomainError, Estimand, Kind, NegativeControl, Param, Provenance,
+                                 get_claim)
+from proofs_check.seeds import batch_rng, point_rng
+from theory.derivation import Derivation
+
+
+def _claim(routes, controls, *, prediction=10.0, batch=100, max_batches=400, kind=Kind.STATISTICAL, bound=None):
+    """A Monte Carlo claim whose route ``v`` draws N(mean, sd^2) trials, ``routes[v] = (mean, sd)`` (``None``
+    the main route; a mean of NaN makes that route's columns NaN)."""
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        mean, sd = routes[variant]
+        return {"y": mean + sd * rng.standard_normal(trials)}
+
+    return Claim(
+        id="basics.fake.audited", statement="a test double", anchor="-", provenance=Provenance.SUITE, kind=kind,
+        estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
+        derivation=lambda: Derivation("fake", sp.Float(prediction)), measure=measure,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")}, trials={m: batch for m in ("quick", "default", "full")},
+        max_batches=max_batches, negative_controls=tuple(controls), bound=bound,
+    )
+
+
+NEAR = NegativeControl("near", "prediction + 0.1", prediction=lambda: sp.Float(10.1), near_miss=True)
+
+
+def test_a_route_control_that_returns_nan_is_an_error_and_fails_the_point():
+    """A wrong route whose simulation overflows to NaN tells nothing: its verdict is 'error' and the point fails.
+    Slip: an unknown control verdict defaulting to 'rejected' (the point passed)."""
+    claim = _claim({None: (10.0, 1.0), "overflow": (np.nan, 1.0)},
+                   [NEAR, NegativeControl("overflow", "a route that overflows", variant="overflow")])
+    result = point_passes_with_power(check_point(claim, {"n": 1}, seed=0, mode="quick"))
+    assert result.controls[1].verdict == "error"
+    assert result.verdict != PASS
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_route_control_is_planned_from_its_own_spread(seed):
+    """A route 5 above the prediction whose trials have sd 10 (the main route's: 1) needs about
+    (SEPARATION x PLAN_INFLATION x 10 / 5)^2 trials; the plan sizes it from the route's pilot, not the main one's.
+    Slip: the control's needs computed from the main route's SE (5.4 SE of separation instead of 10.5)."""
+    claim = _claim({None: (10.0, 1.0), "noisy": (15.0, 10.0)}, [NegativeControl("noisy", "route +5", variant="noisy")])
+    result = check_point(claim, {"n": 1}, seed=seed, mode="quick")
+    expected = (SEPARATION * PLAN_INFLATION * 10 / 5) ** 2
+    assert result.trials_needed >= 0.4 * expected
+    assert result.controls[0].verdict == "rejected" and result.controls[0].separation >= 0.9 * SEPARATION
+
+
+def test_the_trials_run_cover_the_trials_planned():
+    """Whole batches round the plan up, never down. Slip: the batch count floored (14,100 trials for 14,136)."""
+    result = check_point(_claim({None: (10.0, 1.0)}, [NEAR]), {"n": 1}, seed=0, mode="quick")
+    assert result.trials >= result.trials_needed
+
+
+def test_a_control_near_a_tiny_prediction_is_rejected_not_called_equal():
+    """A control 5 % from a prediction of 1e-10 is a different value, not the prediction (n/a). Slip: equality
+    judged with an absolute tolerance, which makes every control of a tiny prediction 'n/a'."""
+    claim = _claim({None: (1e-10, 1e-12)}, [NegativeControl("near", "+5 %", prediction=lambda: sp.Float(1.05e-10),
+                                                                 near_miss=True)], prediction=1e-10)
+    assert check_point(claim, {"n": 1}, seed=0, mode="quick").controls[0].verdict == "rejected"
+
+
+def test_an_asymptotic_bound_is_not_charged_to_the_trials():
+    """The finite-size bound widens the tolerance by a fixed amount; the trials are planned for the rest of the
+    resolution target. A bound of 1 % of the prediction still leaves a default point within 2 %.
+    Slip: the plan treating the bound as part of the separation target (underpowered at 3.6 %)."""
+    far = NegativeControl("far", "twice", prediction=lambda: sp.Float(20.0))
+    claim = _claim({None: (10.0, 1.0)}, [far], kind=Kind.ASYMPTOTIC, bound=lambda p: 0.1)
+    result = check_point(claim, {"n": 1}, seed=0, mode="default")
+    assert result.verdict == PASS and result.resolution <= RESOLUTION_TARGET["default"]
+
+
+def test_streams_differ_between_points_claims_batches_and_replicates():
+    """Every point, claim, batch and replicate draws its own stream. Slips: the parameters left out of the
+    hash (every point of a claim drew the same numbers) and the spawn key (replicate + batch,) (batch 1 of
+    replicate 0 was batch 0 of replicate 1)."""
+    draw = lambda g: tuple(g.standard_normal(4))  # noqa: E731
+    streams = [
+        draw(point_rng(7, "x.y.z", {"N": 3})), draw(point_rng(7, "x.y.z", {"N": 4})),
+        draw(point_rng(7, "x.y.w", {"N": 3})), draw(point_rng(7, "x.y.z", {"N": 3}, replicate=1)),
+        draw(batch_rng(7, "x.y.z", {"N": 3}, 0)), draw(batch_rng(7, "x.y.z", {"N": 3}, 1)),
+        draw(batch_rng(7, "x.y.z", {"N": 4}, 1)), draw(batch_rng(7, "x.y.z", {"N": 3}, 0, replicate=1)),
+        draw(batch_rng(7, "x.y.z", {"N": 3}, 1, replicate=1)),
+    ]
+    assert len(set(streams)) == len(streams)
+    assert draw(batch_rng(7, "x.y.z", {"N": 3}, 1)) == draw(batch_rng(7, "x.y.z", {"N": 3}, 1))  # and stable
+
+
+def test_a_fractional_value_of_an_integer_parameter_is_refused():
+    """``N=2.5`` names the constraint instead of running N = 2. Slip: the integer check dropped (int() truncated)."""
+    with pytest.raises(DomainError, match="must be an integer"):
+        Param("N", 1, 10).coerce("2.5")
+    with pytest.raises(DomainError, match="must be an integer"):
+        get_claim("basics.linear.orthonormal_noise_free").validate({"N": "2.5", "d_k": "4", "d_v": "2"})
+
+
+def test_constraints_are_checked_on_the_parsed_values():
+    """``N = 10 > d_k = 9`` breaks ``N <= d_k`` whether the values come as numbers or as the strings of a command
+    line ("10" <= "9" as text). Slip: the constraint evaluated on the raw values."""
+    claim = get_claim("basics.linear.orthonormal_noise_free")
+    for values in ({"N": 10, "d_k": 9, "d_v": 2}, {"N": "10", "d_k": "9", "d_v": "2"}):
+        with pytest.raises(DomainError):
+            claim.validate(values)
+
+
+def test_eval_judges_a_point_by_the_same_rules_as_check(capsys):
+    """In default mode a point where no near-miss control applies is underpowered (exit 1) under ``eval`` as under
+    ``check``; quick mode does not require one. Slip found by the audit: eval and the pytest plugin applied the
+    control rule but not the near-miss rule, so they passed a point check would not."""
+    from proofs_check.cli import main
+
+    args = ["eval", "capacity.linear.inverse_snr_conditional", "N=4000", "--no-cache"]
+    assert main(args) == 1
+    assert "underpowered (no near-miss control applies" in capsys.readouterr().out
+    assert main([*args, "--quick"]) == 0
+
+
+def test_the_double_passes_when_nothing_is_wrong():
+    """The double itself is sound: with no slip its point passes with every control rejected (so the tests above
+    fail for the slip, not for the double)."""
+    result = point_passes_with_power(check_point(_claim({None: (10.0, 1.0)}, [NEAR]), {"n": 1}, seed=0,
+                                                 mode="quick"))
+    assert result.verdict == PASS and result.controls[0].verdict == "rejected"
