@@ -1098,4 +1098,16 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       '        decomposed = V[i] * signal_scale + scores @ V\n',
       '        decomposed = (V[i] * signal_scale + scores @ V) * np.nan\n',
       'non-finite', 'every crosstalk decomposition NaN'),
+    # claim registrations: a finite-size bound too wide
+    M('audit.softmax_regression_bound_x10', 'context', 'proofs_check/claims/context.py',
+      '    return 2.0 * abs(evaluate(th.softmax_regression_correction(), p)) / p["T"]\n',
+      '    return 20.0 * abs(evaluate(th.softmax_regression_correction(), p)) / p["T"]\n',
+      'wrong bound', 'the softmax regression limit\'s finite-size bound 10x too wide'),
+    M('audit.paper_limit_bound_x50', 'capacity', 'proofs_check/claims/capacity_linear.py',
+      'bound=lambda p: abs(evaluate(th.ratio_limit_extrapolation_bias(), p)),',
+      'bound=lambda p: 50 * abs(evaluate(th.ratio_limit_extrapolation_bias(), p)),',
+      'wrong bound', 'the paper limit\'s extrapolation bound 50x too wide',
+      'harmless at this size: the true bound is 8e-5 of the prediction, so 50x moves the resolution from 1.60 % to '
+      '1.67 %, inside the target; a bound wide enough to matter (500x) costs the near miss largest_size_as_limit '
+      'its power and the point is underpowered'),
 )

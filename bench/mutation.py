@@ -16,7 +16,8 @@ section, knowing its checks; :data:`mutants.AUDIT_MUTANTS` those of a later fres
 before reading either catalogue.
 
 Each mutant of the catalogue (:data:`mutants.MUTANTS`) replaces one exact snippet of one file of
-``theory/`` or ``numerics/`` (the snippet must occur exactly once). For each mutant, one at a time,
+``theory/`` or ``numerics/``, or of a claim's registration in ``proofs_check/claims/`` (a bound, a grid;
+the snippet must occur exactly once). For each mutant, one at a time,
 the script copies the tracked files of the repository into a scratch directory, applies the
 mutant there, and runs ``python -m proofs_check check`` in default mode on the claims that can
 reach the mutated file. A mutant is **killed** when that run exits non-zero (a claim fails, errs or
@@ -162,8 +163,8 @@ def apply(mutant, workdir: Path) -> None:
 def validate(mutants, root: Path) -> list[str]:
     problems = []
     for m in mutants:
-        if not (m.file.startswith("theory/") or m.file.startswith("numerics/")):
-            problems.append(f"{m.id}: {m.file} is not in theory/ or numerics/")
+        if not m.file.startswith(("theory/", "numerics/", "proofs_check/claims/")):
+            problems.append(f"{m.id}: {m.file} is not in theory/, numerics/ or proofs_check/claims/")
             continue
         path = root / m.file
         if not path.exists():
