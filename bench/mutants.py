@@ -807,7 +807,9 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'return Estimate(float(x.mean()), float(x.std(ddof=1) / np.sqrt(n)), int(n), None, method)',
       'return Estimate(float(x.mean()), float(x.std(ddof=1) / np.sqrt(n / 2)), int(n), None, method)',
       'standard error', 'mean_estimate SE inflated by sqrt(2) (e.g. n counted as pairs)',
-      'a standard error too large by sqrt 2 errs on the safe side: the plan runs more trials until the reported SE meets the targets, and no verdict moves; tests/test_linear_memory.py (reduced route against the memory read-out) catches it'),
+      'a standard error too large by sqrt 2 errs on the safe side: the plan runs more trials until the reported'
+      ' SE meets the targets, and no verdict moves; tests/test_linear_memory.py (reduced route against the '
+      'memory read-out) catches it'),
     M('audit.ratio_no_cov', 'shared', 'numerics/estimate.py',
       'var = (cov[0, 0] - 2.0 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mb**2)',
       'var = (cov[0, 0] + ratio**2 * cov[1, 1]) / (n * mb**2)',
@@ -816,7 +818,8 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'float(np.sqrt(np.sum(w**2 * np.asarray(y_se, dtype=float) ** 2)))',
       'float(np.sum(np.abs(w) * np.asarray(y_se, dtype=float)))',
       'standard error', 'OLS slope SE summed linearly (fully-correlated bound) instead of in quadrature',
-      'an OLS slope SE summed linearly is too large (conservative, as above); tests/test_heavy_tails.py::test_estimate_varies_across_seeds_and_its_se_is_its_own catches it'),
+      'an OLS slope SE summed linearly is too large (conservative, as above); '
+      'tests/test_heavy_tails.py::test_estimate_varies_across_seeds_and_its_se_is_its_own catches it'),
     M('audit.lin_mean_vv_dv_minus1', 'capacity', 'numerics/linear_memory.py',
       'vv = _sum_of_squares(rng, trials, d_v)',
       'vv = _sum_of_squares(rng, trials, d_v - 1)',
@@ -825,17 +828,22 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'influence += w * (a - ratio * b) / b.mean()',
       'influence += (a - ratio * b) / b.mean()',
       'standard error', 'extrapolated limit: influence function without the Lagrange weights (SE too small)',
-      "the limit's SE without the Lagrange weights is off by a constant factor the plan absorbs; tests/test_linear_memory.py::test_standard_error_matches_the_spread_of_replicates catches it"),
+      "the limit's SE without the Lagrange weights is off by a constant factor the plan absorbs; "
+      'tests/test_linear_memory.py::test_standard_error_matches_the_spread_of_replicates catches it'),
     M('audit.exp_cond_mean_m_minus_1', 'capacity', 'numerics/exp_kernel.py',
       '- 2.0 * key_norm2 / tau - math.log(m)',
       '- 2.0 * key_norm2 / tau - math.log(m - 1)',
       'off-by-one', 'exp conditional: per-trial mean of m=256 terms divided by m-1',
-      "at 256 draws per trial the divisor slip is a 0.4 % bias, below every point's resolution (about 1.5 %); tests/test_heavy_tails.py::test_a_trial_is_the_mean_of_its_draws_at_any_number_of_draws (2 and 5 draws) catches it"),
+      "at 256 draws per trial the divisor slip is a 0.4 % bias, below every point's resolution (about 1.5 %); "
+      'tests/test_heavy_tails.py::test_a_trial_is_the_mean_of_its_draws_at_any_number_of_draws (2 and 5 draws) '
+      'catches it'),
     M('audit.exp_near_full_tilt', 'capacity', 'numerics/exp_kernel.py',
       'TILT_TARGET = 1.0  #',
       'TILT_TARGET = 1e-4  #',
       'wrong constant', 'tilt cap 1e-4: near zero-variance proposal, simulation ~ re-evaluates closed form',
-      'a near-zero-variance proposal is still an unbiased estimator, so every verdict passes with a tiny SE; tests/test_heavy_tails.py::test_tilted_estimate_matches_independent_quadrature (an SE floor relative to the estimate) catches it'),
+      'a near-zero-variance proposal is still an unbiased estimator, so every verdict passes with a tiny SE; '
+      'tests/test_heavy_tails.py::test_tilted_estimate_matches_independent_quadrature (an SE floor relative to '
+      'the estimate) catches it'),
     M('audit.exp_mean_v2_dv_minus1', 'capacity', 'numerics/exp_kernel.py',
       'v2 = rng.chisquare(d_v, size=trials)',
       'v2 = rng.chisquare(d_v - 1, size=trials)',
@@ -900,12 +908,14 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'return float(np.exp(2.0 * logsumexp(log_sum) - logsumexp(log_sum_sq)))',
       'return float(np.sum(np.exp(2.0 * np.asarray(log_sum) - np.asarray(log_sum_sq))))',
       'effective sample size', 'Kish ESS as the sum of per-trial ESS (>= pooled ESS; the ESS < 100 guard weakened)',
-      'equivalent in the ledger: no registered control runs the plain-sampling route whose ESS the guard exists for; tests/test_heavy_tails.py::test_naive_estimator_has_tiny_ess_at_d16_tau2 catches it'),
+      'equivalent in the ledger: no registered control runs the plain-sampling route whose ESS the guard exists'
+      ' for; tests/test_heavy_tails.py::test_naive_estimator_has_tiny_ess_at_d16_tau2 catches it'),
     M('audit.exp_cond_m_minus_1_slope', 'capacity', 'numerics/exp_kernel.py',
       'g[:, k] = np.exp(logsumexp(terms, axis=1) - math.log(keys_per_trial) - float(d))',
       'g[:, k] = np.exp(logsumexp(terms, axis=1) - math.log(keys_per_trial - 1) - float(d))',
       'off-by-one', 'exp capacity slope: per-trial mean of 64 draws divided by 63 (d-independent scale)',
-      'equivalent: a scale that does not depend on d shifts log C by a constant and leaves the slope and its SE unchanged'),
+      'equivalent: a scale that does not depend on d shifts log C by a constant and leaves the slope and its SE'
+      ' unchanged'),
     M('audit.la_parallel_strict_mask', 'update', 'numerics/updates/parallel.py',
       '        return (Q @ K.T * G) @ V\n',
       '        return (Q @ K.T * (G - np.eye(len(G)))) @ V\n',
@@ -982,12 +992,14 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       '    return (g(radius), g(1 + radius) - 1, 1 - g(1 - radius), g(2 + radius) - 2, 2 - g(2 - radius))\n',
       '    return (g(1 + radius) - 1, 1 - g(1 - radius), g(2 + radius) - 2, 2 - g(2 - radius))\n',
       'dropped term', 'theory: four-head accuracy without the m = 0 interval term g(δ)',
-      "equivalent on the claim's domain: g(0) = 0, g(1) = 1 and g convex on [0, 1 + delta] give g(1 + delta) - 1 >= g(delta), so the dropped term is never the largest"),
+      "equivalent on the claim's domain: g(0) = 0, g(1) = 1 and g convex on [0, 1 + delta] give g(1 + delta) - "
+      '1 >= g(delta), so the dropped term is never the largest'),
     M('audit.coherence_fit_no_log_term', 'expressivity', 'numerics/expressivity.py',
       '    return np.linalg.pinv(np.column_stack([np.ones_like(x), x, np.log(x), 1.0 / x]))\n',
       '    return np.linalg.pinv(np.column_stack([np.ones_like(x), x, 1.0 / x, 1.0 / x**2]))\n',
       'wrong basis', 'rate fit with basis {1, d, 1/d, 1/d²}: the ln d term swapped for 1/d²',
-      "1/d^2 in place of ln d biases the fitted rate by 0.5-0.7 %, below the points' resolution (1.5-1.6 %); tests/test_expressivity.py::test_extrapolation_bound_covers_the_true_bias catches it"),
+      "1/d^2 in place of ln d biases the fitted rate by 0.5-0.7 %, below the points' resolution (1.5-1.6 %); "
+      'tests/test_expressivity.py::test_extrapolation_bound_covers_the_true_bias catches it'),
     M('audit.violation_count_ordered_pairs', 'expressivity', 'numerics/expressivity.py',
       '    upper = np.triu(np.ones((n, n), dtype=bool), 1)\n',
       '    upper = np.ones((n, n), dtype=bool) & ~np.eye(n, dtype=bool)\n',
@@ -1017,12 +1029,14 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'b = (a + rng.integers(1, n, size=T)) % n  # uniform over b != a',
       'b = (a + 1) % n  # uniform over b != a',
       'wrong distribution parameter', 'random swaps of adjacent positions only (b = a + 1)',
-      'the swap claims hold for any swap sequence, so no claim can see a sampler that reaches some pairs only; tests/test_expressivity.py::test_random_swaps_are_uniform_over_the_position_pairs catches it'),
+      'the swap claims hold for any swap sequence, so no claim can see a sampler that reaches some pairs only; '
+      'tests/test_expressivity.py::test_random_swaps_are_uniform_over_the_position_pairs catches it'),
     M('audit.ex_task_self_swaps', 'expressivity', 'numerics/expressivity.py',
       'pairs = tuple((i, j) for i in range(n_elements) for j in range(i + 1, n_elements))',
       'pairs = tuple((i, j) for i in range(n_elements) for j in range(i, n_elements))',
       'off-by-one', 'swap task: pairs (i, j) with j >= i (self-swaps) instead of j > i',
-      'a self-swap leaves the arrangement alone and the labels still follow the swaps, so the task claim passes; tests/test_expressivity.py::test_swap_task_is_seeded_and_labels_follow_the_swaps catches it'),
+      'a self-swap leaves the arrangement alone and the labels still follow the swaps, so the task claim '
+      'passes; tests/test_expressivity.py::test_swap_task_is_seeded_and_labels_follow_the_swaps catches it'),
     M('audit.ex_coherence_no_intra_batch', 'expressivity', 'numerics/expressivity.py',
       'if kept == 0 or np.max(np.abs(keys[:kept] @ c)) < bound:',
       'if True:',
@@ -1043,7 +1057,8 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'LATTICE = np.arange(-2.0, 3.0)',
       'LATTICE = np.arange(-2.0, 2.0)',
       'off-by-one', 'head weights fitted on {-2..1} instead of {-2..2}',
-      'equivalent: with the scales (s, -s, r, -r) the four-point fit has the odd solution, which is the five-point fit (weights equal to 1e-14)'),
+      'equivalent: with the scales (s, -s, r, -r) the four-point fit has the odd solution, which is the '
+      'five-point fit (weights equal to 1e-14)'),
     M('audit.ex_monotone_coarse_threshold', 'expressivity', 'numerics/expressivity.py',
       'scale = 1e-9 * np.maximum(',
       'scale = 1e-2 * np.maximum(',
@@ -1052,7 +1067,9 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'M = np.max([np.where(h, m, -np.inf) for h, m in zip(has, ms)], axis=0)',
       'M = np.min([np.where(h, m, np.inf) for h, m in zip(has, ms)], axis=0)',
       'wrong normaliser', 'block parts merged at the smallest shift instead of the largest',
-      "any common shift represents the same sums exactly; the smallest one overflows only when two parts' shifts are 709 apart, which random scores at the default points never give; tests/test_updates.py::test_deltaformer_chunked_with_scores_that_overflow_or_underflow_exp builds it"),
+      "any common shift represents the same sums exactly; the smallest one overflows only when two parts' "
+      'shifts are 709 apart, which random scores at the default points never give; '
+      'tests/test_updates.py::test_deltaformer_chunked_with_scores_that_overflow_or_underflow_exp builds it'),
     M('audit.ch_shares_sign', 'update', 'numerics/updates/chunked.py',
       'a = np.where(has_prev, np.exp(m_prev - M), 0.0)',
       'a = np.where(has_prev, np.exp(M - m_prev), 0.0)',
@@ -1065,7 +1082,10 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'if math.isfinite(P.sum()) and P[:, -1].min(initial=np.inf) >= _LOW_SUM:',
       'if math.isfinite(P.sum()):',
       'wrong bound', 'unshifted block kept when a row sum underflows',
-      'needs a row whose every unshifted exponential underflows (all its scores below -745), which random scores never give; tests/test_updates.py::test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow builds it'),
+      'needs a row whose every unshifted exponential underflows (all its scores below -745), which random '
+      'scores never give; '
+      'tests/test_updates.py::test_deltaformer_chunked_rows_whose_unshifted_exponentials_all_underflow builds '
+      'it'),
     M('audit.ch_diag_shift_sign', 'update', 'numerics/updates/chunked.py',
       '    E = _exp_in_place(S - m[:, None])\n    return E, E.sum(axis=1), m',
       '    E = _exp_in_place(S - m[:, None])\n    return E, E.sum(axis=1), -m',

@@ -672,7 +672,8 @@ def near_miss_required(claim: Claim, result: PointResult, mode: str) -> PointRes
         return result
     if any(c.near_miss and c.verdict != NOT_APPLICABLE for c in result.controls):
         return result
-    return replace(result, verdict=UNDERPOWERED, message="no near-miss control applies at this point (a default-mode check needs one)")
+    return replace(result, verdict=UNDERPOWERED,
+                   message="no near-miss control applies at this point (a default-mode check needs one)")
 
 
 def final_verdict(claim: Claim, point: PointResult, mode: str) -> PointResult:

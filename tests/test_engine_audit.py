@@ -28,8 +28,8 @@ def _claim(routes, controls, *, prediction=10.0, batch=100, max_batches=400, kin
         id="basics.fake.audited", statement="a test double", anchor="-", provenance=Provenance.SUITE, kind=kind,
         estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
         derivation=lambda: Derivation("fake", sp.Float(prediction)), measure=measure,
-        grids={m: ({"n": 1},) for m in ("quick", "default", "full")}, trials={m: batch for m in ("quick", "default", "full")},
-        max_batches=max_batches, negative_controls=tuple(controls), bound=bound,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")},
+        trials={m: batch for m in ("quick", "default", "full")}, max_batches=max_batches, negative_controls=tuple(controls), bound=bound,
     )
 
 

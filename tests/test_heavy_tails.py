@@ -63,12 +63,18 @@ def test_tilted_estimator_agrees_with_theory(seed):
     assert result.ess >= 0.3 * result.trials * num.KEYS_PER_TRIAL
 
 
-def test_tilted_estimate_matches_independent_quadrature():
-    """E[exp(2 Z s/tau)], Z ~ N(0,1), by scipy quadrature (no MGF formula) agrees with the tilted estimator."""
+def _quadrature_moment_and_scale():
+    """``(E[exp(2 Z s/tau)], scale)`` at :data:`HARD`, ``Z ~ N(0, 1)``, the moment by scipy quadrature (no MGF
+    formula); ``scale`` times the moment is the conditional SNR^{-1}."""
     s, tau = math.sqrt(HARD["key_norm2"]), HARD["tau"]
     value, _ = integrate.quad(lambda z: math.exp(2 * z * s / tau - 0.5 * z * z) / math.sqrt(2 * math.pi),
                               -50.0, 50.0, limit=400, epsabs=0.0, epsrel=1e-12)
-    scale = (HARD["N"] - 1) * HARD["d_v"] / HARD["value_norm2"] * math.exp(-2 * HARD["key_norm2"] / tau)
+    return value, (HARD["N"] - 1) * HARD["d_v"] / HARD["value_norm2"] * math.exp(-2 * HARD["key_norm2"] / tau)
+
+
+def test_tilted_estimate_matches_independent_quadrature():
+    """E[exp(2 Z s/tau)], Z ~ N(0,1), by scipy quadrature (no MGF formula) agrees with the tilted estimator."""
+    value, scale = _quadrature_moment_and_scale()
     est = num.measure_inverse_snr_exp(np.random.default_rng(1), trials=400, **HARD)
     assert abs(est.estimate / scale - value) <= Z * est.standard_error / scale
     assert est.standard_error > 1e-4 * est.estimate  # a simulation, not the closed form re-evaluated
@@ -79,12 +85,10 @@ def test_a_trial_is_the_mean_of_its_draws_at_any_number_of_draws(m):
     """Each trial averages its ``m`` weighted draws, so the trials' mean is unbiased for any ``m``; checked at
     small ``m`` against quadrature, where dividing by ``m - 1`` would be 2x or 1.25x off. At the ledger's
     ``m = 256`` that slip is 0.4 %, below every point's resolution, and an audit's mutant of it passed check."""
-    s, tau = math.sqrt(HARD["key_norm2"]), HARD["tau"]
-    value, _ = integrate.quad(lambda z: math.exp(2 * z * s / tau - 0.5 * z * z) / math.sqrt(2 * math.pi),
-                              -50.0, 50.0, limit=400, epsabs=0.0, epsrel=1e-12)
-    exact = (HARD["N"] - 1) * HARD["d_v"] / HARD["value_norm2"] * math.exp(-2 * HARD["key_norm2"] / tau) * value
+    value, scale = _quadrature_moment_and_scale()
+    exact = scale * value
     y = num._conditional_columns(np.random.default_rng(m), N=HARD["N"], key_norm2=HARD["key_norm2"], d_v=HARD["d_v"],
-                                 value_norm2=HARD["value_norm2"], tau=tau, trials=20000, plain=False, m=m)["y"]
+                                 value_norm2=HARD["value_norm2"], tau=HARD["tau"], trials=20000, plain=False, m=m)["y"]
     se = y.std(ddof=1) / math.sqrt(y.size)
     assert abs(y.mean() - exact) <= Z * se and se < 0.02 * exact
 
