@@ -272,6 +272,7 @@ def cmd_eval(args) -> int:
         print(f"  predicted  {format_number(point.predicted, 8)}")
         se = f" (SE, {point.trials} trials"
         se += f" in {point.batches} batches" if point.batches > 1 else ""
+        se += f", planned at {point.looks} looks" if point.looks > 1 else ""
         se += f", ESS {point.ess:.0f})" if point.ess is not None else ")"
         # value and SE rounded by one rule: two significant digits of the SE, the value to the same place
         print(f"  measured   {format_pm(point.measured, point.standard_error)}"

@@ -22,7 +22,7 @@ probability :data:`ALPHA`) or when a control is accepted by chance; a control si
 from the prediction is accepted with probability about ``Phi(Z - s)``, which is below ``ALPHA`` once
 ``s >= SEPARATION = Z + Phi^{-1}(1 - ALPHA)`` (about 10.5).
 
-A Monte Carlo point is therefore planned in two stages (in the manner of Stein's two-stage
+A Monte Carlo point is therefore planned in stages (in the manner of Stein's two-stage
 procedure): a pilot batch of ``claim.trials[mode]`` trials estimates the per-trial spread; the
 plan then takes the number of batches that puts every applicable control at least
 ``SEPARATION`` SEs (inflated by :data:`PLAN_INFLATION` for the pilot's own error) from the
@@ -34,10 +34,15 @@ simulator computes them from one set of draws (``MonteCarlo.shared_variants``) r
 one computation per batch, with each route's columns exactly those of its own call. A control that cannot be
 separated within ``claim.max_batches`` batches makes the point *underpowered*: a verdict of its
 own, naming the control and the trials it would need, that fails the run; so is a point whose final
-resolution misses the mode's target (a bound or tolerance too wide to catch a wrong constant). The
-plan reads only the
-pilot's spread (and, for a route control, its pilot distance from the prediction), never the
-main estimate's z.
+resolution misses the mode's target (a bound or tolerance too wide to catch a wrong constant).
+
+The pilot's plan can fall short: its SE is itself an estimate, and a route control's distance from
+the prediction is as noisy as the route (a route 0.5 off with sd 6, planned from a 100-trial pilot,
+was accepted by chance in 38 of 200 seeds). After the planned batches the point is looked at again,
+up to :data:`LOOKS` times in all: any control still short of ``SEPARATION`` SEs, or a resolution
+still missing its target, is planned anew from every batch so far (the same route then: 0 of 200
+accepted, none short of ``SEPARATION``). A plan reads only SEs and the controls' distances from the
+prediction, never the main estimate's z.
 
 A point's **resolution** is the smallest relative error of the prediction the check is sure (at
 the same budget) to detect: ``(SEPARATION * SE + bound + atol) / |predicted|``.
@@ -72,6 +77,7 @@ __all__ = [
     "FALSE_FAILURE_BUDGET",
     "MAX_CHECKS",
     "MIN_ESS",
+    "LOOKS",
     "MIN_TRIALS",
     "PLAN_INFLATION",
     "PointResult",
@@ -98,6 +104,7 @@ ALPHA = FALSE_FAILURE_BUDGET / MAX_CHECKS  # per comparison (a point's check or 
 Z = float(-ndtri(ALPHA / 2))  # two-sided Bonferroni, ~5.33 (scipy's norm.isf(q) is -ndtri(q))
 SEPARATION = Z + float(-ndtri(ALPHA))  # a control this many SEs away is accepted with probability < ALPHA
 PLAN_INFLATION = 1.25  # the pilot's SE is scaled up by this before planning (its own sampling error)
+LOOKS = 3  # looks at the data that may plan a point's batches: the pilot's and at most two more (_look_again)
 RESOLUTION_TARGET = {"quick": 0.10, "default": 0.02, "full": 0.02}
 MIN_ESS = 100.0
 # The z rule treats the studentized estimate as normal; with n trials it is closer to Student's t with
@@ -141,6 +148,7 @@ class PointResult:
     batches: int = 0  # Monte Carlo batches run (0: a single deterministic or unplanned computation)
     trials_needed: int | None = None  # what the plan asked for (may exceed the cap: underpowered)
     task_seconds: tuple[float, ...] = ()  # each task of the point as scheduled: its pilot, then its batch chunks
+    looks: int = 0  # looks at the data that planned its batches (1: the pilot's plan; 0: no plan)
 
 
 @dataclass(frozen=True)
@@ -375,21 +383,34 @@ class _Plan:
     needs: dict[str, float]
     batch_seconds: dict[str | None, float] = field(default_factory=dict)  # each group's pilot batch (by its first key)
     groups: list[Group] = field(default_factory=list)
+    fixed: bool = False  # a fixed trial count (eval --trials): no plan, so no later look
+    looks: int = 1  # looks at the data that planned batches: the pilot's, then each of _look_again's that grew it
+    reduced: dict = field(default_factory=dict)  # (route key, batches) -> Estimate: each merge reduced once
 
     @property
     def complete(self) -> bool:
         """Every route has all the batches the plan runs (the pilot alone when the point is short)."""
         return bool(self.short) or all(len(c) >= self.n_batches for c in self.columns.values())
 
+    @property
+    def batches_run(self) -> int:
+        return len(self.columns[None])
+
     def trials(self, key) -> int:
         return sum(rows(b) for b in self.columns[key])
 
     def later_seconds(self) -> float:
-        """Seconds that every group's batches after the pilot should take, by each group's timed pilot batch."""
-        return sum((self.n_batches - 1) * self.batch_seconds.get(group[0][0], 0.0) for group in self.groups)
+        """Seconds that every group's batches still to run should take, by each group's timed pilot batch."""
+        return sum((self.n_batches - self.batches_run) * self.batch_seconds.get(group[0][0], 0.0)
+                   for group in self.groups)
 
     def estimate(self, claim: Claim, params, key) -> Estimate:
-        return claim.measure.reduce(merge_columns(self.columns[key]), **_kwargs(claim, params, self.routes[key]))
+        """The route's estimate from its batches so far (reduced once per number of batches: columns only grow)."""
+        memo = (key, len(self.columns[key]))
+        if memo not in self.reduced:
+            self.reduced[memo] = claim.measure.reduce(merge_columns(self.columns[key]),
+                                                      **_kwargs(claim, params, self.routes[key]))
+        return self.reduced[memo]
 
 
 def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
@@ -401,6 +422,79 @@ def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
     return n_pilot * (SEPARATION * PLAN_INFLATION * se_pilot / gap) ** 2
 
 
+def _needs(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str, *, look: int) -> dict[str, float]:
+    """The trials each requirement of a point needs, from its batches so far: ``resolution`` (the mode's
+    target) and each applicable control (``SEPARATION`` SEs from the prediction), each with the SE
+    inflated by :data:`PLAN_INFLATION`. Empty when the main estimate is not finite.
+
+    A prediction control's distance is known; a route control's is its own estimate's distance from
+    the prediction, as noisy as that estimate. Where that distance asks for more than the cap while the
+    distance plus ``Z`` SEs would fit, the plan does not take it at its word: at the pilot (``look`` 1)
+    it plans for the hopeful distance and lets a later look decide on more trials; at a later look it
+    plans the cap. Only a route beyond the cap even so is short. A fixed trial count (no later look)
+    takes the distance as measured."""
+    fixed = _fixed_tolerance(claim, setup.predicted, params, setup.bound)
+    controls = {c.name: c for c in claim.negative_controls}
+    est = plan.estimate(claim, params, None)
+    needs: dict[str, float] = {}
+    predicted = setup.predicted
+    if not est.finite:
+        return needs
+    cap = claim.max_batches * plan.batch_size
+    target = RESOLUTION_TARGET[mode] * abs(predicted) - fixed
+    needs["resolution"] = _trials_for(est.standard_error, plan.trials(None), target)
+    for name, wrong in setup.applicable:
+        if controls[name].variant is None:
+            needs[name] = _trials_for(est.standard_error, plan.trials(None), abs(wrong - predicted) - fixed)
+            continue
+        est_c = plan.estimate(claim, params, name)
+        if not est_c.finite:
+            continue
+        gap = abs(est_c.estimate - predicted)
+        need = _trials_for(est_c.standard_error, plan.trials(name), gap - fixed)
+        if need > cap and not plan.fixed:
+            hopeful = _trials_for(est_c.standard_error, plan.trials(name), gap + Z * est_c.standard_error - fixed)
+            if hopeful <= cap:
+                need = hopeful if look == 1 else float(cap)
+        needs[name] = need
+    return needs
+
+
+def _look_again(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str) -> bool:
+    """After a point's planned batches: plan more if a requirement is still unmet; True if the plan grew.
+
+    The pilot planned from its own SEs and, for a route control, from its own noisy distance, so its
+    plan can fall short: a control ends fewer than ``SEPARATION`` SEs away (and may be accepted by
+    chance, a false failure), or the resolution misses its target. Another look reads the needs again
+    from every batch so far (:func:`_needs`) and, where one is unmet without the pilot's inflation,
+    plans the batches it asks for (inflated), within the cap; a control beyond the cap even so makes
+    the point short (underpowered). A point is looked at :data:`LOOKS` times at most, the pilot's
+    included (a look that plans nothing more ends the point). A look reads only SEs and the controls'
+    distances from the prediction, never the main estimate's z; a point whose plan was enough is
+    unchanged by it."""
+    if plan.fixed or plan.short or plan.looks >= LOOKS:
+        return False
+    have = plan.trials(None)
+    needs = _needs(claim, params, setup, plan, mode, look=plan.looks + 1)
+    # met: the SE without the pilot's inflation reaches the requirement with the trials already run
+    unmet = {name: n for name, n in needs.items() if n > have * PLAN_INFLATION ** 2}
+    if not unmet:
+        return False
+    cap = claim.max_batches * plan.batch_size
+    plan.needs.update(unmet)
+    short = [name for name, n in unmet.items() if n > cap and name != "resolution"]
+    if short:
+        plan.short = short
+        return False
+    reachable = [n for n in unmet.values() if n <= cap]
+    n_batches = min(claim.max_batches, math.ceil(max(reachable, default=0) / plan.batch_size))
+    if n_batches <= plan.n_batches:
+        return False
+    plan.n_batches, plan.looks = n_batches, plan.looks + 1
+    plan.needed = max(plan.needed or 0, int(math.ceil(max(reachable))))
+    return True
+
+
 def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials: int | None,
            replicate: int) -> _Plan:
     """Run the pilot batch of every route of a Monte Carlo point and plan its batches.
@@ -409,7 +503,6 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
     ``SEPARATION`` SEs from the prediction) and each paired control's route (run alongside, not
     planned: its check is agreement with its own formula)."""
     batch_size = trials if trials is not None else claim.trials[mode]
-    fixed = _fixed_tolerance(claim, setup.predicted, params, setup.bound)
     controls = {c.name: c for c in claim.negative_controls}
     routes: dict[str | None, str | None] = {None: None}
     routes.update({name: controls[name].variant for name, _ in setup.applicable if controls[name].variant is not None})
@@ -423,21 +516,8 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
                                       start=0, stop=1))
         batch_seconds[group[0][0]] = time.perf_counter() - tick
     columns = {key: columns[key] for key in routes}  # route order, whatever the grouping
-    plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds, groups)
-    pilot = plan.estimate(claim, params, None)
-    needs: dict[str, float] = {}
-    predicted = setup.predicted
-    if pilot.finite:
-        target = RESOLUTION_TARGET[mode] * abs(predicted) - fixed
-        needs["resolution"] = _trials_for(pilot.standard_error, plan.trials(None), target)
-        for name, wrong in setup.applicable:
-            if controls[name].variant is None:
-                needs[name] = _trials_for(pilot.standard_error, plan.trials(None), abs(wrong - predicted) - fixed)
-            else:
-                est_c = plan.estimate(claim, params, name)
-                if est_c.finite:
-                    needs[name] = _trials_for(est_c.standard_error, plan.trials(name),
-                                              abs(est_c.estimate - predicted) - fixed)
+    plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds, groups, fixed=trials is not None)
+    needs = _needs(claim, params, setup, plan, mode, look=1)
     cap = claim.max_batches * batch_size
     needed = max([batch_size] + [n for n in needs.values()])
     short = [name for name, n in needs.items() if n > cap and name != "resolution"]
@@ -452,10 +532,11 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
 
 
 def _run_later_batches(claim: Claim, params, plan: _Plan, *, seed: int, replicate: int) -> None:
-    """Run every group's batches after the pilot in this process, each route's appended in batch order."""
+    """Run every group's batches still to run in this process, each route's appended in batch order."""
+    start = plan.batches_run
     for group in plan.groups:
         for key, later in _group_batches(claim, params, group, seed=seed, replicate=replicate,
-                                         batch_size=plan.batch_size, start=1, stop=plan.n_batches).items():
+                                         batch_size=plan.batch_size, start=start, stop=plan.n_batches).items():
             plan.columns[key] += later
 
 
@@ -487,6 +568,8 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=trials, replicate=replicate)
         if not plan.short:
             _run_later_batches(claim, params, plan, seed=seed, replicate=replicate)
+            while _look_again(claim, params, setup, plan, mode):
+                _run_later_batches(claim, params, plan, seed=seed, replicate=replicate)
         return _conclude_planned(claim, params, setup, plan, mode=mode, trials=trials,
                                  seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
@@ -524,12 +607,12 @@ def _conclude_planned(claim: Claim, params, setup: _Setup, plan: _Plan, *, mode:
     seconds += time.perf_counter() - tick
     return _conclude(claim, params, setup, est, route_est, planned=True, n_batches=len(plan.columns[None]),
                      needed=plan.needed, short=plan.short, needs=plan.needs, mode=mode, trials=trials,
-                     seconds=seconds, task_seconds=task_seconds)
+                     seconds=seconds, task_seconds=task_seconds, looks=0 if plan.fixed else plan.looks)
 
 
 def _conclude(claim: Claim, params, setup: _Setup, est: Estimate, route_est: Mapping[str, Estimate], *,
               planned: bool, n_batches: int, needed: int | None, short: list[str], needs: Mapping[str, float],
-              mode: str, trials: int | None, seconds: float, task_seconds=None) -> PointResult:
+              mode: str, trials: int | None, seconds: float, task_seconds=None, looks: int = 0) -> PointResult:
     """The verdict of a point and of each of its controls, from the main and route estimates."""
     tick = time.perf_counter()
     predicted = setup.predicted
@@ -597,7 +680,7 @@ def _conclude(claim: Claim, params, setup: _Setup, est: Estimate, route_est: Map
     seconds += time.perf_counter() - tick
     return PointResult(claim.id, dict(params), predicted, est.estimate, est.standard_error, est.trials, est.ess,
                        z, tol, verdict, controls, seconds, est.method, message, resolution,
-                       n_batches, needed, tuple(task_seconds) if task_seconds is not None else (seconds,))
+                       n_batches, needed, tuple(task_seconds) if task_seconds is not None else (seconds,), looks)
 
 def _fmt_trials(n: float) -> str:
     return "unbounded" if not math.isfinite(n) else f"{int(math.ceil(n)):,}"
@@ -722,16 +805,19 @@ FINISH_IN_PILOT_SECONDS = 0.5
 WINDOW_PER_WORKER = 16
 
 
-def _chunks(n_batches: int) -> list[tuple[int, int]]:
-    """The batch ranges ``[start, stop)`` after the pilot (batch 0) that run as one task each.
+def _chunks(n_batches: int, first: int = 1) -> list[tuple[int, int]]:
+    """The batch ranges ``[start, stop)`` from ``first`` (after the pilot, batch 0, unless a later look
+    extends a plan) up to ``n_batches`` that run as one task each.
 
     >>> _chunks(1), _chunks(4), _chunks(20)
     ([], [(1, 2), (2, 3), (3, 4)], [(1, 4), (4, 7), (7, 10), (10, 13), (13, 16), (16, 19), (19, 20)])
+    >>> _chunks(30, first=20)
+    [(20, 22), (22, 24), (24, 26), (26, 28), (28, 30)]
     """
-    if n_batches <= 1:
+    if n_batches <= first:
         return []
-    size = -(-(n_batches - 1) // CHUNKS_PER_ROUTE)
-    return [(b, min(b + size, n_batches)) for b in range(1, n_batches, size)]
+    size = -(-(n_batches - first) // CHUNKS_PER_ROUTE)
+    return [(b, min(b + size, n_batches)) for b in range(first, n_batches, size)]
 
 
 def _claim_task(claim_id: str, params_list: Sequence[Mapping], symbolic: bool, cache_folder: str | None,
@@ -782,7 +868,10 @@ def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, fini
         plan = _pilot(claim, params, setup, seed=seed, mode=mode, trials=None, replicate=0)
         if not plan.complete and plan.later_seconds() < finish_below:
             _run_later_batches(claim, params, plan, seed=seed, replicate=0)
-        batches = len(plan.groups) * len(plan.columns[None])
+        while (plan.complete and _look_again(claim, params, setup, plan, mode)
+               and plan.later_seconds() < finish_below):
+            _run_later_batches(claim, params, plan, seed=seed, replicate=0)
+        batches = len(plan.groups) * plan.batches_run
         if plan.complete:
             return _conclude_planned(claim, params, setup, plan, mode=mode, trials=None,
                                      seconds=time.perf_counter() - start), batches
@@ -814,27 +903,43 @@ class _Pending:
     plan: _Plan
     seconds: float  # the pilot task's
     chunks: dict[tuple[str | None, int], tuple[Any, float]] = field(default_factory=dict)  # (group's key, start) -> result
+    ranges: list[tuple[int, int]] = field(default_factory=list)  # the batch ranges of the round of chunks under way
+    task_seconds: list[float] = field(default_factory=list)  # each task's seconds so far: the pilot's, then its chunks'
+
+    def __post_init__(self):
+        self.task_seconds = self.task_seconds or [self.seconds]
 
 
-def _finish_pending(claim: Claim, params, pending: _Pending, mode: str) -> PointResult:
-    """Merge a point's chunks into its routes in batch order and conclude (in the driver)."""
+def _merge_round(claim: Claim, params, pending: _Pending) -> PointResult | None:
+    """Append a round of a point's chunks to its routes in batch order; the point's error if a chunk failed."""
     plan = pending.plan
-    ranges = _chunks(plan.n_batches)
-    task_seconds = [pending.seconds] + [pending.chunks[(group[0][0], start)][1] for group in plan.groups
-                                        for start, _ in ranges]
-    seconds = sum(task_seconds)
+    pending.task_seconds += [pending.chunks[(group[0][0], start)][1] for group in plan.groups
+                             for start, _ in pending.ranges]
     leader = {key: group[0][0] for group in plan.groups for key, _ in group}
     for key in plan.routes:  # the first failure in route and batch order, as check_point meets it
-        for start, _ in ranges:
+        for start, _ in pending.ranges:
             columns = pending.chunks[(leader[key], start)][0]
             if isinstance(columns, str):
-                return _error_point(claim, params, columns, seconds, task_seconds)
+                return _error_point(claim, params, columns, sum(pending.task_seconds), pending.task_seconds)
             plan.columns[key] += columns[key]
+    pending.chunks, pending.ranges = {}, []
+    return None
+
+
+def _finish_pending(claim: Claim, params, pending: _Pending, mode: str) -> PointResult | None:
+    """Merge a round of a point's chunks and conclude (in the driver); None when another look at the point
+    (:func:`_look_again`) asks for more batches, which its plan then counts."""
+    error = _merge_round(claim, params, pending)
+    if error is not None:
+        return error
+    seconds = sum(pending.task_seconds)
     try:
-        return _conclude_planned(claim, params, pending.setup, plan, mode=mode, trials=None, seconds=seconds,
-                                 task_seconds=task_seconds)
+        if _look_again(claim, params, pending.setup, pending.plan, mode):
+            return None
+        return _conclude_planned(claim, params, pending.setup, pending.plan, mode=mode, trials=None, seconds=seconds,
+                                 task_seconds=pending.task_seconds)
     except Exception as exc:  # noqa: BLE001
-        return _error_point(claim, params, exc, seconds, task_seconds)
+        return _error_point(claim, params, exc, seconds, pending.task_seconds)
 
 
 @dataclass(frozen=True)
@@ -936,8 +1041,12 @@ class _Run:
             self.queued_cost -= estimate
             self.outstanding[i] -= 1
             if self.outstanding[i] == 0:
-                del self.pending[i], self.outstanding[i]
-                finished = self._point_done(i, _finish_pending(get_claim(claim_id), params, pending, mode))
+                point = _finish_pending(get_claim(claim_id), params, pending, mode)
+                if point is None:  # another look planned more batches
+                    self._schedule_chunks(i, pending)
+                else:
+                    del self.pending[i], self.outstanding[i]
+                    finished = self._point_done(i, point)
         self._report(finished)
 
     def _claim_done(self, claim_id: str, symbolic: SymbolicResult | None, setups, latex: str | None) -> None:
@@ -962,7 +1071,7 @@ class _Run:
     def _schedule_chunks(self, i: int, pending: _Pending) -> None:
         _, claim_id, params, seed, _ = self.tasks[i]
         plan = pending.plan
-        ranges = _chunks(plan.n_batches)
+        pending.ranges = ranges = _chunks(plan.n_batches, first=plan.batches_run)
         self.pending[i] = pending
         self.outstanding[i] = len(ranges) * len(plan.groups)
         for group in plan.groups:

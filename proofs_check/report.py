@@ -10,7 +10,7 @@ import sys
 from typing import Any, Iterable, Sequence
 
 from proofs_check import __version__
-from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, MAX_CHECKS, MIN_ESS, PLAN_INFLATION, RESOLUTION_TARGET,
+from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, LOOKS, MAX_CHECKS, MIN_ESS, PLAN_INFLATION, RESOLUTION_TARGET,
                                   SEPARATION, Z, ClaimResult, point_to_dict)
 
 __all__ = ["CONTROL_VERDICTS", "EVAL_SCHEMA", "POINT_VERDICTS", "SCHEMA", "SYMBOLIC_STATUSES", "VERDICTS",
@@ -189,7 +189,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
         "git": git_commit(),
         "engine": {"z": Z, "false_failure_budget": FALSE_FAILURE_BUDGET, "max_checks": MAX_CHECKS,
                    "alpha_per_comparison": ALPHA, "separation": SEPARATION, "plan_inflation": PLAN_INFLATION,
-                   "resolution_target": RESOLUTION_TARGET[mode], "min_ess": MIN_ESS},
+                   "resolution_target": RESOLUTION_TARGET[mode], "min_ess": MIN_ESS, "looks": LOOKS},
         "summary": summary(results),
         "claims": claims,
     }

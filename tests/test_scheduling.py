@@ -145,6 +145,46 @@ def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypat
     assert _numbers(point) == _numbers(expected)
 
 
+def _mc_claim_with_a_noisy_route():
+    """A Monte Carlo claim whose route control sits 0.5 off with sd 6: its pilot's distance is so noisy that
+    most seeds plan the point again after their planned batches (engine._look_again)."""
+    import sympy as sp
+
+    from numerics.estimate import mean_of, monte_carlo
+    from proofs_check.ledger import Claim, Estimand, Kind, NegativeControl, Param, Provenance
+    from theory.derivation import Derivation
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        return {"y": (10.5 + 6.0 * rng.standard_normal(trials)) if variant == "noisy"
+                else 10.0 + rng.standard_normal(trials)}
+
+    return Claim(
+        id="basics.fake.noisy_route", statement="a test double", anchor="-", provenance=Provenance.SUITE,
+        kind=Kind.STATISTICAL, estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
+        derivation=lambda: Derivation("fake", sp.Float(10.0)), measure=measure,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")},
+        trials={m: 100 for m in ("quick", "default", "full")}, max_batches=300,
+        negative_controls=(NegativeControl("noisy", "route +0.5, sd 6", variant="noisy"),),
+    )
+
+
+@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["in-chunks", "in-the-pilot-task"])
+def test_points_planned_again_after_their_batches_equal_check_point(monkeypatch, finish_below):
+    """A point looked at again after its planned batches runs the batches of its new plan as another round of
+    chunks (or in its pilot task), with check_point's numbers, in this process and on a thread pool."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
+    claim = _mc_claim_with_a_noisy_route()
+    ledger.all_claims()
+    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
+    tasks = [("point", claim.id, {"n": 1}, seed, "quick") for seed in range(8)]
+    expected = _sequential(tasks)
+    assert sum(p.looks > 1 for p in expected) >= 4  # the later looks are exercised
+    assert [_numbers(p) for p in run_tasks(tasks)] == [_numbers(p) for p in expected]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert [_numbers(p) for p in run_tasks(tasks, jobs=2, executor=pool)] == [_numbers(p) for p in expected]
+
+
 def _blas_threads():
     return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
