@@ -69,11 +69,13 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
         for cr in results:
             claims_seen[cr.claim.id] = cr.claim
             if cr.verdict not in ("pass", "cited"):
-                bad = [(p, p.message) for p in cr.points if p.verdict != "pass"] or [(None, cr.symbolic.message)]
-                for p, why in bad:
+                bad = [(format_regime(p.params), p.message) for p in cr.points if p.verdict != "pass"]
+                together = cr.pooled
+                if together is not None and together.verdict != "pass":
+                    bad.append((f"pooled, {together.points} points", together.message))
+                for regime, why in bad or [("symbolic", cr.symbolic.message)]:
                     failures.append({"seed": seed, "claim": cr.claim.id, "verdict": cr.verdict,
-                                     "regime": format_regime(p.params) if p is not None else "symbolic",
-                                     "message": why})
+                                     "regime": regime, "message": why})
             for p in cr.points:
                 regime = format_regime(p.params)
                 if cr.claim.kind is Kind.STATISTICAL and p.z is not None and math.isfinite(p.z):

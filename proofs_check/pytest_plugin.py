@@ -6,7 +6,9 @@ Registered as the ``pytest11`` entry point ``amverify``, so any project with amv
 
 and get items such as ``amverify::capacity.linear.inverse_snr_ratio[N=16,d_k=4,d_v=4]`` (a regime
 point: Monte Carlo or exact measurement against the theory value, negative controls included) and
-``amverify::capacity.linear.inverse_snr_ratio[symbolic]`` (the sympy derivation). A failure prints
+``amverify::capacity.linear.inverse_snr_ratio[symbolic]`` (the sympy derivation) and, for a statistical
+claim of two or more points, ``amverify::capacity.linear.inverse_snr_ratio[pooled]`` (its points judged
+together, as ``amverify check`` judges them). A failure prints
 the claim's numbers and the ``amverify eval`` command that reproduces the point.
 
 Any other ``--amverify-*`` option implies ``--amverify``. Without them the plugin only adds its options:
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-__all__ = ["AmverifyFailure", "ClaimPointItem", "LedgerCollector", "SymbolicItem"]
+__all__ = ["AmverifyFailure", "ClaimPointItem", "LedgerCollector", "PooledItem", "SymbolicItem"]
 
 MODES = ("quick", "default", "full")
 
@@ -73,6 +75,22 @@ class _AmverifyItem(pytest.Item):
         return self.path, None, ""
 
 
+# points checked in this process, by (claim id, regime, seed, mode): the pooled item of a claim reuses its
+# points' results where its own process ran them (under pytest-xdist another worker may have: it then
+# checks them again, with the same numbers, since a point depends only on its seed)
+_POINTS: dict[tuple, object] = {}
+
+
+def _point(claim, params: dict, mode: str, seed: int):
+    from proofs_check.engine import check_point, final_verdict
+    from proofs_check.seeds import canonical_params
+
+    key = (claim.id, canonical_params(params), seed, mode)
+    if key not in _POINTS:
+        _POINTS[key] = final_verdict(claim, check_point(claim, params, seed=seed, mode=mode), mode)
+    return _POINTS[key]
+
+
 class ClaimPointItem(_AmverifyItem):
     """One claim at one regime point: measurement against theory, then every negative control."""
 
@@ -81,13 +99,42 @@ class ClaimPointItem(_AmverifyItem):
         self.claim_id, self.params, self.mode, self.seed = claim_id, params, mode, seed
 
     def runtest(self):
-        from proofs_check.engine import PASS, check_point, final_verdict
+        from proofs_check.engine import PASS
         from proofs_check.ledger import get_claim
 
         claim = get_claim(self.claim_id)
-        result = final_verdict(claim, check_point(claim, self.params, seed=self.seed, mode=self.mode), self.mode)
+        result = _point(claim, self.params, self.mode, self.seed)
         if result.verdict != PASS:
             raise AmverifyFailure(_describe_failure(claim, result, self.mode, self.seed))
+
+
+class PooledItem(_AmverifyItem):
+    """A statistical claim's points judged together, as ``amverify check`` judges them (engine.pooled)."""
+
+    def __init__(self, *, claim_id: str, mode: str, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.claim_id, self.mode, self.seed = claim_id, mode, seed
+
+    def runtest(self):
+        from proofs_check.engine import FAIL, pooled
+        from proofs_check.ledger import get_claim
+        from proofs_check.report import format_number, format_resolution
+
+        claim = get_claim(self.claim_id)
+        points = [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
+        together = pooled(claim, points)
+        if together is None:
+            pytest.skip(f"{claim.id}: not every point has a finite z (its point items say why)")
+        if together.verdict == FAIL:
+            zs = ", ".join(format_number(p.z, 3) for p in points)
+            raise AmverifyFailure(
+                f"{claim.id}, {together.points} points pooled (mode {self.mode}, seed {self.seed}): fail "
+                f"({together.message})\n"
+                f"  z          {zs}\n"
+                f"  pooled z   {format_number(together.z, 3)}   tolerance {format_number(together.tolerance, 3)}"
+                f"   resolution {format_resolution(together.resolution)}\n"
+                f"  reproduce  amverify check {claim.id} --seed {self.seed}"
+                + ("" if self.mode == "default" else f" --{self.mode}"))
 
 
 class SymbolicItem(_AmverifyItem):
@@ -160,6 +207,9 @@ class LedgerCollector(pytest.Collector):
                 label = ",".join(f"{k}={v}" for k, v in params.items())
                 yield ClaimPointItem.from_parent(self, name=f"{claim.id}[{label}]", claim_id=claim.id,
                                                  params=dict(params), mode=mode, seed=seed)
+            if claim.kind is Kind.STATISTICAL and len(claim.grids[mode]) >= 2:
+                yield PooledItem.from_parent(self, name=f"{claim.id}[pooled]", claim_id=claim.id, mode=mode,
+                                             seed=seed)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection sees the items

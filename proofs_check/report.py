@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import sys
+from dataclasses import asdict
 from typing import Any, Iterable, Sequence
 
 from proofs_check import __version__
@@ -103,6 +104,11 @@ def table_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
             rows.append([cr.claim.id, format_regime(p.params), format_number(p.predicted), _measured(p),
                          format_number(p.z, 3) if p.z is not None else "-", format_resolution(p.resolution),
                          verdict, f"{p.seconds:.2f}"])
+        together = cr.pooled
+        if together is not None:
+            verdict = together.verdict if not together.message else f"{together.verdict} ({together.message})"
+            rows.append([cr.claim.id, f"pooled, {together.points} points", "-", "-", format_number(together.z, 3),
+                         format_resolution(together.resolution), verdict, "-"])
         if cr.symbolic.status == "failed":
             rows.append([cr.claim.id, "symbolic", "-", "-", "-", "-", f"fail ({cr.symbolic.message})",
                          f"{cr.symbolic.seconds:.2f}"])
@@ -147,6 +153,8 @@ def summary(results: Sequence[ClaimResult]) -> dict[str, Any]:
     counts["controls"] = _counts(CONTROL_VERDICTS, (c.verdict for c in controls))
     counts["controls_rejected"] = counts["controls"]["rejected"]
     counts["controls_total"] = sum(c.verdict != "n/a" for c in controls)
+    together = [cr.pooled for cr in results]
+    counts["pooled"] = _counts(("pass", "fail"), (t.verdict for t in together if t is not None))
     resolutions = [p.resolution for p in points if p.resolution is not None and math.isfinite(p.resolution)]
     counts["worst_resolution"] = max(resolutions) if resolutions else None
     return counts
@@ -159,6 +167,8 @@ def summary_line(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str
     return (f"{len(results)} claim(s), mode {mode}, seed {seed}: "
             + ", ".join(f"{s[k]} {k}" for k in VERDICTS)
             + f"; negative controls rejected {s['controls_rejected']}/{s['controls_total']}"
+            + (f"; pooled checks passed {s['pooled']['pass']}/{s['pooled']['pass'] + s['pooled']['fail']}"
+               if s["pooled"]["pass"] + s["pooled"]["fail"] else "")
             + (f"; worst resolution {format_resolution(worst)} (target {format_resolution(RESOLUTION_TARGET[mode])})"
                if worst is not None else ""))
 
@@ -176,6 +186,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
                          "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],
                          "seconds": cr.symbolic.seconds},
             "points": [point_to_dict(p) for p in cr.points],
+            "pooled": asdict(cr.pooled) if cr.pooled is not None else None,
             "seconds": cr.seconds,
         })
     return {

@@ -72,7 +72,10 @@ def test_one_test_per_claim_and_regime_point(tmp_path):
     assert "amverify::basics.linear.overcomplete_noise_floor[symbolic] PASSED" in run.stdout
     from proofs_check.ledger import all_claims
 
-    expected = sum(1 + len(c.grids["quick"]) for c in all_claims("basics"))
+    from proofs_check.ledger import Kind
+
+    expected = sum(1 + len(c.grids["quick"]) + (c.kind is Kind.STATISTICAL and len(c.grids["quick"]) >= 2)
+                   for c in all_claims("basics"))
     assert f"{expected} passed" in run.stdout
     assert "capacity." not in run.stdout
 
@@ -85,7 +88,8 @@ def test_narrowing_options_imply_the_flag(tmp_path):
     assert "amverify::basics.linear.overcomplete_noise_floor[symbolic] PASSED" in run.stdout
     from proofs_check.ledger import get_claim
 
-    expected = 1 + len(get_claim("basics.linear.overcomplete_noise_floor").grids["quick"])
+    claim = get_claim("basics.linear.overcomplete_noise_floor")
+    expected = 1 + len(claim.grids["quick"]) + (claim.kind.value == "statistical" and len(claim.grids["quick"]) >= 2)
     assert f"{expected} passed" in run.stdout
 
 
@@ -111,3 +115,41 @@ def test_unknown_claim_is_a_usage_error(tmp_path):
     run = _pytest(tmp_path, "--amverify", "--amverify-claim", "capacity.linear.inverse_snr_rati")
     assert run.returncode == 4, run.stdout + run.stderr
     assert "did you mean capacity.linear.inverse_snr_ratio" in run.stdout + run.stderr
+
+
+# a statistical claim 0.4 % high at each of 11 points: every point passes, the points pooled do not
+BIASED_CLAIM = textwrap.dedent('''
+    import sympy as sp
+    from numerics.estimate import mean_of, monte_carlo
+    from proofs_check.ledger import Claim, Estimand, Kind, NegativeControl, Param, Provenance, all_claims, register
+    from theory.derivation import Derivation
+
+    n = sp.Symbol("n", positive=True)
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        return {"y": 10.0 * n * 1.004 + n * rng.standard_normal(trials)}
+
+    all_claims()
+    register(Claim(
+        id="basics.demo.biased", statement="demo: 0.4 % high everywhere", anchor="none",
+        provenance=Provenance.SUITE, kind=Kind.STATISTICAL, estimand=Estimand("x", "none", "none"),
+        params=(Param("n", 1, 100),), derivation=lambda: Derivation("10 n", 10 * n), measure=measure,
+        grids={m: tuple({"n": i} for i in range(1, 12)) for m in ("quick", "default", "full")},
+        trials={m: 100 for m in ("quick", "default", "full")}, max_batches=400,
+        negative_controls=(NegativeControl("near", "+2 %", prediction=lambda: sp.Float(10.2) * n, near_miss=True),)))
+''')
+
+
+def test_a_claims_points_are_judged_together_as_check_judges_them(tmp_path):
+    """A statistical claim of two or more points gets a [pooled] item; a bias of one sign below every point's
+    resolution fails it, with the points' z and the command that reproduces the run."""
+    (tmp_path / "conftest.py").write_text(BIASED_CLAIM)
+    run = _pytest(tmp_path, "--amverify-claim", "basics.demo.biased", "--amverify-mode", "default")
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert "FAILED amverify::basics.demo.biased[pooled]" in out
+    assert "PASSED amverify::basics.demo.biased[n=11]" in out
+    assert "1 failed, 12 passed" in out  # 11 points and the derivation pass
+    assert "its 11 points together sit above the prediction" in out
+    assert "reproduce  amverify check basics.demo.biased --seed" in out
