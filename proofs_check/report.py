@@ -11,8 +11,8 @@ from dataclasses import asdict
 from typing import Any, Iterable, Sequence
 
 from proofs_check import __version__
-from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, LOOKS, MAX_CHECKS, MIN_ESS, PLAN_INFLATION, RESOLUTION_TARGET,
-                                  SEPARATION, Z, ClaimResult, point_to_dict)
+from proofs_check.engine import (ALPHA, FALSE_FAILURE_BUDGET, LOOKS, MAX_CHECKS, MIN_ESS, PLAN_INFLATION,
+                                  RESOLUTION_TARGET, SEPARATION, Z, ClaimResult, point_to_dict)
 
 __all__ = ["CONTROL_VERDICTS", "EVAL_SCHEMA", "POINT_VERDICTS", "SCHEMA", "SYMBOLIC_STATUSES", "VERDICTS",
            "format_number", "format_regime", "format_resolution", "git_commit", "json_schema", "json_text", "markdown",

@@ -70,9 +70,7 @@ def test_one_test_per_claim_and_regime_point(tmp_path):
     assert "amverify::basics.linear.crosstalk_decomposition[N=8,d_k=4,d_v=4] PASSED" in run.stdout
     assert "amverify::basics.linear.noise_floor" not in run.stdout
     assert "amverify::basics.linear.overcomplete_noise_floor[symbolic] PASSED" in run.stdout
-    from proofs_check.ledger import all_claims
-
-    from proofs_check.ledger import Kind
+    from proofs_check.ledger import Kind, all_claims
 
     expected = sum(1 + len(c.grids["quick"]) + (c.kind is Kind.STATISTICAL and len(c.grids["quick"]) >= 2)
                    for c in all_claims("basics"))
