@@ -8,6 +8,8 @@ Every claim in the ledger is believed true, so across reseeded runs
   deviation near 1, a Kolmogorov-Smirnov test against N(0, 1) that does not reject;
 * each negative control should never be accepted, and its separation from the prediction (in SEs)
   shows how much margin the plan left;
+* each statistical claim's pooled z (its points judged together) should look like N(0, 1) too;
+* points planned again after their planned batches (later looks) show where pilots misjudged;
 * each point's resolution shows what the check could detect.
 
 :func:`calibrate` runs the tasks (the symbolic checks once, every point once per seed) and
@@ -62,6 +64,8 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
     """The calibration report of reseeded runs (JSON-ready)."""
     failures = []
     z_by_claim: dict[str, list[float]] = defaultdict(list)
+    pooled_by_claim: dict[str, list[float]] = defaultdict(list)
+    replanned: list[dict[str, Any]] = []
     controls: dict[tuple[str, str], dict[str, Any]] = {}
     points: dict[tuple[str, str], dict[str, Any]] = {}
     claims_seen: dict[str, Claim] = {}
@@ -76,8 +80,13 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
                 for regime, why in bad or [("symbolic", cr.symbolic.message)]:
                     failures.append({"seed": seed, "claim": cr.claim.id, "verdict": cr.verdict,
                                      "regime": regime, "message": why})
+            together = cr.pooled
+            if together is not None and math.isfinite(together.z):
+                pooled_by_claim[cr.claim.id].append(together.z)
             for p in cr.points:
                 regime = format_regime(p.params)
+                if p.looks > 1:
+                    replanned.append({"seed": seed, "claim": cr.claim.id, "regime": regime, "looks": p.looks})
                 if cr.claim.kind is Kind.STATISTICAL and p.z is not None and math.isfinite(p.z):
                     z_by_claim[cr.claim.id].append(p.z)
                 rec = points.setdefault((cr.claim.id, regime), {
@@ -104,6 +113,7 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
         st = _stats(z_by_claim[cid])
         st["claim"] = cid
         st["in_band"] = st["sd"] is not None and Z_SD_BAND[0] <= st["sd"] <= Z_SD_BAND[1]
+        st["pooled_max_abs"] = max((abs(z) for z in pooled_by_claim[cid]), default=None)
         claims.append(st)
     point_rows = []
     for rec in points.values():
@@ -126,12 +136,14 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
         "spurious_failures": failures,
         "failed_runs": len({f["seed"] for f in failures}),
         "z_overall": _stats(all_z),
+        "pooled_overall": _stats([z for zs in pooled_by_claim.values() for z in zs]),
         "claims": sorted(claims, key=lambda c: c["claim"]),
         "claims_outside_band": [c["claim"] for c in claims if not c["in_band"]],
         "controls": sorted(controls.values(), key=lambda c: (c["claim"], c["control"])),
         "controls_accepted": sum(c["accepted"] for c in controls.values()),
         "points": point_rows,
         "points_over_resolution_target": [f"{r['claim']} {r['regime']}" for r in over],
+        "points_planned_again": replanned,
     }
 
 
@@ -160,17 +172,26 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{_num(zo['ks_p'])} | mean 0, sd 1 |",
         f"| claims with z sd outside [{Z_SD_BAND[0]}, {Z_SD_BAND[1]}] | {len(report['claims_outside_band'])} "
         f"({', '.join(report['claims_outside_band']) or 'none'}) | 0 |",
-        f"| points over the resolution target | {len(report['points_over_resolution_target'])} | 0 |", "",
     ]
+    po = report.get("pooled_overall")
+    if po is not None:  # reports before the pooled check have none
+        lines.append(f"| pooled z per claim and run: n, mean, sd, KS p, max abs | {po['n']}, {_num(po['mean'])}, "
+                     f"{_num(po['sd'])}, {_num(po['ks_p'])}, {_num(po['max_abs'])} | mean 0, sd 1, max below "
+                     f"{report['engine']['z']:.2f} |")
+    lines.append(f"| points over the resolution target | {len(report['points_over_resolution_target'])} | 0 |")
+    if report.get("points_planned_again") is not None:
+        lines.append(f"| points planned again after their planned batches (later looks) | "
+                     f"{len(report['points_planned_again'])} | - |")
+    lines.append("")
     if report["spurious_failures"]:
         lines += ["## Failures", "", "| seed | claim | regime | verdict | message |", "|---|---|---|---|---|"]
         lines += [f"| {f['seed']} | `{f['claim']}` | {f['regime']} | {f['verdict']} | {f['message']} |"
                   for f in report["spurious_failures"]]
         lines.append("")
-    lines += ["## z-scores per statistical claim", "", "| claim | n | mean | sd | KS p | max abs z |",
-              "|---|---|---|---|---|---|"]
+    lines += ["## z-scores per statistical claim", "",
+              "| claim | n | mean | sd | KS p | max abs z | max abs pooled z |", "|---|---|---|---|---|---|---|"]
     lines += [f"| `{c['claim']}` | {c['n']} | {_num(c['mean'])} | {_num(c['sd'])} | {_num(c['ks_p'])} | "
-              f"{_num(c['max_abs'])} |" for c in report["claims"]]
+              f"{_num(c['max_abs'])} | {_num(c.get('pooled_max_abs'))} |" for c in report["claims"]]
     lines += ["", "## Negative controls", "", "| claim | control | near miss | applied | accepted | min separation (SE) |",
               "|---|---|---|---|---|---|"]
     lines += [f"| `{c['claim']}` | {c['control']} | {'yes' if c['near_miss'] else ''} | {c['applied']} | "

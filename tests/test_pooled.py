@@ -100,3 +100,21 @@ def test_a_pooled_failure_is_in_the_table_the_json_and_the_summary():
     assert report["claims"][0]["pooled"]["verdict"] == "fail" and report["claims"][0]["verdict"] == "fail"
     assert summary([result])["pooled"] == {"pass": 0, "fail": 1}
     assert np.isfinite(report["claims"][0]["pooled"]["z"])
+
+
+def test_calibration_lists_a_pooled_failure_the_pooled_z_and_the_points_planned_again():
+    """calibrate's report names a pooled failure as such (not as the symbolic check), summarises the pooled z
+    over claims and runs, and lists the points a later look planned again."""
+    from dataclasses import replace
+
+    from proofs_check.calibration import markdown, summarise
+
+    biased, true = _run(_claim(11, bias=0.004)), _run(_claim(11), seed=1)
+    true.points[3] = replace(true.points[3], looks=2)
+    report = summarise({0: [biased], 1: [true]}, mode="default")
+    (failure,) = report["spurious_failures"]
+    assert failure["seed"] == 0 and failure["regime"] == "pooled, 11 points" and "together" in failure["message"]
+    assert report["pooled_overall"]["n"] == 2
+    assert report["pooled_overall"]["max_abs"] == pytest.approx(abs(biased.pooled.z))
+    assert report["points_planned_again"] == [{"seed": 1, "claim": true.claim.id, "regime": "n=4", "looks": 2}]
+    assert "| pooled z per claim and run" in markdown(report)
