@@ -151,3 +151,39 @@ def test_a_claims_points_are_judged_together_as_check_judges_them(tmp_path):
     assert "1 failed, 12 passed" in out  # 11 points and the derivation pass
     assert "its 11 points together sit above the prediction" in out
     assert "reproduce  amverify check basics.demo.biased --seed" in out
+
+
+def test_pooled_items_only_for_statistical_claims_of_two_or_more_points(tmp_path):
+    """An asymptotic claim is not pooled (its z is not centred), so it gets no [pooled] item, not even a skipped
+    one. Slip: a [pooled] item for every claim of two or more points."""
+    run = _pytest(tmp_path, "--amverify-claim", "capacity.linear.paper_limit", "--amverify-claim",
+                  "capacity.linear.inverse_snr_ratio", "--collect-only", "-q")
+    assert "amverify::capacity.linear.inverse_snr_ratio[pooled]" in run.stdout
+    assert "capacity.linear.paper_limit[pooled]" not in run.stdout
+
+
+def test_the_plugins_points_are_kept_by_seed_and_mode_after_the_power_rules():
+    """The pooled item reuses the points its process checked: each as check judges it (power rules included)
+    and only for its own seed and mode. Slips: points kept before the power rules (a default point with no
+    near miss in play passes), or kept by claim and regime alone (another seed's numbers reused)."""
+    import sympy as sp
+
+    from proofs_check.ledger import Claim, Estimand, Kind, NegativeControl, Param, Provenance
+    from proofs_check.pytest_plugin import _point
+    from numerics.estimate import mean_of, monte_carlo
+    from theory.derivation import Derivation
+
+    @monte_carlo(mean_of("y", "normal trials"))
+    def measure(rng, *, n, trials, variant=None):
+        return {"y": 10.0 + rng.standard_normal(trials)}
+
+    claim = Claim(
+        id="basics.fake.kept", statement="a test double", anchor="-", provenance=Provenance.SUITE,
+        kind=Kind.STATISTICAL, estimand=Estimand("x", "none", "none"), params=(Param("n", 1, 10),),
+        derivation=lambda: Derivation("fake", sp.Float(10.0)), measure=measure,
+        grids={m: ({"n": 1},) for m in ("quick", "default", "full")}, trials={m: 100 for m in ("quick", "default", "full")},
+        negative_controls=(NegativeControl("far", "+5", prediction=lambda: sp.Float(15.0)),
+                           NegativeControl("same", "the prediction here", prediction=lambda: sp.Float(10.0),
+                                           near_miss=True)))
+    assert _point(claim, {"n": 1}, "quick", 1).measured != _point(claim, {"n": 1}, "quick", 2).measured
+    assert _point(claim, {"n": 1}, "default", 1).verdict == "underpowered"

@@ -118,3 +118,41 @@ def test_calibration_lists_a_pooled_failure_the_pooled_z_and_the_points_planned_
     assert report["pooled_overall"]["max_abs"] == pytest.approx(abs(biased.pooled.z))
     assert report["points_planned_again"] == [{"seed": 1, "claim": true.claim.id, "regime": "n=4", "looks": 2}]
     assert "| pooled z per claim and run" in markdown(report)
+
+
+def test_a_bias_below_the_prediction_fails_too():
+    """The pooled test is two-sided. Slip: only a pooled z above the tolerance fails."""
+    result = _run(_claim(11, bias=-0.004))
+    assert result.pooled.verdict == FAIL and result.pooled.z < -Z and "below the prediction" in result.pooled.message
+
+
+def test_a_pooled_failure_outranks_an_underpowered_point():
+    """A claim that fails pooled is 'fail', whatever else its points say (underpowered is a weaker verdict).
+    Slip: the underpowered points ranked first."""
+    from dataclasses import replace
+
+    result = _run(_claim(11, bias=0.004))
+    result.points[0] = replace(result.points[0], verdict="underpowered")
+    assert result.pooled.verdict == FAIL and result.verdict == FAIL
+
+
+def test_the_summary_counts_pooled_verdicts_not_claim_verdicts():
+    """A claim with a failing point whose points pool well: one pooled pass, the claim a fail. Slip: the
+    pooled counts read the claims' verdicts."""
+    from dataclasses import replace
+
+    result = _run(_claim(11))
+    result.points[0] = replace(result.points[0], verdict=FAIL)
+    assert result.verdict == FAIL and summary([result])["pooled"] == {"pass": 1, "fail": 0}
+
+
+def test_predictions_of_both_signs_are_pooled_by_their_sign():
+    """Predictions -50..50: a formula 3 % off everywhere moves each z away from zero on its own side, so the
+    points pool with the signs of their predictions, and the pooled z catches what plain summing cancels.
+    Slip: the z summed without their signs."""
+    claim = _claim(11, bias=0.03)
+    points = [PointResult(**{**p.__dict__, "predicted": p.predicted * (1 if i % 2 else -1),
+                             "measured": p.measured * (1 if i % 2 else -1), "z": p.z * (1 if i % 2 else -1)})
+              for i, p in enumerate(_run(claim).points)]
+    together = pooled(claim, points)
+    assert together.verdict == FAIL and together.z > Z and "further from zero" in together.message

@@ -180,7 +180,10 @@ def test_points_planned_again_after_their_batches_equal_check_point(monkeypatch,
     tasks = [("point", claim.id, {"n": 1}, seed, "quick") for seed in range(8)]
     expected = _sequential(tasks)
     assert sum(p.looks > 1 for p in expected) >= 4  # the later looks are exercised
-    assert [_numbers(p) for p in run_tasks(tasks)] == [_numbers(p) for p in expected]
+    seen = []
+    assert [_numbers(p) for p in run_tasks(tasks, progress=seen.append)] == [_numbers(p) for p in expected]
+    # progress counts the batches run, each route group's (the noisy route is a group of its own)
+    assert seen[-1].batches_done == seen[-1].batches_total == 2 * sum(p.batches for p in expected)
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert [_numbers(p) for p in run_tasks(tasks, jobs=2, executor=pool)] == [_numbers(p) for p in expected]
 
