@@ -95,3 +95,16 @@ def test_ci_workflow_is_valid_yaml_that_uploads_the_report():
     assert "amverify check" in runs and "--json amverify-report.json" in runs
     upload = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload and "amverify-report.json" in upload[0]["with"]["path"] and upload[0]["if"] == "always()"
+
+
+def test_the_readmes_ledger_counts_are_the_ledgers():
+    """The README's counts of claims, cited facts and pooled checks in the default run follow the ledger (the
+    negative controls in play are counted by a run: its summary line says so)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"The ledger has (\d+) claims\s+\((\d+) checked, (\d+) cited literature facts\), (\d+) negative"
+                      r"\s+controls and (\d+) pooled checks in the default run", text)
+    assert found, "the README's sentence on the ledger's size has changed: update this test with it"
+    claims = all_claims()
+    cited = sum(c.kind is Kind.CITED for c in claims)
+    pooled = sum(c.kind is Kind.STATISTICAL and len(c.grids["default"]) >= 2 for c in claims)
+    assert [int(found.group(i)) for i in (1, 2, 3, 5)] == [len(claims), len(claims) - cited, cited, pooled]
