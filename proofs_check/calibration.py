@@ -72,17 +72,16 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
     for seed, results in runs.items():
         for cr in results:
             claims_seen[cr.claim.id] = cr.claim
+            together = cr.pooled
+            if together is not None:  # pooled only where every point has a finite z
+                pooled_by_claim[cr.claim.id].append(together.z)
             if cr.verdict not in ("pass", "cited"):
                 bad = [(format_regime(p.params), p.message) for p in cr.points if p.verdict != "pass"]
-                together = cr.pooled
                 if together is not None and together.verdict != "pass":
                     bad.append((f"pooled, {together.points} points", together.message))
                 for regime, why in bad or [("symbolic", cr.symbolic.message)]:
                     failures.append({"seed": seed, "claim": cr.claim.id, "verdict": cr.verdict,
                                      "regime": regime, "message": why})
-            together = cr.pooled
-            if together is not None and math.isfinite(together.z):
-                pooled_by_claim[cr.claim.id].append(together.z)
             for p in cr.points:
                 regime = format_regime(p.params)
                 if p.looks > 1:

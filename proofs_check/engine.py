@@ -94,6 +94,7 @@ __all__ = [
     "claim_tasks",
     "check_symbolic",
     "final_verdict",
+    "is_pooled",
     "near_miss_required",
     "point_passes_with_power",
     "pooled",
@@ -199,6 +200,12 @@ class PooledResult:
     message: str = ""
 
 
+def is_pooled(claim: Claim, points: int) -> bool:
+    """Whether a claim with this many points is also judged together (:func:`pooled`): a statistical
+    claim with two or more."""
+    return claim.kind is Kind.STATISTICAL and points >= 2
+
+
 def pooled(claim: Claim, points: Sequence[PointResult]) -> PooledResult | None:
     """The points of a statistical claim judged together: ``Z_pool = sum(s_i z_i) / sqrt(k)``, ``s_i`` the
     sign of the point's prediction (so a formula off by one factor moves every term the same way).
@@ -217,7 +224,7 @@ def pooled(claim: Claim, points: Sequence[PointResult]) -> PooledResult | None:
     Only statistical claims with at least two points, every one with a finite z and SE, are pooled: an
     asymptotic claim's estimate may sit anywhere within its finite-size bound, so its z is not centred.
     """
-    if claim.kind is not Kind.STATISTICAL or len(points) < 2:
+    if not is_pooled(claim, len(points)):
         return None
     if not all(p.z is not None and math.isfinite(p.z) and math.isfinite(p.standard_error)
                and p.standard_error > 0 and math.isfinite(p.tolerance) for p in points):

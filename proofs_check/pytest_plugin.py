@@ -184,6 +184,7 @@ class LedgerCollector(pytest.Collector):
     """The ledger as a collector: its children are the claim items selected by the options."""
 
     def collect(self):
+        from proofs_check.engine import is_pooled
         from proofs_check.ledger import SECTIONS, Kind, UnknownClaimError, all_claims, get_claim
 
         config = self.config
@@ -207,7 +208,7 @@ class LedgerCollector(pytest.Collector):
                 label = ",".join(f"{k}={v}" for k, v in params.items())
                 yield ClaimPointItem.from_parent(self, name=f"{claim.id}[{label}]", claim_id=claim.id,
                                                  params=dict(params), mode=mode, seed=seed)
-            if claim.kind is Kind.STATISTICAL and len(claim.grids[mode]) >= 2:
+            if is_pooled(claim, len(claim.grids[mode])):
                 yield PooledItem.from_parent(self, name=f"{claim.id}[pooled]", claim_id=claim.id, mode=mode,
                                              seed=seed)
 

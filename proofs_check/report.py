@@ -177,7 +177,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
     """The report as a JSON-ready dict (schema ``amverify.report/1``)."""
     claims = []
     for cr in results:
-        c = cr.claim
+        c, together = cr.claim, cr.pooled
         claims.append({
             "id": c.id, "kind": c.kind.value, "provenance": c.provenance.value, "anchor": c.anchor,
             "statement": c.statement, "latex": cr.statement_latex(), "verdict": cr.verdict,
@@ -186,7 +186,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
                          "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],
                          "seconds": cr.symbolic.seconds},
             "points": [point_to_dict(p) for p in cr.points],
-            "pooled": asdict(cr.pooled) if cr.pooled is not None else None,
+            "pooled": asdict(together) if together is not None else None,
             "seconds": cr.seconds,
         })
     return {
