@@ -496,11 +496,21 @@ def _trials_for(se_pilot: float, n_pilot: int, gap: float) -> float:
     return n_pilot * (SEPARATION * PLAN_INFLATION * se_pilot / gap) ** 2
 
 
+def _cap(claim: Claim, batch_size: int) -> int:
+    """The most trials a point of ``claim`` runs: ``max_batches`` batches of ``batch_size``."""
+    return claim.max_batches * batch_size
+
+
 def _reach(claim: Claim, batch_size: int) -> float:
     """The largest need (inflated, as :func:`_trials_for` gives it) that the cap can still meet: its SE
     without the inflation asks for at most the cap's trials. A need between the cap and this is planned
     to the cap, and the looks after it judge what the cap gave."""
-    return claim.max_batches * batch_size * PLAN_INFLATION ** 2
+    return _cap(claim, batch_size) * PLAN_INFLATION ** 2
+
+
+def _batches_for(claim: Claim, need: float, batch_size: int) -> int:
+    """The batches a need of ``need`` trials plans: at least one, and the cap's for a need above the cap."""
+    return int(min(claim.max_batches, max(1, math.ceil(min(need, _cap(claim, batch_size)) / batch_size))))
 
 
 def _needs(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str, *, look: int) -> dict[str, float]:
@@ -522,7 +532,7 @@ def _needs(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str, *, look:
     predicted = setup.predicted
     if not est.finite:
         return needs
-    cap, reach = claim.max_batches * plan.batch_size, _reach(claim, plan.batch_size)
+    cap, reach = _cap(claim, plan.batch_size), _reach(claim, plan.batch_size)
     target = RESOLUTION_TARGET[mode] * abs(predicted) - fixed
     needs["resolution"] = _trials_for(est.standard_error, plan.trials(None), target)
     for name, wrong in setup.applicable:
@@ -565,7 +575,6 @@ def _look_again(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str) -> 
     unmet = {name: n for name, n in needs.items() if n > have * PLAN_INFLATION ** 2}
     if not unmet:
         return False
-    cap = claim.max_batches * plan.batch_size
     plan.needs.update(unmet)
     short = [name for name, n in unmet.items() if n > _reach(claim, plan.batch_size) and name != "resolution"]
     if short:
@@ -573,7 +582,7 @@ def _look_again(claim: Claim, params, setup: _Setup, plan: _Plan, mode: str) -> 
         return False
     # a need above the cap (the resolution's, or an inflated one within reach) plans the cap, as at the pilot
     need = max(unmet.values())
-    n_batches = min(claim.max_batches, math.ceil(min(need, cap) / plan.batch_size))
+    n_batches = _batches_for(claim, need, plan.batch_size)
     if n_batches <= plan.n_batches:
         return False
     plan.n_batches, plan.looks = n_batches, plan.looks + 1
@@ -605,7 +614,6 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
     columns = {key: columns[key] for key in routes}  # route order, whatever the grouping
     plan = _Plan(batch_size, routes, columns, 1, None, [], {}, batch_seconds, groups, fixed=trials is not None)
     needs = _needs(claim, params, setup, plan, mode, look=1)
-    cap = claim.max_batches * batch_size
     needed = max([batch_size] + [n for n in needs.values()])
     # a need the cap cannot meet by the pilot's numbers plans the cap, and a later look, on every batch so
     # far, decides whether it is short (a pilot's SE can be off either way: it saw an outlier, or none);
@@ -616,7 +624,7 @@ def _pilot(claim: Claim, params, setup: _Setup, *, seed: int, mode: str, trials:
         n_batches = 1
         short = [name for name, n in needs.items() if n > batch_size and name != "resolution"]
     else:
-        n_batches = int(min(claim.max_batches, max(1, math.ceil(min(needed, cap) / batch_size))))
+        n_batches = _batches_for(claim, needed, batch_size)
     plan.n_batches, plan.short, plan.needs = n_batches, short, needs
     plan.needed = None if not math.isfinite(needed) else int(math.ceil(needed))
     return plan
