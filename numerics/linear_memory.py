@@ -167,10 +167,11 @@ def measure_noise_floor(rng, *, N: int, d_k: int, trials: int = 64) -> Estimate:
     if N <= d_k:
         raise ValueError(f"the noise floor is about N > d_k, got N={N!r}, d_k={d_k!r}")
     tight = _noise_energy_orthonormal_values(harmonic_frame(N, d_k))
-    random_best = min(
+    # np.min, not min: a NaN energy anywhere makes the estimate NaN (an error), never a smaller floor
+    random_best = float(np.min([
         _noise_energy_orthonormal_values(unit_rows(rng.standard_normal((N, d_k)))) for _ in range(trials)
-    )
-    return Estimate(min(tight, random_best), 0.0, trials + 1, None,
+    ]))
+    return Estimate(float(np.min([tight, random_best])), 0.0, trials + 1, None,
                     "min over random unit keys and a harmonic tight frame",
                     {"tight_frame": tight, "best_random": random_best})
 

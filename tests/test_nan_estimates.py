@@ -113,3 +113,24 @@ def test_ffn_slot_identity_with_a_nan_layer_is_nan(monkeypatch):
     monkeypatch.setattr(ffn, "ffn_forward", forward)
     est = ffn.measure_ffn_slot_identity(np.random.default_rng(0), N=6, d=4, d_v=3, activation=0, glu=0)
     assert math.isnan(est.estimate)
+
+
+def test_deltaformer_reduction_with_a_nan_matrix_form_is_nan(monkeypatch):
+    """The softmax reduction compares the token loop, then the matrix form: a NaN matrix form came second,
+    where ``max`` dropped it."""
+    monkeypatch.setattr(measures, "deltaformer_parallel", _nan_like(measures.deltaformer_parallel))
+    est = measures.measure_deltaformer_reduction(np.random.default_rng(0), reduction="softmax", T=12, d_k=4, d_v=3,
+                                                 tau=2.0)
+    assert math.isnan(est.estimate)
+    point = dict(T=12, d_k=4, d_v=3, tau=2.0)
+    assert check_point(get_claim("update.deltaformer.reduces_to_softmax"), point, seed=1, mode="quick").verdict == ERROR
+
+
+@pytest.mark.parametrize("call", [1, 3])
+def test_noise_floor_with_a_nan_energy_is_nan(monkeypatch, call):
+    """The least noise over the tight frame (call 1) and the random key sets (calls 2, 3, ...): a NaN
+    energy after the first random set was dropped by ``min``, and a NaN tight frame by the final ``min``."""
+    monkeypatch.setattr(linear_memory, "_noise_energy_orthonormal_values",
+                        _nan_on_call(linear_memory._noise_energy_orthonormal_values, call))
+    est = linear_memory.measure_noise_floor(np.random.default_rng(0), N=6, d_k=4, trials=4)
+    assert math.isnan(est.estimate)

@@ -309,7 +309,7 @@ def measure_deltaformer_reduction(rng, *, reduction: str, T: int, d_k: int, d_v:
                                       beta=beta)]
     else:
         raise ValueError(f"unknown reduction {reduction!r}; expected 'softmax' or 'deltanet'")
-    return exact_value(max(max_relative_gap(o, target) for o in outs),
+    return exact_value(largest([max_relative_gap(o, target) for o in outs]),
                        method=f"DeltaFormer reduced to {reduction} vs its target, float64")
 
 
