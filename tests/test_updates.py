@@ -97,6 +97,27 @@ def test_chunk_pass_in_groups_on_a_second_thread(p, rule, group):
     assert np.array_equal(threaded, chunked_forms._gated_delta_chunked(*args, group=group, threads=False))
 
 
+@settings(max_examples=40)
+@given(p=sequences(), zero_share=st.floats(0.0, 0.5), negative_share=st.floats(0.0, 0.5),
+       group=st.integers(1, 5), seed=st.integers(0, 2**32 - 1))
+def test_gated_forms_agree_with_zero_and_negative_gates(p, zero_share, negative_share, group, seed):
+    """A gate of 0 (a gate exp(-a) underflows to it) cuts every product across it, but not the products
+    after it; a negative gate flips their sign. The matrix form's decay mask once zeroed every pair after
+    a zero gate (off by 1.8 from the loop) and the chunked form, dividing by cumulative gates, gave NaN."""
+    rng = np.random.default_rng(seed)
+    T = p["K"].shape[0]
+    alpha = np.where(rng.random(T) < negative_share, -p["alpha"], p["alpha"])
+    p = dict(p, alpha=np.where(rng.random(T) < zero_share, 0.0, alpha))
+    for rule, delta in (("decay", False), ("gated_deltanet", True)):
+        loop, parallel, chunked = ROUTES[rule]
+        ref = loop(p)
+        assert rel_gap(parallel(p), ref) <= RTOL
+        assert rel_gap(chunked(p), ref) <= RTOL
+        grouped = chunked_forms._gated_delta_chunked(p["K"], p["V"], p["Q"], p["alpha"], p["beta"] if delta else None,
+                                                     p["C"], delta, group=group, threads=2)
+        assert rel_gap(grouped, ref) <= RTOL
+
+
 @settings(max_examples=6, deadline=None)
 @given(T=st.integers(257, 700), C=st.sampled_from([7, 64, 100, 256]), seed=st.integers(0, 2**32 - 1))
 def test_deltaformer_second_stage_on_a_second_thread(T, C, seed):
@@ -467,6 +488,22 @@ def test_deltaformer_token_loop_matrix_and_chunks_agree(p, tau1, tau2, normalize
     ref = num.deltaformer_recurrent(p["K"], p["V"], p["Q"], W, **kw)
     assert rel_gap(num.deltaformer_parallel(p["K"], p["V"], p["Q"], W, **kw), ref) <= RTOL
     assert rel_gap(num.deltaformer_chunked(p["K"], p["V"], p["Q"], W, C=p["C"], **kw), ref) <= RTOL
+
+
+def test_deltaformer_first_stage_row_whose_weights_sum_to_zero_reads_nothing_in_every_form():
+    """A signed kernel normalized over i < t can have weights summing to 0 (the linear kernel, a write key
+    orthogonal to every earlier key). The matrix form reads nothing there; the token loop divided by 0
+    and the NaN spread to every later row."""
+    K = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, -1.0]])
+    W = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])  # w_2 = 0: row 2's weights sum to 0
+    V, Q = np.arange(8.0).reshape(4, 2), np.ones((4, 2))
+    kw = dict(kappa1=num.linear_kernel(), kappa2=num.linear_kernel(), alpha=np.ones(4), beta=np.ones(4),
+              normalize1=True)
+    loop = num.deltaformer_recurrent(K, V, Q, W, **kw)
+    O, U = num.deltaformer_parallel(K, V, Q, W, return_u=True, **kw)
+    assert np.all(np.isfinite(loop))
+    np.testing.assert_array_equal(U[2], V[2])  # nothing read: u_2 = alpha_2 v_2
+    assert rel_gap(O, loop) <= RTOL
 
 
 @settings(max_examples=20)

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from scipy.linalg.blas import dtrsm
 
-from numerics.updates.parallel import _causal_block, _stage2_matrix
+from numerics.updates.parallel import _causal_block, _decay_mask, _stage2_matrix
 
 __all__ = [
     "PREV_BLOCK",
@@ -87,8 +87,9 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
     """Chunks of ``C`` tokens; the state ``S`` (``d_v x d_k``) is passed across chunk boundaries.
 
     Inside a chunk with incoming state ``S_0`` and local cumulative gates ``g_t = prod_{s<=t} alpha_s``
-    (from the chunk start): ``alpha_t S_{t-1} = g_t S_0 + sum_{j<t} (g_t / g_j) u_j k_j^T``, so with the
-    chunk's WY/UT transform ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
+    (from the chunk start): ``alpha_t S_{t-1} = g_t S_0 + sum_{j<t} (g_t / g_j) u_j k_j^T``, where
+    ``g_t / g_j`` stands for ``prod_{s=j+1}^t alpha_s`` (the chunk's decay mask ``Gamma``, computed without
+    dividing, so that gates may be 0 or negative), so with the chunk's WY/UT transform ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
 
         U = T_c diag(beta) (V - diag(g) K S_0^T),
         O = diag(g) Q S_0^T + (Q K^T ⊙ Gamma) U,
@@ -120,12 +121,12 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
         g, G, decay = None, lower, None
         gk, gq, k_end = k, q, k
     else:
-        log_g = np.cumsum(np.log(_chunk_view(alpha, C, 1.0)), axis=1)  # (n, C) local log cumulative gates
-        g = np.exp(log_g)
-        G = np.where(lower, np.exp(np.where(lower, log_g[:, :, None] - log_g[:, None, :], 0.0)), 0.0)
+        a = _chunk_view(alpha, C, 1.0)
+        g = np.cumprod(a, axis=1)  # (n, C) local cumulative gates
+        G = _decay_mask(a)  # (n, C, C): g_t / g_j without dividing (a gate may be 0)
         decay = g[:, -1]
         gk, gq = g[:, :, None] * k, g[:, :, None] * q
-        k_end = (g[:, -1:] / g)[:, :, None] * k
+        k_end = G[:, -1, :, None] * k  # (g_C / g_j) k_j
     b = _chunk_view(beta, C)[:, :, None] if delta else None
     strict = G & ~np.eye(C, dtype=bool) if g is None else G * ~np.eye(C, dtype=bool)
     out = np.empty((n, C, dv))

@@ -35,18 +35,19 @@ def _ones(T, x):
 
 
 def _decay_mask(alpha: np.ndarray) -> np.ndarray:
-    """``Gamma_{tj} = prod_{s=j+1}^{t} alpha_s`` for ``t >= j``, else 0 (log-space cumulative sums)."""
-    T = alpha.shape[0]
-    with np.errstate(divide="ignore"):
-        L = np.cumsum(np.log(alpha))
-    diff = L[:, None] - L[None, :]
-    mask = np.tril(np.ones((T, T), dtype=bool))
-    G = np.zeros((T, T))
-    G[mask] = np.exp(diff[mask])
-    # a zero gate makes L = -inf; products across it are 0, and exactly 1 on the diagonal
-    G[np.isnan(G)] = 0.0
-    np.fill_diagonal(G, 1.0)
-    return G
+    """``Gamma[..., t, j] = prod_{s=j+1}^{t} alpha[..., s]`` for ``t >= j`` (1 on the diagonal), else 0, over
+    the last axis, for gates of any sign: differences of cumulative sums of ``log |alpha|``, with the zero
+    and negative gates counted apart (a product across a zero gate is 0, one across an odd number of
+    negative gates negative). A zero gate is no mere limit: a gate ``exp(-a)`` underflows to it."""
+    alpha = np.asarray(alpha, dtype=float)
+    T = alpha.shape[-1]
+    zero = alpha == 0
+    L = np.cumsum(np.log(np.where(zero, 1.0, np.abs(alpha))), axis=-1)
+    zeros, negatives = np.cumsum(zero, axis=-1), np.cumsum(alpha < 0, axis=-1)
+    keep = np.tril(np.ones((T, T), dtype=bool)) & (zeros[..., :, None] == zeros[..., None, :])
+    G = np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)
+    odd = (negatives[..., :, None] - negatives[..., None, :]) % 2 == 1
+    return np.where(odd, -G, G)
 
 
 def _gated_delta_parallel(K, V, Q, alpha, beta, delta: bool, variant=None) -> np.ndarray:
@@ -127,7 +128,7 @@ def deltaformer_parallel(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=No
     """DeltaFormer in matrix form: ``U = (I + A)^{-1} diag(alpha) V``, ``O = A_2 U``.
 
     ``A_{ti} = beta_t a1(w_t, k_i)`` for ``i < t`` (strictly lower-triangular, rows normalized over
-    ``i < t`` if ``normalize1``), ``(A_2)_{ti} = a2(q_t, k_i)`` for ``i <= t``. Solved by forward
+    ``i < t`` if ``normalize1``; a row whose weights sum to 0 is 0), ``(A_2)_{ti} = a2(q_t, k_i)`` for ``i <= t``. Solved by forward
     substitution (``O(T^2 d)``). ``variant="causal_first_stage"`` lets the first stage see ``i = t`` too
     (a wrong route). Returns ``O`` (and ``U`` if ``return_u``).
     """

@@ -121,7 +121,10 @@ def softmax_attention_recurrent(K, V, Q, tau: float) -> np.ndarray:
 
 
 def _kernel_weights(kernel, x, Y, normalize: bool) -> np.ndarray:
-    """``kappa(x, y_i)`` over the rows of ``Y`` (normalized to sum 1 if asked, via logs when possible)."""
+    """``kappa(x, y_i)`` over the rows of ``Y`` (normalized to sum 1 if asked, via logs when possible).
+
+    Weights that sum to 0 (a signed kernel, such as the linear one on orthogonal keys) normalize to 0,
+    as in :func:`numerics.updates.parallel.deltaformer_parallel`: the row reads nothing."""
     if Y.shape[0] == 0:
         return np.zeros(0)
     log_values = getattr(kernel, "log_values", None)
@@ -130,7 +133,10 @@ def _kernel_weights(kernel, x, Y, normalize: bool) -> np.ndarray:
         w = np.exp(s - s.max())
         return w / w.sum()
     w = np.asarray(kernel(x[None, :], Y))[0]
-    return w / w.sum() if normalize else w
+    if not normalize:
+        return w
+    total = w.sum()
+    return w / total if total != 0 else np.zeros_like(w)
 
 
 def deltaformer_recurrent(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None,
