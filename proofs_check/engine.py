@@ -112,6 +112,9 @@ LOOKS = 3  # looks at the data that may plan a point's batches: the pilot's and 
 PILOT_DOUBT = 4.0  # a control the pilot finds this far beyond the cap's reach (its SE 2x too large) is short at once
 RESOLUTION_TARGET = {"quick": 0.10, "default": 0.02, "full": 0.02}
 MIN_ESS = 100.0
+# A statistical estimate's SE at most this fraction of the estimate is the spread of rounding, not of draws:
+# every trial gave the closed form (a zero-variance proposal, a tilt of 1). The ledger's smallest is 1e-4.
+ROUNDING_SE = 1e-12
 # The z rule treats the studentized estimate as normal; with n trials it is closer to Student's t with
 # n - 1 degrees of freedom, whose two-sided tail beyond Z is 4e-5 at n = 20, 6e-7 at n = 100 and 1.2e-7
 # (ALPHA) only near n = 1000. No Monte Carlo batch (and no pilot) is smaller than MIN_TRIALS.
@@ -303,9 +306,10 @@ def _compare(claim: Claim, predicted: float, est: Estimate, params,
         return ERROR, None, math.nan, "non-finite estimate, SE or prediction"
     if est.ess is not None and est.ess < MIN_ESS:
         return ERROR, None, math.nan, f"effective sample size {est.ess:.1f} < {MIN_ESS:g}: estimate unreliable"
-    if claim.kind is not Kind.IDENTITY and not est.standard_error > 0:
-        return ERROR, None, math.nan, ("standard error 0: a statistical estimate without sampling variance "
-                                       "re-evaluates a closed form instead of simulating it")
+    if claim.kind is not Kind.IDENTITY and not est.standard_error > ROUNDING_SE * abs(est.estimate):
+        return ERROR, None, math.nan, (f"standard error {est.standard_error:.3g}, 0 to rounding: a statistical "
+                                       "estimate without sampling variance re-evaluates a closed form instead of "
+                                       "simulating it")
     diff = abs(est.estimate - predicted)
     se = est.standard_error
     if claim.kind is Kind.IDENTITY:

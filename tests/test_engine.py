@@ -273,7 +273,11 @@ def test_a_statistical_estimate_with_zero_standard_error_is_an_error():
     returns the closed form) is an error, not a pass: the check would put nothing at risk."""
     claim = _fake_claim(lambda rng, n: Estimate(1.0, 0.0, 100))
     result = check_point(claim, {"n": 1}, seed=0)
-    assert result.verdict == ERROR and "standard error 0" in result.message
+    assert result.verdict == ERROR and "0 to rounding" in result.message
+    # every trial the closed form up to rounding (a tilt of 1 in the multi-head exp estimator gave SE 1e-17)
+    rounding = check_point(_fake_claim(lambda rng, n: Estimate(1.0, 1e-16, 100)), {"n": 1}, seed=0)
+    assert rounding.verdict == ERROR and "0 to rounding" in rounding.message
+    assert check_point(_fake_claim(lambda rng, n: Estimate(1.0, 1e-11, 100)), {"n": 1}, seed=0).verdict == PASS
 
 
 def test_a_measure_that_raises_is_the_points_error_not_a_crash():

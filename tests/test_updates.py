@@ -878,6 +878,32 @@ def test_comba_form_verifies_at_three_dimensions():
     assert [c.status for c in tu.comba_form(3).verify()] == ["verified"]
 
 
+def test_comba_measure_compares_with_gated_deltanets_own_loop(monkeypatch):
+    """The Comba check's reference is gated DeltaNet's token loop: a reference 1 % off shows as a 1 % gap.
+    Both controls vary the Comba side, so a measure comparing the Comba loop with itself would still
+    reject them; only this sees the reference."""
+    real = measures.gated_deltanet_recurrent
+    assert measures.measure_comba_form(np.random.default_rng(0), T=20, d_k=4, d_v=3).estimate < 1e-12
+    monkeypatch.setattr(measures, "gated_deltanet_recurrent", lambda *a, **k: 1.01 * real(*a, **k))
+    gap = measures.measure_comba_form(np.random.default_rng(0), T=20, d_k=4, d_v=3).estimate
+    assert 0.009 < gap < 0.011
+
+
+@settings(max_examples=20)
+@given(n=st.integers(1, 6), d=st.integers(1, 6), beta=st.floats(0.05, 1.5), epochs=st.integers(1, 4),
+       seed=st.integers(0, 2**32 - 1))
+def test_cyclic_delta_is_the_epoch_map_applied_epoch_times(n, d, beta, epochs, seed):
+    """The step-by-step passes (cyclic_delta) and the composed affine epoch (epoch_map: S -> S P + c) are
+    written apart; from S_0 = 0 one epoch is c, and E epochs are the map applied E times."""
+    rng = np.random.default_rng(seed)
+    K, V = rng.standard_normal((n, d)) / np.sqrt(d), rng.standard_normal((n, 3))
+    P, c = fp.epoch_map(K, V, beta)
+    S = np.zeros_like(c)
+    for _ in range(epochs):
+        S = S @ P + c
+    np.testing.assert_allclose(fp.cyclic_delta(K, V, beta, epochs), S, rtol=1e-10, atol=1e-12)
+
+
 def test_instrumented_count_matches_hand_counts():
     """The multiply-add counter charges m k n per product and n^3 per inverse, through derived arrays."""
     from numerics.updates.cost import MultiplyAddCounter

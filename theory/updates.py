@@ -555,7 +555,7 @@ def deltaformer_reduces_to_deltanet(T: int = 3, d: int = 2) -> Derivation:
     )
 
 
-pattern_s = sp.Symbol("pattern", integer=True, nonnegative=True)  # 0 uniform, 1 predecessor attention
+pattern_s = sp.Symbol("pattern", integer=True, nonnegative=True)  # 0 uniform, 1 predecessor, 2 first token
 T_s = sp.Symbol("T", positive=True, integer=True)
 
 
@@ -570,8 +570,10 @@ def first_stage_amplification(T_check: int = 7) -> Derivation:
     attention (``a_ti = 1/(t-1)``) gives ``||X||_inf = 2`` at every ``T >= 2``: with ``S_t = sum_{i<=t} u_i``,
     ``u_t = v_t - S_{t-1}/(t-1)`` and ``S_t = S_{t-1} (t-2)/(t-1) + v_t`` telescope to
     ``u_t = v_t - sum_{j=2}^{t-1} (j-1) v_j / ((t-1)(t-2))`` for ``t >= 3`` (row sum 3/2, verified below),
-    and ``u_2 = v_2 - v_1`` (row sum 2). The second stage ``O = A_2 U`` has ``||A_2||_inf = 1``. The side
-    condition computes both inverses exactly at ``T = T_check``.
+    and ``u_2 = v_2 - v_1`` (row sum 2). Attention to the first token (``a_t1 = 1`` for ``t >= 2``) has
+    ``A^2 = 0``, so ``X = I - A``: row sums 2 but a first column summing to ``T``, which sets the
+    infinity norm (row sums) apart from the 1-norm (column sums). The second stage ``O = A_2 U`` has
+    ``||A_2||_inf = 1``. The side condition computes the three inverses exactly at ``T = T_check``.
     """
     t, j = sp.symbols("t j", positive=True, integer=True)
     row_sum = 1 + sp.Sum((j - 1) / ((t - 1) * (t - 2)), (j, 2, t - 1))
@@ -582,19 +584,23 @@ def first_stage_amplification(T_check: int = 7) -> Derivation:
 
     uniform = sp.Matrix(T_check, T_check, lambda r, c: sp.Rational(1, r) if c < r else 0)
     shift = sp.Matrix(T_check, T_check, lambda r, c: 1 if c == r - 1 else 0)
-    exact = sp.Matrix([inf_norm_of_inverse(uniform) - 2, inf_norm_of_inverse(shift) - T_check])
+    first = sp.Matrix(T_check, T_check, lambda r, c: 1 if c == 0 < r else 0)
+    exact = sp.Matrix([inf_norm_of_inverse(uniform) - 2, inf_norm_of_inverse(shift) - T_check,
+                       inf_norm_of_inverse(first) - 2])
     return (
         Derivation("row sums of (I + A)^{-1} under uniform causal attention", row_sum,
                    lhs=sp.Symbol(r"\|x_t\|_1^{\mathrm{uniform}}"))
         .step(sp.Rational(3, 2), f"sum_(j=2)^(t-1) (j-1) = (t-1)(t-2)/2 for rows t >= 3; exact inverses at "
-                                 f"T = {T_check}: infinity norm 2 (uniform) and {T_check} (predecessor)", check=exact)
+                                 f"T = {T_check}: infinity norm 2 (uniform), {T_check} (predecessor) and 2 (first "
+                                 f"token)", check=exact)
     )
 
 
 def first_stage_amplification_value() -> sp.Expr:
     """``||(I + A)^{-1}||_inf``: 2 for uniform causal attention (``pattern = 0``), ``T`` for attention to the
-    predecessor (``pattern = 1``), the largest value any row-substochastic ``A`` reaches."""
-    return sp.Piecewise((2, sp.Eq(pattern_s, 0)), (T_s, True))
+    predecessor (``pattern = 1``), the largest value any row-substochastic ``A`` reaches, and 2 for attention
+    to the first token (``pattern = 2``)."""
+    return sp.Piecewise((T_s, sp.Eq(pattern_s, 1)), (2, True))
 
 
 @cache

@@ -134,12 +134,14 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
     Inputs: :func:`_random_sequence`, ``beta_t ~ U(0, beta_max)``, gates ``alpha_t ~ U(alpha_min, 1)``.
     The token loop (:mod:`numerics.updates.recurrent`) shares no helper with the matrix and chunked
     forms, so it is their reference. Variants (wrong routes): ``"full_mask"`` (M in place of M^- in
-    the solve), ``"no_beta"``, ``"no_carry"`` (state not passed between chunks).
+    the solve), ``"no_beta"``, ``"no_carry"`` (state not passed between chunks), ``"gates_ignored"``
+    (the matrix and chunked forms of the gated rules run with every gate 1, the loop with the drawn gates).
     """
-    check_variant(variant, {"full_mask", "no_beta", "no_carry"})
+    check_variant(variant, {"full_mask", "no_beta", "no_carry", "gates_ignored"})
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     beta = rng.uniform(0.0, beta_max, T)
     alpha = rng.uniform(alpha_min, 1.0, T)
+    gates = np.ones(T) if variant == "gates_ignored" else alpha  # the gates handed to the forms under test
     par_variant = variant if variant in ("full_mask", "no_beta") else None
     chunk_variant = variant if variant == "no_carry" else None
     if rule == "linear_attention":
@@ -147,16 +149,16 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
         routes = [linear_attention_parallel(K, V, Q), linear_attention_chunked(K, V, Q, C, variant=chunk_variant)]
     elif rule == "decay":
         ref = decayed_attention_recurrent(K, V, Q, alpha)
-        routes = [decayed_attention_parallel(K, V, Q, alpha),
-                  decayed_attention_chunked(K, V, Q, alpha, C, variant=chunk_variant)]
+        routes = [decayed_attention_parallel(K, V, Q, gates),
+                  decayed_attention_chunked(K, V, Q, gates, C, variant=chunk_variant)]
     elif rule == "deltanet":
         ref = deltanet_recurrent(K, V, Q, beta)
         routes = [deltanet_parallel(K, V, Q, beta, variant=par_variant),
                   deltanet_chunked(K, V, Q, beta, C, variant=chunk_variant)]
     elif rule == "gated_deltanet":
         ref = gated_deltanet_recurrent(K, V, Q, alpha, beta)
-        routes = [gated_deltanet_parallel(K, V, Q, alpha, beta, variant=par_variant),
-                  gated_deltanet_chunked(K, V, Q, alpha, beta, C, variant=chunk_variant)]
+        routes = [gated_deltanet_parallel(K, V, Q, gates, beta, variant=par_variant),
+                  gated_deltanet_chunked(K, V, Q, gates, beta, C, variant=chunk_variant)]
     else:
         raise ValueError(f"unknown rule {rule!r}; expected one of linear_attention, decay, deltanet, gated_deltanet")
     gaps = [max_relative_gap(r, ref) for r in routes]
@@ -205,15 +207,16 @@ def measure_deltaformer_forms(rng, *, T: int, d_k: int, d_v: int, C: int, tau1: 
     Inputs: :func:`_attention_inputs` (write keys ``W`` too), ``alpha ~ U(0.5, 1.5)``, ``beta ~ U(0, beta_max)``.
     Variants: ``"causal_first_stage"`` (matrix form lets the first stage see ``i = t``), ``"no_recombine"``
     (chunked form adds the two softmax blocks with equal weight), ``"tau_inverted"`` (both kernels built
-    at ``1 / tau``: the shared kernel multiplying by the temperature).
+    at ``1 / tau``: the shared kernel multiplying by the temperature), ``"alpha_dropped"`` (every route run
+    with ``alpha = 1``, the reference with the drawn ``alpha``: the write not scaled).
     """
-    check_variant(variant, {"causal_first_stage", "no_recombine", "tau_inverted"})
+    check_variant(variant, {"causal_first_stage", "no_recombine", "tau_inverted", "alpha_dropped"})
     Q, K, V, W = _attention_inputs(rng, T, d_k, d_v)
     alpha = rng.uniform(0.5, 1.5, T)
     beta = rng.uniform(0.0, beta_max, T)
     ref = deltaformer_reference(Q, K, V, W, alpha, beta, tau1, tau2)
     kw = dict(kappa1=exp_kernel(_code_temperature(tau1, variant)), kappa2=exp_kernel(_code_temperature(tau2, variant)),
-              alpha=alpha, beta=beta, normalize1=True, normalize2=True)
+              alpha=np.ones(T) if variant == "alpha_dropped" else alpha, beta=beta, normalize1=True, normalize2=True)
     routes = [deltaformer_recurrent(K, V, Q, W, **kw),
               deltaformer_parallel(K, V, Q, W, variant=variant if variant == "causal_first_stage" else None, **kw),
               deltaformer_chunked(K, V, Q, W, C=C, variant=variant if variant == "no_recombine" else None, **kw)]
@@ -250,9 +253,11 @@ def measure_deltaformer_listing(rng, *, T: int, d_k: int, C: int, similarity: in
     gaps = []
     for _ in range(LISTING_SEQUENCES):
         K, V, Q = (rng.standard_normal((T, d_k)) for _ in range(3))
-        W, other = (K, Q) if similarity == 0 else (Q, K)
+        W = K if similarity == 0 else Q  # the write keys of the similarity checked
         ref = deltaformer_first_stage_reference(W, K, V, tau)
-        W_code = other if variant == "similarity_swapped" else W
+        # the control runs the other similarity, named on its own (not as "not W"), so that a point whose W
+        # were the wrong one would meet its control's inputs and have it accepted
+        W_code = (Q if similarity == 0 else K) if variant == "similarity_swapped" else W
         U = deltaformer_chunked(K, V, Q, W_code, kappa1=kernel, kappa2=None,
                                 normalize1=True, C=C, variant=variant if variant == "no_recombine" else None,
                                 first_stage_only=True)
@@ -317,21 +322,25 @@ def measure_first_stage_amplification(rng, *, T: int, pattern: int, variant=None
     """``||(I + A)^{-1}||_inf`` (largest absolute row sum) of DeltaFormer's first stage, read off the model.
 
     The first stage is run through :func:`deltaformer_parallel` with values ``V = I_T``, so that
-    ``U = (I + A)^{-1}`` itself. ``pattern=0``: the constant kernel ``kappa_1 = 1``, normalized over
-    ``i < t``: uniform causal attention. ``pattern=1``: one-hot position keys ``k_i = e_i``, write keys
-    ``w_t = e_{t-1}`` and the linear kernel, normalized: every token attends to its predecessor. Both
-    ``A`` are exact in float64 (entries ``1/(t-1)`` or 0/1). ``rng`` is unused (deterministic inputs).
+    ``U = (I + A)^{-1}`` itself. ``pattern=0``: the constant kernel ``kappa_1 = 2``, normalized over
+    ``i < t``: uniform causal attention (2, not 1, so that a kernel left unnormalized gives ``2T - 1``,
+    not 2 as the constant 1 would). ``pattern=1``: one-hot position keys ``k_i = e_i``, write keys
+    ``w_t = e_{t-1}`` and the linear kernel, normalized: every token attends to its predecessor.
+    ``pattern=2``: the same keys, ``w_t = e_0``: every token attends to the first, so that the column
+    sums of ``U`` (``T`` in the first column) differ from its row sums (2). Every ``A`` is exact in
+    float64 (entries ``1/(t-1)`` or 0/1). ``rng`` is unused (deterministic inputs).
     """
     check_variant(variant, set())
-    if pattern not in (0, 1):
-        raise ValueError(f"pattern must be 0 (uniform) or 1 (predecessor), got {pattern!r}")
+    if pattern not in (0, 1, 2):
+        raise ValueError(f"pattern must be 0 (uniform), 1 (predecessor) or 2 (first token), got {pattern!r}")
     eye = np.eye(T)
     if pattern == 0:
-        kappa1 = Kernel("one", lambda X, Y: np.ones((X.shape[0], Y.shape[0])))
+        kappa1 = Kernel("two", lambda X, Y: np.full((X.shape[0], Y.shape[0]), 2.0))
         K = W = np.zeros((T, 1))
     else:
         kappa1 = linear_kernel()
-        K, W = eye, np.vstack([np.zeros((1, T)), eye[:-1]])
+        W = np.vstack([np.zeros((1, T)), eye[:-1]]) if pattern == 1 else np.tile(eye[:1], (T, 1))
+        K = eye
     _, U = deltaformer_parallel(K, eye, K, W, kappa1=kappa1, kappa2=linear_kernel(), normalize1=True,
                                 return_u=True)
     return exact_value(float(np.max(np.abs(U).sum(axis=1))),
@@ -355,13 +364,18 @@ def measure_wy_product(rng, *, n: int, d_k: int, beta_max: float = 1.0, variant=
 
 def measure_householder_spectrum(rng, *, d_k: int, x: float, variant=None) -> Estimate:
     """Max gap between the sorted eigenvalues of ``I - beta k k^T`` (random k, ``beta = x / ||k||^2``) and
-    ``{1 - x, 1, ..., 1}``. Variant ``"unsquared_norm"`` predicts ``1 - beta ||k||`` for the small eigenvalue."""
-    check_variant(variant, {"unsquared_norm"})
+    ``{1 - x, 1, ..., 1}``. Variant ``"unsquared_norm"`` predicts ``1 - beta ||k||`` for the small eigenvalue;
+    ``"split_eigenvalue"`` predicts ``{1 - x/2, 1 - x/2, 1, ..., 1}`` (``d_k >= 2``): the right trace
+    ``d_k - x`` but the wrong spectrum, which a check of the trace alone would accept."""
+    check_variant(variant, {"unsquared_norm", "split_eigenvalue"})
     k = rng.standard_normal(d_k)
     beta = x / float(k @ k)
     eig = np.sort(np.linalg.eigvalsh(np.eye(d_k) - beta * np.outer(k, k)))
     small = 1 - beta * np.sqrt(k @ k) if variant == "unsquared_norm" else 1 - x
-    predicted = np.sort(np.concatenate([[small], np.ones(d_k - 1)]))
+    if variant == "split_eigenvalue":
+        predicted = np.sort(np.concatenate([[1 - x / 2, 1 - x / 2], np.ones(d_k - 2)]))
+    else:
+        predicted = np.sort(np.concatenate([[small], np.ones(d_k - 1)]))
     return exact_value(float(np.max(np.abs(eig - predicted))), method="numpy eigvalsh vs predicted spectrum")
 
 

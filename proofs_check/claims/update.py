@@ -84,14 +84,18 @@ _FORMS = {
     "linear_attention": ("O = (Q K^T ⊙ M) V", (NegativeControl("no_carry", "state not carried across chunks",
                                                                 variant="no_carry"),)),
     "decay": ("O = (Q K^T ⊙ Gamma) V", (NegativeControl("no_carry", "state not carried across chunks",
-                                                         variant="no_carry"),)),
+                                                         variant="no_carry"),
+                                         NegativeControl("gates_ignored", "matrix and chunked forms run with every "
+                                                         "gate 1", variant="gates_ignored"))),
     "deltanet": ("O = (Q K^T ⊙ M)(I + diag(beta)(K K^T ⊙ M^-))^{-1} diag(beta) V (beta = 1: the notes' form)",
                  (NegativeControl("full_mask", "M in place of M^- in the solve", variant="full_mask"),
                   NegativeControl("no_beta", "beta dropped from the matrix form", variant="no_beta"),
                   NegativeControl("no_carry", "state not carried across chunks", variant="no_carry"))),
     "gated_deltanet": ("O = (Q K^T ⊙ Gamma)(I + diag(beta)(K K^T ⊙ Gamma^-))^{-1} diag(beta) V",
                        (NegativeControl("full_mask", "Gamma in place of Gamma^- in the solve", variant="full_mask"),
-                        NegativeControl("no_carry", "state not carried across chunks", variant="no_carry"))),
+                        NegativeControl("no_carry", "state not carried across chunks", variant="no_carry"),
+                        NegativeControl("gates_ignored", "matrix and chunked forms run with every gate 1",
+                                        variant="gates_ignored"))),
 }
 _FORM_GRIDS = {
     "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 64, "d_k": 16, "d_v": 8, "C": 16}),
@@ -261,7 +265,9 @@ register(Claim(
            "default": ({"d_k": 3, "x": 0.5}, {"d_k": 16, "x": 2.0}, {"d_k": 64, "x": 3.0}),
            "full": ({"d_k": 3, "x": 0.5}, {"d_k": 64, "x": 3.0}, {"d_k": 256, "x": 1.5})},
     negative_controls=(NegativeControl("unsquared_norm", "small eigenvalue 1 - beta ||k|| (norm not squared)",
-                                       variant="unsquared_norm"),),
+                                       variant="unsquared_norm"),
+                       NegativeControl("split_eigenvalue", "{1 - x/2, 1 - x/2, 1, ..., 1}: the right trace, the "
+                                       "wrong spectrum", variant="split_eigenvalue")),
     atol=1e-10,
     strategy={"d_k": (2, 24), "x": (0.1, 6.0)},
 ))
@@ -484,6 +490,8 @@ register(Claim(
                         variant="causal_first_stage"),
         NegativeControl("no_recombine", "chunk softmax blocks added with equal weights", variant="no_recombine"),
         _TAU_INVERTED,
+        NegativeControl("alpha_dropped", "every form run with alpha = 1 (the write not scaled)",
+                        variant="alpha_dropped"),
     ),
     atol=1e-10,
     strategy={"T": (2, 60), "d_k": (1, 8), "d_v": (1, 4), "C": (1, 16), "tau1": (0.3, 5.0), "tau2": (0.3, 5.0)},
@@ -640,40 +648,44 @@ register(Claim(
     id="update.deltaformer.first_stage_amplification",
     statement="DeltaFormer's first stage U = (I + A)^{-1} V amplifies V by ||(I + A)^{-1}||_inf <= T for any "
               "normalized kappa_1 (A strictly causal, row sums <= 1): attention to the predecessor attains T, "
-              "uniform attention gives 2 at every T, while the second stage O = A_2 U has ||A_2||_inf = 1. Computing "
+              "uniform attention gives 2 at every T, and so does attention to the first token (whose column of U "
+              "sums to T), while the second stage O = A_2 U has ||A_2||_inf = 1. Computing "
               "u is the less stable step, by up to the context length, and the sharper kappa_1 the worse.",
     anchor="§4 DeltaFormer stability (companion App. F: 'the stability of the calculation for u is weaker than "
            "that for o'; the bound and both values: suite)",
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="largest absolute row sum of U = (I + A)^{-1}, read from the model run with V = I_T",
-                      distributions="deterministic: pattern 0 kappa_1 = 1 (uniform attention over i < t); pattern 1 "
-                                    "one-hot keys k_i = e_i, write keys w_t = e_{t-1}, linear kappa_1 (the predecessor)",
+                      distributions="deterministic: pattern 0 kappa_1 = 2, a constant (uniform attention over "
+                                    "i < t); pattern 1 one-hot keys k_i = e_i, write keys w_t = e_{t-1}, linear "
+                                    "kappa_1 (the predecessor); pattern 2 the same keys, w_t = e_0 (the first token)",
                       conditioning="none",
                       notes="The upper bound T over all row-substochastic A is tested as a hypothesis property "
-                            "(tests/test_updates.py); the check measures the two patterns."),
+                            "(tests/test_updates.py); the check measures the three patterns."),
     params=(Param("T", 2, 4096, description="sequence length"),
-            Param("pattern", 0, 1, description="0 uniform causal attention, 1 attention to the predecessor")),
+            Param("pattern", 0, 2, description="0 uniform causal attention, 1 attention to the predecessor, "
+                                               "2 attention to the first token")),
     derivation=(lambda: th.first_stage_amplification(5)),
     prediction=th.first_stage_amplification_value,
     symbol=r"\|(I + A)^{-1}\|_\infty",
     measure=num.measure_first_stage_amplification,
-    grids={"quick": ({"T": 8, "pattern": 0}, {"T": 8, "pattern": 1}, {"T": 64, "pattern": 1}),
+    grids={"quick": ({"T": 8, "pattern": 0}, {"T": 8, "pattern": 1}, {"T": 64, "pattern": 1}, {"T": 64, "pattern": 2}),
            "default": ({"T": 8, "pattern": 0}, {"T": 256, "pattern": 0}, {"T": 8, "pattern": 1},
-                       {"T": 256, "pattern": 1}),
+                       {"T": 256, "pattern": 1}, {"T": 256, "pattern": 2}),
            "full": ({"T": 8, "pattern": 0}, {"T": 1024, "pattern": 0}, {"T": 8, "pattern": 1},
-                    {"T": 1024, "pattern": 1})},
+                    {"T": 1024, "pattern": 1}, {"T": 1024, "pattern": 2})},
     negative_controls=(
         NegativeControl("second_stage_bound", "1, the second stage's amplification", prediction=lambda: sp.Integer(1)),
-        NegativeControl("always_T", "T for every pattern (uniform attention as unstable as the sharpest)",
+        NegativeControl("always_T", "T for every pattern (uniform or first-token attention as unstable as the "
+                        "predecessor's; for the first token, also the 1-norm, its column sums)",
                         prediction=lambda: th.T_s,
-                        applies_when=Constraint("pattern = 0 and T >= 3", lambda p: p["pattern"] == 0 and p["T"] >= 3)),
+                        applies_when=Constraint("pattern != 1 and T >= 3", lambda p: p["pattern"] != 1 and p["T"] >= 3)),
         NegativeControl("always_2", "2 for every pattern (sharp attention as stable as uniform)",
                         prediction=lambda: sp.Integer(2),
                         applies_when=Constraint("pattern = 1 and T >= 3", lambda p: p["pattern"] == 1 and p["T"] >= 3)),
     ),
     atol=1e-9,
-    strategy={"T": (2, 200), "pattern": (0, 1)},
+    strategy={"T": (2, 200), "pattern": (0, 2)},
 ))
 
 # --- fast triangular inverse -----------------------------------------------------------------
