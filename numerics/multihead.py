@@ -40,7 +40,8 @@ _BLOCK = 1 << 20
 def _reduce(columns, *, kernel="linear", **_) -> Estimate:
     est = mean_estimate(columns["y"], method=f"multi-head memory ({kernel} kernel): full Gaussian keys cut into H "
                                              "blocks, block scores, values integrated exactly"
-                                             + ("; partially tilted blocks" if kernel == "exp" else ""))
+                                             + ("; blocks whose log-variance passes LOG_VAR_CAP partially tilted"
+                                                if kernel == "exp" else ""))
     if kernel != "exp":
         return est
     ess = kish_ess_from_sums(columns["log_sum"], columns["log_sum_sq"])
