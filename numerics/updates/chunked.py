@@ -89,7 +89,8 @@ def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None
     Inside a chunk with incoming state ``S_0`` and local cumulative gates ``g_t = prod_{s<=t} alpha_s``
     (from the chunk start): ``alpha_t S_{t-1} = g_t S_0 + sum_{j<t} (g_t / g_j) u_j k_j^T``, where
     ``g_t / g_j`` stands for ``prod_{s=j+1}^t alpha_s`` (the chunk's decay mask ``Gamma``, computed without
-    dividing, so that gates may be 0 or negative), so with the chunk's WY/UT transform ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
+    dividing, so that gates may be 0 or negative), so with the chunk's WY/UT transform
+    ``T_c = (I + diag(beta)(K K^T ⊙ Gamma^-))^{-1}``
 
         U = T_c diag(beta) (V - diag(g) K S_0^T),
         O = diag(g) Q S_0^T + (Q K^T ⊙ Gamma) U,

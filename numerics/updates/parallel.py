@@ -128,9 +128,9 @@ def deltaformer_parallel(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=No
     """DeltaFormer in matrix form: ``U = (I + A)^{-1} diag(alpha) V``, ``O = A_2 U``.
 
     ``A_{ti} = beta_t a1(w_t, k_i)`` for ``i < t`` (strictly lower-triangular, rows normalized over
-    ``i < t`` if ``normalize1``; a row whose weights sum to 0 is 0), ``(A_2)_{ti} = a2(q_t, k_i)`` for ``i <= t``. Solved by forward
-    substitution (``O(T^2 d)``). ``variant="causal_first_stage"`` lets the first stage see ``i = t`` too
-    (a wrong route). Returns ``O`` (and ``U`` if ``return_u``).
+    ``i < t`` if ``normalize1``; a row whose weights sum to 0 is 0), ``(A_2)_{ti} = a2(q_t, k_i)`` for
+    ``i <= t``. Solved by forward substitution (``O(T^2 d)``). ``variant="causal_first_stage"`` lets the
+    first stage see ``i = t`` too (a wrong route). Returns ``O`` (and ``U`` if ``return_u``).
     """
     T = K.shape[0]
     W = K if W is None else W

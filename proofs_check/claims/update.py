@@ -679,7 +679,8 @@ register(Claim(
         NegativeControl("always_T", "T for every pattern (uniform or first-token attention as unstable as the "
                         "predecessor's; for the first token, also the 1-norm, its column sums)",
                         prediction=lambda: th.T_s,
-                        applies_when=Constraint("pattern != 1 and T >= 3", lambda p: p["pattern"] != 1 and p["T"] >= 3)),
+                        applies_when=Constraint("pattern != 1 and T >= 3",
+                                                lambda p: p["pattern"] != 1 and p["T"] >= 3)),
         NegativeControl("always_2", "2 for every pattern (sharp attention as stable as uniform)",
                         prediction=lambda: sp.Integer(2),
                         applies_when=Constraint("pattern = 1 and T >= 3", lambda p: p["pattern"] == 1 and p["T"] >= 3)),
