@@ -29,7 +29,7 @@ from scipy.stats import kstest
 from proofs_check.engine import (ACCEPTED, NOT_APPLICABLE, RESOLUTION_TARGET, SEPARATION, Z, ClaimResult, Progress,
                                  assemble, check_symbolic, claim_tasks, run_tasks)
 from proofs_check.ledger import Claim, Kind
-from proofs_check.report import format_regime, format_resolution, package_versions
+from proofs_check.report import format_regime, format_resolution, idle_message, package_versions
 
 __all__ = ["SCHEMA", "Z_SD_BAND", "calibrate", "markdown", "summarise"]
 
@@ -79,6 +79,8 @@ def summarise(runs: Mapping[int, Sequence[ClaimResult]], *, mode: str) -> dict[s
                 bad = [(format_regime(p.params), p.message) for p in cr.points if p.verdict != "pass"]
                 if together is not None and together.verdict != "pass":
                     bad.append((f"pooled, {together.points} points", together.message))
+                if cr.idle_controls:
+                    bad.append(("controls", idle_message(cr.idle_controls, cr.mode)))
                 for regime, why in bad or [("symbolic", cr.symbolic.message)]:
                     failures.append({"seed": seed, "claim": cr.claim.id, "verdict": cr.verdict,
                                      "regime": regime, "message": why})

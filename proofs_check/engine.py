@@ -250,12 +250,30 @@ def pooled(claim: Claim, points: Sequence[PointResult]) -> PooledResult | None:
                         f"its {k} points together sit {side} the prediction: pooled z {z:.2f} beyond {tolerance:.2f}")
 
 
+def idle_controls(claim: Claim, points: Sequence[PointResult]) -> list[str]:
+    """The claim's declared negative controls that are ``n/a`` at every one of ``points`` (its grid in a
+    mode): a control that applies nowhere cannot fail, so it shows no power, and a claim with one is
+    underpowered. It happens when a slip makes a control's prediction the claim's own (the engine sets
+    a control equal to the prediction aside as ``n/a``) or moves the grid or a condition so that the
+    control never applies. Every control of the ledger applies at some point of every mode's grid."""
+    if claim.kind is Kind.CITED or not points:
+        return []
+    used = {c.name for p in points for c in p.controls if c.verdict != NOT_APPLICABLE}
+    return [c.name for c in claim.negative_controls if c.name not in used]
+
+
 @dataclass
 class ClaimResult:
     claim: Claim
     symbolic: SymbolicResult
     points: list[PointResult] = field(default_factory=list)
     latex: str | None = None  # the claim's statement in LaTeX when the run rendered it (Claim.latex otherwise)
+    mode: str | None = None  # the mode whose whole grid ``points`` holds (a run of check), None otherwise
+
+    @property
+    def idle_controls(self) -> list[str]:
+        """The declared controls that applied at no point of the claim's grid (:func:`idle_controls`)."""
+        return idle_controls(self.claim, self.points) if self.mode is not None else []
 
     def statement_latex(self) -> str:
         """The claim's statement in LaTeX: as the run's worker rendered it, else rendered here."""
@@ -279,7 +297,7 @@ class ClaimResult:
         together = self.pooled
         if together is not None and together.verdict == FAIL:
             return FAIL
-        if any(p.verdict == UNDERPOWERED for p in self.points):
+        if any(p.verdict == UNDERPOWERED for p in self.points) or self.idle_controls:
             return UNDERPOWERED
         return PASS
 
@@ -1257,7 +1275,7 @@ def assemble(claims: Sequence[Claim], tasks: Sequence[tuple], results: Sequence,
     out = []
     for claim in claims:
         sym = symbolic[claim.id] if symbolic is not None else by_key[("symbolic", claim.id, canonical_params({}))]
-        cr = ClaimResult(claim, sym, latex=(latex or {}).get(claim.id))
+        cr = ClaimResult(claim, sym, latex=(latex or {}).get(claim.id), mode=mode)
         if claim.kind is not Kind.CITED:
             cr.points = [by_key[("point", claim.id, canonical_params(dict(p)))] for p in claim.grids[mode]]
         out.append(cr)

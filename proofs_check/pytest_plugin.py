@@ -8,7 +8,9 @@ and get items such as ``amverify::capacity.linear.inverse_snr_ratio[N=16,d_k=4,d
 point: Monte Carlo or exact measurement against the theory value, negative controls included) and
 ``amverify::capacity.linear.inverse_snr_ratio[symbolic]`` (the sympy derivation) and, for a statistical
 claim of two or more points, ``amverify::capacity.linear.inverse_snr_ratio[pooled]`` (its points judged
-together, as ``amverify check`` judges them). A failure prints
+together, as ``amverify check`` judges them), and for a claim with negative controls
+``amverify::capacity.linear.inverse_snr_ratio[controls]`` (each control applies at some point of the
+grid). A failure prints
 the claim's numbers and the ``amverify eval`` command that reproduces the point.
 
 Any other ``--amverify-*`` option implies ``--amverify``. Without them the plugin only adds its options:
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import pytest
 
-__all__ = ["AmverifyFailure", "ClaimPointItem", "LedgerCollector", "PooledItem", "SymbolicItem"]
+__all__ = ["AmverifyFailure", "ClaimPointItem", "ControlsItem", "LedgerCollector", "PooledItem", "SymbolicItem"]
 
 MODES = ("quick", "default", "full")
 
@@ -137,6 +139,29 @@ class PooledItem(_AmverifyItem):
                 + ("" if self.mode == "default" else f" --{self.mode}"))
 
 
+class ControlsItem(_AmverifyItem):
+    """Every declared negative control applies at some point of the claim's grid, as ``amverify check``
+    requires (engine.idle_controls): one that applies nowhere cannot fail."""
+
+    def __init__(self, *, claim_id: str, mode: str, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.claim_id, self.mode, self.seed = claim_id, mode, seed
+
+    def runtest(self):
+        from proofs_check.engine import idle_controls
+        from proofs_check.ledger import get_claim
+        from proofs_check.report import idle_message
+
+        claim = get_claim(self.claim_id)
+        points = [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
+        idle = idle_controls(claim, points)
+        if idle:
+            raise AmverifyFailure(f"{claim.id} (mode {self.mode}, seed {self.seed}): underpowered "
+                                  f"({idle_message(idle, self.mode)})\n"
+                                  f"  reproduce  amverify check {claim.id} --seed {self.seed}"
+                                  + ("" if self.mode == "default" else f" --{self.mode}"))
+
+
 class SymbolicItem(_AmverifyItem):
     """The claim's sympy derivation: every step verifies (assumed and cited steps are allowed)."""
 
@@ -211,6 +236,9 @@ class LedgerCollector(pytest.Collector):
             if is_pooled(claim, len(claim.grids[mode])):
                 yield PooledItem.from_parent(self, name=f"{claim.id}[pooled]", claim_id=claim.id, mode=mode,
                                              seed=seed)
+            if claim.negative_controls:
+                yield ControlsItem.from_parent(self, name=f"{claim.id}[controls]", claim_id=claim.id, mode=mode,
+                                               seed=seed)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection sees the items

@@ -109,10 +109,20 @@ def table_rows(results: Sequence[ClaimResult]) -> list[list[str]]:
             verdict = together.verdict if not together.message else f"{together.verdict} ({together.message})"
             rows.append([cr.claim.id, f"pooled, {together.points} points", "-", "-", format_number(together.z, 3),
                          format_resolution(together.resolution), verdict, "-"])
+        idle = cr.idle_controls
+        if idle:
+            rows.append([cr.claim.id, "controls", "-", "-", "-", "-",
+                         f"underpowered ({idle_message(idle, cr.mode)})", "-"])
         if cr.symbolic.status == "failed":
             rows.append([cr.claim.id, "symbolic", "-", "-", "-", "-", f"fail ({cr.symbolic.message})",
                          f"{cr.symbolic.seconds:.2f}"])
     return rows
+
+
+def idle_message(idle: Sequence[str], mode: str | None) -> str:
+    """Why a claim with controls that applied at no point of its grid is underpowered."""
+    return (f"negative control(s) {', '.join(idle)} applied at no point of the {mode} grid: they cannot fail, so "
+            f"the check shows no power against them")
 
 
 HEADER = ["claim", "regime", "predicted", "measured ± SE", "z", "resolution", "verdict", "s"]
@@ -186,6 +196,7 @@ def to_json_dict(results: Sequence[ClaimResult], *, seed: int, mode: str) -> dic
                          "steps": [{"status": s, "why": w} for s, w in cr.symbolic.steps],
                          "seconds": cr.symbolic.seconds},
             "points": [point_to_dict(p) for p in cr.points],
+            "idle_controls": cr.idle_controls,
             "pooled": asdict(together) if together is not None else None,
             "seconds": cr.seconds,
         })

@@ -73,7 +73,7 @@ def test_one_test_per_claim_and_regime_point(tmp_path):
     from proofs_check.ledger import Kind, all_claims
 
     expected = sum(1 + len(c.grids["quick"]) + (c.kind is Kind.STATISTICAL and len(c.grids["quick"]) >= 2)
-                   for c in all_claims("basics"))
+                   + bool(c.negative_controls) for c in all_claims("basics"))
     assert f"{expected} passed" in run.stdout
     assert "capacity." not in run.stdout
 
@@ -87,7 +87,8 @@ def test_narrowing_options_imply_the_flag(tmp_path):
     from proofs_check.ledger import get_claim
 
     claim = get_claim("basics.linear.overcomplete_noise_floor")
-    expected = 1 + len(claim.grids["quick"]) + (claim.kind.value == "statistical" and len(claim.grids["quick"]) >= 2)
+    expected = (1 + len(claim.grids["quick"]) + (claim.kind.value == "statistical" and len(claim.grids["quick"]) >= 2)
+                + bool(claim.negative_controls))
     assert f"{expected} passed" in run.stdout
 
 
@@ -105,7 +106,7 @@ def test_failure_shows_the_claims_numbers(tmp_path):
     assert "control    zero: rejected" in out
     assert "reproduce  amverify eval basics.demo.wrong_double x=3 --seed 5" in out
     assert "PASSED amverify::basics.linear.overcomplete_noise_floor[N=128,d_k=33]" in out  # a default-grid point
-    assert "1 failed, 5 passed" in out  # 3 default points + 2 derivations pass; only the wrong point fails
+    assert "1 failed, 7 passed" in out  # 3 default points, 2 derivations and 2 [controls] items pass
 
 
 def test_unknown_claim_is_a_usage_error(tmp_path):
@@ -148,9 +149,30 @@ def test_a_claims_points_are_judged_together_as_check_judges_them(tmp_path):
     out = run.stdout
     assert "FAILED amverify::basics.demo.biased[pooled]" in out
     assert "PASSED amverify::basics.demo.biased[n=11]" in out
-    assert "1 failed, 12 passed" in out  # 11 points and the derivation pass
+    assert "1 failed, 13 passed" in out  # 11 points, the derivation and the [controls] item pass
     assert "its 11 points together sit above the prediction" in out
     assert "reproduce  amverify check basics.demo.biased --seed" in out
+
+
+# a true claim with a control whose prediction is the claim's own (a slip): n/a at every point, it cannot fail
+IDLE_CONTROL_CLAIM = WRONG_CLAIM.replace("basics.demo.wrong_double", "basics.demo.idle_control").replace(
+    "2.0 * x", "1.0 * x").replace('NegativeControl("zero", "0", prediction=lambda: 0 * x)',
+                                  'NegativeControl("zero", "0", prediction=lambda: 0 * x), '
+                                  'NegativeControl("slip", "x, by a slip", prediction=lambda: x)')
+
+
+def test_a_control_that_applies_nowhere_fails_the_controls_item(tmp_path):
+    """A declared control that is n/a at every point of the grid (here its prediction is the claim's own)
+    cannot fail: the claim's [controls] item fails, as check calls the claim underpowered; its points pass."""
+    assert IDLE_CONTROL_CLAIM != WRONG_CLAIM and "slip" in IDLE_CONTROL_CLAIM
+    (tmp_path / "conftest.py").write_text(IDLE_CONTROL_CLAIM)
+    run = _pytest(tmp_path, "--amverify-claim", "basics.demo.idle_control", "--amverify-mode", "default")
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert "FAILED amverify::basics.demo.idle_control[controls]" in out
+    assert "PASSED amverify::basics.demo.idle_control[x=3]" in out
+    assert "negative control(s) slip applied at no point of the default grid" in out
+    assert "1 failed, 2 passed" in out
 
 
 def test_pooled_items_only_for_statistical_claims_of_two_or_more_points(tmp_path):

@@ -139,7 +139,7 @@ register(Claim(
     atol=0.0,  # the values reach 1e-12 (d_k = 64): an absolute float allowance would swamp them
     trials={"quick": 4000, "default": 10000, "full": 10000},
     grids={"quick": ({"T": 16, "d_k": 4, "d_v": 4, "tau": 2.0, "key_norm2": 4.0, "value_norm2": 4.0},
-                     {"T": 32, "d_k": 16, "d_v": 4, "tau": 2.0, "key_norm2": 16.0, "value_norm2": 4.0}),
+                     {"T": 24, "d_k": 8, "d_v": 4, "tau": 3.0, "key_norm2": 12.0, "value_norm2": 4.0}),
            "default": ({"T": 16, "d_k": 4, "d_v": 4, "tau": 2.0, "key_norm2": 4.0, "value_norm2": 4.0},
                        {"T": 32, "d_k": 16, "d_v": 4, "tau": 2.0, "key_norm2": 16.0, "value_norm2": 4.0},
                        {"T": 24, "d_k": 8, "d_v": 4, "tau": 3.0, "key_norm2": 12.0, "value_norm2": 4.0},
