@@ -27,7 +27,7 @@ from scipy.special import logsumexp
 
 __all__ = ["Estimate", "MonteCarlo", "check_variant", "check_variants", "exact_value", "kish_ess_from_sums",
            "largest", "mean_estimate", "mean_of", "merge_columns", "monte_carlo", "ols_slope", "per_variant",
-           "ratio_of", "ratio_of_means", "rows", "weighted_mean_of"]
+           "ratio_of", "ratio_of_means", "rows", "smallest", "weighted_mean_of"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,16 @@ def largest(values) -> float:
     (nan, 2e-16)
     """
     return float(np.max(np.asarray(values, dtype=float)))
+
+
+def smallest(values) -> float:
+    """The smallest of ``values``, NaN when any of them is NaN (as :func:`largest`; for the least ESS over
+    columns, which ``min`` would report finite when a later column's is NaN).
+
+    >>> smallest([300.0, float("nan"), 200.0]), min([300.0, float("nan"), 200.0])
+    (nan, 200.0)
+    """
+    return float(np.min(np.asarray(values, dtype=float)))
 
 
 def mean_estimate(samples, *, method: str) -> Estimate:

@@ -44,7 +44,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, kish_ess_from_sums, largest,
-                               mean_estimate, monte_carlo, ols_slope, per_variant, ratio_of_means, weighted_mean_of)
+                               mean_estimate, monte_carlo, ols_slope, per_variant, ratio_of_means, smallest,
+                               weighted_mean_of)
 from numerics.kernels import kish_ess, stored_key
 
 __all__ = [
@@ -220,7 +221,7 @@ def measure_exp_readout(rng, *, N: int, d_k: int, d_v: int, key_norm2: float, va
 def _ratio_readout_reduce(columns, **_) -> Estimate:
     est = ratio_of_means(columns["noise"], columns["signal"],
                          method="ratio of means of ||r||^2 and c^2 ||v_i||^2, full read-out, plain sampling")
-    ess = min(kish_ess(np.log(columns["noise"])), kish_ess(np.log(columns["signal"])))
+    ess = smallest([kish_ess(np.log(columns["noise"])), kish_ess(np.log(columns["signal"]))])
     return Estimate(est.estimate, est.standard_error, est.trials, ess, est.method)
 
 
@@ -285,8 +286,8 @@ def _ratio_reduce(columns, **_) -> Estimate:
     num, den = columns["num"], columns["den"]
     est = ratio_of_means(num, den, method="ratio of means; ||k_i||^2 of numerator and denominator from partial "
                                           "Gamma tilts of their own integrands, z partially tilted")
-    return Estimate(est.estimate, est.standard_error, est.trials, min(kish_ess(np.log(num)), kish_ess(np.log(den))),
-                    est.method)
+    return Estimate(est.estimate, est.standard_error, est.trials,
+                    smallest([kish_ess(np.log(num)), kish_ess(np.log(den))]), est.method)
 
 
 @monte_carlo(_ratio_reduce)
@@ -402,9 +403,7 @@ def _vertex_reduce(columns, **_) -> Estimate:
     beta_cov = hat @ cov @ hat.T
     tau_star = -2.0 * beta[2] / beta[1]
     grad = np.array([0.0, 2.0 * beta[2] / beta[1] ** 2, -2.0 / beta[1]])
-    ess = kish_ess_from_sums(columns["log_sum"][:, 0], columns["log_sum_sq"][:, 0])
-    for k in range(1, u.size):
-        ess = min(ess, kish_ess_from_sums(columns["log_sum"][:, k], columns["log_sum_sq"][:, k]))
+    ess = smallest([kish_ess_from_sums(columns["log_sum"][:, k], columns["log_sum_sq"][:, k]) for k in range(u.size)])
     return Estimate(float(tau_star), float(np.sqrt(max(grad @ beta_cov @ grad, 0.0))), n, ess,
                     f"vertex of a parabola fitted to simulated log SNR^-1 at u = 1/tau in {OPTIMUM_GRID[0]}.."
                     f"{OPTIMUM_GRID[-1]} ({len(OPTIMUM_GRID)} points), delta-method SE")
@@ -461,7 +460,8 @@ def _slope_reduce(columns, *, d_min, d_max, rho, variant=None, **_) -> Estimate:
     else:
         capacity, se_log = rho / gbar, rel_se
     slope, se = ols_slope(capacity_dims(d_min, d_max), np.log(capacity), se_log)
-    ess = min(kish_ess_from_sums(columns["log_sum"][:, k], columns["log_sum_sq"][:, k]) for k in range(g.shape[1]))
+    ess = smallest([kish_ess_from_sums(columns["log_sum"][:, k], columns["log_sum_sq"][:, k])
+                    for k in range(g.shape[1])])
     return Estimate(slope, se, n, ess, "OLS slope of log(rho/g) on d_k, g = simulated per-pair crosstalk at a "
                                        "typical pair, tau = 2 (partially tilted z)")
 

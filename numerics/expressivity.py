@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from numerics.estimate import (Estimate, check_variant, check_variants, exact_value, largest, mean_of, monte_carlo,
-                               per_variant)
+                               per_variant, smallest)
 from numerics.linear_memory import unit_rows
 
 __all__ = [
@@ -594,7 +594,7 @@ def _reduce_coherence_rate(columns, *, d_min: int, d_max: int, epsilon: float, v
         diagnostics = {"g": float(g), "g_se": float(se_g), **diagnostics}
         method = "extrapolated rate: fit log n*(d) = a + c d + g ln d + b/d over 5 dimensions"
     c, se_c = W[1] @ logs, math.sqrt(np.sum(W[1] ** 2 * ses**2))
-    return Estimate(float(c), se_c, int(columns["log_y"].shape[0]), float(min(ess)),
+    return Estimate(float(c), se_c, int(columns["log_y"].shape[0]), smallest(ess),
                     f"{method}; p_d by tilted conditional MC", diagnostics)
 
 

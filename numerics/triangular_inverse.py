@@ -10,7 +10,8 @@ powers ``A^{2^j}`` of a nonnegative ``A`` grow like the number of paths in the D
 inverse is an alternating sum of them, so the error grows with ``c`` and the entry scale.
 
 Error measure: ``max |X - X_ref| / max |X_ref|`` with ``X_ref`` the inverse by forward substitution in
-float64 (the float64 fast inverse is compared with forward substitution in ``numpy.longdouble``).
+float64; :func:`inverse_error` (used by the tests) compares a float64 fast inverse with forward substitution
+in ``numpy.longdouble`` instead, and the claim of float64 exactness compares float64 with float64.
 """
 
 from __future__ import annotations
@@ -164,9 +165,11 @@ def measure_fast_inverse_float32_error(rng, *, c: int, draws: int = 64, variant=
 
     Variants (the instability absent): ``"forward_substitution"`` (the stable method, float32),
     ``"row_stochastic"`` (DeltaFormer's own law: rows of a strictly causal softmax), ``"half_size"``
-    (the same law at ``c / 2``).
+    (the same law at ``c / 2``); and ``"threshold_x10"``, the same draws held to ``10^4``: at ``c = 128``
+    the median (about 2e3) falls short, so a threshold set too low in the code is seen (``min(1, .)``
+    is 1 for every threshold below the median, the right one included).
     """
-    check_variant(variant, {"forward_substitution", "row_stochastic", "half_size"})
+    check_variant(variant, {"forward_substitution", "row_stochastic", "half_size", "threshold_x10"})
     size = c // 2 if variant == "half_size" else c
     route = 1 if variant == "forward_substitution" else 0
     errors = np.empty(draws)
@@ -177,7 +180,8 @@ def measure_fast_inverse_float32_error(rng, *, c: int, draws: int = 64, variant=
         finite = np.all(np.isfinite(X))
         errors[i] = float(np.max(np.abs(X - ref)) / np.max(np.abs(ref))) if finite else np.inf
     median = float(np.median(errors))
-    return exact_value(min(1.0, median / INSTABILITY_THRESHOLD),
+    threshold = INSTABILITY_THRESHOLD * (10 if variant == "threshold_x10" else 1)
+    return exact_value(min(1.0, median / threshold),
                        method=f"float32 {'forward substitution' if route else 'fast inverse'} vs float64 forward "
                               f"substitution, median over {draws} draws",
                        median=median, minimum=float(errors.min()), maximum=float(errors.max()))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from numerics import exp_kernel, expressivity, ffn, linear_memory
-from numerics.estimate import largest
+from numerics.estimate import largest, smallest
 from numerics.updates import measures
 from proofs_check.engine import ERROR, check_point
 from proofs_check.ledger import get_claim
@@ -37,6 +37,13 @@ def test_largest_keeps_a_nan_wherever_it_stands():
     for values in ([np.nan, 1.0, 2.0], [1.0, np.nan, 2.0], [1.0, 2.0, np.nan]):
         assert math.isnan(largest(values))
     assert largest([1e-16, 3e-16, 2e-16]) == 3e-16
+
+
+def test_smallest_keeps_a_nan_wherever_it_stands():
+    """The least ESS over columns: ``min`` reported a later column's NaN ESS as the others' finite least."""
+    for values in ([np.nan, 1.0, 2.0], [1.0, np.nan, 2.0], [1.0, 2.0, np.nan]):
+        assert math.isnan(smallest(values))
+    assert smallest([300.0, 100.0, 200.0]) == 100.0
 
 
 ROUTES = [

@@ -91,3 +91,39 @@ def test_float16_products_give_nan_with_and_without_float32_accumulation():
     assert np.isnan(tri.fast_inverse(A, np.float16)).any()
     assert np.isnan(tri.fast_inverse(A, np.float16, accumulate=np.float32)).any()
     assert np.isfinite(tri.forward_substitution_inverse(A, np.float16)).all()
+
+
+def test_s15_law_is_uniform_on_zero_to_a_half():
+    """S15's entries are U[0, 1/2): a law drawn on [0, 1) only makes the instability worse, which every
+    instability check (one-sided) would accept, so the law itself is pinned here."""
+    A = tri.strictly_lower(np.random.default_rng(3), 256, "uniform_half")
+    below = A[np.tril_indices(256, k=-1)]
+    assert np.all(A[np.triu_indices(256)] == 0)
+    assert below.min() >= 0 and below.max() < 0.5
+    assert abs(below.mean() - 0.25) < 0.005 and abs(below.var() - 1 / 48) < 0.001  # U[0, 1/2): 1/4, 1/48
+
+
+def test_float32_error_diagnostics_are_the_median_of_the_draws():
+    """The measure's median (and extremes) recomputed from the same draws with the public pieces: a mean
+    in place of the median would pass every check of the claim (both are far above 10^3 or far below)."""
+    c, draws = 16, 7
+    est = tri.measure_fast_inverse_float32_error(np.random.default_rng(11), c=c, draws=draws)
+    rng = np.random.default_rng(11)
+    errors = []
+    for _ in range(draws):
+        A = tri.strictly_lower(rng, c, "uniform_half")
+        ref = tri.forward_substitution_inverse(A)
+        errors.append(np.max(np.abs(tri.fast_inverse(A, np.float32) - ref)) / np.max(np.abs(ref)))
+    assert est.diagnostics["median"] == pytest.approx(np.median(errors), rel=1e-12)
+    assert est.diagnostics["maximum"] == pytest.approx(max(errors), rel=1e-12)
+    assert est.estimate == pytest.approx(min(1.0, np.median(errors) / tri.INSTABILITY_THRESHOLD), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [5, 6, 7])
+def test_expected_power_entry_counts_the_paths_sympy_counts(n):
+    """expected_power_entry(n, k) at mean 1 is the number of monomials of (A^k)_{n-1,0} that
+    fast_inverse_growth counts with sympy; the claim's notes quote its value at c = 128 (1.5e10)."""
+    from theory.updates import expected_power_entry, fast_inverse_growth
+
+    counts = list(fast_inverse_growth(n).start)
+    assert counts == [expected_power_entry(n, k, mean=1) for k in range(1, n)]

@@ -208,7 +208,7 @@ def contraction_factor(d: int = 3) -> Derivation:
                    lhs=sp.Symbol(r"\|(I - \beta k k^\top) k\|^2 / \|k\|^2"))
         .step((1 - x_s) ** 2, "(I - beta k k^T) k = (1 - beta ||k||^2) k; x = 2 is a reflection; |1 - x| < 1 "
                               "exactly on 0 < x < 2 (sympy solves the inequality)",
-              check=sp.Matrix([sum((H * H - sp.eye(d)).applyfunc(sp.simplify)),
+              check=sp.Matrix([*(H * H - sp.eye(d)).applyfunc(sp.simplify),  # every entry, not their sum
                                _indicator(contraction_interval() == sp.Interval.open(0, 2))]))
     )
 
@@ -625,7 +625,7 @@ def fast_inverse_identity(m: int = 3, matrix_m: int = 2) -> Derivation:
         Derivation("fast triangular inverse by repeated squaring", sp.expand(product),
                    lhs=sp.Symbol(r"(1 - x)\prod_{j=1}^{m-1}(1 + x^{2^j})"))
         .step(sum((-x) ** i for i in range(c)), "telescoping (1 - x^2)(1 + x^2)... = 1 - x^{2^m}, and (-x)^{2^j} = x^{2^j}",
-              check=sp.Matrix([sum(matrix_check)]))
+              check=matrix_check)  # every entry of (I + A) X - I, not their sum
     )
 
 
