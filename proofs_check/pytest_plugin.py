@@ -110,20 +110,28 @@ class ClaimPointItem(_AmverifyItem):
             raise AmverifyFailure(_describe_failure(claim, result, self.mode, self.seed))
 
 
-class PooledItem(_AmverifyItem):
-    """A statistical claim's points judged together, as ``amverify check`` judges them (engine.pooled)."""
+class _ClaimGridItem(_AmverifyItem):
+    """An item that judges a claim's whole grid in a mode (its points shared with the point items)."""
 
     def __init__(self, *, claim_id: str, mode: str, seed: int, **kwargs):
         super().__init__(**kwargs)
         self.claim_id, self.mode, self.seed = claim_id, mode, seed
 
-    def runtest(self):
-        from proofs_check.engine import FAIL, pooled
+    def claim_and_points(self):
         from proofs_check.ledger import get_claim
-        from proofs_check.report import format_number, format_resolution
 
         claim = get_claim(self.claim_id)
-        points = [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
+        return claim, [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
+
+
+class PooledItem(_ClaimGridItem):
+    """A statistical claim's points judged together, as ``amverify check`` judges them (engine.pooled)."""
+
+    def runtest(self):
+        from proofs_check.engine import FAIL, pooled
+        from proofs_check.report import format_number, format_resolution
+
+        claim, points = self.claim_and_points()
         together = pooled(claim, points)
         if together is None:
             pytest.skip(f"{claim.id}: not every point has a finite z (its point items say why)")
@@ -139,21 +147,15 @@ class PooledItem(_AmverifyItem):
                 + ("" if self.mode == "default" else f" --{self.mode}"))
 
 
-class ControlsItem(_AmverifyItem):
+class ControlsItem(_ClaimGridItem):
     """Every declared negative control applies at some point of the claim's grid, as ``amverify check``
     requires (engine.idle_controls): one that applies nowhere cannot fail."""
 
-    def __init__(self, *, claim_id: str, mode: str, seed: int, **kwargs):
-        super().__init__(**kwargs)
-        self.claim_id, self.mode, self.seed = claim_id, mode, seed
-
     def runtest(self):
         from proofs_check.engine import idle_controls
-        from proofs_check.ledger import get_claim
         from proofs_check.report import idle_message
 
-        claim = get_claim(self.claim_id)
-        points = [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
+        claim, points = self.claim_and_points()
         idle = idle_controls(claim, points)
         if idle:
             raise AmverifyFailure(f"{claim.id} (mode {self.mode}, seed {self.seed}): underpowered "
