@@ -299,8 +299,9 @@ MUTANTS: tuple[Mutant, ...] = (
       "U[t] = alpha[t] * V[t] - beta[t] * (a1 @ U[:t])", "U[t] = alpha[t] * (V[t] - beta[t] * (a1 @ U[:t]))",
       "order of operations", "DeltaFormer token loop scales the correction by alpha too"),
     M("update.decay_mask_includes_gate_j", "update", PAR,
-      "L[..., :, None] - L[..., None, :], 0.0)",
-      "L[..., :, None] - L[..., None, :] + np.log(np.abs(alpha))[..., None, :], 0.0)",
+      "return np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)",
+      "return np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :] + np.log(alpha)[..., None, :], "
+      "0.0)), 0.0)",
       "off-by-one", "parallel decay mask prod_{s=j}^t instead of prod_{s=j+1}^t"),
     M("update.deltaformer_parallel_inclusive_first_stage", "update", PAR,
       'strict = _causal_block(T, strict=variant != "causal_first_stage")', "strict = _causal_block(T, strict=False)",

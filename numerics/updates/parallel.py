@@ -41,10 +41,14 @@ def _decay_mask(alpha: np.ndarray) -> np.ndarray:
     negative gates negative). A zero gate is no mere limit: a gate ``exp(-a)`` underflows to it."""
     alpha = np.asarray(alpha, dtype=float)
     T = alpha.shape[-1]
+    keep = np.tril(np.ones((T, T), dtype=bool))
+    if np.all(alpha > 0):  # the usual gates: nothing to count apart (the same numbers as below, fewer passes)
+        L = np.cumsum(np.log(alpha), axis=-1)
+        return np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)
     zero = alpha == 0
     L = np.cumsum(np.log(np.where(zero, 1.0, np.abs(alpha))), axis=-1)
     zeros, negatives = np.cumsum(zero, axis=-1), np.cumsum(alpha < 0, axis=-1)
-    keep = np.tril(np.ones((T, T), dtype=bool)) & (zeros[..., :, None] == zeros[..., None, :])
+    keep = keep & (zeros[..., :, None] == zeros[..., None, :])
     G = np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)
     odd = (negatives[..., :, None] - negatives[..., None, :]) % 2 == 1
     return np.where(odd, -G, G)
