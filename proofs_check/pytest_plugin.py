@@ -123,6 +123,11 @@ class _ClaimGridItem(_AmverifyItem):
         claim = get_claim(self.claim_id)
         return claim, [_point(claim, dict(params), self.mode, self.seed) for params in claim.grids[self.mode]]
 
+    def reproduce(self) -> str:
+        """The line of a failure that gives the command rerunning the claim's grid."""
+        return (f"  reproduce  amverify check {self.claim_id} --seed {self.seed}"
+                + ("" if self.mode == "default" else f" --{self.mode}"))
+
 
 class PooledItem(_ClaimGridItem):
     """A statistical claim's points judged together, as ``amverify check`` judges them (engine.pooled)."""
@@ -143,8 +148,7 @@ class PooledItem(_ClaimGridItem):
                 f"  z          {zs}\n"
                 f"  pooled z   {format_number(together.z, 3)}   tolerance {format_number(together.tolerance, 3)}"
                 f"   resolution {format_resolution(together.resolution)}\n"
-                f"  reproduce  amverify check {claim.id} --seed {self.seed}"
-                + ("" if self.mode == "default" else f" --{self.mode}"))
+                + self.reproduce())
 
 
 class ControlsItem(_ClaimGridItem):
@@ -160,8 +164,7 @@ class ControlsItem(_ClaimGridItem):
         if idle:
             raise AmverifyFailure(f"{claim.id} (mode {self.mode}, seed {self.seed}): underpowered "
                                   f"({idle_message(idle, self.mode)})\n"
-                                  f"  reproduce  amverify check {claim.id} --seed {self.seed}"
-                                  + ("" if self.mode == "default" else f" --{self.mode}"))
+                                  + self.reproduce())
 
 
 class SymbolicItem(_AmverifyItem):

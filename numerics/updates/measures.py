@@ -372,11 +372,9 @@ def measure_householder_spectrum(rng, *, d_k: int, x: float, variant=None) -> Es
     k = rng.standard_normal(d_k)
     beta = x / float(k @ k)
     eig = np.sort(np.linalg.eigvalsh(np.eye(d_k) - beta * np.outer(k, k)))
-    small = 1 - beta * np.sqrt(k @ k) if variant == "unsquared_norm" else 1 - x
-    if variant == "split_eigenvalue":
-        predicted = np.sort(np.concatenate([[1 - x / 2, 1 - x / 2], np.ones(d_k - 2)]))
-    else:
-        predicted = np.sort(np.concatenate([[small], np.ones(d_k - 1)]))
+    low = ([1 - x / 2, 1 - x / 2] if variant == "split_eigenvalue"
+           else [1 - beta * np.sqrt(k @ k)] if variant == "unsquared_norm" else [1 - x])  # the eigenvalues below 1
+    predicted = np.sort(np.concatenate([low, np.ones(d_k - len(low))]))
     return exact_value(float(np.max(np.abs(eig - predicted))), method="numpy eigvalsh vs predicted spectrum")
 
 

@@ -42,16 +42,17 @@ def _decay_mask(alpha: np.ndarray) -> np.ndarray:
     alpha = np.asarray(alpha, dtype=float)
     T = alpha.shape[-1]
     keep = np.tril(np.ones((T, T), dtype=bool))
-    if np.all(alpha > 0):  # the usual gates: nothing to count apart (the same numbers as below, fewer passes)
+    odd = None
+    if np.all(alpha > 0):  # the usual gates: nothing to count apart (the same numbers, fewer passes)
         L = np.cumsum(np.log(alpha), axis=-1)
-        return np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)
-    zero = alpha == 0
-    L = np.cumsum(np.log(np.where(zero, 1.0, np.abs(alpha))), axis=-1)
-    zeros, negatives = np.cumsum(zero, axis=-1), np.cumsum(alpha < 0, axis=-1)
-    keep = keep & (zeros[..., :, None] == zeros[..., None, :])
+    else:
+        zero = alpha == 0
+        L = np.cumsum(np.log(np.where(zero, 1.0, np.abs(alpha))), axis=-1)
+        zeros, negatives = np.cumsum(zero, axis=-1), np.cumsum(alpha < 0, axis=-1)
+        keep = keep & (zeros[..., :, None] == zeros[..., None, :])
+        odd = (negatives[..., :, None] - negatives[..., None, :]) % 2 == 1
     G = np.where(keep, np.exp(np.where(keep, L[..., :, None] - L[..., None, :], 0.0)), 0.0)
-    odd = (negatives[..., :, None] - negatives[..., None, :]) % 2 == 1
-    return np.where(odd, -G, G)
+    return G if odd is None else np.where(odd, -G, G)
 
 
 def _gated_delta_parallel(K, V, Q, alpha, beta, delta: bool, variant=None) -> np.ndarray:
