@@ -223,7 +223,8 @@ MUTANTS: tuple[Mutant, ...] = (
       '        .cite(kept * (N - 1) * d_v / (kernel_ii**2 * value_norm2),\n'
       '              "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "\n'
       '              "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")\n'
-      '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ||k_i||^2", proof=key_norm2)\n'
+      '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",\n'
+      '                    proof=_relu(key_norm2))\n'
       '        .step(d_v * TopKTailMoment(N - 1, k_active - 1) / (key_norm2 * value_norm2), "cancel")',
       '    kept = key_norm2 * TopKTailMoment(N - 1, k_active) / (N - 1)\n'
       '    return (\n'
@@ -231,7 +232,8 @@ MUTANTS: tuple[Mutant, ...] = (
       '        .cite(kept * (N - 1) * d_v / (kernel_ii**2 * value_norm2),\n'
       '              "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "\n'
       '              "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")\n'
-      '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ||k_i||^2", proof=key_norm2)\n'
+      '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",\n'
+      '                    proof=_relu(key_norm2))\n'
       '        .step(d_v * TopKTailMoment(N - 1, k_active) / (key_norm2 * value_norm2), "cancel")',
       "off-by-one", "top-k crosstalk keeps the k largest other slots, not k - 1 (consistent chain)"),
     M("ffn.theory_gelu_sqrt_argument", "ffn", TF,

@@ -294,6 +294,48 @@ def test_gelu_derivation_verifies_every_step_and_rejects_a_wrong_closed_form(mon
         th.inverse_snr_gelu.cache_clear()
 
 
+_ACTIVATION_SLIPS = [
+    ("_relu", lambda x: sp.Piecewise((x, x > 0), (x, True)),
+     {"inverse_snr_relu_ffn", "inverse_snr_reglu", "inverse_snr_untied_glu"}),
+    ("_relu", lambda x: sp.Piecewise((x / 2, x > 0), (0, True)),
+     {"inverse_snr_relu_ffn", "inverse_snr_reglu", "inverse_snr_topk", "inverse_snr_untied_glu"}),
+    ("_reglu", lambda x: th._relu(x), {"inverse_snr_reglu"}),
+    ("_exp_activation", lambda x: sp.exp(x), {"inverse_snr_exp_activation"}),
+    ("_threshold_relu", lambda x: sp.Piecewise((x, x > th.a_threshold * th.key_norm2), (0, True)),
+     {"inverse_snr_threshold"}),
+    ("_threshold_relu", lambda x: sp.Piecewise((x, x > th.a_threshold * sp.sqrt(th.key_norm2)), (x, True)),
+     {"inverse_snr_threshold"}),
+]
+
+
+@pytest.mark.parametrize("name, slip, failing", _ACTIVATION_SLIPS)
+def test_a_slip_in_an_activation_fails_the_derivations_that_use_it(monkeypatch, name, slip, failing):
+    """The diagonal steps sigma(||k_i||^2) = ... and the half-line moments apply the activation itself (not a
+    value typed twice), so a wrong activation fails exactly the derivations built on it; the others still verify."""
+    derivations = ["inverse_snr_relu_ffn", "inverse_snr_exp_activation", "inverse_snr_reglu", "inverse_snr_threshold",
+                   "inverse_snr_topk", "inverse_snr_untied_glu"]
+    assert all("failed" not in {c.status for c in getattr(th, f)().verify()} for f in derivations)
+    monkeypatch.setattr(th, name, slip)
+    for f in derivations:
+        getattr(th, f).cache_clear()
+    try:
+        failed = {f for f in derivations if "failed" in {c.status for c in getattr(th, f)().verify()}}
+    finally:
+        monkeypatch.undo()
+        for f in derivations:
+            getattr(th, f).cache_clear()
+    assert failed == failing
+
+
+def test_threshold_diagonal_uses_the_claims_constraint():
+    """The stored slot passes its own threshold only when ||k_i|| > a (the claim's constraint): unconditioned,
+    the threshold activation at ||k_i||^2 is a Piecewise that sympy cannot reduce to ||k_i||^2."""
+    diagonal = th._threshold_relu(th.key_norm2)
+    assert isinstance(diagonal, sp.Piecewise)
+    assert sp.simplify(diagonal.subs(th.a_threshold, sp.sqrt(th.key_norm2) - th._margin)) == th.key_norm2
+    assert sp.simplify(diagonal.subs(th.a_threshold, sp.sqrt(th.key_norm2) + th._margin)) == 0
+
+
 def test_optimal_beta_is_one_half():
     """The exponent 2 beta (beta - 1) of the exp activation is minimised at beta = 1/2, verified in sympy."""
     derivation = th.optimal_beta()

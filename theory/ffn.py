@@ -63,20 +63,44 @@ beta = sp.Symbol("beta", positive=True)  # pre-activation scale of the slot acti
 a_threshold = sp.Symbol("a", positive=True)  # activation threshold in units of ||k_i||
 _a = sp.Symbol("s2", positive=True)
 _z = sp.Symbol("z", real=True)
+_zp = sp.Symbol("z", positive=True)  # a point of the positive half-line
+_zn = sp.Symbol("z", negative=True)  # a point of the negative half-line
+_margin = sp.Symbol("m", positive=True)  # ||k_i|| - a > 0: the threshold claim's constraint
 
 
-def _gauss_density(var):
-    return sp.exp(-_z**2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+def _gauss_density(var, z=_z):
+    return sp.exp(-z**2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+
+
+# The slot activations, each written once. A derivation's diagonal step ``sigma(||k_i||^2) = ...`` is
+# verified by applying the activation to ``||k_i||^2``, and a second moment over the half-line ``z > 0`` (or
+# ``z > a ||k_i||``) by integrating the activation there, with the condition that it vanishes below:
+# a slip in an activation then fails the steps that use it instead of passing as a definition.
+def _relu(x):
+    return sp.Piecewise((x, x > 0), (0, True))
+
+
+def _reglu(x):  # tied gated unit: ReLU(k^T x) (k^T x)
+    return _relu(x) * x
+
+
+def _exp_activation(x):
+    return sp.exp(beta * x)
+
+
+def _threshold_relu(x):  # ReLU kept above t = a ||k_i||
+    return sp.Piecewise((x, x > a_threshold * sp.sqrt(key_norm2)), (0, True))
 
 
 @cache
 def inverse_snr_relu_ffn() -> Derivation:
     """ReLU FFN: ``E[ReLU(Z)^2] = ||k_i||^2/2``, ``c = ||k_i||^2``: ``(N-1) d_v / (2 ||k_i||^2 ||v_i||^2)``."""
-    proof = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    proof = sp.integrate(_relu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
     return (
         inverse_snr_general()
-        .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(Z)^2] = int_0^oo z^2 phi", proof=proof)
-        .substitute(kernel_ii, key_norm2, "sigma(||k_i||^2) = ||k_i||^2", proof=key_norm2)
+        .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(Z)^2] = int_0^oo z^2 phi (ReLU is 0 for z <= 0)", proof=proof,
+                    conditions=(_relu(_zn), _relu(sp.S.Zero)))
+        .substitute(kernel_ii, key_norm2, "sigma(||k_i||^2) = ReLU(||k_i||^2) = ||k_i||^2", proof=_relu(key_norm2))
         .step((N - 1) * d_v / (2 * key_norm2 * value_norm2), "cancel")
     )
 
@@ -90,12 +114,12 @@ def inverse_snr_exp_activation() -> Derivation:
     """
     from sympy.stats import E, Normal
 
-    mgf = sp.simplify(E(sp.exp(2 * beta * Normal("Z", 0, sp.sqrt(_a))))).subs(_a, key_norm2)
+    mgf = sp.simplify(E(_exp_activation(Normal("Z", 0, sp.sqrt(_a))) ** 2)).subs(_a, key_norm2)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, sp.exp(2 * beta**2 * key_norm2), "Gaussian MGF at 2 beta", proof=mgf)
         .substitute(kernel_ii, sp.exp(beta * key_norm2), "sigma(||k_i||^2) = exp(beta ||k_i||^2)",
-                    proof=sp.exp(beta * key_norm2))
+                    proof=_exp_activation(key_norm2))
         .step((N - 1) * d_v / value_norm2 * sp.exp(2 * beta * (beta - 1) * key_norm2), "collect the exponents")
     )
 
@@ -119,11 +143,12 @@ def inverse_snr_reglu() -> Derivation:
     ``E[Z^4 1{Z > 0}] = 3 ||k_i||^4/2`` and ``c = ||k_i||^4``, so ``SNR^{-1} = 3 (N-1) d_v /
     (2 ||k_i||^4 ||v_i||^2)``: the crosstalk of a degree-2 kernel, capacity ~ d^2 instead of d.
     """
-    proof = sp.integrate(_z**4 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    proof = sp.integrate(_reglu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
     return (
         inverse_snr_general()
-        .substitute(E_kernel2, 3 * key_norm2**2 / 2, "E[Z^4 1{Z>0}] = 3 ||k_i||^4 / 2", proof=proof)
-        .substitute(kernel_ii, key_norm2**2, "ReLU(||k_i||^2) ||k_i||^2 = ||k_i||^4", proof=key_norm2**2)
+        .substitute(E_kernel2, 3 * key_norm2**2 / 2, "E[Z^4 1{Z>0}] = 3 ||k_i||^4 / 2 (the unit is 0 for z <= 0)",
+                    proof=proof, conditions=(_reglu(_zn), _reglu(sp.S.Zero)))
+        .substitute(kernel_ii, key_norm2**2, "ReLU(||k_i||^2) ||k_i||^2 = ||k_i||^4", proof=_reglu(key_norm2))
         .step(3 * (N - 1) * d_v / (2 * key_norm2**2 * value_norm2), "cancel")
     )
 
@@ -190,7 +215,8 @@ def inverse_snr_gelu() -> Derivation:
     gelu_ii = s2 * std_normal_cdf(s2)
     return (
         inverse_snr_general()
-        .substitute(kernel_ii, gelu_ii, "sigma(||k_i||^2) = ||k_i||^2 Phi(||k_i||^2)", proof=gelu_ii)
+        .substitute(kernel_ii, gelu_ii, "sigma(||k_i||^2) = ||k_i||^2 Phi(||k_i||^2)",
+                    proof=(_z * Phi).subs(_z, s2))
         .substitute(E_kernel2, second, "Stein's lemma with g = z Phi^2, then g = Phi phi: E[Z^2 Phi^2] = "
                     "s^2 (E Phi^2 + 2 s^2 E phi^2/(1+s^2))", proof=stein_proof,
                     conditions=(stein(_z * Phi**2), stein(Phi * phi), sp.diff(Phi, _z) - phi,
@@ -290,13 +316,17 @@ def inverse_snr_threshold() -> Derivation:
     ``E[Z^2 1{Z > a s}] = s^2 (Q(a) + a phi(a))`` for ``Z ~ N(0, s^2)``, ``Q = 1 - Phi``; the signal is
     kept when ``||k_i||^2 > t``. Hence ``SNR^{-1} = (N-1) d_v (Q(a) + a phi(a)) / (||k_i||^2 ||v_i||^2)``.
     """
-    # substitute z = s u: the kept second moment is s^2 int_a^oo u^2 phi(u) du
-    kept = key_norm2 * sp.integrate(_z**2 * _gauss_density(1), (_z, a_threshold, sp.oo))
+    # substitute z = s u: the kept second moment is s^2 int_a^oo u^2 phi(u) du (u = a + p, p > 0, is kept)
+    s = sp.sqrt(key_norm2)
+    above = a_threshold + _zp
+    kept = key_norm2 * sp.integrate((_threshold_relu(s * above) / s) ** 2 * _gauss_density(1, above), (_zp, 0, sp.oo))
     tail = 1 - std_normal_cdf(a_threshold) + a_threshold * sp.exp(-a_threshold**2 / 2) / sp.sqrt(2 * sp.pi)
     return (
         inverse_snr_general()
-        .substitute(E_kernel2, key_norm2 * tail, "int_{a s}^oo z^2 phi_s(z) dz = s^2 (Q(a) + a phi(a))", proof=kept)
-        .substitute(kernel_ii, key_norm2, "the stored slot is above threshold: sigma = ||k_i||^2", proof=key_norm2)
+        .substitute(E_kernel2, key_norm2 * tail, "int_{a s}^oo z^2 phi_s(z) dz = s^2 (Q(a) + a phi(a)) (0 below a s)",
+                    proof=kept, conditions=(_threshold_relu(s * (a_threshold - _zp)), _threshold_relu(s * a_threshold)))
+        .substitute(kernel_ii, key_norm2, "the stored slot is above threshold (||k_i|| > a): sigma = ||k_i||^2",
+                    proof=_threshold_relu(key_norm2).subs(a_threshold, s - _margin))
         .step((N - 1) * d_v * tail / (key_norm2 * value_norm2), "cancel")
     )
 
@@ -378,7 +408,8 @@ def inverse_snr_topk() -> Derivation:
         .cite(kept * (N - 1) * d_v / (kernel_ii**2 * value_norm2),
               "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "
               "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")
-        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ||k_i||^2", proof=key_norm2)
+        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",
+                    proof=_relu(key_norm2))
         .step(d_v * TopKTailMoment(N - 1, k_active - 1) / (key_norm2 * value_norm2), "cancel")
     )
 
@@ -435,14 +466,16 @@ def inverse_snr_untied_glu() -> Derivation:
     """
     from sympy.stats import E, Normal
 
-    relu2 = sp.integrate(_z**2 * _gauss_density(_a), (_z, 0, sp.oo)).subs(_a, key_norm2)
+    relu2 = sp.integrate(_relu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
     up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2**2 / 2, "E[ReLU(z)^2 w^2] = E[ReLU(z)^2] E[w^2] = (||g_i||^2/2) ||g_i||^2 "
-                    "(gate and up rows independent)", proof=relu2 * up)
-        .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2), "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
-                    proof=key_norm2 * sp.sqrt(up_proj2))
+                    "(gate and up rows independent; ReLU is 0 for z <= 0)", proof=relu2 * up,
+                    conditions=(_relu(_zn),))
+        .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2),
+                    "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
+                    proof=_relu(key_norm2) * sp.sqrt(up_proj2))
         .step((N - 1) * d_v / (2 * up_proj2 * value_norm2), "the gate key's norm cancels")
     )
 
