@@ -15,7 +15,9 @@ this thread alone, and the agreement of the outputs. DeltaFormer uses softmax ke
 
 BLAS is pinned to one thread by default because the chunked forms bring their own threads:
 OpenBLAS's workers spin for a while after each multi-threaded call, and on a 2-core machine they
-then compete with that thread (measured: chunked DeltaFormer 2-3x slower with 2 BLAS threads).
+then compete with that thread (measured: chunked DeltaFormer 2-3x slower with 2 BLAS threads). The
+chunked forms now pin BLAS themselves while they run (called from the main thread, as here), so
+``--threads 0`` changes only the token loops, the matrix form and the bound's products.
 
 For DeltaFormer the script also measures what bounds any float64 form that does the same arithmetic
 as the loop (about 2 T^2 d multiply-adds and T^2 exponentials, which the loop does as matrix-vector

@@ -390,6 +390,61 @@ def test_deltaformer_chunked_calls_on_several_threads_at_once(no_kept_arrays):
     assert all(np.array_equal(a, b) for a, b in zip(alone * 3, together))
 
 
+def _blas_threads() -> set:
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_chunked_forms_run_with_one_blas_thread_and_restore_the_setting():
+    """A chunked form brings its own threads: called from the main thread it runs with one BLAS thread, and
+    the setting before it is back when it ends, also after an error; results are the bits of a run with
+    BLAS pinned beforehand. Called from another thread it leaves the setting alone (threadpoolctl lets
+    only one thread own OpenBLAS's limit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+
+    @chunked_forms.one_blas_thread_while
+    def probe(fail=False):
+        seen.append(_blas_threads())
+        if fail:
+            raise RuntimeError("inside")
+
+    rng = np.random.default_rng(3)
+    K, V, Q = (rng.standard_normal((300, 8)) for _ in range(3))
+    beta = rng.uniform(0, 1, 300)
+    kernel = num.exp_kernel(2.0)
+    kw = dict(kappa1=kernel, kappa2=kernel, normalize1=True, normalize2=True, C=32)
+    with threadpool_limits(limits=1, user_api="blas"):
+        pinned = [num.deltaformer_chunked(K, V, Q, **kw), num.deltanet_chunked(K, V, Q, beta, C=16)]
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        probe()
+        with pytest.raises(RuntimeError, match="inside"):
+            probe(fail=True)
+        assert _blas_threads() == before
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(probe).result()
+        free = [num.deltaformer_chunked(K, V, Q, **kw), num.deltanet_chunked(K, V, Q, beta, C=16)]
+        assert _blas_threads() == before
+    assert seen == [{1}, {1}, before]
+    assert all(np.array_equal(a, b) for a, b in zip(pinned, free))
+    inside = []  # the chunked DeltaFormer itself is wrapped: its kernel, called on this thread, sees one thread
+
+    def log_values(X, Y, out=None):
+        inside.append(_blas_threads())
+        return kernel.log_values(X, Y, out=out)
+
+    probing = num.Kernel("probe", kernel.values, log_values, log_values_out=True)
+    with threadpool_limits(limits=2, user_api="blas"):
+        num.deltaformer_chunked(K, V, Q, kappa1=probing, kappa2=probing, normalize1=True, normalize2=True, C=32,
+                                threads=False)
+    assert inside and all(t == {1} for t in inside)
+
+
 def _softmax_problem(seed: int, T: int):
     """``(K, V, Q, kw)``: keys and queries of width 4, values of width 3, softmax kernels (tau 1.5) in both
     stages, random beta, chunks of 5 rows; the problem of the scheduling tests below."""

@@ -37,6 +37,47 @@ __all__ = [
 ]
 
 
+_blas_state = {"controller": None, "depth": 0}
+
+
+def one_blas_thread_while(fn):
+    """``fn`` (a chunked form), called from the main thread, runs with one BLAS thread; the setting before
+    it is restored when it ends.
+
+    The chunked forms bring threads of their own (:func:`chunk_threads`); OpenBLAS's threads on top of them
+    spin after each multi-threaded product and compete for the cores. Measured on the 2-core development
+    VM (T = 4096, d = 64, C = 128): the chunked DeltaFormer took 0.33-0.36 s with OpenBLAS's default two
+    threads against 0.063 s with one (on one thread of its own 0.34 against 0.126 s). The limit is set
+    with threadpoolctl (libraries found once; 2 us a call when BLAS already has one thread, as in every
+    ``amverify`` run, 20 us otherwise). It is process-wide, as OpenBLAS's setting is. Calls from other
+    threads run with the setting as it is: threadpoolctl lets one thread at a time own OpenBLAS's limit
+    and ignores the others (a main thread inside ``threadpool_limits`` keeps its own), so a program that
+    runs the forms on threads of its own pins BLAS itself, as ``amverify``'s workers do.
+    """
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            return fn(*args, **kwargs)
+        if _blas_state["controller"] is None:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_state["controller"] = ThreadpoolController().select(user_api="blas")
+        controller = _blas_state["controller"]
+        limiter = None
+        if _blas_state["depth"] == 0 and any(lib.num_threads != 1 for lib in controller.lib_controllers):
+            limiter = controller.limit(limits=1)
+        _blas_state["depth"] += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _blas_state["depth"] -= 1
+            if limiter is not None:
+                limiter.restore_original_limits()
+
+    return call
+
+
 def _ones(T, x):
     return np.ones(T) if x is None else np.asarray(x, dtype=float)
 
@@ -82,6 +123,7 @@ def _unit_lower_inverses(A: np.ndarray) -> np.ndarray:
     return X[:, :C, :C]
 
 
+@one_blas_thread_while
 def _gated_delta_chunked(K, V, Q, alpha, beta, C: int, delta: bool, variant=None, group: int | None = None,
                          threads: bool = True) -> np.ndarray:
     """Chunks of ``C`` tokens; the state ``S`` (``d_v x d_k``) is passed across chunk boundaries.
@@ -644,6 +686,7 @@ class _Task:
         return self.value
 
 
+@one_blas_thread_while
 def deltaformer_chunked(K, V, Q, W=None, *, kappa1, kappa2, alpha=None, beta=None, normalize1: bool = False,
                         normalize2: bool = False, C: int = 64, variant=None, threads: bool | int = True,
                         first_stage_only: bool = False) -> np.ndarray:
