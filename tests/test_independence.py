@@ -11,7 +11,8 @@ ALLOWED = {
                "itertools", "collections", "enum", "abc", "operator", "textwrap", "re", "mpmath"},
     "numerics": {"numpy", "scipy", "numerics", "__future__", "functools", "dataclasses", "typing", "math",
                  "itertools", "collections", "enum", "abc", "operator", "time", "warnings", "concurrent", "os",
-                 "threading", "heapq"},  # the chunked DeltaFormer's task queue (numerics/updates/chunked.py)
+                 "threading", "heapq",  # the chunked DeltaFormer's task queue (numerics/updates/chunked.py)
+                 "threadpoolctl"},  # the chunked forms pin BLAS to one thread while they run (no tie to theory/)
 }
 
 
