@@ -1160,8 +1160,8 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'both controls vary the Comba side, so they are rejected against any reference; '
       'tests/test_updates.py::test_comba_measure_compares_with_gated_deltanets_own_loop catches it'),
     M('audit.r3_meas_route_gates_all_one', 'update', 'numerics/updates/measures.py',
-      '    alpha = rng.uniform(alpha_min, 1.0, T)\n    gates =',
-      '    alpha = np.ones(T)\n    gates =',
+      '    alpha = rng.uniform(alpha_min, 1.0, T)\n    if zero_share > 0:',
+      '    alpha = np.ones(T)\n    if zero_share > 0:',
       'weakened input', 'measure_route_agreement draws every gate as 1 (decay = linear attention, gated = plain '
                         'DeltaNet)'),
     M('audit.r3_meas_route_only_parallel', 'update', 'numerics/updates/measures.py',

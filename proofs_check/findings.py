@@ -234,7 +234,8 @@ FINDINGS: tuple[Finding, ...] = (
             "identities: token loop = parallel = chunked form for each rule (float64, conditioning-scaled tolerance)",
             "always", "never (identities)",
             ("update.forms.linear_attention", "update.forms.decay", "update.forms.deltanet",
-             "update.forms.gated_deltanet", "update.forms.softmax", "update.wy.product"), items=(13, 14, 19)),
+             "update.forms.gated_deltanet", "update.forms.softmax", "update.wy.product", "update.signed_gates.decay",
+             "update.signed_gates.gated_deltanet"), items=(13, 14, 19)),
     Finding("F12", "DeltaFormer: u_t = alpha v_t - beta sum_{i<t} kappa_1(w_t, k_i) u_i, o_t = sum kappa_2(q_t, k_i) u_i; "
                    "beta = 0 gives softmax attention, kappa_1 = kappa_2 = linear gives DeltaNet; U = (I + A)^{-1} V.",
             "notes §5.3-5.4 [companion; impl: fla]",

@@ -116,15 +116,17 @@ def _causal_parts(T: int, gates):
 
 
 @cache
-def parallel_form(rule: str, T: int = 3, d: int = 2) -> Derivation:
+def parallel_form(rule: str, T: int = 3, d: int = 2, signed: bool = False) -> Derivation:
     """Token loop ≡ matrix form on symbolic inputs (``T`` tokens, ``d_k = d``, ``d_v = 1``).
 
     Matrix form: ``(I + diag(beta)(K K^T ⊙ Gamma^-)) U = diag(beta) V``, ``O = (Q K^T ⊙ Gamma) U``
-    (``U = V`` for the additive rules; ``Gamma = M`` without a gate).
+    (``U = V`` for the additive rules; ``Gamma = M`` without a gate). ``Gamma_tj = prod_{s=j+1}^t alpha_s``
+    is a product, never a ratio of cumulative gates, so the identity is polynomial in the gates; with
+    ``signed`` the gates are real symbols of any sign (zero included), otherwise positive ones.
     """
     K, Q, V = _mat("k", T, d), _mat("q", T, d), _mat("v", T, 1)
     betas = [sp.Symbol(f"beta_{t}", positive=True) for t in range(T)]
-    gates = [sp.Symbol(f"alpha_{t}", positive=True) for t in range(T)]
+    gates = [sp.Symbol(f"alpha_{t}", **({"real": True} if signed else {"positive": True})) for t in range(T)]
     delta = rule in ("deltanet", "gated_deltanet")
     gated = rule in ("decay", "gated_deltanet")
     if not gated:
@@ -148,7 +150,8 @@ def parallel_form(rule: str, T: int = 3, d: int = 2) -> Derivation:
         U = V
     matrix = (Q * K.T).multiply_elementwise(G) * U
     return (
-        Derivation(f"{rule}: token loop equals the matrix form", loop - matrix,
+        Derivation(f"{rule}: token loop equals the matrix form" + (" (gates of any sign)" if signed else ""),
+                   loop - matrix,
                    lhs=sp.Symbol(r"O_{\mathrm{loop}} - O_{\mathrm{matrix}}"))
         .step(sp.zeros(T, 1), "unit lower-triangular inverse is a polynomial; expand")
     )

@@ -127,21 +127,35 @@ def measure_comba_form(rng, *, T: int, d_k: int, d_v: int, alpha_min: float = 0.
                        method="Comba-form loop vs gated DeltaNet loop, float64")
 
 
+_WRONG_GATES = {"gates_ignored": np.ones_like, "gates_abs": np.abs, "gates_clipped": lambda a: np.maximum(a, 0.0)}
+
+
 def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,
-                            alpha_min: float = 0.5, variant=None) -> Estimate:
+                            alpha_min: float = 0.5, zero_share: float = 0.0, variant=None) -> Estimate:
     """Max relative gap of the parallel and the chunked form against the token loop, for the four linear rules.
 
-    Inputs: :func:`_random_sequence`, ``beta_t ~ U(0, beta_max)``, gates ``alpha_t ~ U(alpha_min, 1)``.
-    The token loop (:mod:`numerics.updates.recurrent`) shares no helper with the matrix and chunked
-    forms, so it is their reference. Variants (wrong routes): ``"full_mask"`` (M in place of M^- in
-    the solve), ``"no_beta"``, ``"no_carry"`` (state not passed between chunks), ``"gates_ignored"``
-    (the matrix and chunked forms of the gated rules run with every gate 1, the loop with the drawn gates).
+    Inputs: :func:`_random_sequence`, ``beta_t ~ U(0, beta_max)``, gates ``alpha_t ~ U(alpha_min, 1)``
+    (``alpha_min`` in ``[-1, 1]``: negative gates flip the state's sign), then each gate set to exactly
+    0 with probability ``zero_share`` (the state wiped; drawn only when ``zero_share > 0``, so the other
+    draws are those of ``zero_share = 0``). The token loop (:mod:`numerics.updates.recurrent`) shares no
+    helper with the matrix and chunked forms, so it is their reference. Variants (wrong routes):
+    ``"full_mask"`` (M in place of M^- in the solve), ``"no_beta"``, ``"no_carry"`` (state not passed
+    between chunks); for the gated rules the matrix and chunked forms handed other gates than the loop:
+    ``"gates_ignored"`` (every gate 1), ``"gates_abs"`` (``|alpha|``: a decay mask built from
+    ``exp(cumsum(log |alpha|))`` loses the signs) and ``"gates_clipped"`` (``max(alpha, 0)``: a negative
+    gate read as 0).
     """
-    check_variant(variant, {"full_mask", "no_beta", "no_carry", "gates_ignored"})
+    check_variant(variant, {"full_mask", "no_beta", "no_carry", *_WRONG_GATES})
+    if not -1.0 <= alpha_min <= 1.0:
+        raise ValueError(f"alpha_min={alpha_min!r} must be in [-1, 1] (gates are drawn from U(alpha_min, 1))")
+    if not 0.0 <= zero_share <= 1.0:
+        raise ValueError(f"zero_share={zero_share!r} must be a probability in [0, 1]")
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     beta = rng.uniform(0.0, beta_max, T)
     alpha = rng.uniform(alpha_min, 1.0, T)
-    gates = np.ones(T) if variant == "gates_ignored" else alpha  # the gates handed to the forms under test
+    if zero_share > 0:
+        alpha[rng.random(T) < zero_share] = 0.0
+    gates = _WRONG_GATES[variant](alpha) if variant in _WRONG_GATES else alpha  # handed to the forms under test
     par_variant = variant if variant in ("full_mask", "no_beta") else None
     chunk_variant = variant if variant == "no_carry" else None
     if rule == "linear_attention":

@@ -136,6 +136,51 @@ for _rule, (_form, _controls) in _FORMS.items():
         strategy={"T": (2, 80), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24)},
     ))
 
+# --- the same forms with gates of any sign (the suite's own) ---------------------------------------
+_SIGNED_GRIDS = {
+    "quick": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8},),
+    "default": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 300, "d_k": 32, "d_v": 16, "C": 64},
+                {"T": 1100, "d_k": 16, "d_v": 8, "C": 32}),
+    "full": ({"T": 37, "d_k": 4, "d_v": 3, "C": 8}, {"T": 300, "d_k": 32, "d_v": 16, "C": 64},
+             {"T": 1000, "d_k": 64, "d_v": 64, "C": 48}),
+}
+_SIGNED_CONTROLS = (
+    NegativeControl("gates_ignored", "matrix and chunked forms run with every gate 1", variant="gates_ignored"),
+    NegativeControl("gates_abs", "matrix and chunked forms run with |alpha| (a mask from exp(cumsum(log |alpha|)) "
+                                 "loses the signs)", variant="gates_abs"),
+    NegativeControl("gates_clipped", "matrix and chunked forms run with max(alpha, 0) (a negative gate read as 0)",
+                    variant="gates_clipped"),
+)
+for _rule in ("decay", "gated_deltanet"):
+    register(Claim(
+        id=f"update.signed_gates.{_rule}",
+        statement=f"With gates alpha_t of either sign, some exactly 0, the {_rule.replace('_', ' ')} token loop equals "
+                  f"its parallel form {_FORMS[_rule][0]} and its chunked form: the decay mask Gamma_tj = "
+                  f"prod_(j<s<=t) alpha_s is a product, so a zero gate wipes the state and a negative one flips its "
+                  f"sign in every form alike.",
+        anchor="the suite's own: the paper's gates lie in (0, 1]; negative gates (eigenvalues) are an extension "
+               "studied for state tracking, beyond the notes",
+        provenance=Provenance.SUITE,
+        kind=Kind.IDENTITY,
+        estimand=Estimand(
+            quantity="max over outputs of |parallel - loop| and |chunked - loop|, relative to max |loop|",
+            distributions=_RANDOM_SEQ + " (beta_max = 1, alpha_min = -1), then each gate set to 0 with "
+                                        "probability 0.1",
+            conditioning="one random sequence per point; exact in exact arithmetic",
+        ),
+        params=(_T, _DK, _DV, _C),
+        constraints=(_TWO_CHUNKS,),
+        derivation=(lambda r=_rule: th.parallel_form(r, signed=True)),
+        prediction=_ZERO,
+        symbol=r"\max|O_{\mathrm{route}} - O_{\mathrm{loop}}| / \max|O_{\mathrm{loop}}|",
+        measure=num.measure_route_agreement,
+        fixed={"rule": _rule, "alpha_min": -1.0, "zero_share": 0.1},
+        grids=_SIGNED_GRIDS,
+        negative_controls=_SIGNED_CONTROLS,
+        atol=1e-10,
+        strategy={"T": (2, 80), "d_k": (1, 12), "d_v": (1, 6), "C": (1, 24)},
+    ))
+
 register(Claim(
     id="update.forms.comba",
     statement="Gated DeltaNet alpha S (I - beta k k^T) + beta v k^T is the Comba form alpha S + alpha beta (v / alpha - "
