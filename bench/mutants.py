@@ -224,7 +224,7 @@ MUTANTS: tuple[Mutant, ...] = (
       '              "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "\n'
       '              "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")\n'
       '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",\n'
-      '                    proof=_relu(key_norm2))\n'
+      '                    proof=relu_of(key_norm2))\n'
       '        .step(d_v * TopKTailMoment(N - 1, k_active - 1) / (key_norm2 * value_norm2), "cancel")',
       '    kept = key_norm2 * TopKTailMoment(N - 1, k_active) / (N - 1)\n'
       '    return (\n'
@@ -233,7 +233,7 @@ MUTANTS: tuple[Mutant, ...] = (
       '              "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "\n'
       '              "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")\n'
       '        .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",\n'
-      '                    proof=_relu(key_norm2))\n'
+      '                    proof=relu_of(key_norm2))\n'
       '        .step(d_v * TopKTailMoment(N - 1, k_active) / (key_norm2 * value_norm2), "cancel")',
       "off-by-one", "top-k crosstalk keeps the k largest other slots, not k - 1 (consistent chain)"),
     M("ffn.theory_gelu_sqrt_argument", "ffn", TF,
@@ -1342,11 +1342,11 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       '    start = _E_head_noise / (_c**2 * value_norm2)',
       'dropped factor', "the H heads' noises not summed (one head's noise over the whole signal)"),
     M('audit.r3_tmh_exp_signal_whole_norm', 'capacity', 'theory/multihead.py',
-      '        .substitute(_c, sp.exp(per_head / tau), "c = exp(||k_i^(h)||^2/tau)", proof=sp.exp(per_head / tau))\n '
+      '        .substitute(_c, sp.exp(per_head / tau), "c = exp(||k_i^(h)||^2/tau)", proof=exp_of(per_head))\n '
       '       .step((N - 1) * d_v / value_norm2 * sp.exp(2 * (1 - tau) * key_norm2 / (H * tau**2)), "collect the '
       'exponents")',
-      '        .substitute(_c, sp.exp(key_norm2 / tau), "c = exp(||k_i^(h)||^2/tau)", proof=sp.exp(key_norm2 / '
-      'tau))\n        .step((N - 1) * d_v / value_norm2 * sp.exp(2 * key_norm2 / (H * tau**2) - 2 * key_norm2 / '
+      '        .substitute(_c, sp.exp(key_norm2 / tau), "c = exp(||k_i^(h)||^2/tau)", proof=exp_of(key_norm2))\n'
+      '        .step((N - 1) * d_v / value_norm2 * sp.exp(2 * key_norm2 / (H * tau**2) - 2 * key_norm2 / '
       'tau), "collect the exponents")',
       'consistent slip', "exp heads' signal uses the whole key norm (a self-consistent derivation of a wrong model)"),
     M('audit.r3_tnorm_bessel_order', 'capacity', 'theory/normalization.py',

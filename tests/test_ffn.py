@@ -295,11 +295,11 @@ def test_gelu_derivation_verifies_every_step_and_rejects_a_wrong_closed_form(mon
 
 
 _ACTIVATION_SLIPS = [
-    ("_relu", lambda x: sp.Piecewise((x, x > 0), (x, True)),
+    ("relu_of", lambda x: sp.Piecewise((x, x > 0), (x, True)),
      {"inverse_snr_relu_ffn", "inverse_snr_reglu", "inverse_snr_untied_glu"}),
-    ("_relu", lambda x: sp.Piecewise((x / 2, x > 0), (0, True)),
+    ("relu_of", lambda x: sp.Piecewise((x / 2, x > 0), (0, True)),
      {"inverse_snr_relu_ffn", "inverse_snr_reglu", "inverse_snr_topk", "inverse_snr_untied_glu"}),
-    ("_reglu", lambda x: th._relu(x), {"inverse_snr_reglu"}),
+    ("_reglu", lambda x: th.relu_of(x), {"inverse_snr_reglu"}),
     ("_exp_activation", lambda x: sp.exp(x), {"inverse_snr_exp_activation"}),
     ("_threshold_relu", lambda x: sp.Piecewise((x, x > th.a_threshold * th.key_norm2), (0, True)),
      {"inverse_snr_threshold"}),

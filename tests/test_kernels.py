@@ -278,3 +278,38 @@ def test_direct_route_groups_its_kernels_on_one_memory():
         alone = num.measure_inverse_snr_relu.simulate(np.random.default_rng(6), trials=200, route="direct",
                                                       variant=variant, **_SMALL)
         assert columns["y"].tobytes() == alone["y"].tobytes()
+
+
+def _clear_theory_caches(*modules):
+    for module in modules:
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+_KERNEL_SLIPS = [  # (kernel, slip, derivations that must fail)
+    ("relu_of", lambda z: sp.Piecewise((z, z > 0), (z, True)), {"inverse_snr_relu", "general_instances"}),
+    ("relu_of", lambda z: sp.Piecewise((z / 2, z > 0), (0, True)), {"inverse_snr_relu", "general_instances"}),
+    ("exp_of", lambda z: sp.exp(z * th.tau), {"inverse_snr_exp", "exp_log_crosstalk", "inverse_snr_value_mean",
+                                              "general_instances"}),
+    ("poly_of", lambda z: z ** (th.p + 1), {"inverse_snr_poly", "general_instances"}),
+]
+
+
+@pytest.mark.parametrize("name, slip, failing", _KERNEL_SLIPS)
+def test_a_slip_in_a_kernel_fails_the_derivations_that_use_it(monkeypatch, name, slip, failing):
+    """Each kernel of the inner product is written once (theory.kernels.poly_of, relu_of, exp_of): the diagonal
+    steps kappa(k_i, k_i) = kappa(||k_i||^2) apply it and the moments integrate it, so a wrong kernel fails exactly
+    the derivations built on it (a value typed twice would pass); the others still verify."""
+    tk = th
+    derivations = ["inverse_snr_poly", "inverse_snr_relu", "inverse_snr_exp", "exp_log_crosstalk",
+                   "inverse_snr_value_mean", "general_instances"]
+    assert all("failed" not in {c.status for c in getattr(tk, f)().verify()} for f in derivations)
+    monkeypatch.setattr(tk, name, slip)
+    _clear_theory_caches(tk)
+    try:
+        failed = {f for f in derivations if "failed" in {c.status for c in getattr(tk, f)().verify()}}
+    finally:
+        monkeypatch.undo()
+        _clear_theory_caches(tk)
+    assert failed == failing

@@ -32,7 +32,7 @@ import mpmath
 import sympy as sp
 
 from theory.derivation import Derivation
-from theory.kernels import E_kernel2, inverse_snr_general, kernel_ii
+from theory.kernels import E_kernel2, inverse_snr_general, kernel_ii, relu_of
 from theory.symbols import N, d_v, key_norm2, value_norm2
 
 __all__ = [
@@ -72,16 +72,13 @@ def _gauss_density(var, z=_z):
     return sp.exp(-z**2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
 
 
-# The slot activations, each written once. A derivation's diagonal step ``sigma(||k_i||^2) = ...`` is
-# verified by applying the activation to ``||k_i||^2``, and a second moment over the half-line ``z > 0`` (or
-# ``z > a ||k_i||``) by integrating the activation there, with the condition that it vanishes below:
-# a slip in an activation then fails the steps that use it instead of passing as a definition.
-def _relu(x):
-    return sp.Piecewise((x, x > 0), (0, True))
-
-
+# The slot activations, each written once (ReLU is the ReLU kernel's theory.kernels.relu_of). A derivation's
+# diagonal step ``sigma(||k_i||^2) = ...`` is verified by applying the activation to ``||k_i||^2``, and a second
+# moment over the half-line ``z > 0`` (or ``z > a ||k_i||``) by integrating the activation there, with the
+# condition that it vanishes below: a slip in an activation then fails the steps that use it instead of
+# passing as a definition.
 def _reglu(x):  # tied gated unit: ReLU(k^T x) (k^T x)
-    return _relu(x) * x
+    return relu_of(x) * x
 
 
 def _exp_activation(x):
@@ -95,12 +92,13 @@ def _threshold_relu(x):  # ReLU kept above t = a ||k_i||
 @cache
 def inverse_snr_relu_ffn() -> Derivation:
     """ReLU FFN: ``E[ReLU(Z)^2] = ||k_i||^2/2``, ``c = ||k_i||^2``: ``(N-1) d_v / (2 ||k_i||^2 ||v_i||^2)``."""
-    proof = sp.integrate(_relu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
+    proof = sp.integrate(relu_of(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(Z)^2] = int_0^oo z^2 phi (ReLU is 0 for z <= 0)", proof=proof,
-                    conditions=(_relu(_zn), _relu(sp.S.Zero)))
-        .substitute(kernel_ii, key_norm2, "sigma(||k_i||^2) = ReLU(||k_i||^2) = ||k_i||^2", proof=_relu(key_norm2))
+                    conditions=(relu_of(_zn), relu_of(sp.S.Zero)))
+        .substitute(kernel_ii, key_norm2, "sigma(||k_i||^2) = ReLU(||k_i||^2) = ||k_i||^2",
+                    proof=relu_of(key_norm2))
         .step((N - 1) * d_v / (2 * key_norm2 * value_norm2), "cancel")
     )
 
@@ -409,7 +407,7 @@ def inverse_snr_topk() -> Derivation:
               "order statistics (David & Nagaraja, Order Statistics, 3rd ed., §2.1): the k - 1 other slots kept "
               "carry E[sum of the k - 1 largest ReLU(Z_j)^2] = s^2 M(N-1, k-1), with the queried slot kept")
         .substitute(kernel_ii, key_norm2, "the stored slot is kept: sigma = ReLU(||k_i||^2) = ||k_i||^2",
-                    proof=_relu(key_norm2))
+                    proof=relu_of(key_norm2))
         .step(d_v * TopKTailMoment(N - 1, k_active - 1) / (key_norm2 * value_norm2), "cancel")
     )
 
@@ -466,16 +464,16 @@ def inverse_snr_untied_glu() -> Derivation:
     """
     from sympy.stats import E, Normal
 
-    relu2 = sp.integrate(_relu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
+    relu2 = sp.integrate(relu_of(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
     up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2**2 / 2, "E[ReLU(z)^2 w^2] = E[ReLU(z)^2] E[w^2] = (||g_i||^2/2) ||g_i||^2 "
                     "(gate and up rows independent; ReLU is 0 for z <= 0)", proof=relu2 * up,
-                    conditions=(_relu(_zn),))
+                    conditions=(relu_of(_zn),))
         .substitute(kernel_ii, key_norm2 * sp.sqrt(up_proj2),
                     "c = ReLU(||g_i||^2) (u_i^T g_i); c^2 = ||g_i||^4 (u_i^T g_i)^2",
-                    proof=_relu(key_norm2) * sp.sqrt(up_proj2))
+                    proof=relu_of(key_norm2) * sp.sqrt(up_proj2))
         .step((N - 1) * d_v / (2 * up_proj2 * value_norm2), "the gate key's norm cancels")
     )
 

@@ -48,6 +48,7 @@ __all__ = [
     "double_factorial_odd",
     "E_kernel2",
     "exp_log_crosstalk",
+    "exp_of",
     "exp_typical_exponent",
     "exp_typical_optimum",
     "feature_map_dimension",
@@ -71,6 +72,8 @@ __all__ = [
     "key_var",
     "normalization_invariance",
     "poly_feature_map",
+    "poly_of",
+    "relu_of",
     "taylor_remainder_bound",
     "truncated_kernel_moment",
     "truncated_kernel_signal",
@@ -89,6 +92,26 @@ key_var = sp.Symbol("key_var", positive=True)  # per-coordinate variance sigma^2
 
 _a = sp.Symbol("a", positive=True)  # variance of the projection k_j^T k_i given k_i
 _z = sp.Symbol("z", real=True)
+_zp = sp.Symbol("z", positive=True)  # a point of the positive half-line
+_zn = sp.Symbol("z", negative=True)  # a point of the negative half-line
+
+
+# The kernels of the inner product z = x^T y, each written once: a derivation's diagonal step
+# kappa(k_i, k_i) = kappa(||k_i||^2) applies the kernel, and its moment integrates it, so a slip in a
+# kernel fails the steps built on it instead of passing as a restated value (theory/ffn.py uses them too).
+def poly_of(z):
+    """``(x^T y)^p`` as a function of ``z = x^T y``."""
+    return z**p
+
+
+def relu_of(z):
+    """``max(x^T y, 0)`` as a function of ``z = x^T y``."""
+    return sp.Piecewise((z, z > 0), (0, True))
+
+
+def exp_of(z):
+    """``exp(x^T y / tau)`` as a function of ``z = x^T y``."""
+    return sp.exp(z / tau)
 
 
 def double_factorial_odd(n) -> sp.Expr:
@@ -127,7 +150,7 @@ def inverse_snr_poly() -> Derivation:
         inverse_snr_general()
         .substitute(E_kernel2, moment, "E[(k_j^T k_i)^{2p} | k_i] = (2p-1)!! ||k_i||^{2p} (Gaussian even moment)",
                     proof=gaussian_even_moment().subs(_a, key_norm2))
-        .substitute(kernel_ii, key_norm2**p, "kappa(k_i, k_i) = ||k_i||^{2p}", proof=key_norm2**p)
+        .substitute(kernel_ii, key_norm2**p, "kappa(k_i, k_i) = ||k_i||^{2p}", proof=poly_of(key_norm2))
         .step((N - 1) * d_v * double_factorial_odd(p) / (key_norm2**p * value_norm2), "cancel ||k_i||^{2p}")
     )
 
@@ -135,17 +158,23 @@ def inverse_snr_poly() -> Derivation:
 @cache
 def inverse_snr_relu() -> Derivation:
     """ReLU kernel ``max(x^T y, 0)``: ``E[ReLU(Z)^2] = ||k_i||^2 / 2``, half the linear crosstalk."""
-    density = sp.exp(-_z**2 / (2 * _a)) / sp.sqrt(2 * sp.pi * _a)
-    # ReLU(z)^2 is z^2 on z > 0 and 0 elsewhere, so its mean is the half-line integral of z^2 (one sympy integral,
+    # ReLU(z)^2 is 0 for z <= 0 (the conditions), so its mean is the half-line integral (one sympy integral,
     # about 15x faster than integrating the Piecewise over the whole line)
-    proof = sp.integrate(_z**2 * density, (_z, 0, sp.oo)).subs(_a, key_norm2)
+    proof = _half_line_moment(relu_of)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(k_j^T k_i)^2 | k_i] = int_0^oo z^2 N(z; 0, ||k_i||^2) dz "
-                    "= ||k_i||^2/2 (half of a Gaussian second moment)", proof=proof)
-        .substitute(kernel_ii, key_norm2, "kappa(k_i, k_i) = ||k_i||^2", proof=key_norm2)
+                    "= ||k_i||^2/2 (half of a Gaussian second moment)", proof=proof,
+                    conditions=(relu_of(_zn), relu_of(sp.S.Zero)))
+        .substitute(kernel_ii, key_norm2, "kappa(k_i, k_i) = ReLU(||k_i||^2) = ||k_i||^2", proof=relu_of(key_norm2))
         .step((N - 1) * d_v / (2 * key_norm2 * value_norm2), "cancel ||k_i||^2")
     )
+
+
+def _half_line_moment(kernel) -> sp.Expr:
+    """``int_0^oo kernel(z)^2 N(z; 0, ||k_i||^2) dz``: the second moment of a kernel that vanishes for ``z <= 0``."""
+    density = sp.exp(-_zp**2 / (2 * _a)) / sp.sqrt(2 * sp.pi * _a)
+    return sp.integrate(kernel(_zp) ** 2 * density, (_zp, 0, sp.oo)).subs(_a, key_norm2)
 
 
 @cache
@@ -153,7 +182,7 @@ def _exp_mgf() -> sp.Expr:
     """``E exp(2 Z / tau)`` for ``Z ~ N(0, a)``: the Gaussian moment-generating function at ``2/tau``."""
     from sympy.stats import E, Normal
 
-    return sp.simplify(E(sp.exp(2 * Normal("Z", 0, sp.sqrt(_a)) / tau)))
+    return sp.simplify(E(exp_of(Normal("Z", 0, sp.sqrt(_a))) ** 2))
 
 
 @cache
@@ -170,7 +199,7 @@ def inverse_snr_exp() -> Derivation:
                     "Gaussian MGF: E exp(2 Z/tau) = exp(2 ||k_i||^2/tau^2) for Z ~ N(0, ||k_i||^2)",
                     proof=_exp_mgf().subs(_a, key_norm2))
         .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
-                    proof=sp.exp(key_norm2 / tau))
+                    proof=exp_of(key_norm2))
         .step((N - 1) * d_v / value_norm2 * sp.exp(2 * (1 - tau) * key_norm2 / tau**2), "collect the exponents")
     )
 
@@ -194,7 +223,7 @@ def exp_log_crosstalk() -> Derivation:
         .substitute(E_kernel2, sp.exp(2 * key_var * key_norm2 / tau**2),
                     "Gaussian MGF: k_j^T k_i ~ N(0, sigma^2 ||k_i||^2)", proof=_exp_mgf().subs(_a, key_var * key_norm2))
         .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
-                    proof=sp.exp(key_norm2 / tau))
+                    proof=exp_of(key_norm2))
         .step(2 * key_norm2 * (key_var / tau**2 - 1 / tau), "log exp, collect")
     )
 
@@ -604,7 +633,7 @@ def inverse_snr_value_mean() -> Derivation:
     """
     from sympy.stats import E, Normal
 
-    mean_kernel = E(sp.exp(Normal("Z", 0, sp.sqrt(_a)) / tau)).subs(_a, key_norm2)
+    mean_kernel = E(exp_of(Normal("Z", 0, sp.sqrt(_a)))).subs(_a, key_norm2)
     start = ((N - 1) * (d_v + value_mean_norm2) * E_kernel2 + (N - 1) * (N - 2) * value_mean_norm2 * E_kernel**2) \
         / (kernel_ii**2 * value_norm2)
     return (
@@ -613,7 +642,7 @@ def inverse_snr_value_mean() -> Derivation:
                     proof=_exp_mgf().subs(_a, key_norm2))
         .substitute(E_kernel, sp.exp(key_norm2 / (2 * tau**2)), "Gaussian MGF at 1/tau", proof=mean_kernel)
         .substitute(kernel_ii, sp.exp(key_norm2 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau)",
-                    proof=sp.exp(key_norm2 / tau))
+                    proof=exp_of(key_norm2))
     )
 
 
@@ -651,19 +680,19 @@ def _gaussian_density(var):
 
 
 @cache
-def _instance_moments() -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
-    """Per instance: ``(E[kappa(Z)^2], kappa(s^2), proof of the moment)``, ``Z ~ N(0, s^2)``, ``s^2 = ||k_i||^2``.
+def _instance_moments() -> tuple[tuple, ...]:
+    """Per instance: ``(E[kappa(Z)^2], kappa(s^2), proof of the moment, the kernel of z = x^T y)``,
+    ``Z ~ N(0, s^2)``, ``s^2 = ||k_i||^2``.
 
     Each proof is an integral or expectation that sympy computes here, not the instance's own derivation.
     """
     s2 = key_norm2
     linear = sp.integrate(_z**2 * _gaussian_density(_a), (_z, -sp.oo, sp.oo)).subs(_a, s2)
-    relu = sp.integrate(_z**2 * _gaussian_density(_a), (_z, 0, sp.oo)).subs(_a, s2)
     return (
-        (s2, s2, linear),
-        (s2**p * double_factorial_odd(p), s2**p, gaussian_even_moment().subs(_a, s2)),
-        (s2 / 2, s2, relu),
-        (sp.exp(2 * s2 / tau**2), sp.exp(s2 / tau), _exp_mgf().subs(_a, s2)),
+        (s2, s2, linear, lambda z: z),
+        (s2**p * double_factorial_odd(p), s2**p, gaussian_even_moment().subs(_a, s2), poly_of),
+        (s2 / 2, s2, _half_line_moment(relu_of), relu_of),
+        (sp.exp(2 * s2 / tau**2), sp.exp(s2 / tau), _exp_mgf().subs(_a, s2), exp_of),
     )
 
 
@@ -695,14 +724,14 @@ def general_instances() -> Derivation:
     moments = _instance_moments()
     instances = instance_results()
     per_branch = sp.Matrix([general.subs({E_kernel2: m, kernel_ii: c}) - r
-                            for (m, c, _), r in zip(moments, instances)])
+                            for (m, c, _, _), r in zip(moments, instances)])
     return (
         inverse_snr_general()
-        .substitute(E_kernel2, by_kernel([m for m, _, _ in moments]),
+        .substitute(E_kernel2, by_kernel([m for m, _, _, _ in moments]),
                     "the kernel's Gaussian moment E[kappa(Z)^2], Z ~ N(0, ||k_i||^2), integrated by sympy",
-                    proof=by_kernel([pr for _, _, pr in moments]))
-        .substitute(kernel_ii, by_kernel([c for _, c, _ in moments]), "kappa(k_i, k_i) = kappa(||k_i||^2)",
-                    proof=by_kernel([c for _, c, _ in moments]))
+                    proof=by_kernel([pr for _, _, pr, _ in moments]), conditions=(relu_of(_zn),))
+        .substitute(kernel_ii, by_kernel([c for _, c, _, _ in moments]), "kappa(k_i, k_i) = kappa(||k_i||^2)",
+                    proof=by_kernel([kernel(key_norm2) for *_, kernel in moments]))
         .step(by_kernel(instances), "each branch equals the instance claim's closed form", check=per_branch)
     )
 

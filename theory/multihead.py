@@ -38,6 +38,7 @@ from functools import cache
 import sympy as sp
 
 from theory.derivation import Derivation
+from theory.kernels import exp_of
 from theory.symbols import N, d_k, d_v, key_norm2, tau, value_norm2
 
 __all__ = ["H", "dv_head", "head_ratio_exp_typical", "head_ratio_linear", "inverse_snr_multihead",
@@ -93,12 +94,12 @@ def inverse_snr_multihead_exp() -> Derivation:
     from sympy.stats import E, Normal
 
     per_head = key_norm2 / H
-    mgf = sp.simplify(E(sp.exp(2 * Normal("Z", 0, sp.sqrt(_a)) / tau)))
+    mgf = sp.simplify(E(exp_of(Normal("Z", 0, sp.sqrt(_a))) ** 2))
     return (
         inverse_snr_multihead()
         .substitute(_E_kappa2, sp.exp(2 * per_head / tau**2), "Gaussian MGF at 2/tau, variance ||k_i||^2/H",
                     proof=mgf.subs(_a, per_head))
-        .substitute(_c, sp.exp(per_head / tau), "c = exp(||k_i^(h)||^2/tau)", proof=sp.exp(per_head / tau))
+        .substitute(_c, sp.exp(per_head / tau), "c = exp(||k_i^(h)||^2/tau)", proof=exp_of(per_head))
         .step((N - 1) * d_v / value_norm2 * sp.exp(2 * (1 - tau) * key_norm2 / (H * tau**2)), "collect the exponents")
     )
 

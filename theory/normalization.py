@@ -34,6 +34,7 @@ from functools import cache
 import sympy as sp
 
 from theory.derivation import Derivation
+from theory.kernels import exp_of
 from theory.symbols import N, d_k, d_v, tau, value_norm2
 
 __all__ = ["inverse_snr_sphere_exp", "sphere_crosstalk", "sphere_halving_ratio", "sphere_monotone"]
@@ -56,7 +57,7 @@ def inverse_snr_sphere_exp() -> Derivation:
         Derivation("exp kernel on the unit sphere", (N - 1) * d_v * _M / (_c**2 * value_norm2),
                    lhs=sp.Symbol(r"\mathrm{SNR}^{-1}_{\mathrm{QK\text{-}norm}}"))
         .substitute(_c, sp.exp(1 / tau), "kappa(k_i, k_i) = exp(||k_i||^2/tau) = e^{1/tau} for a unit key",
-                    proof=sp.exp(1 / tau))
+                    proof=exp_of(sp.S.One))
         .substitute(_M, closed, "power series of exp: odd moments of t vanish, E[t^{2m}] = E[B^m] for "
                     "B = t^2 ~ Beta(1/2, (d_k - 1)/2); the series sums to a Bessel function (sympy)", proof=series)
         .step((N - 1) * d_v / value_norm2 * sp.exp(-2 / tau) * closed, "collect e^{-2/tau}")
