@@ -1360,8 +1360,8 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'lhs=sp.Symbol(r"g(\\tau/2)/g(\\tau)"))\n        .step(g / g.subs(tau, tau / 2),',
       'inverted ratio', 'halving ratio written g(tau)/g(tau/2)'),
     M('audit.r3_tnorm_monotone_check_vacuous', 'capacity', 'theory/normalization.py',
-      '              check=sphere_monotone().result - sp.diff(sp.exp(2 * (_t - 1) / tau), tau))',
-      '              check=sp.Integer(0))',
+      '              check=sp.Matrix([sphere_monotone().result - sp.diff(sp.exp(2 * (_t - 1) / tau), tau),',
+      '              check=sp.Matrix([sp.Integer(0),',
       'vacuous check', "the halving step's check no longer ties it to the sympy derivative",
       "equivalent: the derivative it drops is verified by the sphere_monotone derivation's own step; the prediction "
       'is unchanged'),

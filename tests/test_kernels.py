@@ -313,3 +313,19 @@ def test_a_slip_in_a_kernel_fails_the_derivations_that_use_it(monkeypatch, name,
         monkeypatch.undo()
         _clear_theory_caches(tk)
     assert failed == failing
+
+
+def test_sphere_halving_below_one_rests_on_signs_sympy_decides():
+    """The QK-norm claim's "g(tau/2)/g(tau) < 1 at every tau" is checked in sympy, not only at grid points: the
+    derivative of e^{2(t-1)/tau} is positive for every cosine t = 1 - u < 1 and tau/2 < tau. A crosstalk written
+    with the exponent's sign flipped throughout (e^{2(1-t)/tau}, decreasing in tau) fails that side condition."""
+    from theory import normalization as tn
+
+    assert [c.status for c in tn.sphere_halving_ratio().verify()] == ["verified"]
+    u = tn._u
+    right = sp.diff(sp.exp(2 * (tn._t - 1) / th.tau), th.tau).subs(tn._t, 1 - u)
+    flipped = sp.diff(sp.exp(2 * (1 - tn._t) / th.tau), th.tau).subs(tn._t, 1 - u)
+    assert tn._sign_check(right, positive=True) == 0
+    assert tn._sign_check(flipped, positive=True) == 1
+    assert tn._sign_check(th.tau / 2 - th.tau, positive=False) == 0
+    assert tn._sign_check(2 * th.tau - th.tau, positive=False) == 1

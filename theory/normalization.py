@@ -43,6 +43,7 @@ _M = sp.Symbol(r"\mathbb{E}[e^{2t/\tau}]", positive=True)
 _c = sp.Symbol(r"\kappa(k_i,k_i)", positive=True)
 _m = sp.Symbol("m", nonnegative=True, integer=True)
 _t = sp.Symbol("t", real=True)
+_u = sp.Symbol("u", positive=True)  # 1 - t for a cosine t < 1
 
 
 @cache
@@ -76,11 +77,18 @@ def sphere_monotone() -> Derivation:
     So ``g(tau) = E e^{2(t-1)/tau}`` strictly increases with ``tau`` and has no interior minimum.
     """
     term = sp.exp(2 * (_t - 1) / tau)
+    derivative = 2 * (1 - _t) / tau**2 * term
     return (
         Derivation("the sphere crosstalk increases with tau", sp.diff(term, tau),
                    lhs=sp.Symbol(r"\partial_\tau e^{2(t-1)/\tau}"))
-        .step(2 * (1 - _t) / tau**2 * term, "chain rule; positive wherever t < 1")
+        .step(derivative, "chain rule; positive wherever t < 1 (sympy's sign of it at t = 1 - u, u > 0)",
+              check=_sign_check(derivative.subs(_t, 1 - _u), positive=True))
     )
+
+
+def _sign_check(expr, *, positive: bool) -> sp.Integer:
+    """0 when sympy's assumptions decide that ``expr`` is positive (negative), else 1: a side condition."""
+    return sp.Integer(0 if (expr.is_positive if positive else expr.is_negative) else 1)
 
 
 @cache
@@ -90,6 +98,9 @@ def sphere_halving_ratio() -> Derivation:
     return (
         Derivation("crosstalk ratio at half the temperature", g.subs(tau, tau / 2) / g,
                    lhs=sp.Symbol(r"g(\tau/2)/g(\tau)"))
-        .step(g.subs(tau, tau / 2) / g, "g(tau) = E e^{2(t-1)/tau} is increasing in tau (sphere_monotone), so < 1",
-              check=sphere_monotone().result - sp.diff(sp.exp(2 * (_t - 1) / tau), tau))
+        .step(g.subs(tau, tau / 2) / g, "g(tau) = E e^{2(t-1)/tau} is increasing in tau (sphere_monotone: its "
+              "derivative, positive for t < 1, which holds a.s. on the sphere) and tau/2 < tau, so < 1",
+              check=sp.Matrix([sphere_monotone().result - sp.diff(sp.exp(2 * (_t - 1) / tau), tau),
+                               _sign_check(sphere_monotone().result.subs(_t, 1 - _u), positive=True),
+                               _sign_check(tau / 2 - tau, positive=False)]))
     )
