@@ -794,6 +794,17 @@ SECTION_MUTANTS: tuple[Mutant, ...] = (
     M("ffn.antithetic_mirror_gate_unflipped", "ffn", FN,
       "np.subtract(1.0, w, out=z2)  # 1 - g", "np.copyto(z2, w)  # 1 - g",
       "sign/operator", "the mirror slot's gate read as g(z) instead of g(-z) = 1 - g(z)"),
+    # The decay mask's zero and negative gates (2026-12-01), written with update.signed_gates.*: before those
+    # claims only a hypothesis property drew such gates.
+    M("update.section_mask_zero_cuts_every_later_product", "update", "numerics/updates/parallel.py",
+      "keep = keep & (zeros[..., :, None] == zeros[..., None, :])", "keep = keep & (zeros[..., :, None] == 0)",
+      "section author", "a zero gate cuts every later product, not only those across it (the old mask)"),
+    M("update.section_mask_sign_dropped", "update", "numerics/updates/parallel.py",
+      "        odd = (negatives[..., :, None] - negatives[..., None, :]) % 2 == 1", "        odd = None",
+      "section author", "the decay mask built from |alpha| (a product across negative gates left positive)"),
+    M("update.section_mask_zero_gates_on_the_log_path", "update", "numerics/updates/parallel.py",
+      "    if np.all(alpha > 0):", "    if np.all(alpha >= 0):",
+      "section author", "zero gates sent down the logarithm path (log 0 = -inf: NaN in the mask)"),
 )
 
 # Mutants of a fresh-eye audit (2026-11-30): two reviewers, one for basics/capacity/ffn and one for
