@@ -157,3 +157,64 @@ def test_evaluate_substitutes_every_parameter_at_once_and_leaves_bound_variables
     assert evaluate(sp.Integral(x, (x, 0, a)) + x, {"x": 2, "a": 1.0}) == 2.5
     with pytest.raises(KeyError, match="needs parameter 'n'"):
         evaluate(a * n, {"a": 1})
+
+
+# --- guards on the registrations themselves (a fresh-eye audit of the claim files, 2026-12-01) ------------
+
+# A float identity's tolerance is float rounding: at most these (the largest in the ledger is 1e-8 absolute
+# for finite-difference gradients and 1e-7 relative for a 120-term Taylor sum). An exact count is judged to
+# less than 1. Loosened by 10^3-10^8 (a typo, a copy from a statistical claim), an identity still passed:
+# its controls are gross slips far beyond any tolerance.
+FLOAT_IDENTITY_ATOL, FLOAT_IDENTITY_RTOL = 1e-8, 1e-7
+COUNT_IDENTITIES = {"update.deltaformer.chunked_cost": "multiply-adds counted exactly: any miscount is >= 1"}
+
+
+@pytest.mark.parametrize("claim", [c for c in CHECKED if c.kind is Kind.IDENTITY], ids=lambda c: c.id)
+def test_identity_tolerances_stay_at_rounding(claim):
+    """An identity claim's tolerance is at the level of float rounding (or below 1 for an exact count)."""
+    if claim.id in COUNT_IDENTITIES:
+        assert claim.rtol == 0 and claim.atol < 1, COUNT_IDENTITIES[claim.id]
+    else:
+        assert claim.atol <= FLOAT_IDENTITY_ATOL and claim.rtol <= FLOAT_IDENTITY_RTOL, (claim.atol, claim.rtol)
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-12 * max(abs(a), abs(b)) or a == b
+
+
+@pytest.mark.parametrize("claim", [c for c in CHECKED if sum(k.prediction is not None for k in c.negative_controls)
+                                   >= 2], ids=lambda c: c.id)
+def test_no_two_prediction_controls_coincide_on_every_grid_point(claim):
+    """Two wrong formulas of one claim that give the same value wherever both apply are one control counted
+    twice: a copy-pasted control (its description names another slip than it computes), or a helper that
+    collapsed to another control's value. Each must differ from every other at some point of some grid."""
+    from proofs_check.ledger import evaluate
+
+    controls = [k for k in claim.negative_controls if k.prediction is not None]
+    values: dict[str, dict[tuple, float]] = {k.name: {} for k in controls}
+    for mode in MODES:
+        for point in claim.grids[mode]:
+            key = tuple(sorted(point.items()))
+            for k in controls:
+                if k.applies_when is None or k.applies_when.holds(point):
+                    values[k.name][key] = evaluate(k.prediction(), point)
+    for i, a in enumerate(controls):
+        for b in controls[i + 1:]:
+            shared = values[a.name].keys() & values[b.name].keys()
+            assert not shared or any(not _same(values[a.name][p], values[b.name][p]) for p in shared), (
+                f"controls {a.name!r} and {b.name!r} coincide at every grid point where both apply")
+
+
+def _coded(param) -> bool:
+    """An integer parameter that selects a case by code (its description lists them: "0 linear, 1 ...")."""
+    return param.integer and param.high - param.low <= 4 and param.description.lstrip().startswith(str(param.low))
+
+
+@pytest.mark.parametrize("claim", [c for c in CHECKED if any(_coded(p) for p in c.params)], ids=lambda c: c.id)
+def test_every_coded_case_is_on_the_default_and_full_grids(claim):
+    """A claim over coded cases (kernels, activations, gate kinds, attention patterns) states each one: every
+    case appears at some point of the default and the full grid (the quick grid may sample them)."""
+    for p in (p for p in claim.params if _coded(p)):
+        for mode in ("default", "full"):
+            seen = {point[p.name] for point in claim.grids[mode]}
+            assert seen == set(range(int(p.low), int(p.high) + 1)), (p.name, mode, sorted(seen))

@@ -127,7 +127,8 @@ def measure_comba_form(rng, *, T: int, d_k: int, d_v: int, alpha_min: float = 0.
                        method="Comba-form loop vs gated DeltaNet loop, float64")
 
 
-_WRONG_GATES = {"gates_ignored": np.ones_like, "gates_abs": np.abs, "gates_clipped": lambda a: np.maximum(a, 0.0)}
+_WRONG_GATES = {"gates_ignored": np.ones_like, "gates_abs": np.abs, "gates_clipped": lambda a: np.maximum(a, 0.0),
+                "zeros_as_one": lambda a: np.where(a == 0, 1.0, a)}
 
 
 def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: int, beta_max: float = 1.0,
@@ -135,15 +136,17 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
     """Max relative gap of the parallel and the chunked form against the token loop, for the four linear rules.
 
     Inputs: :func:`_random_sequence`, ``beta_t ~ U(0, beta_max)``, gates ``alpha_t ~ U(alpha_min, 1)``
-    (``alpha_min`` in ``[-1, 1]``: negative gates flip the state's sign), then each gate set to exactly
-    0 with probability ``zero_share`` (the state wiped; drawn only when ``zero_share > 0``, so the other
-    draws are those of ``zero_share = 0``). The token loop (:mod:`numerics.updates.recurrent`) shares no
+    (``alpha_min`` in ``[-1, 1]``: negative gates flip the state's sign), then ``round(zero_share T)`` gates
+    (at least one) at distinct random positions set to exactly 0 (the state wiped; drawn only when
+    ``zero_share > 0``, so the other draws are those of ``zero_share = 0``; a fixed count, so that a
+    control that differs only at zero gates is never accepted by a draw without any). The token loop (:mod:`numerics.updates.recurrent`) shares no
     helper with the matrix and chunked forms, so it is their reference. Variants (wrong routes):
     ``"full_mask"`` (M in place of M^- in the solve), ``"no_beta"``, ``"no_carry"`` (state not passed
     between chunks); for the gated rules the matrix and chunked forms handed other gates than the loop:
     ``"gates_ignored"`` (every gate 1), ``"gates_abs"`` (``|alpha|``: a decay mask built from
-    ``exp(cumsum(log |alpha|))`` loses the signs) and ``"gates_clipped"`` (``max(alpha, 0)``: a negative
-    gate read as 0).
+    ``exp(cumsum(log |alpha|))`` loses the signs), ``"gates_clipped"`` (``max(alpha, 0)``: a negative
+    gate read as 0) and ``"zeros_as_one"`` (a zero gate read as no gate, as a mask that skips ``log 0``
+    would; it differs from the truth only where a gate is exactly 0).
     """
     check_variant(variant, {"full_mask", "no_beta", "no_carry", *_WRONG_GATES})
     if not -1.0 <= alpha_min <= 1.0:
@@ -153,8 +156,8 @@ def measure_route_agreement(rng, *, rule: str, T: int, d_k: int, d_v: int, C: in
     K, V, Q = _random_sequence(rng, T, d_k, d_v)
     beta = rng.uniform(0.0, beta_max, T)
     alpha = rng.uniform(alpha_min, 1.0, T)
-    if zero_share > 0:
-        alpha[rng.random(T) < zero_share] = 0.0
+    if zero_share > 0:  # a fixed count, not a coin per gate: a short sequence always has some (T = 37: 4)
+        alpha[rng.choice(T, size=max(1, round(zero_share * T)), replace=False)] = 0.0
     gates = _WRONG_GATES[variant](alpha) if variant in _WRONG_GATES else alpha  # handed to the forms under test
     par_variant = variant if variant in ("full_mask", "no_beta") else None
     chunk_variant = variant if variant == "no_carry" else None

@@ -150,6 +150,9 @@ _SIGNED_CONTROLS = (
                                  "loses the signs)", variant="gates_abs"),
     NegativeControl("gates_clipped", "matrix and chunked forms run with max(alpha, 0) (a negative gate read as 0)",
                     variant="gates_clipped"),
+    NegativeControl("zeros_as_one", "matrix and chunked forms run with each zero gate read as 1 (no gate): "
+                                    "differs only where a gate is exactly 0, so the draws must contain some",
+                    variant="zeros_as_one"),
 )
 for _rule in ("decay", "gated_deltanet"):
     register(Claim(
@@ -164,8 +167,8 @@ for _rule in ("decay", "gated_deltanet"):
         kind=Kind.IDENTITY,
         estimand=Estimand(
             quantity="max over outputs of |parallel - loop| and |chunked - loop|, relative to max |loop|",
-            distributions=_RANDOM_SEQ + " (beta_max = 1, alpha_min = -1), then each gate set to 0 with "
-                                        "probability 0.1",
+            distributions=_RANDOM_SEQ + " (beta_max = 1, alpha_min = -1), then round(T/10) gates at distinct "
+                                        "random positions set to 0",
             conditioning="one random sequence per point; exact in exact arithmetic",
         ),
         params=(_T, _DK, _DV, _C),
