@@ -341,3 +341,138 @@ def test_a_default_point_with_no_near_miss_in_play_is_underpowered():
     assert point.verdict == PASS
     assert near_miss_required(claim, point, "default").verdict == UNDERPOWERED
     assert near_miss_required(claim, point, "quick").verdict == PASS
+
+
+# --- a fifth fresh-eye audit (2026-12-01): 50 mutants of the engine, 8 survived the suite; each test below
+# --- kills one (the mutant is named)
+
+def _with(claim, **changes):
+    import dataclasses
+
+    return dataclasses.replace(claim, **changes)
+
+
+def test_identity_relative_tolerance_scales_with_the_prediction():
+    """An identity's tolerance is atol + rtol |prediction|: 1e-10 relative passes at 1e6 and an absolute 1e-10
+    fails at 1e-3 with rtol 1e-9 (kills: rtol used as an absolute tolerance)."""
+    big = _with(_fake_claim(lambda rng, n: Estimate(1e6 * (1 + 1e-10), 0.0, 1), kind=Kind.IDENTITY, prediction=1e6),
+                atol=0.0, rtol=1e-9)
+    small = _with(_fake_claim(lambda rng, n: Estimate(1e-3 + 1e-10, 0.0, 1), kind=Kind.IDENTITY, prediction=1e-3),
+                  atol=0.0, rtol=1e-9)
+    assert check_point(big, {"n": 1}, seed=0).verdict == PASS
+    assert check_point(small, {"n": 1}, seed=0).verdict == FAIL
+
+
+def test_a_nan_prediction_is_an_error_for_the_claim_and_for_a_control():
+    """A prediction that evaluates to NaN decides nothing: as the claim's own it is the point's error, as a
+    control's wrong value the control's error, which fails the point (kills: the prediction's finiteness
+    left unchecked, when a NaN control then reads as rejected)."""
+    import sympy as sp
+
+    from proofs_check.engine import final_verdict
+
+    own = _fake_claim(lambda rng, n: Estimate(1.0, 0.01, 100), prediction=math.nan)
+    assert check_point(own, {"n": 1}, seed=0).verdict == ERROR
+    claim = _with(_fake_claim(lambda rng, n: Estimate(1.0, 0.01, 100)),
+                  negative_controls=(NegativeControl("wrong", "2", prediction=lambda: sp.Integer(2)),
+                                     NegativeControl("undefined", "0/0", prediction=lambda: sp.nan)))
+    point = check_point(claim, {"n": 1}, seed=0)
+    assert {c.name: c.verdict for c in point.controls}["undefined"] == ERROR
+    assert final_verdict(claim, point, "quick").verdict != PASS
+
+
+def test_a_zero_estimate_with_zero_standard_error_is_an_error():
+    """A statistical claim predicting 0 whose simulation returns exactly 0 with SE 0 re-evaluates a closed
+    form: an error, as at any other value (kills: the rounding test written with '<', which 0 < 0 escapes)."""
+    claim = _fake_claim(lambda rng, n: Estimate(0.0, 0.0, 100), prediction=0.0)
+    result = check_point(claim, {"n": 1}, seed=0)
+    assert result.verdict == ERROR and "0 to rounding" in result.message
+
+
+def test_an_unplanned_point_needs_the_full_separation_from_each_control():
+    """An unplanned statistical point (a plain function as numeric side) whose control is 7 SE from the
+    prediction, above z (about 5.3) but below the planned separation (about 10.5), is underpowered naming the
+    control (kills: unplanned power judged at z)."""
+    import sympy as sp
+
+    from proofs_check.engine import SEPARATION, UNDERPOWERED
+
+    assert Z < 7 < SEPARATION
+    claim = _with(_fake_claim(lambda rng, n: Estimate(1.0, 0.01, 100)),
+                  negative_controls=(NegativeControl("close", "1.07", prediction=lambda: sp.Float(1.07)),))
+    point = check_point(claim, {"n": 1}, seed=0)
+    assert point.verdict == UNDERPOWERED and "cannot separate close" in point.message
+
+
+def test_a_claim_with_an_error_point_and_a_failing_point_is_an_error():
+    """The claim's verdict ranks error above fail: a check that could not be computed is reported as such
+    even when another point fails (kills: fail tested first)."""
+    from types import SimpleNamespace
+
+    from proofs_check.engine import ClaimResult
+
+    values = {1: Estimate(math.nan, 0.01, 100), 2: Estimate(5.0, 0.01, 100)}
+    claim = _fake_claim(lambda rng, n: values[n])
+    points = [check_point(claim, {"n": n}, seed=0) for n in (1, 2)]
+    assert [p.verdict for p in points] == [ERROR, FAIL]
+    for order in (points, points[::-1]):
+        assert ClaimResult(claim, SimpleNamespace(status="verified", seconds=0.0), list(order)).verdict == ERROR
+
+
+def test_an_accepted_control_fails_a_point_even_without_a_near_miss_in_play():
+    """At a default point whose near-miss control is n/a, a control accepted by the measurement makes the
+    point fail (no power), not merely underpowered: the power rules run in that order (kills: the near-miss
+    rule applied first)."""
+    import sympy as sp
+
+    from proofs_check.engine import final_verdict
+
+    import dataclasses
+
+    from proofs_check.engine import ACCEPTED, NOT_APPLICABLE, ControlResult
+
+    claim = _with(_fake_claim(lambda rng, n: Estimate(1.0, 0.01, 100)),
+                  negative_controls=(NegativeControl("near", "n/a here", prediction=lambda: sp.Float(1.0),
+                                                     near_miss=True),
+                                     NegativeControl("accepted", "x", prediction=lambda: sp.Float(2.0))))
+    passing = check_point(claim, {"n": 1}, seed=0, mode="default")
+    assert passing.verdict == PASS
+    # the same point had the measurement accepted the far control (a route, say, that measures the truth)
+    point = dataclasses.replace(passing, controls=(
+        ControlResult("near", 1.0, math.nan, NOT_APPLICABLE, near_miss=True),
+        ControlResult("accepted", 2.0, 1.0, ACCEPTED, separation=100.0)))
+    assert final_verdict(claim, point, "default").verdict == FAIL
+
+
+def test_a_controls_separation_is_counted_beyond_the_fixed_tolerance():
+    """With a fixed tolerance (atol) on top of z SE, a control is separated only by what lies beyond it: 0.12
+    from the prediction with atol 0.05 and SE 0.01 is 7 SE, short of the planned separation (kills: the
+    separation counted from the prediction, 12 SE)."""
+    import sympy as sp
+
+    from proofs_check.engine import UNDERPOWERED
+
+    claim = _with(_fake_claim(lambda rng, n: Estimate(1.0, 0.01, 100)), atol=0.05,
+                  negative_controls=(NegativeControl("close", "1.12", prediction=lambda: sp.Float(1.12)),))
+    point = check_point(claim, {"n": 1}, seed=0)
+    (control,) = point.controls
+    assert control.separation == pytest.approx(7.0)
+    assert point.verdict == UNDERPOWERED and "cannot separate close" in point.message
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_control_twice_beyond_the_caps_reach_is_short_at_a_later_look(seed):
+    """A control 0.093 from the prediction with sigma = 1 needs about (10.53 * 1.25 / 0.093)^2 ~ 20,000 trials,
+    twice what the cap (64 x 100 trials, reach 10,000) can meet: the pilot plans the cap (it calls a need
+    short at once only beyond four times the reach), and the look after it, on every batch, finds the need
+    still beyond reach: underpowered, naming the control (kills: the later look as lenient as the pilot,
+    which ran to the cap and passed at about 7 SEs)."""
+    import sympy as sp
+
+    from proofs_check.engine import UNDERPOWERED
+
+    claim = _mc_claim(controls=(NegativeControl("near", "prediction + 0.093", prediction=lambda: sp.Float(10.093),
+                                                near_miss=True),), max_batches=64)
+    point = check_point(claim, {"n": 1}, seed=seed, mode="default")
+    assert point.verdict == UNDERPOWERED and "cannot separate near" in point.message
+    assert point.trials == 6400  # the cap ran: not short at the pilot
