@@ -2,6 +2,7 @@
 and its negative controls are rejected where the claim passes."""
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -218,3 +219,27 @@ def test_every_coded_case_is_on_the_default_and_full_grids(claim):
         for mode in ("default", "full"):
             seen = {point[p.name] for point in claim.grids[mode]}
             assert seen == set(range(int(p.low), int(p.high) + 1)), (p.name, mode, sorted(seen))
+
+
+# A point just outside a claim's stated domain, inside the parameters' ranges: the constraint's predicate must
+# reject it as its text says (a loosened predicate -- a square dropped, a bound 10x wider, a probability 1e-2 for
+# 1e-12 -- passed every grid point and every hypothesis draw, which stay well inside the domain).
+_OUTSIDE = [
+    ("ffn.sparsity.threshold", {"N": 65, "d": 16, "d_v": 8, "key_norm2": 4.0, "value_norm2": 12.0, "a": 2.5},
+     "key_norm2 > a^2"),  # a < key_norm2 < a^2
+    ("ffn.sparsity.topk", {"N": 129, "d": 16, "d_v": 8, "key_norm2": 3.0, "value_norm2": 12.0, "a": 1.0},
+     "1e-12"),  # P(stored slot dropped) = 8.4e-8
+    ("capacity.norm.value_mean", {"N": 64, "d_k": 8, "d_v": 4, "key_norm2": 2.4, "value_norm2": 4.0, "tau": 2.0,
+                                  "mu_norm2": 1.0}, "1/2"),  # key_norm2 / tau^2 = 0.6
+]
+
+
+@pytest.mark.parametrize("claim_id, point, text", _OUTSIDE, ids=[c for c, _, _ in _OUTSIDE])
+def test_a_point_just_outside_the_stated_domain_is_rejected(claim_id, point, text):
+    from proofs_check.ledger import DomainError, get_claim
+
+    claim = get_claim(claim_id)
+    for p in claim.params:
+        p.coerce(point[p.name])  # inside every parameter's own range
+    with pytest.raises(DomainError, match=re.escape(text)):
+        claim.validate(point)

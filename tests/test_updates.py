@@ -1,6 +1,7 @@
 """Update rules: token loop ≡ parallel ≡ chunked for every rule, DeltaFormer's forms and reductions,
 the WY representation, and the optimiser-step view (numerics against theory)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -987,3 +988,14 @@ def test_listing_organisation_costs_exactly_the_formula_and_matches_the_loop(chu
     assert counter.count == T * T * D + T * C * D + T * C * C
     np.testing.assert_allclose(np.asarray(U), deltaformer_first_stage_reference(K, K, V, np.sqrt(D)),
                                rtol=1e-10, atol=1e-10)
+
+
+def test_the_softmax_forms_claim_has_a_point_past_exps_overflow():
+    """update.forms.softmax states its chunked form holds "at any temperature": its default grid keeps a point
+    whose scores q^T k / tau (q, k ~ N(0, I_{d_k}): standard deviation d_k^{1/2} / tau) pass exp's overflow at
+    709 by a wide margin, so that the shifted blocks are exercised (a point moved to tau = sqrt(d_k) passed
+    with that route never run)."""
+    from proofs_check.ledger import get_claim
+
+    spreads = [math.sqrt(p["d_k"]) / p["tau"] for p in get_claim("update.forms.softmax").grids["default"]]
+    assert max(spreads) > 709 / 3  # the largest of T^2 / 2 scores is about 3-4 standard deviations out
