@@ -329,3 +329,16 @@ def test_sphere_halving_below_one_rests_on_signs_sympy_decides():
     assert tn._sign_check(flipped, positive=True) == 1
     assert tn._sign_check(th.tau / 2 - th.tau, positive=False) == 0
     assert tn._sign_check(2 * th.tau - th.tau, positive=False) == 1
+
+
+def test_the_gaussian_same_norm_control_is_the_exp_kernel_at_key_variance_one_over_d_k():
+    """capacity.norm.sphere_exp_conditional's control gaussian_same_norm names a slip (Gaussian keys N(0, I/d_k)
+    of unit mean square norm in place of unit keys); its hand-written formula must be that slip, i.e. the
+    exp-kernel crosstalk of theory.kernels.exp_log_crosstalk at key_var = 1/d_k and ||k_i||^2 = 1 (a formula
+    with d_v for d_k was still a wrong value, rejected, and passed)."""
+    from proofs_check.claims import capacity_norm
+    from theory.symbols import N, d_k, d_v, value_norm2
+
+    slip = (N - 1) * d_v / value_norm2 * sp.exp(th.exp_log_crosstalk().result.subs({th.key_var: 1 / d_k,
+                                                                                   th.key_norm2: 1}))
+    assert sp.simplify(capacity_norm._gaussian_same_norm() - slip) == 0

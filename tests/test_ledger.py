@@ -243,3 +243,22 @@ def test_a_point_just_outside_the_stated_domain_is_rejected(claim_id, point, tex
         p.coerce(point[p.name])  # inside every parameter's own range
     with pytest.raises(DomainError, match=re.escape(text)):
         claim.validate(point)
+
+
+@pytest.mark.parametrize("claim", [c for c in CHECKED if any(k.name == "N_not_N_minus_1" for k in c.negative_controls)],
+                         ids=lambda c: c.id)
+def test_counting_the_query_is_one_more_pair_of_noise(claim):
+    """The near miss N_not_N_minus_1 counts the query's own pair as noise: N pairs in place of N - 1, so it is the
+    prediction times N/(N - 1) wherever it applies (a helper that shifted N by 2 moved the near miss twice as far
+    under the same name, and still passed)."""
+    from proofs_check.ledger import evaluate
+
+    control = next(k for k in claim.negative_controls if k.name == "N_not_N_minus_1")
+    checked = 0
+    for mode in MODES:
+        for point in claim.grids[mode]:
+            if control.applies_when is None or control.applies_when.holds(point):
+                ratio = evaluate(control.prediction(), point) / evaluate(claim.predicted_expr(), point)
+                assert ratio == pytest.approx(point["N"] / (point["N"] - 1), rel=1e-9), point
+                checked += 1
+    assert checked
