@@ -262,3 +262,17 @@ def test_counting_the_query_is_one_more_pair_of_noise(claim):
                 assert ratio == pytest.approx(point["N"] / (point["N"] - 1), rel=1e-9), point
                 checked += 1
     assert checked
+
+
+def test_the_rbf_near_miss_drops_exactly_one_coordinates_factor():
+    """capacity.general.rbf_conditional's near miss shifted_axis_dropped keeps (tau/(tau+2))^{(d_k-1)/2}: one
+    coordinate's factor (tau/(tau+2))^{1/2} fewer, so it is the prediction times ((tau+2)/tau)^{1/2} at every
+    point (d_k - 2 in its place moved the near miss twice as far under the same name, and passed)."""
+    from proofs_check.ledger import evaluate, get_claim
+
+    claim = get_claim("capacity.general.rbf_conditional")
+    control = next(k for k in claim.negative_controls if k.name == "shifted_axis_dropped")
+    for mode in MODES:
+        for point in claim.grids[mode]:
+            ratio = evaluate(control.prediction(), point) / evaluate(claim.predicted_expr(), point)
+            assert ratio == pytest.approx(math.sqrt((point["tau"] + 2) / point["tau"]), rel=1e-9), point
