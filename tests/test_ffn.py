@@ -403,3 +403,17 @@ def test_topk_counts_of_the_prediction_and_the_simulation_agree_where_rounding_m
     assert len(above_half) > 20
     for n, a in counts:
         assert int(claims_ffn._topk_count(n, sp.Float(a))) == num.topk_active(n, a), (n, a)
+
+
+def test_activation_outside_applies_wherever_it_is_a_different_computation():
+    """ffn.memory.slot_identity's control activation_outside (sigma applied to the memory's output) is the truth
+    only for the identity activation without a gate: it applies at every other grid point, gated or not (an
+    applies_when with 'and' for 'or' dropped it at the ungated nonlinear points)."""
+    from proofs_check.ledger import MODES, get_claim
+
+    claim = get_claim("ffn.memory.slot_identity")
+    control = next(k for k in claim.negative_controls if k.name == "activation_outside")
+    for mode in MODES:
+        for p in claim.grids[mode]:
+            same = p["activation"] == 4 and p["glu"] == 0 or p["N"] < 2
+            assert control.applies_when.holds(p) == (not same), (mode, p)

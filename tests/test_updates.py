@@ -999,3 +999,16 @@ def test_the_softmax_forms_claim_has_a_point_past_exps_overflow():
 
     spreads = [math.sqrt(p["d_k"]) / p["tau"] for p in get_claim("update.forms.softmax").grids["default"]]
     assert max(spreads) > 709 / 3  # the largest of T^2 / 2 scores is about 3-4 standard deviations out
+
+
+@pytest.mark.parametrize("rule", ["linear_attention", "decay", "deltanet", "gated_deltanet"])
+def test_the_forms_claims_run_three_chunk_groups_at_a_default_point(rule):
+    """The chunked state-passing forms batch 512 tokens' worth of chunks per group and prefetch two groups ahead;
+    a default point of update.forms.<rule> runs at least three groups, so the grouped pass (its buffer slots and
+    prefetch) is checked in the default run and not only a single group (T = 1100 at C = 32: 35 chunks, groups
+    of 16; a point moved to T = 500 ran one)."""
+    from proofs_check.ledger import get_claim
+
+    groups = [math.ceil(math.ceil(p["T"] / p["C"]) / max(1, 512 // p["C"]))
+              for p in get_claim(f"update.forms.{rule}").grids["default"]]
+    assert max(groups) >= 3
