@@ -32,7 +32,7 @@ import mpmath
 import sympy as sp
 
 from theory.derivation import Derivation
-from theory.kernels import E_kernel2, inverse_snr_general, kernel_ii, relu_of
+from theory.kernels import E_kernel2, half_line_moment, inverse_snr_general, kernel_ii, relu_of
 from theory.symbols import N, d_v, key_norm2, value_norm2
 
 __all__ = [
@@ -92,7 +92,7 @@ def _threshold_relu(x):  # ReLU kept above t = a ||k_i||
 @cache
 def inverse_snr_relu_ffn() -> Derivation:
     """ReLU FFN: ``E[ReLU(Z)^2] = ||k_i||^2/2``, ``c = ||k_i||^2``: ``(N-1) d_v / (2 ||k_i||^2 ||v_i||^2)``."""
-    proof = sp.integrate(relu_of(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
+    proof = half_line_moment(relu_of)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(Z)^2] = int_0^oo z^2 phi (ReLU is 0 for z <= 0)", proof=proof,
@@ -141,7 +141,7 @@ def inverse_snr_reglu() -> Derivation:
     ``E[Z^4 1{Z > 0}] = 3 ||k_i||^4/2`` and ``c = ||k_i||^4``, so ``SNR^{-1} = 3 (N-1) d_v /
     (2 ||k_i||^4 ||v_i||^2)``: the crosstalk of a degree-2 kernel, capacity ~ d^2 instead of d.
     """
-    proof = sp.integrate(_reglu(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
+    proof = half_line_moment(_reglu)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, 3 * key_norm2**2 / 2, "E[Z^4 1{Z>0}] = 3 ||k_i||^4 / 2 (the unit is 0 for z <= 0)",
@@ -464,7 +464,7 @@ def inverse_snr_untied_glu() -> Derivation:
     """
     from sympy.stats import E, Normal
 
-    relu2 = sp.integrate(relu_of(_zp) ** 2 * _gauss_density(_a, _zp), (_zp, 0, sp.oo)).subs(_a, key_norm2)
+    relu2 = half_line_moment(relu_of)
     up = E(Normal("W", 0, sp.sqrt(_a)) ** 2).subs(_a, key_norm2)
     return (
         inverse_snr_general()

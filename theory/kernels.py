@@ -54,6 +54,7 @@ __all__ = [
     "feature_map_dimension",
     "by_kernel",
     "gaussian_even_moment",
+    "half_line_moment",
     "general_instances",
     "instance_results",
     "inverse_snr_exp",
@@ -160,7 +161,7 @@ def inverse_snr_relu() -> Derivation:
     """ReLU kernel ``max(x^T y, 0)``: ``E[ReLU(Z)^2] = ||k_i||^2 / 2``, half the linear crosstalk."""
     # ReLU(z)^2 is 0 for z <= 0 (the conditions), so its mean is the half-line integral (one sympy integral,
     # about 15x faster than integrating the Piecewise over the whole line)
-    proof = _half_line_moment(relu_of)
+    proof = half_line_moment(relu_of)
     return (
         inverse_snr_general()
         .substitute(E_kernel2, key_norm2 / 2, "E[ReLU(k_j^T k_i)^2 | k_i] = int_0^oo z^2 N(z; 0, ||k_i||^2) dz "
@@ -171,8 +172,9 @@ def inverse_snr_relu() -> Derivation:
     )
 
 
-def _half_line_moment(kernel) -> sp.Expr:
-    """``int_0^oo kernel(z)^2 N(z; 0, ||k_i||^2) dz``: the second moment of a kernel that vanishes for ``z <= 0``."""
+def half_line_moment(kernel) -> sp.Expr:
+    """``int_0^oo kernel(z)^2 N(z; 0, ||k_i||^2) dz``: the second moment of a kernel that vanishes for ``z <= 0``
+    (the ReLU kernel here; the ReLU FFN units of :mod:`theory.ffn`)."""
     density = sp.exp(-_zp**2 / (2 * _a)) / sp.sqrt(2 * sp.pi * _a)
     return sp.integrate(kernel(_zp) ** 2 * density, (_zp, 0, sp.oo)).subs(_a, key_norm2)
 
@@ -691,7 +693,7 @@ def _instance_moments() -> tuple[tuple, ...]:
     return (
         (s2, s2, linear, lambda z: z),
         (s2**p * double_factorial_odd(p), s2**p, gaussian_even_moment().subs(_a, s2), poly_of),
-        (s2 / 2, s2, _half_line_moment(relu_of), relu_of),
+        (s2 / 2, s2, half_line_moment(relu_of), relu_of),
         (sp.exp(2 * s2 / tau**2), sp.exp(s2 / tau), _exp_mgf().subs(_a, s2), exp_of),
     )
 
