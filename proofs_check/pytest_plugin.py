@@ -125,8 +125,7 @@ class _ClaimGridItem(_AmverifyItem):
 
     def reproduce(self) -> str:
         """The line of a failure that gives the command rerunning the claim's grid."""
-        return (f"  reproduce  amverify check {self.claim_id} --seed {self.seed}"
-                + ("" if self.mode == "default" else f" --{self.mode}"))
+        return f"  reproduce  amverify check {self.claim_id} --seed {self.seed}{_mode_flag(self.mode)}"
 
 
 class PooledItem(_ClaimGridItem):
@@ -206,8 +205,13 @@ def _describe_failure(claim, r, mode: str, seed: int) -> str:
     ]
     for c in r.controls:
         lines.append(f"  control    {c.name}: {c.verdict} (wrong value {format_number(c.predicted)})")
-    lines.append(f"  reproduce  amverify eval {claim.id} {assignments} --seed {seed} --trials {r.trials}")
+    lines.append(f"  reproduce  amverify eval {claim.id} {assignments} --seed {seed}{_mode_flag(mode)}")
     return "\n".join(lines)
+
+
+def _mode_flag(mode: str) -> str:
+    """The command-line flag that selects a mode's grids, trial plan and tolerances (none for the default)."""
+    return "" if mode == "default" else f" --{mode}"
 
 
 class LedgerCollector(pytest.Collector):

@@ -1,5 +1,6 @@
 """The pytest plugin: ``pytest --amverify`` in a downstream project, run in a subprocess like a user would."""
 
+import json
 import os
 import subprocess
 import sys
@@ -7,6 +8,8 @@ import textwrap
 import tomllib
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,3 +212,35 @@ def test_the_plugins_points_are_kept_by_seed_and_mode_after_the_power_rules():
                                            near_miss=True)))
     assert _point(claim, {"n": 1}, "quick", 1).measured != _point(claim, {"n": 1}, "quick", 2).measured
     assert _point(claim, {"n": 1}, "default", 1).verdict == "underpowered"
+
+
+@pytest.mark.parametrize(("claim_id", "mode"), [
+    ("capacity.linear.inverse_snr_ratio", "quick"),    # Monte Carlo, trials planned from a pilot batch
+    ("capacity.linear.inverse_snr_ratio", "default"),  # the default mode has no flag
+    ("capacity.norm.softmax_invariance", "quick"),     # identity: no trials, '--trials' would be refused
+    ("basics.linear.overcomplete_noise_floor", "full"),
+])
+def test_the_reproduce_line_reruns_the_same_numbers(claim_id, mode, capsys):
+    """The command a failing point prints, run through the CLI, gives that point's numbers again: same
+    measurement, SE and trials (a fixed '--trials N' would drop the plan and the mode's tolerances)."""
+    import shlex
+
+    from proofs_check import pytest_plugin
+    from proofs_check.cli import main
+    from proofs_check.ledger import get_claim
+
+    claim = get_claim(claim_id)
+    seed = 20261201
+    point = pytest_plugin._point(claim, dict(claim.grids[mode][0]), mode, seed)
+    text = pytest_plugin._describe_failure(claim, point, mode, seed)
+    line = next(x for x in text.splitlines() if x.strip().startswith("reproduce"))
+    argv = shlex.split(line.split("reproduce", 1)[1])
+    assert argv[0] == "amverify"
+    capsys.readouterr()
+    assert main(argv[1:] + ["--json"]) in (0, 1)
+    rerun = json.loads(capsys.readouterr().out)
+    assert rerun["mode"] == mode and rerun["seed"] == seed
+    assert rerun["measured"] == point.measured
+    assert rerun["standard_error"] == point.standard_error
+    assert rerun["trials"] == point.trials
+    assert rerun["verdict"] == point.verdict
