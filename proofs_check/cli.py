@@ -165,12 +165,19 @@ def _duration(seconds: float) -> str:
 
 
 def select_claims(ids, sections):
-    """The claims named by ``ids`` (all when empty), restricted to ``sections`` (a list; None for all)."""
+    """The claims named by ``ids`` (all when empty), restricted to ``sections`` (a list; None for all).
+
+    An empty selection is a usage error naming the ids and sections that exclude each other."""
     if isinstance(sections, str):
         sections = [sections]
     claims = [get_claim(i) for i in ids] if ids else all_claims()
     if sections:
         claims = [c for c in claims if c.section in sections]
+    if not claims:
+        # only a filter can empty the ledger: name both halves of it, so the clash is plain
+        where = f"section {' or '.join(sections or ['(any)'])} (--section)"
+        raise UsageError(f"no claims selected: none of {', '.join(ids)} is in {where}" if ids
+                         else f"no claims selected: {where} has none")
     return claims
 
 
@@ -193,10 +200,7 @@ def prepare_run(args):
     """``(claims, mode)`` of a run from its arguments, after refusing unusable ``--json``/``--md`` paths."""
     check_output_path(args.json, "--json")
     check_output_path(args.md, "--md")
-    claims = select_claims(args.ids, args.section)
-    if not claims:
-        raise UsageError("no claims selected")
-    return claims, run_mode(args)
+    return select_claims(args.ids, args.section), run_mode(args)
 
 
 def cmd_check(args) -> int:

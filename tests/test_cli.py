@@ -50,6 +50,15 @@ def test_show_prints_the_full_record(capsys):
     (("check", "--jobs", "0"), "positive integer"),
     (("check", "--section", "nowhere"), "invalid choice"),
     (("check", "--quick", "--full"), "not allowed with"),
+    # ids and a section that exclude each other: the message names both, for each command that selects claims
+    (("check", "capacity.linear.inverse_snr_ratio", "--section", "ffn"),
+     "none of capacity.linear.inverse_snr_ratio is in section ffn (--section)"),
+    (("derive", "capacity.linear.inverse_snr_ratio", "basics.linear.memory_accumulation", "--section", "ffn"),
+     "none of capacity.linear.inverse_snr_ratio, basics.linear.memory_accumulation is in section ffn"),
+    (("check", "capacity.linear.inverse_snr_ratio", "--section", "basics", "--section", "ffn"),
+     "is in section basics or ffn"),
+    (("report", "capacity.linear.inverse_snr_ratio", "--section", "ffn", "--out", "/tmp"),
+     "no claims selected: none of"),
     (("frobnicate",), "invalid choice"),
 ])
 def test_bad_input_exits_2_naming_the_problem(capsys, argv, needle):
