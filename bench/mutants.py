@@ -1139,9 +1139,9 @@ AUDIT_MUTANTS: tuple[Mutant, ...] = (
       'bound=lambda p: abs(evaluate(th.ratio_limit_extrapolation_bias(), p)),',
       'bound=lambda p: 50 * abs(evaluate(th.ratio_limit_extrapolation_bias(), p)),',
       'wrong bound', 'the paper limit\'s extrapolation bound 50x too wide',
-      'harmless at this size: the true bound is 8e-5 of the prediction, so 50x moves the resolution from 1.60 % to '
-      '1.67 %, inside the target; a bound wide enough to matter (500x) costs the near miss largest_size_as_limit '
-      'its power and the point is underpowered'),
+      'the ledger cannot see it: the true bound is 8e-5 of the prediction, so 50x moves the resolution from 1.60 % '
+      'to 1.67 %, inside the target (at 500x the near miss largest_size_as_limit loses its power and the point is '
+      'underpowered); tests/test_bounds.py::test_paper_limit_bound_is_the_extrapolations_exact_bias catches it'),
     # A third round (2026-12-01): a reviewer who had not read this file wrote 50 slips of the code the
     # catalogues barely touched (numerics/updates/measures.py had none; the matrix, token-loop and cost code,
     # fixed points, multi-head and normalization a few each). 30 were killed; of the 20 survivors 11 were gaps,
