@@ -206,9 +206,20 @@ def _versions() -> dict[str, str]:
 
 
 def _callable_name(fn) -> tuple[str, str] | None:
+    """``(module, qualified name)`` of a callable; None when its code cannot be located: no module, or (a
+    function relabelled, as the cited facts' derivations are) code in another file than its module's,
+    which the key would not see change."""
     module = getattr(fn, "__module__", None)
     if module is None:
         return None
+    try:
+        code = getattr(inspect.unwrap(fn), "__code__", None)
+    except ValueError:  # a cycle of __wrapped__
+        return None
+    if code is not None:
+        origin = _origin(module)
+        if origin is None or os.path.realpath(code.co_filename) != os.path.realpath(origin):
+            return None
     return module, getattr(fn, "__qualname__", getattr(fn, "__name__", repr(type(fn))))
 
 
@@ -265,7 +276,8 @@ class DerivationCache:
         except (OSError, ValueError):
             self.misses += 1
             return None
-        if not isinstance(record, dict) or record.get("format") != FORMAT or record.get("key") != key:
+        if not isinstance(record, dict) or record.get("format") != FORMAT or record.get("key") != key \
+                or not isinstance(record.get("value"), dict):
             self.misses += 1
             return None
         self.hits += 1

@@ -392,7 +392,9 @@ def _prepare(claim: Claim, params, *, cache="default") -> _Setup:
     pure functions of the claim's code, so kept between runs in the derivation cache (``cache`` as in
     :func:`check_symbolic`)."""
     store = default_cache() if cache == "default" else cache
-    memo = store.predictions(claim, params, code=(evaluate,)) if store is not None else None
+    # the key covers the code that computes the values: this function, the prediction's expression, its evaluation
+    memo = store.predictions(claim, params, code=(_prepare, Claim.predicted_expr, evaluate)) \
+        if store is not None else None
     remembered = memo.value if memo is not None else (lambda name, compute: compute())
     predicted = remembered("", lambda: evaluate(claim.predicted_expr(), params))
     bound = None
