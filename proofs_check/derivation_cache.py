@@ -58,6 +58,7 @@ _SOURCE_DIGESTS: dict[str, str | None] = {}
 _CLOSURES: dict[frozenset, dict[str, str | None]] = {}
 _IMPORTS: dict[str, tuple[str, ...]] = {}
 _FUNCTION_SOURCES: dict[Any, str] = {}
+_LOADED_HASHED = False  # _hash_loaded_modules has run in this process
 
 
 # --- where ---------------------------------------------------------------------------------------
@@ -170,6 +171,17 @@ def _imports(name: str) -> tuple[str, ...]:
     return _IMPORTS[name]
 
 
+def _hash_loaded_modules() -> None:
+    """Hash every tracked module this process has imported, once, at its first key: a run imports its code
+    when it starts but may need a module's key only minutes later, and an edit saved in between would key
+    the loaded (old) code's results with the new source (read by the next run, which runs the new code)."""
+    global _LOADED_HASHED
+    if not _LOADED_HASHED:
+        _LOADED_HASHED = True
+        for name in [m for m in list(sys.modules) if _tracked(m)]:
+            _source_digest(name)
+
+
 def module_closure(start: Iterable[str]) -> dict[str, str | None]:
     """``{module: sha256 of its source}`` for the ``start`` modules and every tracked module they reach.
 
@@ -250,6 +262,7 @@ class DerivationCache:
         ``callables`` build the result (their modules start the closure), ``code`` are further functions
         whose source enters the key (the engine's), ``extra_modules`` further closure starts and
         ``fields`` anything else the result depends on (JSON values)."""
+        _hash_loaded_modules()
         names = []
         for fn in callables:
             name = _callable_name(fn)
