@@ -24,8 +24,12 @@ The folder is ``$AMVERIFY_CACHE_DIR`` if set, else the user cache folder (``$XDG
 Windows), never the repository. ``AMVERIFY_NO_CACHE=1`` (``amverify check --no-cache``) turns it off;
 the variable reaches worker processes through their environment.
 
-What the key cannot see: code changed in memory (a monkeypatched theory function) and code a
-derivation reaches other than through ``import`` statements of the tracked packages. Pass
+What the key cannot see: code changed in memory (a monkeypatched theory function), code a
+derivation reaches other than through ``import`` statements of the tracked packages, data a claims
+module passes into a closure built in ``theory/`` (no claim does today), and an edit saved between a
+process importing its code and its first key (every loaded tracked module is hashed at that first key;
+a test marks the window as a known gap). A callable relabelled to another module than the file holding
+its code (the cited facts' derivations) is never cached. Pass
 ``cache=None`` to :func:`proofs_check.engine.check_symbolic` (or set ``AMVERIFY_NO_CACHE``) there; the
 test suite runs with the cache off except in the tests of this module.
 """
