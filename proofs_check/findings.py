@@ -367,9 +367,12 @@ def referenced_claim_ids() -> set[str]:
 
 
 def _pct(x: float) -> str:
-    """A relative gap as a signed percentage, or as the ratio paper/exact once it is off by half or more."""
-    if not math.isfinite(x):
-        return "inf"
+    """A relative gap as a signed percentage, or as the ratio paper/exact once it is off by half or more; an
+    infinite gap keeps its sign, and a NaN one (e.g. inf / inf) reads ``undefined``."""
+    if math.isnan(x):
+        return "undefined"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
     if abs(x) >= 0.5:
         return f"paper/exact = {x + 1:.3g}"
     return f"{100 * x:+.2f} %"

@@ -20,11 +20,18 @@ def domain_strategy(claim: Claim, caps: Mapping[str, tuple[float, float]] | None
 
     caps = dict(caps or {})
     derived = dict(derived or {})
+    unknown = sorted((set(caps) | set(derived)) - set(claim.param_names))
+    if unknown:  # a typo in a cap would silently leave the whole domain to the search
+        raise ValueError(f"{claim.id}: strategy names unknown parameter(s) {unknown!r}; "
+                         f"expected some of {list(claim.param_names)!r}")
     fields = {}
     for p in claim.params:
         if p.name in derived:
             continue
         low, high = caps.get(p.name, (p.low, p.high))
+        if max(low, p.low) > min(high, p.high):
+            raise ValueError(f"{claim.id}: {p.name}: caps ({low:g}, {high:g}) leave nothing of "
+                             f"[{p.low:g}, {p.high:g}]")
         low, high = max(low, p.low), min(high, p.high)
         if p.integer:
             fields[p.name] = st.integers(int(low), int(high))

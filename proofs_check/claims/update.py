@@ -75,7 +75,8 @@ for _rule, (_statement, _extra, _controls) in _OBJECTIVES.items():
         },
         negative_controls=(NegativeControl("ascent", "a step up the gradient", variant="ascent"),) + _controls,
         atol=1e-8,
-        strategy={"d_k": (1, 8), "d_v": (1, 8), "beta": (0.05, 1.9), "alpha": (0.1, 1.0), "gamma": (0.0, 1.0)},
+        strategy={name: cap for name, cap in {"d_k": (1, 8), "d_v": (1, 8), "beta": (0.05, 1.9), "alpha": (0.1, 1.0),
+                                              "gamma": (0.0, 1.0)}.items() if name in ("d_k", "d_v", *_base)},
     ))
 
 # --- recurrent = parallel = chunked ----------------------------------------------------------
