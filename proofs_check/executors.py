@@ -160,7 +160,8 @@ def process_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 class ExecutorUnavailable(RuntimeError):
     """An executor that cannot run: ``--executor dask`` without the optional ``distributed`` package, a
-    scheduler out of reach, a cluster without workers or with other package versions."""
+    scheduler address that is malformed or out of reach, a cluster without workers or with other package
+    versions."""
 
 
 @contextmanager
@@ -186,6 +187,9 @@ def dask_executor(scheduler: str | None = None, *, workers: int = 2, timeout: fl
         except (OSError, TimeoutError) as exc:
             raise ExecutorUnavailable(f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s "
                                       f"(--connect-timeout): {exc}") from None
+        except ValueError as exc:  # dask's address parser: no port, an unknown scheme, a port that is no number
+            raise ExecutorUnavailable(f"--scheduler {scheduler!r} is not a dask scheduler address such as "
+                                      f"tcp://10.0.0.5:8786: {exc}") from None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)

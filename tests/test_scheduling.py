@@ -1,5 +1,6 @@
 """The scheduler: points split into a pilot and chunks of batches give check_point's numbers on any executor."""
 
+import contextlib
 import json
 import math
 import subprocess
@@ -14,7 +15,8 @@ from numerics.updates import chunk_threads, set_chunk_threads
 from proofs_check import engine, ledger
 from proofs_check.engine import (CHUNKS_PER_ROUTE, ERROR, _chunks, check_claims, check_point, claim_tasks,
                                  near_miss_required, point_passes_with_power, point_to_dict, run_tasks)
-from proofs_check.executors import RESULT_PIPE_BYTES, _widen_result_pipe, process_pool
+from proofs_check.executors import (RESULT_PIPE_BYTES, ExecutorUnavailable, InlineExecutor, _widen_result_pipe,
+                                    dask_executor, process_pool)
 from proofs_check.ledger import get_claim
 from proofs_check.report import without_volatile
 
@@ -419,3 +421,163 @@ def test_workers_with_other_package_versions_are_refused():
     _same_versions({"tcp://a:1": dict(here)})  # the same versions pass
     with pytest.raises(ExecutorUnavailable, match=r"tcp://b:2 has numpy 0\.0"):
         _same_versions({"tcp://a:1": dict(here), "tcp://b:2": {**here, "numpy": "0.0"}})
+
+
+# --- the executors' contracts, with a stand-in for dask.distributed ---------------------------------------
+
+class _FakeDistributed:
+    """A stand-in for the ``distributed`` module: what was asked of Client and LocalCluster, and what they did.
+
+    ``workers``: worker address -> threads; ``versions``: package versions a worker reports, over this
+    process's; ``refuse``: the exception connecting to a scheduler raises."""
+
+    def __init__(self, workers=None, versions=None, refuse=None):
+        self.workers = {"tcp://w:1": 1, "tcp://w:2": 1} if workers is None else workers
+        self.versions, self.refuse, self.log = versions or {}, refuse, []
+        self.executor = InlineExecutor()
+        fake = self
+
+        class Client:
+            def __init__(self, address, timeout=None):
+                fake.log.append(("client", address, timeout))
+                if fake.refuse is not None and isinstance(address, str):
+                    raise fake.refuse
+
+            def nthreads(self):
+                return dict(fake.workers)
+
+            def run(self, fn):
+                return {w: {**fn(), **fake.versions} for w in fake.workers}
+
+            def get_executor(self, **kwargs):
+                fake.log.append(("executor", kwargs))
+                return fake.executor
+
+            def close(self):
+                fake.log.append(("client closed",))
+
+        class LocalCluster:
+            def __init__(self, **kwargs):
+                fake.log.append(("cluster", {k: kwargs[k] for k in ("n_workers", "threads_per_worker", "processes")}))
+
+            def close(self):
+                fake.log.append(("cluster closed",))
+
+        self.module = type(sys)("distributed")
+        self.module.Client, self.module.LocalCluster = Client, LocalCluster
+
+
+@pytest.fixture
+def fake_distributed(monkeypatch):
+    def install(**kwargs):
+        fake = _FakeDistributed(**kwargs)
+        monkeypatch.setitem(sys.modules, "distributed", fake.module)
+        return fake
+    return install
+
+
+def test_dask_executor_connects_to_the_scheduler_given_within_the_timeout(fake_distributed):
+    """With an address: a Client of that address and timeout, no local cluster; tasks impure (each runs);
+    slots = the cluster's worker threads; the client is closed after the block."""
+    fake = fake_distributed(workers={"tcp://w:1": 2, "tcp://w:2": 1})
+    with dask_executor("tcp://10.0.0.5:8786", workers=7, timeout=2.5) as (executor, slots):
+        assert (executor, slots) == (fake.executor, 3)
+        assert fake.log == [("client", "tcp://10.0.0.5:8786", 2.5), ("executor", {"pure": False})]
+    assert fake.log[2:] == [("client closed",)]
+
+
+def test_dask_executor_without_an_address_starts_and_closes_a_local_cluster(fake_distributed):
+    """Without an address: a local cluster of ``workers`` single-threaded processes (sympy is not
+    thread-safe), closed with its client after the block."""
+    fake = fake_distributed()
+    with dask_executor(None, workers=3) as (_, slots):
+        assert slots == 2
+        assert fake.log[0] == ("cluster", {"n_workers": 3, "threads_per_worker": 1, "processes": True})
+    assert fake.log[-2:] == [("client closed",), ("cluster closed",)]
+
+
+@pytest.mark.parametrize("refuse", [ConnectionRefusedError("refused"), TimeoutError("timed out"), OSError("no")])
+def test_a_scheduler_out_of_reach_is_executor_unavailable(fake_distributed, refuse):
+    """Whatever way the connection fails (refused, timed out), the error names the address and the timeout."""
+    fake_distributed(refuse=refuse)
+    with pytest.raises(ExecutorUnavailable, match=r"cannot reach the dask scheduler at 'tcp://h:1' within 1\.5 s"):
+        with dask_executor("tcp://h:1", timeout=1.5):
+            pass
+
+
+def test_a_malformed_scheduler_address_is_executor_unavailable(fake_distributed):
+    """An address dask cannot parse (ValueError) is refused like one out of reach, showing the expected form."""
+    fake_distributed(refuse=ValueError("missing port number in address 'h'"))
+    with pytest.raises(ExecutorUnavailable, match=r"--scheduler 'h' is not a dask scheduler address such as tcp://"):
+        with dask_executor("h"):
+            pass
+
+
+@pytest.mark.parametrize("workers, versions, message", [
+    ({}, {}, "has no workers"),
+    (None, {"sympy": "0.0"}, r"has sympy 0\.0"),
+    (None, {"amverify": "0.0"}, r"has amverify 0\.0"),
+])
+def test_a_cluster_that_cannot_give_the_same_numbers_is_refused_and_closed(fake_distributed, workers, versions,
+                                                                           message):
+    """A cluster without workers, or whose workers have another amverify, numpy, scipy or sympy, is refused
+    before any task; the client is closed all the same."""
+    fake = fake_distributed(workers=workers, versions=versions)
+    with pytest.raises(ExecutorUnavailable, match=message):
+        with dask_executor("tcp://h:1"):
+            pytest.fail("the block ran on a refused cluster")
+    assert fake.log[-1] == ("client closed",)
+
+
+def test_the_inline_executor_hands_a_tasks_error_to_its_future():
+    """`--jobs 1` runs tasks at submit, but a task's exception reaches the caller through the future, as a pool's."""
+    future = InlineExecutor().submit(int, "x")
+    assert future.done() and isinstance(future.exception(), ValueError)
+    assert InlineExecutor().submit(divmod, 7, 2).result() == (3, 1)
+
+
+def test_a_process_pool_has_jobs_workers_and_is_shut_down_after_the_run():
+    """process_pool(jobs) sizes the pool by jobs and shuts it down when the block ends (no worker left behind)."""
+    with process_pool(3) as pool:
+        assert pool._max_workers == 3
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(sum, [1])
+
+
+class _Recording(InlineExecutor):
+    """An inline executor that records each task it is given: its function and its ``pooled`` flag."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted.append((fn.__name__, kwargs.get("pooled")))
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_run_tasks_puts_every_task_on_the_executor_given_each_with_one_blas_thread(monkeypatch):
+    """With an executor (a dask cluster's), every task goes there and sets one BLAS thread where it runs."""
+    calls = []
+    monkeypatch.setattr(engine, "one_blas_thread", lambda: calls.append(1))
+    executor = _Recording()
+    tasks = claim_tasks([get_claim("basics.linear.memory_accumulation")], mode="quick", seed=0)
+    results = run_tasks(tasks, jobs=2, executor=executor)
+    assert len(results) == len(tasks) and all(r is not None for r in results)
+    assert executor.submitted and {pooled for _, pooled in executor.submitted} == {True}
+    assert len(calls) == len(executor.submitted)
+
+
+@pytest.mark.parametrize("jobs, pool", [(1, None), (3, 3)])
+def test_run_tasks_makes_a_pool_of_jobs_processes_only_for_several_jobs(monkeypatch, jobs, pool):
+    """Without an executor, `--jobs 1` runs in this process (no pool) and `--jobs N` on a pool of N processes."""
+    made = []
+
+    @contextlib.contextmanager
+    def fake_pool(n):
+        made.append(n)
+        yield _Recording()
+
+    monkeypatch.setattr(engine, "process_pool", fake_pool)
+    tasks = claim_tasks([get_claim("basics.linear.memory_accumulation")], mode="quick", seed=0)
+    assert all(r is not None for r in run_tasks(tasks, jobs=jobs))
+    assert made == ([] if pool is None else [pool])
