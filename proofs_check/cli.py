@@ -19,8 +19,8 @@ from proofs_check import __version__
 from proofs_check.ledger import SECTIONS, DomainError, Kind, UnknownClaimError, all_claims, get_claim
 from proofs_check.seeds import DEFAULT_SEED
 
-__all__ = ["add_cache_argument", "add_executor_arguments", "add_run_arguments", "build_parser", "main",
-           "run_executor", "run_mode"]
+__all__ = ["add_cache_argument", "add_executor_arguments", "add_run_arguments", "build_parser", "check_output_dir",
+           "main", "run_executor", "run_mode"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -194,6 +194,20 @@ def check_output_path(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path!r}: folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"{option} {path!r} is not writable")
+
+
+def check_output_dir(path: str, option: str) -> None:
+    """Refuse, before any work, an output directory that is an existing file, or whose deepest existing
+    folder (it is created with its missing parents) is not writable (exit 2)."""
+    import os
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is an existing file; give a directory")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise UsageError(f"{option} {path!r}: {existing!r} is not a writable folder")
 
 
 def prepare_run(args):

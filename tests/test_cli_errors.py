@@ -219,14 +219,6 @@ def test_report_from_invalid_json_is_a_usage_error(capsys, tmp_path):
         assert code == 2 and f"cannot read the JSON report {str(path)!r}" in err
 
 
-def test_report_out_in_an_unwritable_folder_is_refused_before_the_run(capsys, no_run, tmp_path, monkeypatch):
-    """`report --out` whose deepest existing folder cannot be written is exit 2 before the run (os.access faked)."""
-    real = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: str(p) != str(tmp_path) and real(p, mode))
-    code, _, err = run(capsys, "report", CHEAP, "--out", str(tmp_path / "new" / "r"))
-    assert code == 2 and "is not a writable folder" in err
-
-
 def test_report_of_an_underpowered_run_exits_1(capsys, saved_report, tmp_path):
     """A report whose claim is underpowered is written, and the command exits 1 naming the claim."""
     report = json.loads(saved_report.read_text())
@@ -306,3 +298,44 @@ def test_a_malformed_scheduler_address_is_exit_2_naming_the_form(capsys, no_run,
     assert code == 2
     assert f"--scheduler {address!r} is not a dask scheduler address such as tcp://10.0.0.5:8786" in err
     assert reason in err and "Traceback" not in err
+
+
+# --- output directories of derive, docs, figures, report ---------------------------------------------
+
+WRITERS = [("derive", CHEAP, "--out"), ("docs", "--root"), ("figures", "--out"),
+           ("report", CHEAP, "--no-figures", "--out")]  # each command, then its directory option
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=[w[0] for w in WRITERS])
+def test_an_output_directory_that_is_a_file_is_exit_2_before_any_work(capsys, no_run, tmp_path, writer):
+    """A directory option naming an existing file, or a folder below one, is exit 2 naming the option; it was
+    a FileExistsError or NotADirectoryError traceback with exit 1 (derive, docs, figures)."""
+    target = tmp_path / "file"
+    target.write_text("")
+    code, _, err = run(capsys, *writer, str(target))
+    assert code == 2 and f"{writer[-1]} {str(target)!r} is an existing file; give a directory" in err
+    code, _, err = run(capsys, *writer, str(target / "below"))
+    assert code == 2 and f"{writer[-1]} {str(target / 'below')!r}: {str(target)!r} is not a writable folder" in err
+
+
+@pytest.mark.parametrize("writer", WRITERS, ids=[w[0] for w in WRITERS])
+def test_an_output_directory_in_an_unwritable_folder_is_exit_2(capsys, no_run, tmp_path, monkeypatch, writer):
+    """A directory to create in a folder that cannot be written is exit 2 before any work (os.access is faked:
+    the suite may run as root)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: str(p) != str(tmp_path) and real(p, mode))
+    code, _, err = run(capsys, *writer, str(tmp_path / "new" / "out"))
+    assert code == 2 and f"{str(tmp_path)!r} is not a writable folder" in err
+
+
+def test_check_modes_refuse_a_file_where_a_directory_is_compared(capsys, tmp_path):
+    """`derive --check`, `docs --check` and `findings --check` given a file for a directory (or a directory for
+    the findings page) are exit 2 with one line, not a NotADirectoryError or IsADirectoryError traceback."""
+    target = tmp_path / "file"
+    target.write_text("")
+    for argv, needle in [(("derive", CHEAP, "--check", "--out", str(target)), "is an existing file; give a directory"),
+                         (("docs", "--check", "--root", str(target)), "is not one: run it in an amverify checkout"),
+                         (("findings", "--check", "--out", str(target / "f.md")), "cannot read --out"),
+                         (("findings", "--check", "--out", str(tmp_path)), "cannot read --out")]:
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and needle in err and "Traceback" not in err, argv

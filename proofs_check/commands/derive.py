@@ -6,19 +6,22 @@ Exit 0 when every step marked for verification verifies; 1 when one fails (the s
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["cmd_derive", "register"]
 
 
 def cmd_derive(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, select_claims
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, check_output_dir, select_claims
     from proofs_check.derivations import REGENERATE, render, stale_files, write_documents
 
     claims = select_claims(args.ids, args.section)
     if args.check:
         if not args.out:
             raise UsageError("--check needs --out DIR")
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
         stale = stale_files(claims, args.out, args.format)
         if stale:
             print(f"{args.out} is stale ({', '.join(stale)}); regenerate with: "
@@ -28,6 +31,7 @@ def cmd_derive(args) -> int:
         print(f"{args.out} is up to date ({len(claims)} claim(s))")
         return EXIT_OK
     if args.out:
+        check_output_dir(args.out, "--out")
         # the index lists every claim, so only a full regeneration writes it and prunes old files
         full = not args.ids and args.section is None
         docs = write_documents(claims, args.out, args.format, index=full, prune=full)

@@ -85,7 +85,7 @@ def catalogue_markdown(claims: Sequence) -> str:
 
 
 def cmd_docs(args) -> int:
-    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError
+    from proofs_check.cli import EXIT_FAIL, EXIT_OK, UsageError, check_output_dir
     from proofs_check.commands.findings import write_findings
     from proofs_check.derivations import stale_files, write_documents
     from proofs_check.findings import findings_markdown
@@ -99,6 +99,8 @@ def cmd_docs(args) -> int:
         raise UsageError(f"--check compares pages written by 'amverify docs' with what this version would "
                          f"write, and {catalogue!r} is not one: run it in an amverify checkout, or give --root "
                          f"DIR where 'amverify docs --root DIR' wrote them")
+    if not args.check:
+        check_output_dir(args.root, "--root")  # before the pages are generated
     claims = all_claims()
     findings = os.path.join(args.root, "findings.md")
     text = catalogue_markdown(claims)
@@ -129,7 +131,7 @@ def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no page there (a --root that is a file has none)
         return None
 
 

@@ -10,8 +10,10 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def cmd_figures(args) -> int:
+    from proofs_check.cli import check_output_dir
     from proofs_check.figures import MatplotlibMissing, write_figures
 
+    check_output_dir(args.out, "--out")  # before the Monte Carlo points are computed
     mode = "full" if args.full else "quick"
     try:
         paths = write_figures(args.out, seed=args.seed, mode=mode)

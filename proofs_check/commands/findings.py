@@ -37,6 +37,9 @@ def cmd_findings(args) -> int:
                 current = fh.read()
         except FileNotFoundError:
             current = None
+        except OSError as exc:  # a directory, or a path under a file: not a page to compare
+            print(f"cannot read --out {args.out!r}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
         if current != findings_markdown():
             print(f"{args.out} is stale; regenerate with: {REGENERATE}", file=sys.stderr)
             return EXIT_FAIL

@@ -143,16 +143,10 @@ def write_report_dir(report: Mapping[str, Any], out_dir: str, *, figures: bool =
 
 
 def cmd_report(args) -> int:
-    from proofs_check.cli import (EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, run_executor, run_mode,
-                                  select_claims)
+    from proofs_check.cli import (EXIT_FAIL, EXIT_OK, UsageError, _progress_printer, check_output_dir, run_executor,
+                                  run_mode, select_claims)
 
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
-    existing = os.path.abspath(args.out)  # the directory and any missing parents are created: check, before
-    while not os.path.exists(existing):  # the run, the deepest folder that exists
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
-        raise UsageError(f"--out {args.out!r}: {existing!r} is not a writable folder")
+    check_output_dir(args.out, "--out")  # before the run
     if args.json:
         if args.ids or args.section or args.quick or args.full:
             raise UsageError("--json reads a finished report: do not combine it with ids, --section, --quick or --full")
