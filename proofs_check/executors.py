@@ -178,13 +178,15 @@ def dask_executor(scheduler: str | None = None, *, workers: int = 2, timeout: fl
     except ImportError:
         raise ExecutorUnavailable("--executor dask needs the optional 'distributed' package: "
                                  "pip install 'amverify[distributed]'") from None
+    import asyncio
     import logging
 
     cluster = None
     if scheduler:
         try:
             client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError) as exc:
+        # asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on, another class on 3.10
+        except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
             raise ExecutorUnavailable(f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s "
                                       f"(--connect-timeout): {exc}") from None
         except ValueError as exc:  # dask's address parser: no port, an unknown scheme, a port that is no number
