@@ -79,6 +79,11 @@ class Param:
     integer: bool = True
     description: str = ""
 
+    def __post_init__(self):
+        # an empty or NaN range would refuse every value, and a strategy over it draw nothing
+        if not (self.low <= self.high):
+            raise ValueError(f"parameter {self.name!r}: empty domain [{self.low!r}, {self.high!r}] (need low <= high)")
+
     def coerce(self, raw: Any) -> int | float:
         """Parse and validate a value (string or number); raise :class:`DomainError` naming the range."""
         try:

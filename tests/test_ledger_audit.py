@@ -356,3 +356,16 @@ def test_off_typical_norms_derives_the_norms_off_their_typical_values():
     assert _never(default, lambda v: v["key_norm2"] == v["d_k"] or v["value_norm2"] == v["d_v"])
     custom = off_typical_norms({}, key_dim="d_ff", key_fraction=0.25, value_fraction=2.0)(claim)
     assert _never(custom, lambda v: v["key_norm2"] != 0.25 * v["d_ff"] or v["value_norm2"] != 2.0 * v["d_v"])
+
+
+@pytest.mark.parametrize(("low", "high"), [(5, 4), (1.0, float("nan")), (float("nan"), 2)])
+def test_a_parameter_with_an_empty_domain_is_refused(low, high):
+    """Param(low > high) (or a NaN end) would refuse every value and give a strategy nothing to draw: it is
+    refused at construction, naming the parameter and the range."""
+    with pytest.raises(ValueError, match=r"parameter 'n': empty domain"):
+        Param("n", low, high)
+
+
+def test_a_one_point_domain_is_allowed():
+    """low == high is a fixed value, not an empty domain."""
+    assert Param("n", 3, 3).coerce("3") == 3
