@@ -214,6 +214,8 @@ def prepare_run(args):
     """``(claims, mode)`` of a run from its arguments, after refusing unusable ``--json``/``--md`` paths."""
     check_output_path(args.json, "--json")
     check_output_path(args.md, "--md")
+    if args.json == "-" and args.md == "-":
+        raise UsageError("--json - and --md - both ask for stdout; give one of them a file")
     return select_claims(args.ids, args.section), run_mode(args)
 
 
@@ -226,7 +228,8 @@ def cmd_check(args) -> int:
     with run_executor(args) as (executor, jobs):
         results = check_claims(claims, mode=mode, seed=args.seed, jobs=jobs, executor=executor,
                                progress=_progress_printer(sys.stderr, not args.quiet), latex=bool(args.json))
-    out = sys.stderr if args.json == "-" else sys.stdout  # keep stdout pure JSON for '--json -'
+    # keep stdout pure JSON for '--json -', pure Markdown for '--md -'
+    out = sys.stderr if "-" in (args.json, args.md) else sys.stdout
     print(render_table(table_rows(results)), file=out)
     failed = [cr.claim.id for cr in results if cr.verdict in ("fail", "error", "underpowered")]
     print("\n" + summary_line(results, mode=mode, seed=args.seed) + f"; {time.perf_counter() - started:.1f}s",
@@ -235,7 +238,9 @@ def cmd_check(args) -> int:
         print("failing: " + ", ".join(failed), file=out)
     if args.json:
         write_json(to_json_dict(results, seed=args.seed, mode=mode), args.json)
-    if args.md:
+    if args.md == "-":
+        sys.stdout.write(markdown(results, seed=args.seed, mode=mode))
+    elif args.md:
         with open(args.md, "w", encoding="utf-8") as fh:
             fh.write(markdown(results, seed=args.seed, mode=mode))
     return EXIT_FAIL if failed else EXIT_OK
@@ -399,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with SE, z and verdict. Exit 0 only when every claim passes.")
     add_run_arguments(p)
     p.add_argument("--json", metavar="PATH", help="write the JSON report (amverify.report/1); '-' for stdout")
-    p.add_argument("--md", metavar="PATH", help="write a Markdown summary")
+    p.add_argument("--md", metavar="PATH", help="write a Markdown summary; '-' for stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     add_cache_argument(p)
     p.set_defaults(func=cmd_check)

@@ -1,6 +1,7 @@
 """The amverify command line: exit codes, messages naming the problem, deterministic reports."""
 
 import json
+import re
 
 import pytest
 
@@ -156,3 +157,19 @@ def test_check_json_to_stdout_is_pure_json(capsys):
     assert code == 0
     assert json.loads(out)["schema"] == SCHEMA
     assert "measured ± SE" in err
+
+
+def test_check_markdown_to_stdout_is_pure_markdown(capsys, tmp_path):
+    """`check --md -` prints the Markdown summary on stdout, the same as `--md FILE` writes, the table on stderr;
+    `--json -` with `--md -` is a usage error."""
+    argv = ("check", "basics.linear.memory_accumulation", "--quick", "-q")
+    code, out, err = run(capsys, *argv, "--md", "-")
+    assert code == 0
+    assert out.startswith("# amverify check (quick, seed ") and "measured ± SE" in err
+    path = tmp_path / "summary.md"
+    assert run(capsys, *argv, "--md", str(path))[0] == 0
+    seconds = re.compile(r"\| [0-9.]+ \|$", re.M)  # the rows' last column is the point's wall time
+    assert seconds.sub("|", out) == seconds.sub("|", path.read_text(encoding="utf-8"))
+    code, out, err = run(capsys, *argv, "--md", "-", "--json", "-")
+    assert code == 2 and out == ""
+    assert "give one of them a file" in err
