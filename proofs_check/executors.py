@@ -195,11 +195,16 @@ def dask_executor(scheduler: str | None = None, *, workers: int = 2, timeout: fl
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
-        client = Client(cluster)
+        try:
+            client = Client(cluster)
+        except BaseException:
+            cluster.close()  # started here, so closed here even when no client could attach to it
+            raise
     try:
         slots = sum(client.nthreads().values())
         if slots == 0:
-            raise ExecutorUnavailable(f"the dask cluster at {scheduler!r} has no workers")
+            where = f"the dask cluster at {scheduler!r}" if scheduler else "the local dask cluster"
+            raise ExecutorUnavailable(f"{where} has no workers")
         _same_versions(client.run(_versions))
         yield client.get_executor(pure=False), slots
     finally:

@@ -529,6 +529,26 @@ def test_a_cluster_that_cannot_give_the_same_numbers_is_refused_and_closed(fake_
     assert fake.log[-1] == ("client closed",)
 
 
+def test_a_local_cluster_is_closed_when_no_client_attaches_and_named_when_it_has_no_workers(fake_distributed):
+    """The local cluster started here is closed even when the Client cannot attach to it; one without workers
+    is "the local dask cluster" in the refusal, not a cluster "at None"."""
+    fake = fake_distributed()
+
+    def no_client(cluster):
+        raise OSError("cannot attach")
+
+    fake.module.Client = no_client
+    with pytest.raises(OSError, match="cannot attach"):
+        with dask_executor(None, workers=2):
+            pytest.fail("the block ran without a client")
+    assert fake.log[-1] == ("cluster closed",)
+    fake = fake_distributed(workers={})
+    with pytest.raises(ExecutorUnavailable, match=r"^the local dask cluster has no workers$"):
+        with dask_executor(None, workers=2):
+            pytest.fail("the block ran on a cluster without workers")
+    assert fake.log[-2:] == [("client closed",), ("cluster closed",)]
+
+
 def test_the_inline_executor_hands_a_tasks_error_to_its_future():
     """`--jobs 1` runs tasks at submit, but a task's exception reaches the caller through the future, as a pool's."""
     future = InlineExecutor().submit(int, "x")
