@@ -26,10 +26,11 @@ the variable reaches worker processes through their environment.
 
 What the key cannot see: code changed in memory (a monkeypatched theory function), code a
 derivation reaches other than through ``import`` statements of the tracked packages, data a claims
-module passes into a closure built in ``theory/`` (no claim does today), and an edit saved between a
-process importing its code and its first key (every loaded tracked module is hashed at that first key;
-a test marks the window as a known gap). A callable relabelled to another module than the file holding
-its code (the cited facts' derivations) is never cached. Pass
+module passes into a closure built in ``theory/`` (no claim does today). A module's source is hashed when
+it is imported (:func:`watch_imports`, turned on by the ledger before it imports the claims; modules
+imported earlier are hashed at the first key), so a file edited during a run keys nothing of the code the
+run executes. A callable relabelled to another module than the file holding its code (the cited facts'
+derivations) is never cached. Pass
 ``cache=None`` to :func:`proofs_check.engine.check_symbolic` (or set ``AMVERIFY_NO_CACHE``) there; the
 test suite runs with the cache off except in the tests of this module.
 """
@@ -63,6 +64,7 @@ _CLOSURES: dict[frozenset, dict[str, str | None]] = {}
 _IMPORTS: dict[str, tuple[str, ...]] = {}
 _FUNCTION_SOURCES: dict[Any, str] = {}
 _LOADED_HASHED = False  # _hash_loaded_modules has run in this process
+_IMPORTED: dict[str, tuple[str, str]] = {}  # module -> (source file, its sha256 when imported): watch_imports
 
 
 # --- where ---------------------------------------------------------------------------------------
@@ -115,11 +117,14 @@ def _origin(name: str) -> str | None:
 
 
 def _source_digest(name: str) -> str | None:
-    """SHA-256 of a module's source file (None when it has none: a built-in or an interactive module)."""
+    """SHA-256 of a module's source file (None when it has none: a built-in or an interactive module), as it
+    was when this process imported it where :func:`watch_imports` saw the import."""
     if name not in _SOURCE_DIGESTS:
         path = _origin(name)
         if path is None:
             _SOURCE_DIGESTS[name] = None
+        elif name in _IMPORTED and _IMPORTED[name][0] == path:
+            _SOURCE_DIGESTS[name] = _IMPORTED[name][1]
         else:
             with open(path, "rb") as fh:
                 _SOURCE_DIGESTS[name] = hashlib.sha256(fh.read()).hexdigest()
@@ -178,12 +183,41 @@ def _imports(name: str) -> tuple[str, ...]:
 def _hash_loaded_modules() -> None:
     """Hash every tracked module this process has imported, once, at its first key: a run imports its code
     when it starts but may need a module's key only minutes later, and an edit saved in between would key
-    the loaded (old) code's results with the new source (read by the next run, which runs the new code)."""
+    the loaded (old) code's results with the new source (read by the next run, which runs the new code).
+    Modules imported after :func:`watch_imports` were hashed as they were imported; this covers the rest."""
     global _LOADED_HASHED
     if not _LOADED_HASHED:
         _LOADED_HASHED = True
         for name in [m for m in list(sys.modules) if _tracked(m)]:
             _source_digest(name)
+
+
+class _HashOnImport:
+    """A meta-path finder that finds nothing: asked first for every module being imported, it hashes a
+    tracked module's source file right then, just before the loader reads it, so the key holds the source
+    of the code this process runs even when the file is edited later. A reload is hashed anew."""
+
+    def find_spec(self, name, path=None, target=None):
+        if _tracked(name):
+            for finder in sys.meta_path:  # the finders after this one, as the import itself asks them
+                find = getattr(finder, "find_spec", None)
+                if finder is self or find is None:
+                    continue
+                spec = find(name, path, target)
+                if spec is not None:
+                    origin = spec.origin
+                    if origin and origin.endswith(".py") and os.path.isfile(origin):
+                        with open(origin, "rb") as fh:
+                            _IMPORTED[name] = (origin, hashlib.sha256(fh.read()).hexdigest())
+                    break
+        return None  # the import goes on through the other finders
+
+
+def watch_imports() -> None:
+    """Hash each tracked module as it is imported from now on (idempotent). The ledger calls this before it
+    imports the claim modules, and with them ``theory/`` and ``numerics/``."""
+    if not any(isinstance(finder, _HashOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _HashOnImport())
 
 
 def module_closure(start: Iterable[str]) -> dict[str, str | None]:

@@ -276,6 +276,9 @@ def _load() -> None:
     global _LOADED
     if _LOADED:
         return
+    from proofs_check.derivation_cache import watch_imports
+
+    watch_imports()  # the derivation cache keys the source of the code imported now, not of later edits
     import proofs_check.claims as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):

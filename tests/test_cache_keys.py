@@ -45,7 +45,7 @@ class Package:
 
     def forget(self) -> None:
         """Drop the per-process memos: the next key is computed as by a new run."""
-        for memo in ("_ORIGINS", "_SOURCE_DIGESTS", "_CLOSURES", "_IMPORTS", "_FUNCTION_SOURCES"):
+        for memo in ("_ORIGINS", "_SOURCE_DIGESTS", "_CLOSURES", "_IMPORTS", "_FUNCTION_SOURCES", "_IMPORTED"):
             self.monkeypatch.setattr(dc, memo, {})
         self.monkeypatch.setattr(dc, "_LOADED_HASHED", False)
 
@@ -218,17 +218,40 @@ def test_an_edit_saved_during_a_run_does_not_key_the_old_code(make_package, stor
     assert store.symbolic_key(late) in (loaded, None)  # ... and the run keys the late claim
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the loaded modules are hashed at a process's first key, not "
-                                       "when they are imported (report of branch h4)")
 def test_an_edit_saved_before_the_first_key_does_not_key_the_old_code(make_package, store):
-    """The same before a process's first key: between the import of the code (in a fork server, maybe well
-    before a worker's first task) and the first key."""
+    """The same before a process's first key: between the import of the code (in a fork server, well before a
+    worker's first task) and the first key. Each tracked module is hashed as it is imported (watch_imports,
+    which the ledger turns on before it imports the claims), so the key is the imported code's."""
+    dc.watch_imports()
     package = make_package(_EDGES)
-    claim = _claim(package.module("entry").build)  # the run loads the code ...
-    loaded = store.symbolic_key(claim)
-    package.forget()  # ... (a new run, or worker, that has computed no key yet) ...
-    package.edit("from_dep", between_runs=False)  # ... and a developer saves an edit before it does
-    assert store.symbolic_key(claim) in (loaded, None)
+    loaded = store.symbolic_key(_claim(package.module("entry").build))
+    package.forget()
+    package.drop()  # a new run, or worker, that has computed no key yet ...
+    claim = _claim(package.module("entry").build)  # ... imports the code ...
+    package.edit("from_dep", between_runs=False)  # ... and a developer saves an edit before its first key
+    assert store.symbolic_key(claim) == loaded
+    package.forget()
+    package.drop()  # the next run imports the edited code: a new key
+    assert store.symbolic_key(_claim(package.module("entry").build)) not in (loaded, None)
+
+
+def test_a_run_hashes_each_tracked_module_as_it_imports_it(tmp_path):
+    """In a fresh process, loading the ledger hashes every tracked module it imports at its import, from the
+    file the import system found (the hook asks the finders after it, as the import does)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    script = ("import sys\n"
+              "from proofs_check.ledger import all_claims\n"
+              "from proofs_check import derivation_cache as dc\n"
+              "all_claims()\n"
+              "loaded = sorted(m for m in sys.modules if dc._tracked(m) and dc._origin(m))\n"
+              "missed = [m for m in loaded if dc._IMPORTED.get(m, (None,))[0] != dc._origin(m)]\n"
+              "print(len(loaded), missed)\n")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.split(maxsplit=1)
+    assert int(out[0]) >= 40 and out[1].strip() == "[]"
 
 
 # --- the other inputs of a key ---------------------------------------------------------------------
