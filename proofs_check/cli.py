@@ -196,13 +196,15 @@ def check_output_path(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path!r} is not writable")
 
 
-def check_output_dir(path: str, option: str) -> None:
-    """Refuse, before any work, an output directory that is an existing file, or whose deepest existing
-    folder (it is created with its missing parents) is not writable (exit 2)."""
+def check_output_dir(path: str, option: str, *, writing: bool = True) -> None:
+    """Refuse, before any work, an output directory that is an existing file, or (``writing``) whose deepest
+    existing folder (it is created with its missing parents) is not writable (exit 2)."""
     import os
 
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{option} {path!r} is an existing file; give a directory")
+    if not writing:
+        return
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)

@@ -104,6 +104,17 @@ def disabled() -> Iterator[None]:
 
 # --- what the key covers -------------------------------------------------------------------------
 
+def _source_file(spec) -> str | None:
+    """The ``.py`` file a module spec loads (None: no spec, or a module without one)."""
+    origin = getattr(spec, "origin", None)
+    return origin if origin and origin.endswith(".py") and os.path.isfile(origin) else None
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
 def _origin(name: str) -> str | None:
     """The source file of module ``name`` (None: no such module, or no ``.py`` file)."""
     if name not in _ORIGINS:
@@ -111,8 +122,7 @@ def _origin(name: str) -> str | None:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             spec = None
-        origin = getattr(spec, "origin", None) if spec is not None else None
-        _ORIGINS[name] = origin if origin and origin.endswith(".py") and os.path.isfile(origin) else None
+        _ORIGINS[name] = _source_file(spec)
     return _ORIGINS[name]
 
 
@@ -126,8 +136,7 @@ def _source_digest(name: str) -> str | None:
         elif name in _IMPORTED and _IMPORTED[name][0] == path:
             _SOURCE_DIGESTS[name] = _IMPORTED[name][1]
         else:
-            with open(path, "rb") as fh:
-                _SOURCE_DIGESTS[name] = hashlib.sha256(fh.read()).hexdigest()
+            _SOURCE_DIGESTS[name] = _file_digest(path)
     return _SOURCE_DIGESTS[name]
 
 
@@ -205,10 +214,9 @@ class _HashOnImport:
                     continue
                 spec = find(name, path, target)
                 if spec is not None:
-                    origin = spec.origin
-                    if origin and origin.endswith(".py") and os.path.isfile(origin):
-                        with open(origin, "rb") as fh:
-                            _IMPORTED[name] = (origin, hashlib.sha256(fh.read()).hexdigest())
+                    source = _source_file(spec)
+                    if source is not None:
+                        _IMPORTED[name] = (source, _file_digest(source))
                     break
         return None  # the import goes on through the other finders
 

@@ -339,3 +339,12 @@ def test_check_modes_refuse_a_file_where_a_directory_is_compared(capsys, tmp_pat
                          (("findings", "--check", "--out", str(tmp_path)), "cannot read --out")]:
         code, _, err = run(capsys, *argv)
         assert code == 2 and needle in err and "Traceback" not in err, argv
+
+
+def test_derive_check_only_reads_so_an_unwritable_folder_is_no_error(capsys, tmp_path, monkeypatch):
+    """`derive --check` reads the pages in --out and writes nothing: a folder it could not write to is no usage
+    error; pages missing there make it stale (exit 1)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: str(p) != str(tmp_path) and real(p, mode))
+    code, out, err = run(capsys, "derive", CHEAP, "--check", "--out", str(tmp_path / "pages"))
+    assert code == 1 and "is stale" in out + err and "writable" not in err

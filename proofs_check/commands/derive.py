@@ -6,7 +6,6 @@ Exit 0 when every step marked for verification verifies; 1 when one fails (the s
 
 from __future__ import annotations
 
-import os
 import sys
 
 __all__ = ["cmd_derive", "register"]
@@ -20,8 +19,7 @@ def cmd_derive(args) -> int:
     if args.check:
         if not args.out:
             raise UsageError("--check needs --out DIR")
-        if os.path.exists(args.out) and not os.path.isdir(args.out):
-            raise UsageError(f"--out {args.out!r} is an existing file; give a directory")
+        check_output_dir(args.out, "--out", writing=False)  # --check only reads the pages there
         stale = stale_files(claims, args.out, args.format)
         if stale:
             print(f"{args.out} is stale ({', '.join(stale)}); regenerate with: "
