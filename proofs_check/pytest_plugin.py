@@ -36,8 +36,22 @@ def pytest_addoption(parser):
                     help="only this claim id (repeatable)")
     group.addoption("--amverify-mode", choices=MODES, default=None,
                     help="regime grids and trial counts to use (default: quick)")
-    group.addoption("--amverify-seed", type=int, default=None, metavar="N",
-                    help="root seed (default: the suite's default seed)")
+    group.addoption("--amverify-seed", type=_nonnegative_int, default=None, metavar="N",
+                    help="root seed, a non-negative integer (default: the suite's default seed)")
+
+
+def _nonnegative_int(text: str) -> int:
+    """A root seed, refused as 'amverify check --seed' refuses it: a negative one used to be accepted, and every
+    point item then failed on a traceback from the seeding."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
 
 
 _IMPLYING = ("amverify_section", "amverify_claim", "amverify_mode", "amverify_seed")
@@ -193,10 +207,14 @@ def _describe_failure(claim, r, mode: str, seed: int) -> str:
     if se:
         se += f", ESS {r.ess:.0f})" if r.ess is not None else ")"
     assignments = " ".join(f"{k}={v}" for k, v in r.params.items())
+    try:
+        statement = claim.latex()
+    except Exception as exc:  # noqa: BLE001 - a derivation that cannot be built: the point's error says why
+        statement = f"(not rendered: {type(exc).__name__}: {exc})"
     lines = [
         f"{claim.id} at {format_regime(r.params)} (mode {mode}, seed {seed}): {r.verdict}"
         + (f" ({r.message})" if r.message else ""),
-        f"  claim      {claim.latex()}   [{claim.kind.value}, {claim.provenance.value}; {claim.anchor}]",
+        f"  claim      {statement}   [{claim.kind.value}, {claim.provenance.value}; {claim.anchor}]",
         f"  predicted  {format_number(r.predicted, 8)}",
         f"  measured   {format_number(r.measured, 8)}{se}",
         f"  z          {format_number(r.z, 3) if r.z is not None else '-'}   "
