@@ -16,8 +16,8 @@ point and the quantity. TeX control words contain letters only, so:
   ``Trials``, ``Resolution`` (in percent: the smallest relative error the check surely detects),
   ``Pm`` (``measured \pm SE``, for math mode); per claim ``Verdict``.
 
-So ``\amvCapacityLinearInverseSnrRatioNOneTwoEightDKOneSixDVEightMeasured`` is the measured
-ratio-estimand inverse SNR at ``N=128, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
+So ``\amvCapacityLinearInverseSnrRatioNSixFourDKOneSixDVEightMeasured`` is the measured
+ratio-estimand inverse SNR at ``N=64, d_k=16, d_v=8``. Suite-wide macros: ``\amvSuiteVersion``,
 ``\amvRootSeed``, ``\amvMode``, ``\amvCommit``, ``\amvZThreshold`` and counts that say what they
 count: ``\amvClaimsTotal``, ``\amvClaimsChecked`` (all but the cited), ``\amvClaimsPassed``,
 ``\amvClaimsFailed``, ``\amvClaimsCited``. Numbers are rounded by :mod:`proofs_check.uncertainty`.

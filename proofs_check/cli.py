@@ -1,6 +1,6 @@
 """The ``amverify`` command line: list, show, check and eval the claims of the ledger.
 
-Exit codes: 0 every checked claim passes; 1 a claim fails (or errors); 2 bad usage.
+Exit codes: 0 every checked claim passes; 1 a claim fails, errors or is underpowered; 2 bad usage.
 More subcommands are added by modules in :mod:`proofs_check.commands`, each defining
 ``register(subparsers)``.
 """
@@ -29,14 +29,20 @@ class UsageError(Exception):
     """Bad input that the parser could not catch (exit code 2)."""
 
 
-def _nonnegative_int(text: str) -> int:
+def _int_at_least(text: str, least: int) -> int:
+    """``text`` as an integer of at least ``least``; the error names the bound the option has."""
+    what = "a non-negative integer" if least == 0 else "a positive integer" if least == 1 else f"an integer >= {least}"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def _nonnegative_int(text: str) -> int:
+    return _int_at_least(text, 0)
 
 
 def _positive_float(text: str) -> float:
@@ -50,10 +56,7 @@ def _positive_float(text: str) -> float:
 
 
 def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _int_at_least(text, 1)
 
 
 # --- list / show ---------------------------------------------------------------------------------
@@ -190,6 +193,8 @@ def check_output_path(path: str | None, option: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"{option} {path!r} is a directory; give a file name")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{option} {path!r}: {folder!r} is a file, not a folder")
     if not os.path.isdir(folder):
         raise UsageError(f"{option} {path!r}: folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
@@ -385,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="amverify",
         description="Check the claims of 'Understanding Transformer from the Perspective of Associative "
                     "Memory' (arXiv 2505.19488): sympy derivations cross-checked by Monte Carlo.",
-        epilog="Exit codes: 0 all checked claims pass, 1 a claim fails, 2 bad usage. "
+        epilog="Exit codes: 0 all checked claims pass, 1 a claim fails, errors or is underpowered, 2 bad usage. "
                "Start with 'amverify list', then 'amverify check --quick'.",
     )
     parser.add_argument("--version", action="version", version=f"amverify {__version__}")

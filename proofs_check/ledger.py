@@ -305,7 +305,10 @@ def get_claim(claim_id: str) -> Claim:
         import difflib
 
         close = difflib.get_close_matches(claim_id, list(_REGISTRY), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; run 'amverify list' to see all ids"
+        if claim_id in SECTIONS:
+            hint = f"; {claim_id!r} is a section: select it with --section {claim_id}"
+        else:
+            hint = f"; did you mean {', '.join(close)}?" if close else "; run 'amverify list' to see all ids"
         raise UnknownClaimError(f"unknown claim id {claim_id!r}{hint}") from None
 
 

@@ -47,7 +47,10 @@ def recorded_run(monkeypatch):
 
 @pytest.mark.parametrize("argv, needle", [
     (("check", "--seed", "x"), "expected a non-negative integer, got 'x'"),
-    (("check", "--jobs", "-2"), "expected a non-negative integer, got '-2'"),
+    (("check", "--seed", "-1"), "expected a non-negative integer, got '-1'"),
+    (("check", "--jobs", "-2"), "expected a positive integer, got '-2'"),  # not "non-negative": 0 is refused too
+    (("check", "--jobs", "3x"), "expected a positive integer, got '3x'"),
+    (("eval", CHEAP, "--trials", "-5"), "expected a positive integer, got '-5'"),
     (("check", "--connect-timeout", "0"), "must be a positive finite number of seconds, got '0'"),
     (("check", "--connect-timeout", "-1"), "must be a positive finite number of seconds, got '-1'"),
     (("check", "--connect-timeout", "inf"), "must be a positive finite number of seconds, got 'inf'"),
@@ -103,6 +106,24 @@ def test_json_naming_a_directory_is_refused_before_the_run(capsys, no_run, tmp_p
     for option in ("--json", "--md"):
         code, _, err = run(capsys, "check", CHEAP, option, str(tmp_path))
         assert code == 2 and f"{option} {str(tmp_path)!r} is a directory" in err
+
+
+def test_an_output_under_a_file_is_refused_naming_the_file(capsys, no_run, tmp_path):
+    """`--json FILE/r.json` (and `--md`): the message says the folder is a file, not that it does not exist."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for option in ("--json", "--md"):
+        code, _, err = run(capsys, "check", CHEAP, option, str(afile / "r.json"))
+        assert code == 2 and f"{str(afile)!r} is a file, not a folder" in err and "does not exist" not in err
+    code, _, err = run(capsys, "check", CHEAP, "--json", str(tmp_path / "missing" / "r.json"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_a_section_given_as_a_claim_id_is_pointed_to_section(capsys, no_run):
+    """`amverify check capacity` names --section rather than suggesting a look-alike claim id."""
+    code, _, err = run(capsys, "check", "capacity")
+    assert code == 2 and "'capacity' is a section: select it with --section capacity" in err
+    assert "did you mean" not in err
 
 
 def test_an_unwritable_output_is_refused_before_the_run(capsys, no_run, tmp_path, monkeypatch):

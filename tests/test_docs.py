@@ -108,3 +108,23 @@ def test_the_readmes_ledger_counts_are_the_ledgers():
     cited = sum(c.kind is Kind.CITED for c in claims)
     pooled = sum(c.kind is Kind.STATISTICAL and len(c.grids["default"]) >= 2 for c in claims)
     assert [int(found.group(i)) for i in (1, 2, 3, 5)] == [len(claims), len(claims) - cited, cited, pooled]
+
+
+def test_every_macro_the_docs_quote_is_one_a_default_report_defines():
+    """A LaTeX snippet copied from the docs must compile against a default run's macros.tex: each `\\amv...` macro
+    quoted in the docs, the README or citation.py's docstring names a run-wide number or a point of a default
+    grid (a fresh-clone review found the example citing N=128, d_k=16, d_v=8, which no grid holds)."""
+    import proofs_check.citation as citation
+    from proofs_check.derivations import TEX_HEADING
+
+    report = {"claims": [{"id": c.id, "verdict": "pass",
+                          "points": [{"params": {n: p[n] for n in c.param_names}} for p in c.grids.get("default", ())]}
+                         for c in all_claims()]}
+    defined = set(citation.macro_table(report)) | set(re.findall(r"\\providecommand\{\\(amv\w+)\}", TEX_HEADING))
+    quoted = {}
+    for path in [*PAGES, ROOT / "README.md", Path(citation.__file__)]:
+        if "reference/claims.md" not in str(path) and "derivations" not in path.parts:
+            for name in re.findall(r"\\(amv[A-Za-z]+)", path.read_text(encoding="utf-8")):
+                quoted.setdefault(name, path.relative_to(ROOT).as_posix())
+    assert any(name.endswith("Pm") for name in quoted)  # the per-point examples are among them
+    assert {n: where for n, where in quoted.items() if n not in defined} == {}

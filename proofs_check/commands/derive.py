@@ -1,4 +1,4 @@
-"""``amverify derive``: regenerate the claims' derivations as checked LaTeX ``align`` blocks.
+"""``amverify derive``: render the claims' derivations, each step checked, as Markdown or LaTeX ``align`` blocks.
 
 Exit 0 when every step marked for verification verifies; 1 when one fails (the step is named);
 2 on bad usage. ``--check`` compares an ``--out`` directory with what would be written.
@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     from proofs_check.ledger import SECTIONS
 
     p = subparsers.add_parser(
-        "derive", help="regenerate derivations as checked LaTeX align blocks",
+        "derive", help="render the derivations, each step checked, as Markdown or LaTeX align blocks",
         description="Render each claim's sympy derivation with its id, paper anchor, provenance and a mark "
                     "per step (verified / assumed / cited). Exit 1 when a step fails verification.")
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
