@@ -56,11 +56,40 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(argv: list[str], cwd: str) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds (the process and its workers), exit code and stdout of ``argv`` in ``cwd``."""
+def _adopt_orphans() -> bool:
+    """Make this process the subreaper of its descendants (Linux ``PR_SET_CHILD_SUBREAPER``): a ``--jobs``
+    run's pool workers are children of its fork server, which the command leaves running as it exits, so
+    their CPU time reaches ``RUSAGE_CHILDREN`` only if the orphaned server comes back to us to be reaped.
+    False where the platform has no such call (CPU times of parallel runs then miss the workers)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # 36: PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _reap_orphans(deadline: float = 30.0) -> None:
+    """Wait for every descendant the finished command left behind (its fork server ends once it sees the
+    command gone), so their CPU time is counted."""
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
+def run(argv: list[str], cwd: str, env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (the process and its workers), exit code and stdout of ``argv`` in ``cwd``.
+    The wall time stops when the command exits; the CPU time includes the workers it left to be reaped."""
     start, cpu = time.perf_counter(), _children_cpu()
-    done = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return time.perf_counter() - start, _children_cpu() - cpu, done.returncode, done.stdout
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seconds = time.perf_counter() - start
+    _reap_orphans()
+    return seconds, _children_cpu() - cpu, done.returncode, done.stdout
 
 
 def machine() -> dict[str, str]:
@@ -86,14 +115,20 @@ def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+WARM_LABEL, WARM_COMMAND = "default check of every claim, derivation cache warm", "amverify check"
+TESTS_LABEL, TESTS_COMMAND = "test suite (README's command: default, not slow)", "python -m pytest -n auto"
+
+
 def measure(tests: bool, write) -> None:
     """Run every command, calling ``write(page text)`` after each one."""
     amverify = [sys.executable, "-m", "proofs_check"]
     facts = machine()
+    if not _adopt_orphans():
+        facts["CPU time"] = "without the workers of --jobs runs (no PR_SET_CHILD_SUBREAPER here)"
     facts["load average at start (1/5/15 min)"] = load()
-    planned = [(label, "amverify " + " ".join(argv)) for label, argv in RUNS]
+    planned = [(label, "amverify " + " ".join(argv)) for label, argv in RUNS] + [(WARM_LABEL, WARM_COMMAND)]
     if tests:
-        planned.append(("test suite (default, not slow)", "python -m pytest"))
+        planned.append((TESTS_LABEL, TESTS_COMMAND))
     rows, sample = [], []
 
     def record(label, cmd, result):
@@ -101,18 +136,22 @@ def measure(tests: bool, write) -> None:
         rows.append((label, cmd, seconds, cpu, code))
         print(f"{seconds:7.1f} s  {cpu:7.1f} s CPU  exit {code}  {cmd}", file=sys.stderr)
         facts["load average at end (1/5/15 min)"] = load()
-        write(page(rows, sample, facts, [p for p in planned if p[1] not in {r[1] for r in rows}]))
+        write(page(rows, sample, facts, [p for p in planned if p[0] not in {r[0] for r in rows}]))
 
     with tempfile.TemporaryDirectory(prefix="amverify-timings-") as scratch:
-        for label, argv in RUNS:
-            result = run(amverify + argv, scratch)
+        for i, (label, argv) in enumerate(RUNS):
+            # a first run: its own empty derivation cache, so the sympy derivations are timed too
+            env = dict(os.environ, AMVERIFY_CACHE_DIR=os.path.join(scratch, f"cache-{i}"))
+            result = run(amverify + argv, scratch, env)
             if argv == ["check"]:
                 lines = result[3].splitlines()
                 sample = lines[:1] + [line for line in lines if line.split(" ", 1)[0] in SAMPLE_ROWS]
+                warm_env = env
             record(label, "amverify " + " ".join(argv), result)
+        record(WARM_LABEL, WARM_COMMAND, run(amverify + ["check"], scratch, warm_env))
         if tests:
-            record("test suite (default, not slow)", "python -m pytest",
-                   run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], str(ROOT)))
+            record(TESTS_LABEL, TESTS_COMMAND,
+                   run([sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"], str(ROOT)))
 
 
 def page(rows, sample, facts, missing=()) -> str:
@@ -120,8 +159,10 @@ def page(rows, sample, facts, missing=()) -> str:
         "<!-- generated by bench/doc_timings.py; do not edit: python3 bench/doc_timings.py -->",
         "# Timings of the documented commands",
         "",
-        "Wall time of each command as a fresh process (start-up, imports and the sympy derivations "
-        "included), measured once by `python3 bench/doc_timings.py` on the machine below, and the CPU "
+        "Wall time of each command as a fresh process and a first run (start-up, imports and the sympy "
+        "derivations included: each command starts with an empty derivation cache; the one row marked "
+        "warm reruns the default check with the cache its first run wrote, as a second run does), "
+        "measured once by `python3 bench/doc_timings.py` on the machine below, and the CPU "
         "time of the process and its workers. When the load average exceeds the cores, other processes "
         "share them and the wall times run long; the CPU time barely moves, and on an idle machine a "
         "one-process run takes about its CPU time (`--jobs 2` about half of it). Results do not depend "
