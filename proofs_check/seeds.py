@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SEED", "batch_rng", "canonical_params", "point_rng", "point_seed"]
 
 DEFAULT_SEED = 20250526  # the paper's arXiv v1 date
+SPAWN_OFFSET = 2**31  # first key word of a child spawned from a point's seed: above any batch index
 
 
 def canonical_params(params: Mapping[str, Any]) -> str:
@@ -38,12 +39,14 @@ def point_seed(root: int, claim_id: str, params: Mapping[str, Any], replicate: i
     """The child seed of ``root`` for one (claim, regime point, replicate), or one batch of its trials."""
     import numpy as np
 
-    if not isinstance(root, (int, np.integer)) or root < 0:
+    if isinstance(root, bool) or not isinstance(root, (int, np.integer)) or root < 0:
         raise ValueError(f"root seed must be a non-negative integer, got {root!r}")
     digest = hashlib.blake2b(f"{claim_id}|{canonical_params(params)}".encode(), digest_size=16).digest()
     words = tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
     key = words + (int(replicate),) + (() if batch is None else (int(batch),))
-    return np.random.SeedSequence(int(root), spawn_key=key)
+    # children spawned from this seed start their keys at SPAWN_OFFSET, so they never take a batch's key
+    # (``key + (b,)``); the offset changes no stream of the seed itself
+    return np.random.SeedSequence(int(root), spawn_key=key, n_children_spawned=SPAWN_OFFSET)
 
 
 def point_rng(root: int, claim_id: str, params: Mapping[str, Any], replicate: int = 0) -> np.random.Generator:
