@@ -84,7 +84,7 @@ def test_index_covers_the_four_kinds_of_documentation():
             assert f"](topics/{page.name})" in index, f"docs/index.md does not link topics/{page.name}"
 
 
-def test_ci_workflow_is_valid_yaml_that_uploads_the_report():
+def test_ci_workflow_is_valid_yaml_that_uploads_the_report(monkeypatch):
     """The GitHub Actions workflow in docs/ci.md parses and runs check --json, then uploads the report."""
     yaml = pytest.importorskip("yaml")
     text = (DOCS / "ci.md").read_text(encoding="utf-8")
@@ -95,6 +95,16 @@ def test_ci_workflow_is_valid_yaml_that_uploads_the_report():
     assert "amverify check" in runs and "--json amverify-report.json" in runs
     upload = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload and "amverify-report.json" in upload[0]["with"]["path"] and upload[0]["if"] == "always()"
+    # the derivation cache is restored before the check, at the folder the suite uses on a Linux runner
+    uses = [s.get("uses", "") for s in steps]
+    cache = uses.index("actions/cache@v4")
+    assert cache < next(i for i, s in enumerate(steps) if "amverify check" in s.get("run", ""))
+    assert steps[cache]["with"]["path"] == "~/.cache/amverify"
+    if sys.platform.startswith("linux"):  # the runner's: no XDG_CACHE_HOME set there
+        from proofs_check.derivation_cache import user_cache_dir
+
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        assert Path(user_cache_dir()) == Path("~/.cache/amverify").expanduser()
 
 
 def test_the_readmes_ledger_counts_are_the_ledgers():
