@@ -30,8 +30,8 @@ class UsageError(Exception):
 
 
 def _int_at_least(text: str, least: int) -> int:
-    """``text`` as an integer of at least ``least``; the error names the bound the option has."""
-    what = "a non-negative integer" if least == 0 else "a positive integer" if least == 1 else f"an integer >= {least}"
+    """``text`` as an integer of at least ``least`` (0 or 1); the error names the bound the option has."""
+    what = "a non-negative integer" if least == 0 else "a positive integer"
     try:
         value = int(text)
     except ValueError:

@@ -41,17 +41,12 @@ def pytest_addoption(parser):
 
 
 def _nonnegative_int(text: str) -> int:
-    """A root seed, refused as 'amverify check --seed' refuses it: a negative one used to be accepted, and every
-    point item then failed on a traceback from the seeding."""
-    import argparse
+    """A root seed, refused as 'amverify check --seed' refuses it (its rule and message, imported only when the
+    option is given): a negative one used to be accepted, and every point item then failed on a traceback from
+    the seeding."""
+    from proofs_check.cli import _nonnegative_int as command_line_rule
 
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+    return command_line_rule(text)
 
 
 _IMPLYING = ("amverify_section", "amverify_claim", "amverify_mode", "amverify_seed")
