@@ -78,3 +78,15 @@ def test_findings_command_refuses_an_unwritable_path(tmp_path, capsys):
     """An --out that cannot be written (a directory) is bad usage: exit 2 with a message naming the path."""
     assert main(["findings", "--out", str(tmp_path)]) == 2
     assert "cannot write --out" in capsys.readouterr().err
+
+
+def test_findings_out_dash_prints_the_page(capsys):
+    """`amverify findings --out -` prints the page (as check's --json -) instead of writing a file named '-';
+    with --check it is a usage error, since --check compares a file."""
+    from proofs_check.cli import main
+    from proofs_check.findings import findings_markdown
+
+    assert main(["findings", "--out", "-"]) == 0
+    assert capsys.readouterr().out == findings_markdown()
+    assert main(["findings", "--out", "-", "--check"]) == 2
+    assert "give --out PATH" in capsys.readouterr().err

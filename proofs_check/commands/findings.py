@@ -31,6 +31,12 @@ def cmd_findings(args) -> int:
     from proofs_check.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE
     from proofs_check.findings import REGENERATE, findings_markdown
 
+    if args.out == "-":  # as check's --json/--md: '-' is standard output
+        if args.check:
+            print("--check compares a file: give --out PATH, not '-'", file=sys.stderr)
+            return EXIT_USAGE
+        sys.stdout.write(findings_markdown())
+        return EXIT_OK
     if args.check:
         try:
             with open(args.out, encoding="utf-8") as fh:
@@ -60,6 +66,6 @@ def register(subparsers) -> None:
                                           "what is exact, the relative gap at typical sizes (computed from theory/), "
                                           "where it holds and fails and the claims behind it; then the statements "
                                           "not checked and why. Run from the repository root.")
-    p.add_argument("--out", default=DEFAULT_PATH, metavar="PATH", help=f"output file (default: {DEFAULT_PATH})")
+    p.add_argument("--out", default=DEFAULT_PATH, metavar="PATH", help=f"output file, '-' for stdout (default: {DEFAULT_PATH})")
     p.add_argument("--check", action="store_true", help="exit 1 if the file differs from what would be written")
     p.set_defaults(func=cmd_findings)
