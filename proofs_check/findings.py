@@ -63,6 +63,9 @@ class Finding:
     claims: tuple[str, ...]
     gaps: tuple[Gap, ...] = ()
     items: tuple[int, ...] = ()  # the notes' §9 'Checkable claims' numbers
+    # what of ``says`` the notes infer (a completion or hypothesis), not recovered from the paper or its reviews;
+    # the page says so in the row, and its gaps compare the notes' value, not the paper's
+    inferred: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,18 +202,22 @@ FINDINGS: tuple[Finding, ...] = (
             gaps=(Gap("typical value, tau = 2", _paper_exp_tau2, _ker("inverse_snr_exp_typical"), _at(TYPICAL, tau=2)),
                   Gap("against the mean over stored pairs, tau = 2", _paper_exp_tau2, _ker("inverse_snr_exp_mean"),
                       _at(TYPICAL, tau=2))),
-            items=(6, 7, 9)),
+            items=(6, 7, 9),
+            inferred="S6 breaks off after 'N exp(2('; the rest of the formula, the optimum tau = 2 and e^{d_k/2} "
+                     "are the notes' completion, and S8's O(e^{d/2}), from another model, does not confirm it"),
     Finding("F7", "At the conventional tau = sqrt(d_k): SNR^{-1}_exp ~ N exp(-2(sqrt(d_k) - 1)).",
             "notes §4.5 [inferred]", "exact with N - 1 at a typical stored pair",
             "typical stored pair", "small N (N/(N - 1)); average stored pairs as in F6",
             ("capacity.exp.typical_sqrt_d",),
-            gaps=(Gap("typical value", _paper_exp_sqrt_d, _ker("inverse_snr_exp_sqrt_d"), TYPICAL),), items=(8,)),
+            gaps=(Gap("typical value", _paper_exp_sqrt_d, _ker("inverse_snr_exp_sqrt_d"), TYPICAL),), items=(8,),
+            inferred="the completion of F6 evaluated at tau = sqrt(d_k); whether the paper discusses it is a gap"),
     Finding("F8", "Row normalization (the softmax denominator) leaves the SNR unchanged.",
             "notes §4.6 [inferred; the paper's normalization text is a GAP]",
             "exact for each read-out (Z divides signal and noise); with values of mean mu the crosstalk gains a "
             "coherent (N - 1)(N - 2)||mu||^2 term that only normalization lets one subtract",
             "zero-mean values", "values with a mean: SNR^{-1} grows like N^2 unless mu is subtracted",
-            ("capacity.norm.softmax_invariance", "capacity.norm.value_mean"), items=(10,)),
+            ("capacity.norm.softmax_invariance", "capacity.norm.value_mean"), items=(10,),
+            inferred="the statement; the paper's text on normalization is not recovered"),
     Finding("F9", "FFNs are associative memories with a ReLU-like kernel; with Gaussian keys SNR^{-1}_ReLU ~ N/(2 d_k): "
                   "a constant factor over linear, no exponential gain.",
             "notes §3.3, §4.7 [secondary: S6, S7; the formula is inferred]",
@@ -222,15 +229,18 @@ FINDINGS: tuple[Finding, ...] = (
             ("ffn.relu.inverse_snr", "ffn.gelu.inverse_snr", "ffn.silu.inverse_snr", "ffn.exp.inverse_snr",
              "ffn.glu.reglu_inverse_snr", "ffn.sparsity.threshold", "ffn.sparsity.topk", "ffn.memory.slot_identity",
              "ffn.glu.untied_inverse_snr", "ffn.width.capacity"),
-            gaps=(Gap("typical slot", _paper_relu, _relu_typical, TYPICAL),), items=(11,)),
+            gaps=(Gap("typical slot", _paper_relu, _relu_typical, TYPICAL),), items=(11,),
+            inferred="N/(2 d_k): the notes' hypothesis for the FFN section, 'not a paper claim'; the sources give "
+                     "only the ReLU-like kernel"),
     Finding("F10", "Update rules are online optimisation: linear attention, decay, DeltaNet (one SGD step with rate "
                    "beta on 1/2||S k - v||^2) and gated DeltaNet are gradient steps on stated objectives.",
-            "notes §5.1 [secondary: S11; companion]", "identities", "always", "never (identities)",
+            "notes §5.1 [secondary: S11, not this paper; companion: the delta rule as one SGD step]", "identities",
+            "always", "never (identities)",
             ("update.objective.linear_attention", "update.objective.decay", "update.objective.deltanet",
              "update.objective.gated_deltanet", "update.forms.comba"), items=(12, 15)),
     Finding("F11", "Matrix forms: O = (Q K^T ⊙ M)(I + K K^T ⊙ M^-)^{-1} V for DeltaNet, with Gamma for gated DeltaNet; "
                    "softmax attention is the additive rule in feature space.",
-            "notes §5.1-5.2 [secondary: S11]",
+            "notes §5.1-5.2 [secondary: S11 / inferred]",
             "identities: token loop = parallel = chunked form for each rule (float64, conditioning-scaled tolerance)",
             "always", "never (identities)",
             ("update.forms.linear_attention", "update.forms.decay", "update.forms.deltanet",
@@ -260,7 +270,8 @@ FINDINGS: tuple[Finding, ...] = (
             "contracting steps (0 < beta ||k||^2 < 2)", "the additive rule (no fixed point)",
             ("update.fixed_point.delta_interpolation", "update.fixed_point.delta_least_squares",
              "update.fixed_point.additive_growth", "update.fixed_point.decay_stationary",
-             "update.spectrum.eigenvalues", "update.spectrum.contraction")),
+             "update.spectrum.eigenvalues", "update.spectrum.contraction"),
+            inferred="the statement: the notes' hypothesis of the paper's argument; only the keyword is the paper's"),
     Finding("F15", "Log-precision Transformers are in TC0; tracking swaps of n >= 5 elements is NC1-complete; DeltaFormer "
                    "solves it (beyond TC0 if TC0 != NC1) and stays in NC2.",
             "notes §5.5 [companion; cited results]",
@@ -366,7 +377,7 @@ def referenced_claim_ids() -> set[str]:
     return {cid for f in FINDINGS for cid in f.claims}
 
 
-def _pct(x: float) -> str:
+def _pct(x: float, whose: str = "paper") -> str:
     """A relative gap as a signed percentage, or as the ratio paper/exact once it is off by half or more; an
     infinite gap keeps its sign, and a NaN one (e.g. inf / inf) reads ``undefined``."""
     if math.isnan(x):
@@ -374,7 +385,7 @@ def _pct(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     if abs(x) >= 0.5:
-        return f"paper/exact = {x + 1:.3g}"
+        return f"{whose}/exact = {x + 1:.3g}"
     return f"{100 * x:+.2f} %"
 
 
@@ -390,17 +401,24 @@ def _gaps(f: Finding) -> str:
     if not f.gaps:
         return "0 (exact)" if "identit" in f.exact or "an identity" in f.exact else "-"
     parts = []
+    whose = "inferred" if f.inferred else "paper"
     for g in f.gaps:
         paper, exact, rel = g.values()
-        parts.append(f"{g.label} ({_sizes(g.at)}): paper {paper:.4g} vs exact {exact:.4g}, {_pct(rel)}")
+        parts.append(f"{g.label} ({_sizes(g.at)}): {whose} {paper:.4g} vs exact {exact:.4g}, {_pct(rel, whose)}")
     return "; ".join(parts)
+
+
+def _says(f: Finding) -> str:
+    return f"{f.says} *Inferred in the notes, not recovered from the paper: {f.inferred}.*" if f.inferred else f.says
 
 
 def findings_markdown() -> str:
     """``docs/findings.md``: the findings table and the table of unchecked statements."""
     lines = [f"<!-- generated by `{REGENERATE}` (and `amverify docs`); do not edit: proofs_check/findings.py -->",
              "# Findings: what the paper says, what is exact, and how far apart", "",
-             "One row per statement of the paper (as the [notes](provenance.md) recover it) that the suite checks. "
+             "One row per statement of the paper (as the [notes](provenance.md) recover it) that the suite checks, "
+             "or, marked *inferred*, a completion or hypothesis of the notes where the paper's text is missing: "
+             "there the gap column compares the notes' value (*inferred*), not the paper's. "
              "*Relative gap* is `paper / exact - 1`, computed from the `theory/` expressions at the sizes shown "
              "(typical head: N = 256, d_k = d_v = 64, typical norms; never typed in). *Notes §9* gives the "
              "numbers of the notes' 'Checkable claims'; claim ids link to the [catalogue](reference/claims.md).", "",
@@ -409,7 +427,7 @@ def findings_markdown() -> str:
     for f in FINDINGS:
         claims = ", ".join(f"[`{c}`](reference/claims.md#{c.replace('.', '')})" for c in f.claims)
         items = ", ".join(str(i) for i in f.items) or "-"
-        lines.append(f"| {f.id} | {_cell(f.says)} | {_cell(f.source)} | {_cell(f.exact)} | {_cell(_gaps(f))} | "
+        lines.append(f"| {f.id} | {_cell(_says(f))} | {_cell(f.source)} | {_cell(f.exact)} | {_cell(_gaps(f))} | "
                      f"{_cell(f.holds)} | {_cell(f.fails)} | {claims} | {items} |")
     lines += ["", "Claims that support an argument without being a statement of the paper: "
               + ", ".join(f"`{c}`" for c in SUPPORTING_ONLY) + ".", "",

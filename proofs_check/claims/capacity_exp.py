@@ -132,8 +132,10 @@ register(Claim(
     id="capacity.exp.typical_tau2",
     statement="At a typical stored pair and tau = 2 the exp-kernel SNR^{-1} is (N - 1) e^{-d_k/2}: capacity "
               "exponential in d_k.",
-    anchor="§3, exponential kernel (notes §4.5, claim 7; S8: softmax capacity O(e^{d/2}))",
-    provenance=Provenance.RECONSTRUCTED,
+    anchor="§3, exponential kernel (notes §4.5 and claim 7 [inferred]: the notes' completion of S6's truncated "
+           "formula, whose optimum tau = 2 is the notes' own; S8's softmax capacity O(e^{d/2}) comes from another "
+           "model and does not confirm it, notes §8)",
+    provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(quantity="conditional SNR^{-1} at ||k_i||^2 = d_k, ||v_i||^2 = d_v, tau = 2",
                       distributions=_GAUSS, conditioning="typical stored pair", notes=_EXP_HEAVY),
@@ -338,9 +340,11 @@ register(Claim(
     id="capacity.compare.exp_slope",
     statement="At tau = 2 and a typical stored pair the per-pair crosstalk is exactly e^{-d_k/2}, so the capacity "
               "counted in other pairs, N* - 1 = rho e^{d_k/2}, has log-slope exactly 1/2 in d_k at every finite size "
-              "(N* itself tends to it: the paper's e^{d/2}; the mean estimand would give log(2)/2).",
-    anchor="§3, exponential kernel (notes claim 7; S8: O(e^{d/2}))",
-    provenance=Provenance.RECONSTRUCTED,
+              "(N* itself tends to it: the e^{d/2} of the notes' inferred completion; the mean estimand would give "
+              "log(2)/2).",
+    anchor="§3, exponential kernel (notes claim 7 [inferred]; S8's O(e^{d/2}) is another model's and does not "
+           "confirm it, notes §8)",
+    provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(quantity="OLS slope of log(rho/g(d_k)) on d_k = d_min, d_min + 4, ..., d_max; g = per-pair "
                                "crosstalk E[kappa^2|k_i] d_v/(kappa_ii^2 ||v_i||^2)",

@@ -71,8 +71,9 @@ register(Claim(
     id="capacity.linear.inverse_snr_conditional",
     statement="Conditional on the stored pair, the linear memory's inverse retrieval SNR is exactly "
               "(N - 1) d_v / (||k_i||^2 ||v_i||^2).",
-    anchor="§3.2, SNR definition and Eq. (7)",
-    provenance=Provenance.RECONSTRUCTED,
+    anchor="§3, the SNR definition (notes §4.2 [secondary]) and Eq. (7); suite: the exact conditional value "
+           "(notes §4.3, claim 2 [inferred])",
+    provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(
         quantity="E_{k_j, v_j, j != i} ||r||^2 / (c^2 ||v_i||^2), c = ||k_i||^2 (the paper's definition)",

@@ -53,8 +53,9 @@ for _rule, (_statement, _extra, _controls) in _OBJECTIVES.items():
         statement=_statement[0].upper() + _statement[1:] + ".",
         anchor="secondary source S11 (Su Jianlin, 'A brief history of linear attention'; notes §5.1 table), not "
                "this paper: the paper's own table of objectives is a GAP (notes §5.1); the companion (S12 §3.1) "
-               "gives the DeltaNet row in words",
-        provenance=Provenance.RECONSTRUCTED,
+               "gives the DeltaNet row in words; suite: a check of S11's formula, which the notes do not give as "
+               "the paper's",
+        provenance=Provenance.SUITE,
         kind=Kind.IDENTITY,
         estimand=Estimand(
             quantity="max relative difference between the rule's update and S - eta grad_S L, gradient by "
@@ -109,14 +110,15 @@ _FORM_GRIDS = {
 # T = 1100 at C = 32 (35 chunks, groups of 16) and T = 1000 at C = 48 (21 chunks, groups of 10) run three groups,
 # so the grouped pass (its buffer slots and prefetch) is checked, not only a single group's.
 _FORMS_ANCHOR = ("matrix forms from secondary source S11 (Su Jianlin, 'A brief history of linear attention'; "
-                 "notes §5.1), not this paper; chunked forms after the companion (notes §5.4)")
+                 "notes §5.1), not this paper; chunked forms after the companion (notes §5.4); suite: a check of "
+                 "S11's forms, which the notes do not give as the paper's")
 for _rule, (_form, _controls) in _FORMS.items():
     register(Claim(
         id=f"update.forms.{_rule}",
         statement=f"The {_rule.replace('_', ' ')} token loop, its parallel form {_form}, and its chunked form "
                   f"(any chunk size C, T not necessarily a multiple of C) agree.",
         anchor=_FORMS_ANCHOR,
-        provenance=Provenance.RECONSTRUCTED,
+        provenance=Provenance.SUITE,
         kind=Kind.IDENTITY,
         estimand=Estimand(
             quantity="max over outputs of |parallel - loop| and |chunked - loop|, relative to max |loop| (the token "
@@ -162,8 +164,9 @@ for _rule in ("decay", "gated_deltanet"):
                   f"its parallel form {_FORMS[_rule][0]} and its chunked form: the decay mask Gamma_tj = "
                   f"prod_(j<s<=t) alpha_s is a product, so a zero gate wipes the state and a negative one flips its "
                   f"sign in every form alike.",
-        anchor="the suite's own: the paper's gates lie in (0, 1]; negative gates (eigenvalues) are an extension "
-               "studied for state tracking, beyond the notes",
+        anchor="the suite's own: the notes give no gate range (S11's table, notes §5.1, has the usual decay "
+               "gates in (0, 1]); negative gates (eigenvalues) are an extension studied for state tracking, beyond "
+               "the notes",
         provenance=Provenance.SUITE,
         kind=Kind.IDENTITY,
         estimand=Estimand(
@@ -190,8 +193,8 @@ register(Claim(
     statement="Gated DeltaNet alpha S (I - beta k k^T) + beta v k^T is the Comba form alpha S + alpha beta (v / alpha - "
               "S k) k^T: a decay, then a delta correction with rate alpha beta towards the rescaled target v / alpha.",
     anchor="secondary source S11 (notes §9 item 15; Su Jianlin, 'A brief history of linear attention'), not this "
-           "paper",
-    provenance=Provenance.RECONSTRUCTED,
+           "paper; suite: a check of S11's identity",
+    provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="max |O_Comba - O_gated| / max |O_gated| over a sequence, two token loops that share "
                                "no code",
@@ -233,9 +236,9 @@ register(Claim(
               "earlier chunks and inside the chunk recombined by their log-sum-exp shares) all equal the "
               "attention o_t = sum_{j<=t} exp(q_t^T k_j / tau) v_j / sum_{j<=t} exp(q_t^T k_j / tau), at any "
               "temperature tau.",
-    anchor="matrix form from secondary source S11 (notes §5.1, §5.2), not this paper; chunked recombination "
-           "after the companion's Listing 1 (notes §6 D.3)",
-    provenance=Provenance.RECONSTRUCTED,
+    anchor="matrix form from secondary source S11 (notes §5.1, §5.2 [secondary: S11 / inferred]), not this paper; "
+           "chunked recombination after the companion's Listing 1 (notes §6 D.3); suite: a check of S11's form",
+    provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(
         quantity="max over the three forms of max |form - reference| / max |reference|, the reference an "
@@ -277,7 +280,7 @@ register(Claim(
     id="update.wy.product",
     statement="prod_i (I - beta_i k_i k_i^T) = I - sum_i w_i k_i^T with w_t = beta_t (k_t - sum_{i<t} (k_i^T k_t) w_i), "
               "i.e. W from the triangular solve (I + diag(beta)(K K^T ⊙ M^-)) W = diag(beta) K.",
-    anchor="§4 chunked DeltaNet (WY/UT representation; suite derivation)",
+    anchor="suite: not in the notes (the WY/UT representation behind chunked DeltaNet; suite derivation)",
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="max relative difference between the explicit product and I - W^T K",
@@ -299,7 +302,8 @@ register(Claim(
 register(Claim(
     id="update.spectrum.eigenvalues",
     statement="I - beta k k^T has eigenvalue 1 with multiplicity d - 1 and eigenvalue 1 - beta ||k||^2.",
-    anchor="§4 DeltaNet as a generalized Householder transition (suite derivation)",
+    anchor="suite: not in the notes, which mention no Householder products (DeltaNet's transition as a "
+           "generalized Householder matrix; suite derivation)",
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="max |sorted eigenvalues - sorted {1 - x, 1, ..., 1}|, x = beta ||k||^2",
@@ -325,7 +329,7 @@ register(Claim(
     id="update.spectrum.contraction",
     statement="Along k the delta rule scales by |1 - beta ||k||^2|: it contracts iff 0 < beta ||k||^2 < 2 "
               "(the interval is solved by sympy), and beta ||k||^2 = 2 is a reflection (I - 2kk^T/||k||^2)^2 = I.",
-    anchor="§4 DeltaNet stability (suite derivation)",
+    anchor="suite: not in the notes (DeltaNet's stability along k; suite derivation)",
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="||(I - beta k k^T) k|| / ||k||", distributions="k ~ N(0, I_d), beta = x / ||k||^2",

@@ -51,7 +51,9 @@ def catalogue_markdown(claims: Sequence) -> str:
              f"`{REGENERATE_CATALOGUE}`. *Status* is the state of the claim's sympy derivation (see "
              "[the derivations](../derivations/index.md)); the numeric verdicts at each regime point come from "
              "`amverify check` or `amverify report`. Provenance: `paper` (the notes give the paper's statement), "
-             "`reconstructed` (known only through secondary sources), `suite` (derived here beyond the paper).", ""]
+             "`reconstructed` (known only through secondary sources or the notes' completion of one), "
+             "`suite` (derived here beyond the paper, or a check of a formula the notes do not give as the "
+             "paper's).", ""]
     for section in SECTIONS:
         members = [c for c in claims if c.section == section]
         if not members:
