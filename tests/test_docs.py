@@ -138,3 +138,16 @@ def test_every_macro_the_docs_quote_is_one_a_default_report_defines():
                 quoted.setdefault(name, path.relative_to(ROOT).as_posix())
     assert any(name.endswith("Pm") for name in quoted)  # the per-point examples are among them
     assert {n: where for n, where in quoted.items() if n not in defined} == {}
+
+
+def test_topic_tables_give_each_claim_its_registered_provenance():
+    """A topic page's claim table whose last cell is a bare provenance (`paper`, `reconstructed`, `suite`) agrees
+    with the registry (a relabelled claim would otherwise keep its old label in the prose pages)."""
+    provenance = {c.id: c.provenance.value for c in all_claims()}
+    wrong = []
+    for page in sorted((DOCS / "topics").glob("*.md")):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            row = re.match(r"\| `([a-z_.0-9]+)` \|.*\| (paper|reconstructed|suite) \|$", line.rstrip())
+            if row and row.group(1) in provenance and provenance[row.group(1)] != row.group(2):
+                wrong.append((page.name, row.group(1), row.group(2), provenance[row.group(1)]))
+    assert wrong == []
