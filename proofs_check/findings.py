@@ -362,6 +362,14 @@ UNCHECKED: tuple[Unchecked, ...] = (
     Unchecked("KU-cache cost O(T log n), and O(n log n) with periodic rewrite, as costs.", "notes §5.5 [companion]",
               NOT_YET, "F15 checks that the rewrite stays exact with at most n + R cached entries; the log factor "
                        "(bits per entry) and the time are not counted", items=(26,)),
+    Unchecked("The recurrence costs O(T^2 d) with O(T) sequential steps; the chunked form O(T/C) sequential steps.",
+              "notes §5.4 [companion]", NOT_YET, "F19 counts the chunked form's multiply-adds exactly; the "
+              "recurrence's cost and both forms' sequential steps are not counted (bench/speed.py times the "
+              "chunked form's sequential pass)", items=(29,)),
+    Unchecked("The kernel delta rule equals the explicit feature-space recurrence for any finite-dimensional "
+              "feature map psi.", "notes §5.3 [companion]", NOT_YET,
+              "no claim: F12's reduction covers psi = identity (DeltaNet); a quadratic psi is checked by a test "
+              "(tests/test_updates.py), not by the ledger", items=(16,)),
     Unchecked("H100 timings: recurrent 279.9 ms, parallel 102.2 ms, chunk-wise 12.7 ms.", "notes §5.4 [companion]",
               NOT_CHECKABLE, "GPU measurements; bench/update_bench.py measures CPU ratios instead", items=(30,)),
     Unchecked("MQAR accuracies, the 340M and 14B language-model tables, the Chomsky-hierarchy table, the swap-task "

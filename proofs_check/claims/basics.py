@@ -55,7 +55,7 @@ register(Claim(
     id="basics.linear.crosstalk_decomposition",
     statement="Querying a stored key splits into signal and crosstalk: "
               "S k_i = v_i ||k_i||^2 + sum_{j != i} v_j (k_j^T k_i).",
-    anchor="§3.1, Eq. (4) (notes §4.1, from reviews S4, S5)",
+    anchor="§3, Eq. (4) (notes §4.1, from reviews S4, S5)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(
@@ -85,7 +85,7 @@ ORTHO_CAPS = dict(N=(1, 48), d_k=(1, 48), d_v=(1, 16))
 register(Claim(
     id="basics.linear.orthonormal_noise_free",
     statement="With N <= d_k orthonormal keys every stored value is retrieved exactly: S k_i = v_i.",
-    anchor="§3.1, after Eq. (4) (notes §4.1, from reviews S4, S5)",
+    anchor="§3, after Eq. (4) (notes §4.1, from reviews S4, S5)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(
@@ -118,7 +118,7 @@ register(Claim(
     statement="With N > d_k unit keys and orthonormal values the total retrieval noise is at least "
               "N (N - d_k) / d_k > 0, attained by unit-norm tight frames: beyond d_k pairs noise-free "
               "storage is impossible.",
-    anchor="§3.1 (after Eq. 4); bound: suite",
+    anchor="§3 (after Eq. 4); bound: suite",
     provenance=Provenance.SUITE,
     kind=Kind.IDENTITY,
     estimand=Estimand(

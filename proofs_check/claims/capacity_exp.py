@@ -75,8 +75,8 @@ register(Claim(
            "full": _COND_POINTS[:3] + ({"N": 10**6, "d_k": 128, "d_v": 64, "key_norm2": 120.0, "value_norm2": 68.0,
                                         "tau": 3.0},)},
     negative_controls=(
-        NegativeControl("paper_value_factor", "(N-1) exp(2(1-tau)||k_i||^2/tau^2): the paper's form, value factor "
-                        "d_v/||v_i||^2 taken as 1", near_miss=True,
+        NegativeControl("paper_value_factor", "(N-1) exp(2(1-tau)||k_i||^2/tau^2): the notes' inferred completion "
+                        "of the paper's form, value factor d_v/||v_i||^2 taken as 1", near_miss=True,
                         prediction=lambda: (N - 1) * sp.exp(2 * (1 - tau) * key_norm2 / tau**2)),
         NegativeControl("N_not_N_minus_1", "N in place of N - 1", applies_when=_SMALL_N, near_miss=True,
                         prediction=lambda: N * d_v / value_norm2 * sp.exp(2 * (1 - tau) * key_norm2 / tau**2)),

@@ -53,8 +53,8 @@ register(Claim(
     statement="The general-kernel formula SNR^{-1}_kappa = (N-1) d_v E[kappa^2(k_j,k_i) | k_i] / (kappa^2(k_i,k_i) "
               "||v_i||^2) specialises to the linear (kernel 0), polynomial (1), ReLU (2) and exponential (3) closed "
               "forms the ledger checks one by one.",
-    anchor="§3, kernel mapping: the general-kernel SNR (notes §4.4; the paper writes N for N - 1 and drops "
-           "d_v/||v_i||^2)",
+    anchor="§3, kernel mapping: the general-kernel SNR (notes §4.4; the paper, as review S6 quotes it, writes "
+           "N for N - 1 and drops d_v/||v_i||^2)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="the general formula evaluated with E[kappa(Z)^2], Z ~ N(0, ||k_i||^2), by quadrature",
@@ -70,7 +70,7 @@ register(Claim(
     measure=num.measure_general_formula,
     grids={"quick": _INSTANCES[:4], "default": _INSTANCES, "full": _INSTANCES + (_pt(1, p=4, key_norm2=9.0),)},
     negative_controls=(
-        NegativeControl("N_for_N_minus_1", "N in place of N - 1 (the paper's own count)",
+        NegativeControl("N_for_N_minus_1", "N in place of N - 1 (the count the reviews quote)",
                         prediction=lambda: th.general_instances().result.subs(N, N + 1), near_miss=True),
         NegativeControl("variance_for_second_moment", "Var kappa(Z) in place of E kappa(Z)^2 (the noise's mean "
                         "subtracted); numeric route", variant="variance", applies_when=_NONZERO_MEAN),

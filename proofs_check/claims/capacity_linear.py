@@ -1,4 +1,4 @@
-"""Section ``capacity``, topic ``linear``: retrieval SNR of the linear memory (paper §3.2, Eq. 7).
+"""Section ``capacity``, topic ``linear``: retrieval SNR of the linear memory (paper §3, Eq. 7).
 
 Four estimands, each with its exact finite-size value, then the paper's ``N/d_k`` as their
 common limit and the linear growth of capacity in ``d_k``.
@@ -118,7 +118,7 @@ register(Claim(
     id="capacity.linear.inverse_snr_mean",
     statement="Averaged over Gaussian stored pairs, the conditional inverse SNR is exactly "
               "(N - 1) d_v / ((d_k - 2)(d_v - 2)).",
-    anchor="§3.2, Eq. (7); exact value: suite",
+    anchor="§3, Eq. (7); exact value: suite",
     provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(
@@ -166,7 +166,7 @@ register(Claim(
     id="capacity.linear.inverse_snr_ratio",
     statement="The ratio of expectations E||r||^2 / E||c v_i||^2 for Gaussian keys and values is exactly "
               "(N - 1)/(d_k + 2).",
-    anchor="§3.2, Eq. (7); exact value: suite",
+    anchor="§3, Eq. (7); exact value: suite",
     provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(
@@ -207,7 +207,7 @@ register(Claim(
 register(Claim(
     id="capacity.linear.inverse_snr_sphere",
     statement="With keys uniform on the unit sphere the ratio-of-expectations inverse SNR is exactly (N - 1)/d_k.",
-    anchor="§3.2, Eq. (7); unit keys as in Xiao's re-derivation (notes S8)",
+    anchor="§3, Eq. (7); unit keys as in Xiao's re-derivation (notes S8)",
     provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(
@@ -249,7 +249,7 @@ register(Claim(
               "the ratio estimand simulated at (N, d_k), (2N, 2 d_k), (4N, 4 d_k) and extrapolated "
               "quadratically in 1/d_k reaches N/d_k (the finite-size values, the extrapolation and its "
               "bound are the suite's; the limit is the paper's).",
-    anchor="§3.2, Eq. (7) (notes §4.3, from reviews S4-S6); finite-size half: suite",
+    anchor="§3, Eq. (7) (notes §4.3, from reviews S4-S6); finite-size half: suite",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.ASYMPTOTIC,
     estimand=Estimand(
@@ -293,7 +293,7 @@ register(Claim(
     id="capacity.linear.capacity_slope",
     statement="At a fixed target SNR the linear memory's capacity grows linearly in d_k: the fitted "
               "exponent of capacity against d_k is 1.",
-    anchor="§3.2 ('capacity is proportional to d_k'; notes §4.3, from reviews S4-S6)",
+    anchor="§3 ('capacity is proportional to d_k'; notes §4.3, from reviews S4-S6)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.STATISTICAL,
     estimand=Estimand(

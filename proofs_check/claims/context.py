@@ -32,7 +32,7 @@ register(Claim(
     id="context.additive.linear_snr_finite",
     statement="For the additive linear memory, the retrieval SNR of any one stored pair after T i.i.d. Gaussian "
               "pairs is exactly (d_k + 2)/(T - 1) (ratio estimand): the crosstalk of the other T - 1 pairs.",
-    anchor=_ANCHOR + "; builds on §3.2 Eq. (7)",
+    anchor=_ANCHOR + "; builds on §3 Eq. (7)",
     provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(quantity="E||c v_i||^2 / E||r||^2, c = ||k_i||^2, r = sum_{j != i} v_j k_j^T k_i (ratio of "
@@ -67,7 +67,7 @@ register(Claim(
     id="context.additive.linear_snr_decay",
     statement="For the additive linear memory, the retrieval SNR of any one stored pair falls to zero like d_k/T: "
               "T * SNR(T) -> d_k + 2 as the context length T grows.",
-    anchor=_ANCHOR + "; builds on §3.2 Eq. (7)",
+    anchor=_ANCHOR + "; builds on §3 Eq. (7)",
     provenance=Provenance.SUITE,
     kind=Kind.ASYMPTOTIC,
     estimand=Estimand(quantity="lim_{T -> oo} T * E||c v_i||^2 / E||r||^2 (T times the ratio-estimand SNR)",
@@ -116,7 +116,7 @@ register(Claim(
     statement="For softmax attention (exponential kernel exp(x^T y / tau), normalized), the conditional inverse "
               "SNR of a stored pair after T Gaussian pairs is (T - 1) d_v exp(2 (1 - tau)||k_i||^2/tau^2)/||v_i||^2: "
               "at typical norms and tau = 2 the SNR is e^{d_k/2}/(T - 1), exponentially better in d_k, but still -> 0 like 1/T.",
-    anchor=_ANCHOR + "; builds on §3.3 exponential kernel (notes §4.5)",
+    anchor=_ANCHOR + "; builds on §3 exponential kernel (notes §4.5)",
     provenance=Provenance.SUITE,
     kind=Kind.STATISTICAL,
     estimand=Estimand(quantity="E_{k_j, v_j, j != i} ||r||^2 / (c^2 ||v_i||^2), softmax read-out at q = k_i",

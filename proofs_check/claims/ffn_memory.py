@@ -28,7 +28,8 @@ register(Claim(
     statement="An FFN is a kernel memory with d_ff slots: W_2 sigma(W_1 x) = sum_i v_i sigma(k_i^T x) (k_i the rows of "
               "W_1, v_i the columns of W_2), and with a GLU W_2 (sigma(W_1 x) * W_3 x) = sum_i v_i sigma(k_i^T x) (u_i^T x), "
               "for every activation the suite covers (ReLU, GELU, SiLU, exp, identity; plain, tied and untied gates).",
-    anchor="§3, FFN as associative memory (notes §3.3: 'a ReLU-like kernel'; the formula is the notes' inferred reading)",
+    anchor="§3, FFN as associative memory (notes §3.3: 'a ReLU-like kernel'; the formula is the notes' inferred "
+           "reading; the gated units: suite, the notes do not mention them)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="max |layer - slot sum| / max |layer| over 8 inputs",

@@ -512,7 +512,8 @@ register(Claim(
               "o_t = sum_{i<=t} softmax_i(q_t^T k_i / tau_2) u_i equals its matrix form U = (I + A)^{-1} diag(alpha) V, "
               "O = A_2 U and its chunked form (cross-chunk softmax recombined by log-sum-exp shares), at any "
               "temperatures tau_1, tau_2.",
-    anchor="§4 DeltaFormer; notes §5.3, §5.4, §6 D.3 (companion Eqs. 8-9, Listing 1)",
+    anchor="§4 DeltaFormer; notes §5.3, §5.4, §6 D.3 (companion Eqs. 8-9, Listing 1; the formula is inferred in the "
+           "notes from the companion's text)",
     provenance=Provenance.RECONSTRUCTED,
     kind=Kind.IDENTITY,
     estimand=Estimand(quantity="max over the three forms of max |form - reference| / max |reference|, the reference "
