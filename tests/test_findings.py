@@ -90,3 +90,20 @@ def test_findings_out_dash_prints_the_page(capsys):
     assert capsys.readouterr().out == findings_markdown()
     assert main(["findings", "--out", "-", "--check"]) == 2
     assert "give --out PATH" in capsys.readouterr().err
+
+
+def test_rows_the_notes_infer_say_so_and_never_call_their_value_the_papers():
+    """The rows built on the notes' completions or hypotheses (tagged [inferred] in the notes: the exp kernel's
+    completion and tau = 2, tau = sqrt(d_k), row normalization, the ReLU N/(2 d_k) 'not a paper claim', memory
+    convergence) are marked in the row, and their gap column compares an 'inferred' value, not a 'paper' one."""
+    from proofs_check.findings import FINDINGS, findings_markdown
+
+    marked = {f.id for f in FINDINGS if f.inferred}
+    assert {"F6", "F7", "F8", "F9", "F14"} <= marked
+    rows = {line.split(" | ")[0][2:]: line for line in findings_markdown().splitlines() if line.startswith("| F")}
+    for fid in marked:
+        row = rows[fid]
+        assert "*Inferred in the notes, not recovered from the paper:" in row
+        assert ": paper " not in row and "paper/exact" not in row
+    assert ": inferred 0.0002129 vs exact" in rows["F7"]
+    assert all(": paper " in rows[f.id] for f in FINDINGS if f.gaps and not f.inferred)
