@@ -683,6 +683,7 @@ def check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str
 def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: str, trials: int | None,
                  replicate: int) -> PointResult:
     start = time.perf_counter()
+    setup = None
     try:
         setup = _prepare(claim, params)
         if not _is_planned(claim):
@@ -696,12 +697,16 @@ def _check_point(claim: Claim, params: Mapping[str, Any], *, seed: int, mode: st
         return _conclude_planned(claim, params, setup, plan, mode=mode, trials=trials,
                                  seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - reported as the point's verdict, never swallowed silently
-        return _error_point(claim, params, exc, time.perf_counter() - start)
+        return _error_point(claim, params, exc, time.perf_counter() - start, setup=setup)
 
 
-def _error_point(claim: Claim, params, exc: BaseException | str, seconds: float, task_seconds=None) -> PointResult:
+def _error_point(claim: Claim, params, exc: BaseException | str, seconds: float, task_seconds=None, *,
+                 setup: _Setup | None = None) -> PointResult:
+    """A point's error verdict; its prediction too when the error came after the point was prepared (a
+    measurement that raised), so a failure report shows what was expected."""
     message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    return PointResult(claim.id, dict(params), math.nan, math.nan, math.nan, 0, None, None, math.nan, ERROR, (),
+    predicted = setup.predicted if setup is not None else math.nan
+    return PointResult(claim.id, dict(params), predicted, math.nan, math.nan, 0, None, None, math.nan, ERROR, (),
                        seconds, "", message, task_seconds=tuple(task_seconds or (seconds,)))
 
 
@@ -1000,7 +1005,7 @@ def _pilot_task(claim_id: str, params, seed: int, mode: str, setup: _Setup, fini
                                      seconds=time.perf_counter() - start), batches
         return _Pending(setup, plan, time.perf_counter() - start), batches
     except Exception as exc:  # noqa: BLE001 - the point's error verdict, as in check_point
-        return _error_point(claim, params, exc, time.perf_counter() - start), 0
+        return _error_point(claim, params, exc, time.perf_counter() - start, setup=setup), 0
 
 
 def _batch_task(claim_id: str, params, group: Group, seed: int, batch_size: int, start: int, stop: int, *,
@@ -1043,7 +1048,8 @@ def _merge_round(claim: Claim, params, pending: _Pending) -> PointResult | None:
         for start, _ in pending.ranges:
             columns = pending.chunks[(leader[key], start)][0]
             if isinstance(columns, str):
-                return _error_point(claim, params, columns, sum(pending.task_seconds), pending.task_seconds)
+                return _error_point(claim, params, columns, sum(pending.task_seconds), pending.task_seconds,
+                                    setup=pending.setup)
             plan.columns[key] += columns[key]
     pending.chunks, pending.ranges = {}, []
     return None
@@ -1062,7 +1068,7 @@ def _finish_pending(claim: Claim, params, pending: _Pending, mode: str) -> Point
         return _conclude_planned(claim, params, pending.setup, pending.plan, mode=mode, trials=None, seconds=seconds,
                                  task_seconds=pending.task_seconds)
     except Exception as exc:  # noqa: BLE001
-        return _error_point(claim, params, exc, seconds, pending.task_seconds)
+        return _error_point(claim, params, exc, seconds, pending.task_seconds, setup=pending.setup)
 
 
 @dataclass(frozen=True)

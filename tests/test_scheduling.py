@@ -1,6 +1,7 @@
 """The scheduler: points split into a pilot and chunks of batches give check_point's numbers on any executor."""
 
 import contextlib
+import dataclasses
 import json
 import math
 import subprocess
@@ -143,7 +144,33 @@ def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypat
     (point,) = run_tasks(tasks)
     (expected,) = _sequential(tasks)
     assert point.verdict == ERROR and "FloatingPointError: an unlucky batch" in point.message
+    assert point.predicted == 10.0  # the prediction was made before the batch raised: the report shows it
     assert (len(point.task_seconds) > 1) == (finish_below == 0.0)  # the pilot batch passed; a chunk failed
+    assert _numbers(point) == _numbers(expected)
+
+
+@pytest.mark.parametrize("broken", ["measurement", "prediction"])
+def test_an_erroring_point_keeps_its_prediction_when_it_has_one(monkeypatch, broken):
+    """A measurement that raises in the pilot leaves the point an error with its prediction (10) shown, in the
+    scheduled run as in check_point; a prediction that cannot be made leaves it NaN in both."""
+    import sympy as sp
+
+    claim = _mc_claim_failing_sometimes()
+
+    def raises(*args, **kwargs):
+        raise ValueError("broken on purpose")
+
+    if broken == "measurement":
+        claim = dataclasses.replace(claim, measure=raises)
+    else:
+        claim = dataclasses.replace(claim, derivation=lambda: sp.Symbol("undefined_here") / 0 + raises())
+    ledger.all_claims()
+    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
+    tasks = claim_tasks([claim], mode="quick", seed=1, symbolic=False)
+    (point,) = run_tasks(tasks)
+    (expected,) = _sequential(tasks)
+    assert point.verdict == ERROR and "broken on purpose" in point.message
+    assert point.predicted == 10.0 if broken == "measurement" else math.isnan(point.predicted)
     assert _numbers(point) == _numbers(expected)
 
 
