@@ -132,17 +132,22 @@ def _mc_claim_failing_sometimes():
     )
 
 
-@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["in-a-chunk", "in-the-pilot-task"])
-def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypatch, finish_below):
-    """A later batch that raises, in a chunk or in the pilot task that runs it, makes the point an error,
-    named as check_point names it."""
-    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
-    claim = _mc_claim_failing_sometimes()
+def _scheduled_and_sequential(monkeypatch, claim):
+    """The claim's one quick point (seed 1) from a scheduled run and from check_point, the claim registered."""
     ledger.all_claims()
     monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
     tasks = claim_tasks([claim], mode="quick", seed=1, symbolic=False)
     (point,) = run_tasks(tasks)
     (expected,) = _sequential(tasks)
+    return point, expected
+
+
+@pytest.mark.parametrize("finish_below", [0.0, math.inf], ids=["in-a-chunk", "in-the-pilot-task"])
+def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypatch, finish_below):
+    """A later batch that raises, in a chunk or in the pilot task that runs it, makes the point an error,
+    named as check_point names it."""
+    monkeypatch.setattr(engine, "FINISH_IN_PILOT_SECONDS", finish_below)
+    point, expected = _scheduled_and_sequential(monkeypatch, _mc_claim_failing_sometimes())
     assert point.verdict == ERROR and "FloatingPointError: an unlucky batch" in point.message
     assert point.predicted == 10.0  # the prediction was made before the batch raised: the report shows it
     assert (len(point.task_seconds) > 1) == (finish_below == 0.0)  # the pilot batch passed; a chunk failed
@@ -153,22 +158,12 @@ def test_a_failing_batch_is_the_points_error_with_check_points_message(monkeypat
 def test_an_erroring_point_keeps_its_prediction_when_it_has_one(monkeypatch, broken):
     """A measurement that raises in the pilot leaves the point an error with its prediction (10) shown, in the
     scheduled run as in check_point; a prediction that cannot be made leaves it NaN in both."""
-    import sympy as sp
-
-    claim = _mc_claim_failing_sometimes()
-
     def raises(*args, **kwargs):
         raise ValueError("broken on purpose")
 
-    if broken == "measurement":
-        claim = dataclasses.replace(claim, measure=raises)
-    else:
-        claim = dataclasses.replace(claim, derivation=lambda: sp.Symbol("undefined_here") / 0 + raises())
-    ledger.all_claims()
-    monkeypatch.setitem(ledger._REGISTRY, claim.id, claim)
-    tasks = claim_tasks([claim], mode="quick", seed=1, symbolic=False)
-    (point,) = run_tasks(tasks)
-    (expected,) = _sequential(tasks)
+    claim = dataclasses.replace(_mc_claim_failing_sometimes(), **{"measure" if broken == "measurement"
+                                                                  else "derivation": raises})
+    point, expected = _scheduled_and_sequential(monkeypatch, claim)
     assert point.verdict == ERROR and "broken on purpose" in point.message
     assert point.predicted == 10.0 if broken == "measurement" else math.isnan(point.predicted)
     assert _numbers(point) == _numbers(expected)
