@@ -5,30 +5,13 @@ downstream claim or a collection only, so each run takes a few seconds.
 """
 
 import hashlib
-import os
-import subprocess
-import sys
 import textwrap
-from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from proofs_check.seeds import DEFAULT_SEED, batch_rng, point_rng, point_seed
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _pytest(tmp_path, *args):
-    """Run pytest in a fresh downstream project directory (as tests/test_plugin.py does)."""
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    installed = any(ep.value == "proofs_check.pytest_plugin" for ep in metadata.entry_points(group="pytest11"))
-    plugin = [] if installed else ["-p", "proofs_check.pytest_plugin"]
-    cmd = [sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", "-rA", *args]
-    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+from test_plugin import _pytest  # pytest in a fresh downstream project directory, the plugin loaded
 
 
 # --- the plugin ------------------------------------------------------------------------------------------------
