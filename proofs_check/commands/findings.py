@@ -66,6 +66,7 @@ def register(subparsers) -> None:
                                           "what is exact, the relative gap at typical sizes (computed from theory/), "
                                           "where it holds and fails and the claims behind it; then the statements "
                                           "not checked and why. Run from the repository root.")
-    p.add_argument("--out", default=DEFAULT_PATH, metavar="PATH", help=f"output file, '-' for stdout (default: {DEFAULT_PATH})")
+    p.add_argument("--out", default=DEFAULT_PATH, metavar="PATH",
+                   help=f"output file, '-' for stdout (default: {DEFAULT_PATH})")
     p.add_argument("--check", action="store_true", help="exit 1 if the file differs from what would be written")
     p.set_defaults(func=cmd_findings)
